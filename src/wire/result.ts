@@ -1,0 +1,44 @@
+/**
+ * Parse results. Parsers never throw on bad input: they return `{ ok: false, error }` with a
+ * stable reason code that callers count and trace (STYLE.md 2: bad input is data).
+ */
+
+/** Stable reason codes. Add to the end; never rename one (traces and counters use them). */
+export const PARSE_REASONS = [
+  'truncated', // fewer bytes than the header or a length field needs
+  'bad-checksum', // a checksum that does not verify
+  'bad-version', // a version field this codec does not speak
+  'bad-length', // a length field that contradicts the bytes or itself
+  'bad-header-length', // a header-length field below the minimum
+  'bad-option', // an option whose length runs past its area or is below 2
+  'unsupported', // well-formed but outside what this codec handles (e.g. ARP for non-IPv4)
+  'bad-magic', // a file or message magic number that does not match
+] as const;
+export type ParseReason = (typeof PARSE_REASONS)[number];
+
+export interface ParseError {
+  readonly reason: ParseReason;
+  /** Which layer said no, e.g. 'ipv4' or 'tcp'. */
+  readonly layer: string;
+  readonly detail?: string;
+}
+
+export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ParseError };
+
+export function ok<T>(value: T): Parsed<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(layer: string, reason: ParseReason, detail?: string): Parsed<T> {
+  return { ok: false, error: detail === undefined ? { layer, reason } : { layer, reason, detail } };
+}
+
+/** Exhaustiveness check for `switch` over closed unions (STYLE.md 6). */
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`unreachable: unexpected ${what}: ${JSON.stringify(x)}`);
+}
+
+/** An always-on assertion: a broken internal invariant is our bug and crashes (STYLE.md 2). */
+export function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}

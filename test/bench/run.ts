@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark, median of 7 rounds, with min-max. `--json` prints the results
+ * as JSON; a name filter as the first argument runs only matching benchmarks.
+ */
+import os from 'node:os';
+import { codecBenches } from './codec.bench.ts';
+import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
+
+const all: Bench[] = [...codecBenches];
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const filter = args.find((a) => !a.startsWith('--'));
+const chosen = filter ? all.filter((b) => b.name.includes(filter)) : all;
+
+const results: BenchResult[] = [];
+if (!json) {
+  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`);
+}
+for (const b of chosen) {
+  const r = measure(b);
+  results.push(r);
+  if (!json) {
+    const goal = r.goalPerSec === undefined ? '' : `  goal ${formatRate(r.goalPerSec)}/s ${r.medianPerSec >= r.goalPerSec ? 'met' : 'NOT met'}`;
+    console.log(`${r.name.padEnd(58)} ${formatRate(r.medianPerSec).padStart(8)} ${r.unit}/s  (${formatRate(r.minPerSec)}-${formatRate(r.maxPerSec)})${goal}`);
+  }
+}
+if (json) console.log(JSON.stringify(results, null, 2));
