@@ -79,10 +79,10 @@ export const codecBenches: Bench[] = [64, 1460].flatMap((payload): Bench[] => [
       for (let i = 0; i < n; i++) {
         const d = decodeFrame(frames[i & (FRAMES - 1)]!);
         if (!d.ok || d.value.net.kind !== 'ipv4' || d.value.net.l4.kind !== 'tcp') throw new Error('bench frame did not decode');
-        const net = d.value.net;
+        const { ip: h, l4 } = d.value.net;
         const out = encodeFrame({
           eth: d.value.eth,
-          net: { kind: 'ipv4', ip: { ...net.ip, dst: REAL[i % 3]! }, l4: { kind: 'tcp', tcp: { ...(net.l4 as { tcp: never }).tcp, dstPort: 80 } } },
+          net: { kind: 'ipv4', ip: { ...h, dst: REAL[i % 3]! }, l4: { kind: 'tcp', tcp: { ...l4.tcp, dstPort: 80 } } },
         });
         acc += out.length;
       }
