@@ -176,10 +176,13 @@ export class Rng {
    * block). The range may span at most 2^32 values.
    */
   int(lo: number, hiInclusive: number): number {
-    assert(Number.isSafeInteger(lo) && Number.isSafeInteger(hiInclusive), `int bounds must be integers: ${lo}, ${hiInclusive}`);
-    assert(lo <= hiInclusive, `int range empty: ${lo} > ${hiInclusive}`);
+    // Hot path: build assertion messages only on failure.
     const range = hiInclusive - lo + 1;
-    assert(range <= RNG_INT_RANGE_MAX, `int range ${range} exceeds ${RNG_INT_RANGE_MAX}`);
+    if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hiInclusive) && lo <= hiInclusive && range <= RNG_INT_RANGE_MAX)) {
+      assert(Number.isSafeInteger(lo) && Number.isSafeInteger(hiInclusive), `int bounds must be integers: ${lo}, ${hiInclusive}`);
+      assert(lo <= hiInclusive, `int range empty: ${lo} > ${hiInclusive}`);
+      assert(false, `int range ${range} exceeds ${RNG_INT_RANGE_MAX}`);
+    }
     if (range === RNG_INT_RANGE_MAX) return lo + this.u32();
     // Largest multiple of range that fits in 2^32; draws at or above it would bias low values.
     const limit = RNG_INT_RANGE_MAX - (RNG_INT_RANGE_MAX % range);
@@ -192,19 +195,19 @@ export class Rng {
 
   /** True with probability `p` (0 never, 1 always). */
   bool(p = 0.5): boolean {
-    assert(p >= 0 && p <= 1, `probability out of [0, 1]: ${p}`);
+    if (!(p >= 0 && p <= 1)) assert(false, `probability out of [0, 1]: ${p}`);
     return this.float() < p;
   }
 
   /** Exponentially distributed with the given mean (e.g. Poisson inter-arrival times). */
   exponential(mean: number): number {
-    assert(Number.isFinite(mean) && mean >= 0, `exponential mean must be finite and >= 0: ${mean}`);
+    if (!(Number.isFinite(mean) && mean >= 0)) assert(false, `exponential mean must be finite and >= 0: ${mean}`);
     return -mean * Math.log(1 - this.float()); // 1 - float() is in (0, 1]: never log(0)
   }
 
   /** Normally distributed (Marsaglia polar method; the spare value is discarded to keep state simple). */
   normal(mean = 0, sd = 1): number {
-    assert(Number.isFinite(mean) && Number.isFinite(sd) && sd >= 0, `normal(${mean}, ${sd}) invalid`);
+    if (!(Number.isFinite(mean) && Number.isFinite(sd) && sd >= 0)) assert(false, `normal(${mean}, ${sd}) invalid`);
     for (let round = 0; round < REJECTION_ROUNDS_MAX; round++) {
       const u = 2 * this.float() - 1;
       const v = 2 * this.float() - 1;

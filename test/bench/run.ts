@@ -4,9 +4,10 @@
  */
 import os from 'node:os';
 import { codecBenches } from './codec.bench.ts';
+import { kernelBenches } from './kernel.bench.ts';
 import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
 
-const all: Bench[] = [...codecBenches];
+const all: Bench[] = [...codecBenches, ...kernelBenches];
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
