@@ -66,7 +66,9 @@ export function decodeFrame(b: Uint8Array, opts: DecodeOptions = {}): Parsed<Dec
   const verify = opts.verifyChecksums !== false;
   const e = parseEthernet(b);
   if (!e.ok) return e;
-  const { payload, ethertype, ...eth } = e.value;
+  // Plain literals, not rest destructuring: this runs for every frame a simulated host sees.
+  const { payload, ethertype } = e.value;
+  const eth = { dst: e.value.dst, src: e.value.src, vlans: e.value.vlans };
   if (ethertype === ETHERTYPE.arp) {
     const a = parseArp(payload);
     return a.ok ? ok({ eth, net: { kind: 'arp', arp: a.value } }) : a;
@@ -76,8 +78,8 @@ export function decodeFrame(b: Uint8Array, opts: DecodeOptions = {}): Parsed<Dec
     if (!p.ok) return p;
     const l4 = decodeTransport(p.value, verify);
     if (!l4.ok) return l4;
-    const { payload: _unused, ...ip } = p.value;
-    return ok({ eth, net: { kind: 'ipv4', ip, l4: l4.value } });
+    // The packet value is an Ipv4Header too; its payload stays reachable as `ip.payload`.
+    return ok({ eth, net: { kind: 'ipv4', ip: p.value, l4: l4.value } });
   }
   return ok({ eth, net: { kind: 'raw', ethertype, bytes: payload } });
 }

@@ -125,9 +125,13 @@ export function parseIpv4Options(b: Uint8Array, off: number, end: number): Parse
   return ok(out);
 }
 
-function parseHeaderFields(b: Uint8Array, ihl: number): Parsed<Ipv4Header> {
-  const opts = parseIpv4Options(b, IPV4_MIN_HEADER_LEN, ihl);
-  if (!opts.ok) return opts;
+function parseHeaderFields(b: Uint8Array, ihl: number, payload: Uint8Array): Parsed<Ipv4Packet> {
+  let options: Ipv4Option[] = NO_OPTIONS;
+  if (ihl > IPV4_MIN_HEADER_LEN) {
+    const opts = parseIpv4Options(b, IPV4_MIN_HEADER_LEN, ihl);
+    if (!opts.ok) return opts;
+    options = opts.value;
+  }
   const tos = b[1]!;
   const ff = readU16(b, 6);
   return ok({
@@ -140,9 +144,13 @@ function parseHeaderFields(b: Uint8Array, ihl: number): Parsed<Ipv4Header> {
     protocol: b[9]!,
     src: readIpv4(b, 12),
     dst: readIpv4(b, 16),
-    options: opts.value,
+    options,
+    payload,
   });
 }
+
+/** Shared by every option-less header; frozen so no caller can grow it. */
+const NO_OPTIONS: Ipv4Option[] = Object.freeze([]) as unknown as Ipv4Option[];
 
 /** Structural gate: the header length if `b` holds a whole IPv4 header, else a failure. */
 function checkHeader(b: Uint8Array): Parsed<number> {
@@ -166,9 +174,7 @@ export function parseIpv4(b: Uint8Array, opts: Ipv4ParseOptions = {}): Parsed<Ip
   if (total < ihl) return fail('ipv4', 'bad-length', `total length ${total} < header ${ihl}`);
   if (b.length < total) return fail('ipv4', 'truncated');
   if (opts.verifyChecksum !== false && internetChecksum(b, 0, ihl) !== 0) return fail('ipv4', 'bad-checksum');
-  const h = parseHeaderFields(b, ihl);
-  if (!h.ok) return h;
-  return ok({ ...h.value, payload: b.subarray(ihl, total) });
+  return parseHeaderFields(b, ihl, b.subarray(ihl, total));
 }
 
 export interface QuotedIpv4 {
@@ -186,10 +192,11 @@ export interface QuotedIpv4 {
 export function parseQuotedIpv4(b: Uint8Array): Parsed<QuotedIpv4> {
   const c = checkHeader(b);
   if (!c.ok) return c;
-  const h = parseHeaderFields(b, c.value);
-  if (!h.ok) return h;
   const total = readU16(b, 2);
-  return ok({ header: h.value, totalLength: total, payload: b.subarray(c.value, Math.max(c.value, Math.min(total, b.length))) });
+  const h = parseHeaderFields(b, c.value, b.subarray(c.value, Math.max(c.value, Math.min(total, b.length))));
+  if (!h.ok) return h;
+  const { payload, ...header } = h.value;
+  return ok({ header, totalLength: total, payload });
 }
 
 /**
