@@ -1,30 +1,45 @@
 /**
- * The discrete-event kernel: a virtual clock in microseconds and a queue of events ordered by
- * time, then by insertion order, so equal times replay identically on any machine.
+ * The discrete-event kernel: a virtual clock in integer microseconds and a queue of events
+ * ordered by time, then by insertion order, so equal times replay identically on any machine.
  *
- * The queue is a 4-ary min-heap over parallel typed arrays: times (the only array most compares
- * read; a node's four children share 32 bytes of one cache line), and `order`, which packs the
- * insertion sequence number above the handler's slot, read only to break a tie. The hot loop
- * touches no objects but the handlers themselves. Cancellation is lazy: a cancelled slot keeps
- * its heap entry and is skipped when popped. An event id packs slot and generation, so a stale id
- * can never cancel a newer event that reused the slot.
+ * The queue has two levels, both exact:
+ * - a timing wheel of WHEEL_SLOTS one-microsecond slots covering [now, now + WHEEL_SLOTS): each
+ *   slot is a FIFO list of the events due at that microsecond, and a bitmap finds the next
+ *   non-empty slot with a few word scans. Insert and pop are O(1); most network events (link
+ *   delays, serialisation, short timers) land here.
+ * - a 4-ary min-heap for events further out, ordered by (time, insertion sequence). Whenever the
+ *   clock advances, heap events that enter the wheel's window are moved into their slots in
+ *   heap order. Invariant: the heap holds only events at or after now + WHEEL_SLOTS, so a slot
+ *   receives every migrated event before any event inserted directly into it, and FIFO order in a
+ *   slot is insertion order.
+ *
+ * Cancellation is lazy: a cancelled event keeps its place and is skipped. An event id packs the
+ * event's record index and a generation, so a stale id never cancels a newer event that reused
+ * the record.
  */
 
-import { assert } from '../src/wire/result.ts';
 import type { Duration, Instant } from '../src/time.ts';
+import { assert } from '../src/wire/result.ts';
 
 export type Handler = () => void;
 export type EventId = number & { readonly __brand: 'EventId' };
 
-/** Pending events the kernel holds at most (STYLE.md 7). Slots are 22 bits of an event id. */
+/** Pending events the kernel holds at most (STYLE.md 7). Records are 22 bits of an event id. */
 export const EVENTS_PENDING_MAX = 1 << 22;
-const SLOT_BITS = 22;
-const SLOT_SPACE = 2 ** SLOT_BITS;
-const INITIAL_CAPACITY = 1024;
-/** Insertion sequence numbers use the 31 bits of a double's mantissa above the slot. */
+/** The wheel's span in microseconds (65.536 ms). A power of two. */
+export const WHEEL_SLOTS = 1 << 16;
+
+const REC_BITS = 22;
+const REC_SPACE = 2 ** REC_BITS;
+const WHEEL_MASK = WHEEL_SLOTS - 1;
+const WHEEL_WORDS = WHEEL_SLOTS >>> 5;
+const INITIAL_RECORDS = 1024;
+const INITIAL_HEAP = 256;
+/** Heap insertion sequence numbers use 31 bits of a double above the record index. */
 const SEQ_LIMIT = 2 ** 31;
-/** Empty nodes before the root so that each node's four children start a 64-byte line. */
+/** Empty heap nodes before the root so each node's four children share half a cache line. */
 const HEAP_PAD = 3;
+const NONE = -1;
 
 export type StopReason = 'idle' | 'time' | 'budget' | 'stopped';
 
@@ -37,22 +52,33 @@ export interface RunResult {
 
 export class Kernel {
   #now = 0;
-  #seq = 0;
-  #size = 0;
-  #cap = INITIAL_CAPACITY;
-  /** Node i lives at index i + HEAP_PAD of both arrays. */
-  #ht = new Float64Array(INITIAL_CAPACITY + HEAP_PAD);
-  /** seq * SLOT_SPACE + slot */
-  #ho = new Float64Array(INITIAL_CAPACITY + HEAP_PAD);
-  // Slot arrays, indexed by slot.
-  #fns: (Handler | undefined)[] = [];
-  #gen = new Float64Array(INITIAL_CAPACITY);
-  #free = new Int32Array(INITIAL_CAPACITY);
-  #freeTop = 0;
-  #slotsUsed = 0;
   #live = 0;
   #handled = 0;
   #stopRequested = false;
+
+  // Event records, indexed by record number.
+  #fns: (Handler | undefined)[] = [];
+  #time = new Float64Array(INITIAL_RECORDS);
+  #gen = new Float64Array(INITIAL_RECORDS);
+  #next = new Int32Array(INITIAL_RECORDS);
+  #free = new Int32Array(INITIAL_RECORDS);
+  #freeTop = 0;
+  #recordsUsed = 0;
+
+  // The wheel: FIFO list per microsecond slot, and a bitmap of non-empty slots.
+  #head = new Int32Array(WHEEL_SLOTS).fill(NONE);
+  #tail = new Int32Array(WHEEL_SLOTS).fill(NONE);
+  #bits = new Uint32Array(WHEEL_WORDS);
+  #inWheel = 0;
+  /** Where the record last returned by `#front()` lives. */
+  #frontInHeap = false;
+
+  // The far heap: node i at index i + HEAP_PAD; time, and seq * REC_SPACE + record.
+  #ht = new Float64Array(INITIAL_HEAP + HEAP_PAD);
+  #ho = new Float64Array(INITIAL_HEAP + HEAP_PAD);
+  #hSize = 0;
+  #hCap = INITIAL_HEAP;
+  #seq = 0;
 
   /** Current virtual time. */
   get now(): Instant {
@@ -73,19 +99,19 @@ export class Kernel {
     if (!(at >= this.#now && at <= Number.MAX_SAFE_INTEGER && Math.floor(at) === at)) {
       assert(false, `event time ${at} is before now (${this.#now}) or not an integer of µs`);
     }
-    let slot: number;
-    if (this.#freeTop > 0) slot = this.#free[--this.#freeTop]!;
+    let rec: number;
+    if (this.#freeTop > 0) rec = this.#free[--this.#freeTop]!;
     else {
-      if (this.#slotsUsed >= EVENTS_PENDING_MAX) assert(false, `more than ${EVENTS_PENDING_MAX} pending events`);
-      slot = this.#slotsUsed++;
-      if (slot >= this.#gen.length) this.#growSlots();
+      if (this.#recordsUsed >= EVENTS_PENDING_MAX) assert(false, `more than ${EVENTS_PENDING_MAX} pending events`);
+      rec = this.#recordsUsed++;
+      if (rec >= this.#gen.length) this.#growRecords();
     }
-    this.#fns[slot] = fn;
-    if (this.#size === this.#cap) this.#growHeap();
-    if (this.#seq === SEQ_LIMIT) this.#renumber();
-    this.#siftUp(this.#size++, at, this.#seq++ * SLOT_SPACE + slot);
+    this.#fns[rec] = fn;
+    this.#time[rec] = at;
+    if (at - this.#now < WHEEL_SLOTS) this.#wheelAppend(rec, at);
+    else this.#heapPush(at, rec);
     this.#live++;
-    return (this.#gen[slot]! * SLOT_SPACE + slot) as EventId;
+    return (this.#gen[rec]! * REC_SPACE + rec) as EventId;
   }
 
   /** Run `fn` after `d` (>= 0) from now. */
@@ -95,18 +121,22 @@ export class Kernel {
 
   /** Cancel a pending event; returns false when it already ran or was cancelled. */
   cancel(id: EventId): boolean {
-    const slot = id % SLOT_SPACE;
-    const gen = Math.floor(id / SLOT_SPACE);
-    if (slot >= this.#slotsUsed || this.#gen[slot] !== gen || this.#fns[slot] === undefined) return false;
-    this.#fns[slot] = undefined;
+    const rec = id % REC_SPACE;
+    const gen = Math.floor(id / REC_SPACE);
+    if (rec >= this.#recordsUsed || this.#gen[rec] !== gen || this.#fns[rec] === undefined) return false;
+    this.#fns[rec] = undefined;
     this.#live--;
     return true;
   }
 
   /** Time of the next live event, or undefined when idle. */
   peek(): Instant | undefined {
-    this.#dropCancelledTop();
-    return this.#size === 0 ? undefined : (this.#ht[HEAP_PAD]! as Instant);
+    for (;;) {
+      const rec = this.#front();
+      if (rec === NONE) return undefined;
+      if (this.#fns[rec] !== undefined) return this.#time[rec]! as Instant;
+      this.#remove(rec);
+    }
   }
 
   /** Ask a running `run` to return after the current event. */
@@ -129,18 +159,18 @@ export class Kernel {
     this.#stopRequested = false;
     let events = 0;
     for (;;) {
-      if (this.#size === 0) return this.#result('idle', events, until);
-      const t = this.#ht[HEAP_PAD]!;
-      const slot = this.#ho[HEAP_PAD]! % SLOT_SPACE;
-      const fn = this.#fns[slot];
+      const rec = this.#front();
+      if (rec === NONE) return this.#result('idle', events, until);
+      const fn = this.#fns[rec];
       if (fn === undefined) {
-        this.#popTop(slot);
+        this.#remove(rec);
         continue;
       }
+      const t = this.#time[rec]!;
       if (t > until) return this.#result('time', events, until);
       if (events >= maxEvents) return this.#result('budget', events, until);
-      this.#popTop(slot);
-      this.#now = t;
+      this.#remove(rec);
+      if (t !== this.#now) this.#advance(t);
       this.#live--;
       events++;
       this.#handled++;
@@ -149,34 +179,101 @@ export class Kernel {
     }
   }
 
+  /** Test hook: force the renumbering that otherwise happens after 2^31 heap insertions. */
+  renumberForTest(): void {
+    this.#renumber();
+  }
+
   #result(reason: StopReason, events: number, until: number): RunResult {
     if ((reason === 'time' || reason === 'idle') && until !== Number.POSITIVE_INFINITY && until > this.#now) {
-      this.#now = until;
+      this.#advance(until);
     }
     return { reason, events, now: this.#now as Instant };
   }
 
-  #dropCancelledTop(): void {
-    while (this.#size > 0) {
-      const slot = this.#ho[HEAP_PAD]! % SLOT_SPACE;
-      if (this.#fns[slot] !== undefined) return;
-      this.#popTop(slot);
+  /** Move the clock to `t` and pull heap events that now fall inside the wheel's window. */
+  #advance(t: number): void {
+    this.#now = t;
+    const limit = t + WHEEL_SLOTS;
+    while (this.#hSize > 0 && this.#ht[HEAP_PAD]! < limit) {
+      const rec = this.#ho[HEAP_PAD]! % REC_SPACE;
+      this.#heapPopTop();
+      this.#wheelAppend(rec, this.#time[rec]!);
     }
   }
 
-  /** Remove the heap top (whose slot is `slot`) and free its slot. */
-  #popTop(slot: number): void {
-    this.#fns[slot] = undefined;
-    this.#gen[slot] = this.#gen[slot]! + 1;
-    this.#free[this.#freeTop++] = slot;
-    const last = --this.#size;
-    if (last > 0) this.#siftDown(this.#ht[last + HEAP_PAD]!, this.#ho[last + HEAP_PAD]!);
+  /**
+   * The record due first, or NONE: the wheel's earliest slot head when the wheel has events (they
+   * are all earlier than any heap event), else the heap's top. Never moves the clock.
+   */
+  #front(): number {
+    if (this.#inWheel > 0) {
+      this.#frontInHeap = false;
+      return this.#head[this.#nextSlot()]!;
+    }
+    if (this.#hSize > 0) {
+      this.#frontInHeap = true;
+      return this.#ho[HEAP_PAD]! % REC_SPACE;
+    }
+    return NONE;
   }
 
-  #siftUp(pos: number, t: number, order: number): void {
+  /** Remove the record `#front()` just returned and free it. */
+  #remove(rec: number): void {
+    if (this.#frontInHeap) this.#heapPopTop();
+    else this.#wheelPopHead(rec);
+    this.#fns[rec] = undefined;
+    this.#gen[rec] = this.#gen[rec]! + 1;
+    this.#free[this.#freeTop++] = rec;
+  }
+
+  /** Slot of the earliest non-empty wheel slot at or after now (wrapping); wheel not empty. */
+  #nextSlot(): number {
+    const bits = this.#bits;
+    const start = this.#now & WHEEL_MASK;
+    let w = start >>> 5;
+    let word = bits[w]! & (0xffffffff << (start & 31));
+    for (let scanned = 0; word === 0; scanned++) {
+      if (scanned > WHEEL_WORDS) assert(false, 'wheel bitmap out of sync');
+      w = (w + 1) & (WHEEL_WORDS - 1);
+      word = bits[w]!;
+    }
+    return (w << 5) | (31 - Math.clz32(word & -word));
+  }
+
+  #wheelAppend(rec: number, t: number): void {
+    const slot = t & WHEEL_MASK;
+    this.#next[rec] = NONE;
+    const tail = this.#tail[slot]!;
+    if (tail === NONE) {
+      this.#head[slot] = rec;
+      this.#bits[slot >>> 5]! |= 1 << (slot & 31);
+    } else this.#next[tail] = rec;
+    this.#tail[slot] = rec;
+    this.#inWheel++;
+  }
+
+  /** Unlink `rec`, the head of its slot's list. */
+  #wheelPopHead(rec: number): void {
+    const slot = this.#time[rec]! & WHEEL_MASK;
+    const nxt = this.#next[rec]!;
+    this.#head[slot] = nxt;
+    if (nxt === NONE) {
+      this.#tail[slot] = NONE;
+      this.#bits[slot >>> 5]! &= ~(1 << (slot & 31));
+    }
+    this.#inWheel--;
+  }
+
+  // ---- the far heap ----
+
+  #heapPush(t: number, rec: number): void {
+    if (this.#hSize === this.#hCap) this.#growHeap();
+    if (this.#seq === SEQ_LIMIT) this.#renumber();
+    const order = this.#seq++ * REC_SPACE + rec;
     const ht = this.#ht;
     const ho = this.#ho;
-    let q = pos + HEAP_PAD;
+    let q = this.#hSize++ + HEAP_PAD;
     while (q > HEAP_PAD) {
       const pq = ((q - HEAP_PAD - 1) >> 2) + HEAP_PAD;
       const pt = ht[pq]!;
@@ -189,11 +286,14 @@ export class Kernel {
     ho[q] = order;
   }
 
-  /** Place (t, order) from the root down. */
-  #siftDown(t: number, order: number): void {
+  #heapPopTop(): void {
+    const last = --this.#hSize;
+    if (last === 0) return;
     const ht = this.#ht;
     const ho = this.#ho;
-    const end = this.#size + HEAP_PAD;
+    const t = ht[last + HEAP_PAD]!;
+    const order = ho[last + HEAP_PAD]!;
+    const end = last + HEAP_PAD;
     let q = HEAP_PAD;
     for (;;) {
       // Children of node q - PAD are nodes 4(q - PAD) + 1 .. + 4, at index 4q - 3 PAD + 1.
@@ -201,8 +301,8 @@ export class Kernel {
       if (first >= end) break;
       let b = first;
       let bt = ht[first]!;
-      const last = first + 4 < end ? first + 4 : end;
-      for (let c = first + 1; c < last; c++) {
+      const stop = first + 4 < end ? first + 4 : end;
+      for (let c = first + 1; c < stop; c++) {
         const ct = ht[c]!;
         if (ct < bt || (ct === bt && ho[c]! < ho[b]!)) {
           b = c;
@@ -219,43 +319,40 @@ export class Kernel {
   }
 
   /**
-   * Sequence numbers are 31 bits of `order`; when they run out (after 2^31 insertions), give the
-   * pending events new numbers 0..n-1 in their current order. Relative order is unchanged, so the
-   * heap stays valid and replay stays identical.
+   * After 2^31 heap insertions, give the heap's events new sequence numbers 0..n-1 in their
+   * current order: relative order is unchanged, so the heap stays valid and replay identical.
    */
   #renumber(): void {
     const ho = this.#ho;
-    const idx = Array.from({ length: this.#size }, (_, i) => i + HEAP_PAD);
+    const idx = Array.from({ length: this.#hSize }, (_, i) => i + HEAP_PAD);
     idx.sort((a, b) => ho[a]! - ho[b]!);
     idx.forEach((q, rank) => {
-      ho[q] = rank * SLOT_SPACE + (ho[q]! % SLOT_SPACE);
+      ho[q] = rank * REC_SPACE + (ho[q]! % REC_SPACE);
     });
-    this.#seq = this.#size;
-  }
-
-  /** Test hook: force the renumbering that otherwise happens after 2^31 insertions. */
-  renumberForTest(): void {
-    this.#renumber();
+    this.#seq = this.#hSize;
   }
 
   #growHeap(): void {
-    const cap = this.#cap * 2;
+    const cap = this.#hCap * 2;
     const ht = new Float64Array(cap + HEAP_PAD);
     ht.set(this.#ht);
     const ho = new Float64Array(cap + HEAP_PAD);
     ho.set(this.#ho);
     this.#ht = ht;
     this.#ho = ho;
-    this.#cap = cap;
+    this.#hCap = cap;
   }
 
-  #growSlots(): void {
+  #growRecords(): void {
     const cap = this.#gen.length * 2;
-    const g = new Float64Array(cap);
-    g.set(this.#gen);
-    const f = new Int32Array(cap);
-    f.set(this.#free);
-    this.#gen = g;
-    this.#free = f;
+    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.#time = grow(this.#time, (n) => new Float64Array(n));
+    this.#gen = grow(this.#gen, (n) => new Float64Array(n));
+    this.#next = grow(this.#next, (n) => new Int32Array(n));
+    this.#free = grow(this.#free, (n) => new Int32Array(n));
   }
 }
