@@ -116,7 +116,32 @@ export interface LogEvent extends TraceBase {
   readonly msg: string;
 }
 
-export type TraceEvent = FrameEvent | StateEvent | FaultEvent | MetricEvent | DecisionEvent | DropEvent | LogEvent;
+export type RequestStatus = 'ok' | 'timeout' | 'refused' | 'reset' | 'unreachable' | 'error';
+export const REQUEST_STATUSES = ['ok', 'timeout', 'refused', 'reset', 'unreachable', 'error'] as const satisfies readonly RequestStatus[];
+
+/**
+ * One client request's outcome, traced when it completes or fails (`t` is the end time). The
+ * workload generators of the simulator and real mode's clients both emit it, so expectations
+ * (delivery ratio in a window, latency percentiles) read one format.
+ */
+export interface RequestEvent extends TraceBase {
+  readonly kind: 'request';
+  /** Service name, e.g. 'web' or 'vip:80'. */
+  readonly service: string;
+  /** Request kind, e.g. 'http-get', 'rpc-read', 'ping', 'bulk'. */
+  readonly op: string;
+  readonly status: RequestStatus;
+  /** When the request started (µs). */
+  readonly start: number;
+  /** Latency in µs (end - start). */
+  readonly latency: number;
+  /** Payload bytes received, when it matters (bulk transfers). */
+  readonly bytes?: number;
+  /** Which server answered, when known. */
+  readonly server?: string;
+}
+
+export type TraceEvent = FrameEvent | StateEvent | FaultEvent | MetricEvent | DecisionEvent | DropEvent | LogEvent | RequestEvent;
 export type TraceKind = TraceEvent['kind'];
 export type TraceEventOf<K extends TraceKind> = Extract<TraceEvent, { readonly kind: K }>;
 /** What a producer hands to `TraceSink.emit`: an event without its id. */
@@ -177,6 +202,15 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
   log: {
     level: { type: 'enum', values: LOG_LEVELS },
     msg: { type: 'string' },
+  },
+  request: {
+    service: { type: 'string' },
+    op: { type: 'string' },
+    status: { type: 'enum', values: REQUEST_STATUSES },
+    start: { type: 'int' },
+    latency: { type: 'int' },
+    bytes: { type: 'int', optional: true },
+    server: { type: 'string', optional: true },
   },
 };
 

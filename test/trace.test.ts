@@ -90,7 +90,7 @@ describe('JSON Lines', () => {
   });
 
   it('has a field table entry for every kind', () => {
-    expect([...TRACE_KINDS].sort()).toEqual(['decision', 'drop', 'fault', 'frame', 'log', 'metric', 'state']);
+    expect([...TRACE_KINDS].sort()).toEqual(['decision', 'drop', 'fault', 'frame', 'log', 'metric', 'request', 'state']);
     for (const kind of TRACE_KINDS) expect(Object.keys(EVENT_FIELDS[kind]).length).toBeGreaterThan(0);
   });
 
@@ -185,5 +185,19 @@ describe('parseTraceLine', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe('request events', () => {
+  it('round-trip through JSON Lines with optional fields', () => {
+    const lines: string[] = [];
+    const trace = new JsonlTrace((l) => lines.push(l));
+    trace.emit({ kind: 'request', t: 1500 as never, node: 'client1', service: 'web', op: 'http-get', status: 'ok', start: 1000, latency: 500, server: 'rs2' });
+    trace.emit({ kind: 'request', t: 9000 as never, node: 'client1', service: 'web', op: 'http-get', status: 'timeout', start: 1000, latency: 8000 });
+    const [, ok1, to] = lines;
+    expect(ok1).toBe('{"kind":"request","id":1,"t":1500,"node":"client1","service":"web","op":"http-get","status":"ok","start":1000,"latency":500,"server":"rs2"}');
+    const parsed = parseTraceLine(to!);
+    expect(parsed).toMatchObject({ ok: true, value: { kind: 'request', status: 'timeout', latency: 8000 } });
+    expect(parseTraceLine(to!.replace('"timeout"', '"maybe"')).ok).toBe(false);
   });
 });
