@@ -70,6 +70,10 @@ export class World {
   cause: number | undefined = undefined;
   /** Names already taken by nodes and links (unique per world). */
   readonly #names = new Set<string>();
+  /** Which node owns each MAC address plugged into a link (for partitions and traces). */
+  readonly #macOwner = new Map<number, string>();
+  /** Partition side of each node named in the current partition; absent nodes see everyone. */
+  #side: Map<string, number> | undefined;
 
   constructor(opts: WorldOptions = {}) {
     this.rng = Rng.fromSeed(opts.seed ?? 1);
@@ -86,6 +90,53 @@ export class World {
   claimName(name: string): void {
     if (this.#names.has(name)) throw new Error(`duplicate name in the simulated world: '${name}'`);
     this.#names.add(name);
+  }
+
+  registerMac(mac: MacAddr, node: string): void {
+    this.#macOwner.set(mac, node);
+  }
+
+  /** Node that owns `mac`, if it is plugged into a link. */
+  macOwner(mac: MacAddr): string | undefined {
+    return this.#macOwner.get(mac);
+  }
+
+  /**
+   * Split the network: frames between nodes of different groups are dropped at the last link
+   * before the receiver (reason 'partition'). Nodes in no group (switches, unlisted hosts) talk
+   * to everyone. Layer 2 semantics: a router is a node like any other, on one side or none.
+   */
+  setPartition(groups: readonly (readonly string[])[]): void {
+    const side = new Map<string, number>();
+    groups.forEach((g, i) => {
+      for (const n of g) {
+        if (side.has(n)) throw new Error(`partition: node '${n}' is in two groups`);
+        side.set(n, i);
+      }
+    });
+    this.#side = side;
+    this.emit({ kind: 'fault', t: this.now, what: 'partition', target: groups.map((g) => g.join(',')).join(' | ') });
+  }
+
+  healPartition(): void {
+    if (this.#side === undefined) return;
+    this.#side = undefined;
+    this.emit({ kind: 'fault', t: this.now, what: 'heal', target: 'network' });
+  }
+
+  get partitioned(): boolean {
+    return this.#side !== undefined;
+  }
+
+  /** True when a frame from `srcMac`'s owner must not reach `toNode`. */
+  partitionBlocks(srcMac: MacAddr, toNode: string): boolean {
+    const side = this.#side;
+    if (side === undefined) return false;
+    const from = this.#macOwner.get(srcMac);
+    if (from === undefined) return false;
+    const a = side.get(from);
+    const b = side.get(toNode);
+    return a !== undefined && b !== undefined && a !== b;
   }
 
   /** The generator for one component, independent of every other component's draws. */

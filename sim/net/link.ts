@@ -44,6 +44,7 @@
  * transmitter and one for its wire.
  */
 
+import { readMac } from '../../src/wire/addr.ts';
 import type { Rng } from '../../src/rng.ts';
 import type { Duration, Instant } from '../../src/time.ts';
 import { ETH_MIN_FRAME_LEN } from '../../src/wire/ethernet.ts';
@@ -66,8 +67,8 @@ export const LINK_BANDWIDTH_MAX_BPS = 1e12;
 /** Largest latency or jitter: one hour. */
 export const LINK_DELAY_MAX_US = 3_600_000_000;
 
-export type LinkDropReason = 'loss' | 'queue-full' | 'link-down';
-export const LINK_DROP_REASONS = ['loss', 'queue-full', 'link-down'] as const satisfies readonly LinkDropReason[];
+export type LinkDropReason = 'loss' | 'queue-full' | 'link-down' | 'partition';
+export const LINK_DROP_REASONS = ['loss', 'queue-full', 'link-down', 'partition'] as const satisfies readonly LinkDropReason[];
 
 export type JitterDistribution = 'uniform' | 'normal';
 
@@ -216,7 +217,7 @@ class Channel {
     delivered: 0,
     bytesSent: 0,
     bytesDelivered: 0,
-    dropped: { loss: 0, 'queue-full': 0, 'link-down': 0 },
+    dropped: { loss: 0, 'queue-full': 0, 'link-down': 0, partition: 0 },
   };
 
   // Configuration (mutable for fault injection).
@@ -417,10 +418,15 @@ class Channel {
   }
 
   #deliver(frame: Uint8Array, txId: number): void {
+    const world = this.#world;
+    // A partition cuts the last hop: the frame's sender and receiver are on different sides.
+    if (world.partitioned && world.partitionBlocks(readMac(frame, 6), this.#to.node)) {
+      this.#drop(frame, 'partition', txId);
+      return;
+    }
     const stats = this.stats;
     stats.delivered++;
     stats.bytesDelivered += frame.length;
-    const world = this.#world;
     if (this.#tracing) {
       const rxId = this.#trace(frame, 'rx', this.#to.node, txId, undefined);
       world.cause = rxId;
@@ -519,6 +525,8 @@ export class Link {
     assert(a.attachment === undefined, `link ${name}: ${a.node}:${a.name} is already attached`);
     assert(b.attachment === undefined, `link ${name}: ${b.node}:${b.name} is already attached`);
     world.claimName(name);
+    world.registerMac(a.mac, a.node);
+    world.registerMac(b.mac, b.node);
     this.name = name;
     this.a = a;
     this.b = b;

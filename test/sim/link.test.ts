@@ -183,7 +183,7 @@ describe('Link queue', () => {
     expect(s.offered).toBe(10);
     expect(s.sent).toBe(4);
     expect(s.delivered).toBe(4);
-    expect(s.dropped).toEqual({ loss: 0, 'queue-full': 6, 'link-down': 0 });
+    expect(s.dropped).toEqual({ loss: 0, 'queue-full': 6, 'link-down': 0, partition: 0 });
     expect(s.bytesSent).toBe(400);
     expect(s.bytesDelivered).toBe(400);
   });
