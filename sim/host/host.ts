@@ -687,6 +687,16 @@ export class Host {
     return this.routes.lookup(dst);
   }
 
+  /** The source address this host uses toward `dst` (route, then the interface's matching or first address), as connect() would pick it. */
+  sourceAddressFor(dst: Ipv4Addr): Ipv4Addr | undefined {
+    const r = this.routes.lookup(dst);
+    if (r === undefined) return undefined;
+    const nic = this.#nicOf(r.iface);
+    if (nic === undefined) return undefined;
+    const a = this.#selectSource(nic, r.via ?? dst);
+    return a === IPV4_ANY ? undefined : a;
+  }
+
   /** Attach TCP; returns what the factory built (its listen/connect API is TCP's own). */
   setTcp<T extends TcpStackHandle>(factory: (env: TcpEnv) => T): T {
     this.#tcp?.reset();

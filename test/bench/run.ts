@@ -5,10 +5,11 @@
 import os from 'node:os';
 import { codecBenches } from './codec.bench.ts';
 import { kernelBenches } from './kernel.bench.ts';
+import { simBenches } from './sim.bench.ts';
 import { switchBenches } from './switch.bench.ts';
 import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
 
-const all: Bench[] = [...codecBenches, ...kernelBenches, ...switchBenches];
+const all: Bench[] = [...codecBenches, ...kernelBenches, ...switchBenches, ...simBenches];
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

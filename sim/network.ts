@@ -1,0 +1,321 @@
+/**
+ * Building a simulated network from code: switches (segments), hosts and routers with TCP, links
+ * with properties, services, workloads and a fault timeline, all looked up by name. The scenario
+ * loader builds on this; tests and benchmarks use it directly.
+ *
+ *     const net = new Network({ seed: 7 });
+ *     const lan = net.switch('lan');
+ *     const server = net.host('server', { ifaces: [{ ip: '10.0.0.1/24', on: lan }] });
+ *     const client = net.host('client', { ifaces: [{ ip: '10.0.0.2/24', on: lan }] });
+ *     net.http(server, { port: 80 });
+ *     const load = net.workload({ name: 'web', host: client, target: { addr: ip('10.0.0.1'), port: 80 },
+ *       request: { kind: 'http', size: 10_000 }, arrival: { kind: 'poisson', rate: 100 } });
+ *     net.fault(seconds(5), { kind: 'crash', host: 'server' });
+ *     net.run(seconds(10));
+ *     load.log.successRatio(); // < 1: the server was down for the last 5 s
+ */
+
+import { ifaceName } from '../src/port.ts';
+import { seconds, type Duration, type Instant } from '../src/time.ts';
+import { ip as parseIp, parseIpv4Addr, type Ipv4Addr, type MacAddr } from '../src/wire/addr.ts';
+import { assertNever } from '../src/wire/result.ts';
+import { Host, type HostOptions } from './host/host.ts';
+import { TcpStack, type TcpOptions } from './host/tcp.ts';
+import { MulticastRouter } from './host/mrouter.ts';
+import { Link, type LinkProps } from './net/link.ts';
+import { RawNode } from './raw-node.ts';
+import { Switch, type SwitchOptions } from './net/switch.ts';
+import { BulkService, HttpService, RpcService, TcpEchoService, UdpEchoService, type HttpServiceOptions, type RpcServiceOptions, type Service } from './services.ts';
+import { Workload, type WorkloadOptions } from './workload.ts';
+import { World, type Device, type WorldOptions } from './world.ts';
+
+/** `10.0.0.1/24` */
+export function parseCidr(text: string): { addr: Ipv4Addr; prefixLen: number } {
+  const m = /^(.+)\/(\d+)$/.exec(text.trim());
+  const addr = m ? parseIpv4Addr(m[1]!) : undefined;
+  const prefixLen = m ? Number(m[2]) : NaN;
+  if (addr === undefined || !(prefixLen >= 0 && prefixLen <= 32)) throw new Error(`not an address/prefix: ${JSON.stringify(text)}`);
+  return { addr, prefixLen };
+}
+
+export interface IfaceSpec {
+  /** Interface name (default eth0, eth1, ...). */
+  readonly name?: string;
+  /** Addresses as `a.b.c.d/len`; the first is primary. */
+  readonly ip: string | readonly string[];
+  readonly mac?: MacAddr;
+  readonly mtu?: number;
+  /** The switch (segment) to plug into, or another device to cable directly to. */
+  readonly on: Switch | Device;
+  readonly link?: LinkProps;
+}
+
+export interface HostSpec extends HostOptions {
+  readonly ifaces: readonly IfaceSpec[];
+  /** Default gateway. */
+  readonly gateway?: string;
+  readonly routes?: readonly { readonly dst: string; readonly via?: string; readonly iface?: string }[];
+  /** TCP options, or false for a host without TCP (segments answered with RST). */
+  readonly tcp?: TcpOptions | false;
+  /** Run an mrouted-like multicast router on this (forwarding) host. */
+  readonly mrouter?: boolean;
+}
+
+/** A host with its TCP and services. */
+export class SimHost {
+  readonly services: Service[] = [];
+  mrouter: MulticastRouter | undefined;
+  constructor(
+    readonly host: Host,
+    readonly tcp: TcpStack | undefined,
+  ) {}
+  get name(): string {
+    return this.host.name;
+  }
+  service(name: string): Service {
+    const s = this.services.find((x) => x.name === name);
+    if (s === undefined) throw new Error(`host ${this.name} has no service '${name}' (has ${this.services.map((x) => x.name).join(', ') || 'none'})`);
+    return s;
+  }
+  /** Crash the host: its services die with it. */
+  crash(): void {
+    for (const s of this.services) s.hostCrashed();
+    this.host.crash();
+  }
+  /** Restart the host and its autostart services. */
+  restart(): void {
+    this.host.restart();
+    for (const s of this.services) if (s.autostart) s.start();
+  }
+}
+
+/** What a fault does; `at` is given separately. Names refer to hosts, links and services. */
+export type FaultSpec =
+  | { readonly kind: 'crash'; readonly host: string }
+  | { readonly kind: 'restart'; readonly host: string }
+  | { readonly kind: 'kill'; readonly host: string; readonly service: string }
+  | { readonly kind: 'hang'; readonly host: string; readonly service: string }
+  | { readonly kind: 'start'; readonly host: string; readonly service: string }
+  | { readonly kind: 'link-down'; readonly link: string }
+  | { readonly kind: 'link-up'; readonly link: string }
+  | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'loss'; readonly link: string; readonly p: number; readonly duration: Duration }
+  | { readonly kind: 'delay'; readonly link: string; readonly extra: Duration; readonly duration: Duration }
+  | { readonly kind: 'clock-rate'; readonly host: string; readonly rate: number }
+  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration };
+
+export class Network {
+  readonly world: World;
+  readonly hosts = new Map<string, SimHost>();
+  readonly switches = new Map<string, Switch>();
+  readonly links = new Map<string, Link>();
+  readonly workloads: Workload[] = [];
+  #macSeq = 0;
+
+  constructor(opts: WorldOptions = {}) {
+    this.world = new World(opts);
+  }
+
+  get now(): Instant {
+    return this.world.now;
+  }
+
+  /** A deterministic locally administered MAC: 02:00:00:00:xx:xx in creation order. */
+  nextMac(): MacAddr {
+    this.#macSeq++;
+    return (0x020000000000 + this.#macSeq) as MacAddr;
+  }
+
+  switch(name: string, opts: SwitchOptions = {}): Switch {
+    const sw = new Switch(this.world, name, opts);
+    this.switches.set(name, sw);
+    return sw;
+  }
+
+  /** Cable two devices (or a device to a new port of a switch). */
+  link(name: string, a: Device, b: Device | Switch, props: LinkProps = {}): Link {
+    const other = b instanceof Switch ? b.addPort() : b;
+    const l = new Link(this.world, name, a, other, props);
+    this.links.set(name, l);
+    return l;
+  }
+
+  host(name: string, spec: HostSpec): SimHost {
+    const host = new Host(this.world, name, spec);
+    spec.ifaces.forEach((i, n) => {
+      const addrs = (typeof i.ip === 'string' ? [i.ip] : i.ip).map(parseCidr);
+      const ifname = i.name ?? `eth${n}`;
+      const dev = host.addInterface({ name: ifname, mac: i.mac ?? this.nextMac(), mtu: i.mtu ?? 1500, addrs });
+      const peer = i.on instanceof Switch ? i.on : i.on;
+      const peerName = peer instanceof Switch ? peer.name : peer.node;
+      this.link(`${name}.${ifname}-${peerName}`, dev, peer, i.link ?? {});
+    });
+    if (spec.gateway !== undefined) {
+      const via = parseIp(spec.gateway);
+      const iface = this.#ifaceToward(host, via, name);
+      host.addRoute({ dst: 0 as Ipv4Addr, prefixLen: 0, via, iface });
+    }
+    for (const r of spec.routes ?? []) {
+      const { addr, prefixLen } = parseCidr(r.dst);
+      const via = r.via !== undefined ? parseIp(r.via) : undefined;
+      const iface = r.iface ?? this.#ifaceToward(host, via ?? addr, name);
+      host.addRoute(via !== undefined ? { dst: addr, prefixLen, via, iface } : { dst: addr, prefixLen, iface });
+    }
+    const tcpOpts = spec.tcp;
+    const tcp = tcpOpts === false ? undefined : host.setTcp((env) => new TcpStack(env, tcpOpts ?? {}));
+    const sh = new SimHost(host, tcp);
+    if (spec.mrouter) sh.mrouter = new MulticastRouter(host);
+    this.hosts.set(name, sh);
+    return sh;
+  }
+
+  /** A node that sends arbitrary frames (floods, forged messages), plugged into `on`. */
+  raw(name: string, on: Switch | Device, link: LinkProps = {}): RawNode {
+    const node = new RawNode(this.world, name, this.nextMac());
+    this.link(`${name}.eth0-${on instanceof Switch ? on.name : on.node}`, node, on, link);
+    return node;
+  }
+
+  /** A forwarding host. */
+  router(name: string, spec: HostSpec): SimHost {
+    return this.host(name, { ...spec, forwarding: true });
+  }
+
+  #ifaceToward(host: Host, addr: Ipv4Addr, name: string): string {
+    const r = host.lookupRoute(addr);
+    if (r === undefined) throw new Error(`host ${name}: ${JSON.stringify(addr)} is on none of its subnets`);
+    return r.iface;
+  }
+
+  getHost(name: string): SimHost {
+    const h = this.hosts.get(name);
+    if (h === undefined) throw new Error(`no host '${name}' (hosts: ${[...this.hosts.keys()].join(', ')})`);
+    return h;
+  }
+
+  getLink(name: string): Link {
+    const l = this.links.get(name);
+    if (l === undefined) throw new Error(`no link '${name}' (links: ${[...this.links.keys()].join(', ')})`);
+    return l;
+  }
+
+  // ---- services ----
+
+  #add<S extends Service>(h: SimHost, s: S): S {
+    h.services.push(s);
+    s.start();
+    return s;
+  }
+
+  #tcpOf(h: SimHost): TcpStack {
+    if (h.tcp === undefined) throw new Error(`host ${h.name} has no TCP`);
+    return h.tcp;
+  }
+
+  http(h: SimHost, opts: HttpServiceOptions & { port?: number } = {}): HttpService {
+    return this.#add(h, new HttpService(h.host, this.#tcpOf(h), opts.port ?? 80, opts));
+  }
+  bulk(h: SimHost, opts: { port?: number; name?: string } = {}): BulkService {
+    return this.#add(h, new BulkService(h.host, this.#tcpOf(h), opts.port ?? 21, opts));
+  }
+  tcpEcho(h: SimHost, opts: { port?: number; name?: string } = {}): TcpEchoService {
+    return this.#add(h, new TcpEchoService(h.host, this.#tcpOf(h), opts.port ?? 7, opts));
+  }
+  udpEcho(h: SimHost, opts: { port?: number; name?: string } = {}): UdpEchoService {
+    return this.#add(h, new UdpEchoService(h.host, opts.port ?? 7, opts));
+  }
+  rpc(h: SimHost, opts: RpcServiceOptions & { port?: number } = {}): RpcService {
+    return this.#add(h, new RpcService(h.host, opts.port ?? 2049, opts));
+  }
+
+  workload(opts: Omit<WorkloadOptions, 'host' | 'tcp'> & { host: SimHost }): Workload {
+    const { host, ...rest } = opts;
+    const w = new Workload({ ...rest, host: host.host, ...(host.tcp ? { tcp: host.tcp } : {}) });
+    this.workloads.push(w);
+    return w;
+  }
+
+  // ---- faults ----
+
+  /** Schedule a fault at world time `at`. */
+  fault(at: Instant | Duration, f: FaultSpec): void {
+    // Resolve names now so a typo fails at build time, not mid-run.
+    this.#check(f);
+    this.world.at(at as Instant, () => this.apply(f));
+  }
+
+  #check(f: FaultSpec): void {
+    switch (f.kind) {
+      case 'crash':
+      case 'restart':
+      case 'clock-rate':
+      case 'clock-stall':
+        this.getHost(f.host);
+        return;
+      case 'kill':
+      case 'hang':
+      case 'start':
+        this.getHost(f.host).service(f.service);
+        return;
+      case 'link-down':
+      case 'link-up':
+      case 'loss':
+      case 'delay':
+        this.getLink(f.link);
+        return;
+      case 'partition':
+        for (const g of f.groups) for (const n of g) if (!this.hosts.has(n) && !this.switches.has(n)) throw new Error(`partition: no node '${n}'`);
+        return;
+      case 'heal':
+        return;
+      default:
+        assertNever(f, 'fault');
+    }
+  }
+
+  /** Apply a fault now. */
+  apply(f: FaultSpec): void {
+    const w = this.world;
+    switch (f.kind) {
+      case 'crash':
+        return this.getHost(f.host).crash();
+      case 'restart':
+        return this.getHost(f.host).restart();
+      case 'kill':
+        return this.getHost(f.host).service(f.service).kill();
+      case 'hang':
+        return this.getHost(f.host).service(f.service).hang();
+      case 'start':
+        return this.getHost(f.host).service(f.service).start();
+      case 'link-down':
+        return this.getLink(f.link).setUp(false);
+      case 'link-up':
+        return this.getLink(f.link).setUp(true);
+      case 'partition':
+        return w.setPartition(f.groups);
+      case 'heal':
+        return w.healPartition();
+      case 'loss':
+        w.emit({ kind: 'fault', t: w.now, what: 'loss', target: f.link, detail: `p=${f.p} for ${f.duration}us` });
+        return this.getLink(f.link).lossBurst(f.p, f.duration);
+      case 'delay':
+        w.emit({ kind: 'fault', t: w.now, what: 'delay', target: f.link, detail: `+${f.extra}us for ${f.duration}us` });
+        return this.getLink(f.link).delaySpike(f.extra, f.duration);
+      case 'clock-rate':
+        return this.getHost(f.host).host.setClockRate(f.rate);
+      case 'clock-stall':
+        return this.getHost(f.host).host.stallClock(f.duration);
+      default:
+        assertNever(f, 'fault');
+    }
+  }
+
+  /** Run until world time `until` (an event budget guards against runaway runs). */
+  run(until: Instant | Duration, maxEvents = 1e9): void {
+    const r = this.world.kernel.run({ until: until as Instant, maxEvents });
+    if (r.reason === 'budget') throw new Error(`simulation exceeded ${maxEvents} events before ${until}us`);
+  }
+}
+
+export { ifaceName, seconds };

@@ -1,0 +1,539 @@
+/**
+ * Services that run on simulated hosts: UDP and TCP echo, an HTTP-like request/response server
+ * with a service time and a concurrency limit, a bulk download server (the FTP test of slide 55),
+ * and an RPC-over-UDP key-value service (the NFS-like service of slides 49-52, whose write replies
+ * can carry the SG write-status IP option).
+ *
+ * Every service is a process on its host with a lifecycle the fault injector drives:
+ * - `kill()`: the process is gone; its sockets close, so TCP connects are refused (RST) and UDP
+ *   datagrams get ICMP port unreachable (the "process dead" case of slide 38);
+ * - `hang()`: the process is alive but stuck; the kernel still completes TCP handshakes into the
+ *   backlog and queues UDP datagrams, but nothing is ever answered (the "hung process" case);
+ * - `start()`: (re)start from scratch.
+ * When its host crashes the service dies with it; `autostart` services start again when the host
+ * restarts (like a systemd unit).
+ *
+ * Wire formats (all simulated, chosen to be easy to read in a capture):
+ * - HTTP-like: the client sends one line `GET <path> <size>\n`; the server waits the service time
+ *   and answers `200 <size>\n` followed by <size> bytes, then closes (HTTP/1.0 style).
+ *   Requests beyond the concurrency limit wait in the server's queue (bounded); beyond that a
+ *   request's connection is reset. With a small limit and slow service this is the process
+ *   saturation of slide 46; a SYN flood (sim/raw-node.ts) fills the listen backlog instead.
+ * - Bulk: the client connects; the server sends `size` bytes and closes.
+ * - RPC over UDP: request `xid u32 | op u8 (0 read, 1 write) | key u16 | value i32`, reply
+ *   `xid u32 | status u8 (0 ok, 1 error) | value i32`; a write reply carries the SG write-status
+ *   option (status, retval = the stored value) so the SG can compare write results (slide 43).
+ */
+
+import { millis, type Duration } from '../src/time.ts';
+import { assert } from '../src/wire/result.ts';
+import type { Ipv4Addr } from '../src/wire/addr.ts';
+import { SG_WRITE_STATUS, sgWriteStatus } from '../src/wire/sgopt.ts';
+import type { Rng } from '../src/rng.ts';
+import type { Cancel, Host } from './host/host.ts';
+import type { TcpConnection, TcpListener, TcpStack } from './host/tcp.ts';
+import type { UdpSocket } from './host/udp.ts';
+
+export type ServiceState = 'running' | 'hung' | 'dead';
+
+/** A service time: a fixed duration, or exponentially distributed around a mean. */
+export type ServiceTime = { readonly kind: 'fixed'; readonly d: Duration } | { readonly kind: 'exponential'; readonly mean: Duration };
+
+export function drawServiceTime(t: ServiceTime, rng: Rng): Duration {
+  return (t.kind === 'fixed' ? t.d : Math.round(rng.exponential(t.mean))) as Duration;
+}
+
+export interface ServiceCounters {
+  requests: number;
+  replies: number;
+  /** Requests refused or dropped by the service itself (queue full). */
+  rejected: number;
+}
+
+/** The part every service shares: name, host, state, lifecycle and trace. */
+export abstract class Service {
+  readonly name: string;
+  readonly host: Host;
+  readonly autostart: boolean;
+  readonly counters: ServiceCounters = { requests: 0, replies: 0, rejected: 0 };
+  #state: ServiceState = 'dead';
+
+  constructor(host: Host, name: string, autostart: boolean) {
+    this.host = host;
+    this.name = name;
+    this.autostart = autostart;
+  }
+
+  get state(): ServiceState {
+    return this.#state;
+  }
+
+  /** Start (or restart after kill/hang) with fresh state. */
+  start(): void {
+    if (this.#state !== 'dead') this.stop();
+    this.open();
+    this.#setState('running', 'start');
+  }
+
+  /** The process dies: sockets close, in-flight work is lost. */
+  kill(): void {
+    if (this.#state === 'dead') return;
+    this.stop();
+    this.#setState('dead', 'kill');
+  }
+
+  /** The process stops answering but keeps its sockets open. */
+  hang(): void {
+    if (this.#state !== 'running') return;
+    this.#setState('hung', 'hang');
+  }
+
+  /** The host crashed: everything is gone without a word (the host reset its sockets). */
+  hostCrashed(): void {
+    this.forget();
+    if (this.#state !== 'dead') this.#setState('dead', 'host-crash');
+  }
+
+  protected get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** Open sockets and listeners. */
+  protected abstract open(): void;
+  /** Close sockets and listeners, dropping in-flight work. */
+  protected abstract stop(): void;
+  /** Drop references after the host reset its sockets behind our back. */
+  protected abstract forget(): void;
+
+  #setState(to: ServiceState, reason: string): void {
+    const from = this.#state;
+    this.#state = to;
+    const w = this.host.world;
+    w.emit({ kind: 'state', t: w.now, node: this.host.name, entity: `${this.host.name}:${this.name}`, machine: 'service', from, to, reason });
+  }
+}
+
+// ---- UDP echo ----
+
+export class UdpEchoService extends Service {
+  #sock: UdpSocket | undefined;
+  constructor(host: Host, readonly port: number, opts: { name?: string; autostart?: boolean } = {}) {
+    super(host, opts.name ?? `udp-echo:${port}`, opts.autostart ?? true);
+  }
+  protected open(): void {
+    this.#sock = this.host.udpBind(this.port, {
+      onMessage: (payload, from) => {
+        this.counters.requests++;
+        if (!this.running) return;
+        this.#sock?.sendTo(from.addr, from.port, payload);
+        this.counters.replies++;
+      },
+    });
+  }
+  protected stop(): void {
+    this.#sock?.close();
+    this.#sock = undefined;
+  }
+  protected forget(): void {
+    this.#sock = undefined;
+  }
+}
+
+// ---- TCP services share listener handling ----
+
+abstract class TcpService extends Service {
+  #listener: TcpListener | undefined;
+  readonly #conns = new Set<TcpConnection>();
+
+  constructor(
+    host: Host,
+    readonly tcp: TcpStack,
+    readonly port: number,
+    readonly backlog: number,
+    name: string,
+    autostart: boolean,
+  ) {
+    super(host, name, autostart);
+  }
+
+  protected open(): void {
+    this.#listener = this.tcp.listen('any', this.port, {
+      backlog: this.backlog,
+      onAccept: (c) => {
+        this.#conns.add(c);
+        this.accepted(c);
+      },
+    });
+  }
+
+  protected stop(): void {
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const c of [...this.#conns]) c.abort();
+    this.#conns.clear();
+    this.dropWork();
+  }
+
+  protected forget(): void {
+    this.#listener = undefined;
+    this.#conns.clear();
+    this.dropWork();
+  }
+
+  protected done(c: TcpConnection): void {
+    this.#conns.delete(c);
+  }
+
+  get listener(): TcpListener | undefined {
+    return this.#listener;
+  }
+
+  /** A new connection; set its handlers. */
+  protected abstract accepted(c: TcpConnection): void;
+  /** Forget queued requests and timers (on stop). */
+  protected abstract dropWork(): void;
+}
+
+export class TcpEchoService extends TcpService {
+  constructor(host: Host, tcp: TcpStack, port: number, opts: { name?: string; backlog?: number; autostart?: boolean } = {}) {
+    super(host, tcp, port, opts.backlog ?? 128, opts.name ?? `tcp-echo:${port}`, opts.autostart ?? true);
+  }
+  protected accepted(c: TcpConnection): void {
+    c.setHandlers({
+      onData: (bytes) => {
+        this.counters.requests++;
+        if (!this.running) return;
+        c.send(bytes);
+        this.counters.replies++;
+      },
+      onPeerClosed: () => c.close(),
+      onClosed: () => this.done(c),
+    });
+  }
+  protected dropWork(): void {}
+}
+
+/** Largest request line the HTTP-like server reads before giving up on a client. */
+export const HTTP_REQUEST_LINE_MAX = 1024;
+/** Largest response body a request may ask for. */
+export const HTTP_BODY_MAX = 1 << 30;
+
+export interface HttpServiceOptions {
+  readonly name?: string;
+  readonly serviceTime?: ServiceTime;
+  /** Requests served at once (worker processes); default 64. */
+  readonly concurrency?: number;
+  /** Requests waiting for a worker; beyond it the server stops reading new connections. Default 1024. */
+  readonly queueMax?: number;
+  readonly backlog?: number;
+  readonly autostart?: boolean;
+}
+
+interface HttpJob {
+  readonly conn: TcpConnection;
+  readonly size: number;
+}
+
+export class HttpService extends TcpService {
+  readonly serviceTime: ServiceTime;
+  readonly concurrency: number;
+  readonly queueMax: number;
+  readonly #rng: Rng;
+  #busy = 0;
+  #queue: HttpJob[] = [];
+  readonly #timers = new Set<Cancel>();
+
+  constructor(host: Host, tcp: TcpStack, port: number, opts: HttpServiceOptions = {}) {
+    super(host, tcp, port, opts.backlog ?? 128, opts.name ?? `http:${port}`, opts.autostart ?? true);
+    this.serviceTime = opts.serviceTime ?? { kind: 'fixed', d: millis(1) };
+    this.concurrency = opts.concurrency ?? 64;
+    this.queueMax = opts.queueMax ?? 1024;
+    assert(this.concurrency > 0 && this.queueMax >= 0, 'http service limits must be positive');
+    this.#rng = host.world.rngFor(`service:${host.name}:${this.name}`);
+  }
+
+  /** Requests in service right now. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  readonly #writers = new WeakMap<TcpConnection, StreamWriter>();
+
+  protected accepted(c: TcpConnection): void {
+    let line = '';
+    const writer = new StreamWriter(c);
+    this.#writers.set(c, writer);
+    c.setHandlers({
+      onSendSpace: () => writer.pump(),
+      onData: (bytes) => {
+        if (line.endsWith('\n')) return; // one request per connection
+        for (const b of bytes) {
+          line += String.fromCharCode(b);
+          if (b === 10) break;
+        }
+        if (!line.endsWith('\n')) {
+          if (line.length > HTTP_REQUEST_LINE_MAX) c.abort();
+          return;
+        }
+        this.counters.requests++;
+        const m = /^GET (\S+) (\d+)\n$/.exec(line);
+        const size = m ? Number(m[2]) : NaN;
+        if (!m || !(size >= 0 && size <= HTTP_BODY_MAX)) {
+          c.send(new TextEncoder().encode('400 0\n'));
+          c.close();
+          return;
+        }
+        this.#admit({ conn: c, size });
+      },
+      onPeerClosed: () => {
+        if (!line.endsWith('\n')) c.close();
+      },
+      onClosed: () => this.done(c),
+    });
+  }
+
+  #admit(job: HttpJob): void {
+    if (!this.running) return; // hung: the request is read and never answered
+    if (this.#busy < this.concurrency) this.#serve(job);
+    else if (this.#queue.length < this.queueMax) this.#queue.push(job);
+    else {
+      this.counters.rejected++;
+      job.conn.abort();
+    }
+  }
+
+  #serve(job: HttpJob): void {
+    this.#busy++;
+    const cancel = this.host.timer(drawServiceTime(this.serviceTime, this.#rng), () => {
+      this.#timers.delete(cancel);
+      this.#busy--;
+      if (this.running) {
+        const w = this.#writers.get(job.conn);
+        w?.write(new TextEncoder().encode(`200 ${job.size}\n`), job.size, () => job.conn.close());
+        this.counters.replies++;
+      }
+      const next = this.#queue.shift();
+      if (next !== undefined) this.#serve(next);
+    });
+    this.#timers.add(cancel);
+  }
+
+  protected dropWork(): void {
+    for (const c of this.#timers) c();
+    this.#timers.clear();
+    this.#queue = [];
+    this.#busy = 0;
+  }
+}
+
+/** The bulk download server: sends `size` bytes (from the request line `GET <size>\n`) and closes. */
+export class BulkService extends TcpService {
+  constructor(host: Host, tcp: TcpStack, port: number, opts: { name?: string; backlog?: number; autostart?: boolean } = {}) {
+    super(host, tcp, port, opts.backlog ?? 128, opts.name ?? `bulk:${port}`, opts.autostart ?? true);
+  }
+  protected accepted(c: TcpConnection): void {
+    let line = '';
+    const writer = new StreamWriter(c);
+    c.setHandlers({
+      onSendSpace: () => writer.pump(),
+      onData: (bytes) => {
+        if (line.endsWith('\n')) return;
+        for (const b of bytes) {
+          line += String.fromCharCode(b);
+          if (b === 10) break;
+        }
+        if (!line.endsWith('\n')) {
+          if (line.length > HTTP_REQUEST_LINE_MAX) c.abort();
+          return;
+        }
+        this.counters.requests++;
+        const size = Number(/^GET (\d+)\n$/.exec(line)?.[1] ?? NaN);
+        if (!(size >= 0 && size <= HTTP_BODY_MAX) || !this.running) {
+          if (this.running) c.abort();
+          return;
+        }
+        writer.write(new Uint8Array(0), size, () => {
+          this.counters.replies++;
+          c.close();
+        });
+      },
+      onClosed: () => this.done(c),
+    });
+  }
+  protected dropWork(): void {}
+}
+
+// ---- RPC over UDP ----
+
+export const RPC_OP = { read: 0, write: 1 } as const;
+export const RPC_STATUS = { ok: 0, error: 1 } as const;
+export const RPC_REQUEST_LEN = 11;
+export const RPC_REPLY_LEN = 9;
+
+export interface RpcRequest {
+  readonly xid: number;
+  readonly op: number;
+  readonly key: number;
+  readonly value: number;
+}
+export interface RpcReply {
+  readonly xid: number;
+  readonly status: number;
+  readonly value: number;
+}
+
+export function encodeRpcRequest(r: RpcRequest): Uint8Array {
+  const b = new Uint8Array(RPC_REQUEST_LEN);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, r.xid);
+  v.setUint8(4, r.op);
+  v.setUint16(5, r.key);
+  v.setInt32(7, r.value);
+  return b;
+}
+
+export function decodeRpcRequest(b: Uint8Array): RpcRequest | undefined {
+  if (b.length < RPC_REQUEST_LEN) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { xid: v.getUint32(0), op: v.getUint8(4), key: v.getUint16(5), value: v.getInt32(7) };
+}
+
+export function encodeRpcReply(r: RpcReply): Uint8Array {
+  const b = new Uint8Array(RPC_REPLY_LEN);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, r.xid);
+  v.setUint8(4, r.status);
+  v.setInt32(5, r.value);
+  return b;
+}
+
+export function decodeRpcReply(b: Uint8Array): RpcReply | undefined {
+  if (b.length < RPC_REPLY_LEN) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { xid: v.getUint32(0), status: v.getUint8(4), value: v.getInt32(5) };
+}
+
+export interface RpcServiceOptions {
+  readonly name?: string;
+  readonly serviceTime?: ServiceTime;
+  /** Multicast group to join at start (ReadOne/WriteAll services, slide 49). */
+  readonly group?: Ipv4Addr;
+  /** Mark write replies with the SG write-status IP option (default true). */
+  readonly writeStatusOption?: boolean;
+  readonly autostart?: boolean;
+}
+
+/** Keys the RPC store holds at most. */
+export const RPC_KEYS_MAX = 65536;
+
+export class RpcService extends Service {
+  readonly opts: RpcServiceOptions;
+  /** The service's data: key -> value. Kept across hang, lost on kill (no persistence). */
+  readonly store = new Map<number, number>();
+  readonly #rng: Rng;
+  #sock: UdpSocket | undefined;
+  readonly #timers = new Set<Cancel>();
+
+  constructor(host: Host, readonly port: number, opts: RpcServiceOptions = {}) {
+    super(host, opts.name ?? `rpc:${port}`, opts.autostart ?? true);
+    this.opts = opts;
+    this.#rng = host.world.rngFor(`service:${host.name}:${this.name}`);
+  }
+
+  protected open(): void {
+    this.store.clear();
+    const sock = this.host.udpBind(this.port, {
+      reuseAddr: true,
+      onMessage: (payload, from) => this.#request(payload, from.addr, from.port),
+    });
+    if (this.opts.group !== undefined) sock.joinGroup(this.opts.group);
+    this.#sock = sock;
+  }
+
+  #request(payload: Uint8Array, addr: Ipv4Addr, port: number): void {
+    const req = decodeRpcRequest(payload);
+    if (req === undefined) return;
+    this.counters.requests++;
+    if (!this.running) return;
+    const cancel = this.host.timer(drawServiceTime(this.opts.serviceTime ?? { kind: 'fixed', d: millis(1) }, this.#rng), () => {
+      this.#timers.delete(cancel);
+      if (!this.running || this.#sock === undefined) return;
+      let status: number = RPC_STATUS.ok;
+      let value = this.store.get(req.key) ?? 0;
+      if (req.op === RPC_OP.write) {
+        if (this.store.size >= RPC_KEYS_MAX && !this.store.has(req.key)) status = RPC_STATUS.error;
+        else {
+          this.store.set(req.key, req.value);
+          value = req.value;
+        }
+      } else if (req.op !== RPC_OP.read) status = RPC_STATUS.error;
+      const ipOptions =
+        req.op === RPC_OP.write && this.opts.writeStatusOption !== false
+          ? [sgWriteStatus(status === RPC_STATUS.ok ? SG_WRITE_STATUS.success : SG_WRITE_STATUS.failure, value)]
+          : [];
+      this.#sock.sendTo(addr, port, encodeRpcReply({ xid: req.xid, status, value }), { ipOptions });
+      this.counters.replies++;
+    });
+    this.#timers.add(cancel);
+  }
+
+  protected stop(): void {
+    this.#sock?.close();
+    this.forget();
+  }
+
+  protected forget(): void {
+    this.#sock = undefined;
+    for (const c of this.#timers) c();
+    this.#timers.clear();
+  }
+}
+
+// ---- helpers ----
+
+/** Bytes per `send` call when streaming a body (keeps allocations bounded). */
+export const STREAM_CHUNK = 64 * 1024;
+
+/**
+ * Streams data into a connection as send space allows. The connection's handlers must route
+ * `onSendSpace` to `pump()` (TCP handlers are set as a whole, so the owner wires it).
+ */
+export class StreamWriter {
+  #head: Uint8Array | undefined;
+  #zeroes = 0;
+  #done: (() => void) | undefined;
+
+  constructor(readonly conn: TcpConnection) {}
+
+  /**
+   * Queue `head` followed by `zeroBytes` zero bytes (a body of that size, streamed from one shared
+   * chunk, so a 1 GiB download allocates nothing); `done` runs once the last byte is in the send
+   * buffer. One write at a time.
+   */
+  write(head: Uint8Array, zeroBytes: number, done: () => void): void {
+    assert(this.#done === undefined, 'StreamWriter: a write is already in progress');
+    this.#head = head.length > 0 ? head : undefined;
+    this.#zeroes = zeroBytes;
+    this.#done = done;
+    this.pump();
+  }
+
+  pump(): void {
+    if (this.#done === undefined) return;
+    while (this.#head !== undefined) {
+      const n = this.conn.send(this.#head);
+      if (n === 0) return; // wait for onSendSpace
+      this.#head = n < this.#head.length ? this.#head.subarray(n) : undefined;
+    }
+    while (this.#zeroes > 0) {
+      const n = this.conn.send(ZERO_CHUNK.subarray(0, Math.min(this.#zeroes, STREAM_CHUNK)));
+      if (n === 0) return;
+      this.#zeroes -= n;
+    }
+    const done = this.#done;
+    this.#done = undefined;
+    done();
+  }
+}
+
+const ZERO_CHUNK = new Uint8Array(STREAM_CHUNK);

@@ -1,0 +1,361 @@
+/**
+ * Load generators for simulated clients: an open-loop Poisson arrival process (requests arrive at
+ * a rate whatever happens to earlier ones, as independent users on the Internet do) and closed-loop
+ * users (each waits for its answer, thinks, and asks again). Every request's outcome and latency is
+ * recorded in an `OutcomeLog` and traced as a `request` event, the format expectations read.
+ */
+
+import { millis, seconds, type Duration, type Instant } from '../src/time.ts';
+import type { RequestStatus } from '../src/trace.ts';
+import type { Ipv4Addr } from '../src/wire/addr.ts';
+import { assert } from '../src/wire/result.ts';
+import type { Rng } from '../src/rng.ts';
+import type { Cancel, Host } from './host/host.ts';
+import type { TcpCloseReason, TcpConnection, TcpStack } from './host/tcp.ts';
+import type { UdpSocket } from './host/udp.ts';
+import { decodeRpcReply, encodeRpcRequest, RPC_OP, RPC_STATUS, drawServiceTime, type ServiceTime } from './services.ts';
+
+export type RequestSpec =
+  /** The HTTP-like service: one connection per request, `size` response bytes. */
+  | { readonly kind: 'http'; readonly size: number; readonly path?: string }
+  /** The bulk download service: `size` bytes. */
+  | { readonly kind: 'bulk'; readonly size: number }
+  /** RPC over UDP; `writeRatio` of requests are writes; keys uniform in [0, keys). */
+  | { readonly kind: 'rpc'; readonly writeRatio?: number; readonly keys?: number }
+  /** ICMP echo of `size` data bytes. */
+  | { readonly kind: 'ping'; readonly size?: number }
+  /** A UDP datagram of `size` bytes to an echo service. */
+  | { readonly kind: 'udp-echo'; readonly size: number }
+  /** A TCP connection that sends `size` bytes to an echo service and reads them back. */
+  | { readonly kind: 'tcp-echo'; readonly size: number };
+
+export type Arrival =
+  | { readonly kind: 'poisson'; /** requests per second */ readonly rate: number }
+  | { readonly kind: 'closed'; readonly users: number; readonly think?: ServiceTime };
+
+export interface WorkloadOptions {
+  readonly name: string;
+  readonly host: Host;
+  /** Needed for http, bulk and tcp-echo requests. */
+  readonly tcp?: TcpStack;
+  readonly target: { readonly addr: Ipv4Addr; readonly port?: number };
+  readonly request: RequestSpec;
+  readonly arrival: Arrival;
+  /** A request not answered within this is abandoned as 'timeout' (default 10 s). */
+  readonly timeout?: Duration;
+  /** World times (µs since the epoch) to start and stop issuing requests (default: now, never). */
+  readonly start?: Instant | Duration;
+  readonly stop?: Instant | Duration;
+  /** Requests in flight at most (open loop); arrivals beyond it count as 'error' (default 10000). */
+  readonly outstandingMax?: number;
+}
+
+export interface Outcome {
+  readonly op: string;
+  readonly status: RequestStatus;
+  readonly start: number;
+  readonly end: number;
+  readonly latency: number;
+  readonly bytes?: number;
+}
+
+/** Outcomes kept in memory at most (STYLE.md 7); older ones are summarised only. */
+export const OUTCOMES_MAX = 1_000_000;
+
+/** Request outcomes with the summaries expectations need. */
+export class OutcomeLog {
+  readonly outcomes: Outcome[] = [];
+  readonly byStatus: Record<RequestStatus, number> = { ok: 0, timeout: 0, refused: 0, reset: 0, unreachable: 0, error: 0 };
+  dropped = 0;
+
+  add(o: Outcome): void {
+    this.byStatus[o.status]++;
+    if (this.outcomes.length < OUTCOMES_MAX) this.outcomes.push(o);
+    else this.dropped++;
+  }
+
+  get total(): number {
+    return this.outcomes.length + this.dropped;
+  }
+
+  /** Outcomes of requests that started in [from, to). */
+  window(from = 0, to = Number.POSITIVE_INFINITY): Outcome[] {
+    return this.outcomes.filter((o) => o.start >= from && o.start < to);
+  }
+
+  /** Fraction of requests started in [from, to) that succeeded (1 when there were none). */
+  successRatio(from?: number, to?: number): number {
+    const w = this.window(from, to);
+    return w.length === 0 ? 1 : w.filter((o) => o.status === 'ok').length / w.length;
+  }
+
+  /** Latency percentile (0-100) of successful requests started in [from, to), in µs. */
+  latencyPercentile(p: number, from?: number, to?: number): number | undefined {
+    const lat = this.window(from, to).filter((o) => o.status === 'ok').map((o) => o.latency).sort((a, b) => a - b);
+    if (lat.length === 0) return undefined;
+    const i = Math.min(lat.length - 1, Math.max(0, Math.ceil((p / 100) * lat.length) - 1));
+    return lat[i];
+  }
+}
+
+const DEFAULT_PORT: Record<RequestSpec['kind'], number> = { http: 80, bulk: 21, rpc: 2049, ping: 0, 'udp-echo': 7, 'tcp-echo': 7 };
+
+export class Workload {
+  readonly opts: WorkloadOptions;
+  readonly log = new OutcomeLog();
+  readonly #rng: Rng;
+  readonly #timeout: Duration;
+  #running = false;
+  #outstanding = 0;
+  #arrivalCancel: Cancel | undefined;
+  #udp: UdpSocket | undefined;
+  readonly #pendingUdp = new Map<number, (payload: Uint8Array | undefined, status: RequestStatus) => void>();
+  #xid = 1;
+  #pingSeq = 0;
+  readonly #pingId: number;
+
+  constructor(opts: WorkloadOptions) {
+    this.opts = opts;
+    this.#rng = opts.host.world.rngFor(`workload:${opts.name}`);
+    this.#timeout = opts.timeout ?? seconds(10);
+    this.#pingId = this.#rng.int(1, 0xffff);
+    const k = opts.request.kind;
+    assert(!(k === 'http' || k === 'bulk' || k === 'tcp-echo') || opts.tcp !== undefined, `workload ${opts.name}: ${k} needs the host's TCP`);
+    if (opts.arrival.kind === 'poisson') assert(opts.arrival.rate > 0, `workload ${opts.name}: rate must be positive`);
+    const w = opts.host.world;
+    w.at((opts.start ?? w.now) as Instant, () => this.#begin());
+    if (opts.stop !== undefined) w.at(opts.stop as Instant, () => this.halt());
+  }
+
+  /** Stop issuing requests (those in flight finish or time out). */
+  halt(): void {
+    this.#running = false;
+    this.#arrivalCancel?.();
+    this.#arrivalCancel = undefined;
+  }
+
+  #begin(): void {
+    this.#running = true;
+    const a = this.opts.arrival;
+    if (a.kind === 'poisson') this.#nextArrival();
+    else for (let u = 0; u < a.users; u++) this.#userLoop();
+  }
+
+  #nextArrival(): void {
+    const a = this.opts.arrival;
+    if (!this.#running || a.kind !== 'poisson') return;
+    const gap = Math.max(1, Math.round(this.#rng.exponential(1_000_000 / a.rate))) as Duration;
+    this.#arrivalCancel = this.opts.host.timer(gap, () => {
+      this.#arrivalCancel = undefined;
+      if (!this.#running) return;
+      if (this.#outstanding >= (this.opts.outstandingMax ?? 10_000)) this.#record('error', this.opts.host.now(), undefined);
+      else this.#issue(() => {});
+      this.#nextArrival();
+    });
+  }
+
+  #userLoop(): void {
+    if (!this.#running) return;
+    this.#issue(() => {
+      const a = this.opts.arrival;
+      const think = a.kind === 'closed' && a.think ? drawServiceTime(a.think, this.#rng) : millis(0);
+      if (think > 0) this.opts.host.timer(think, () => this.#userLoop());
+      else this.opts.host.world.at(this.opts.host.world.now, () => this.#userLoop());
+    });
+  }
+
+  /** Start one request; `then` runs when it has an outcome. */
+  #issue(then: () => void): void {
+    const host = this.opts.host;
+    if (!host.up) {
+      then();
+      return;
+    }
+    this.#outstanding++;
+    const start = host.now();
+    let finished = false;
+    let timer: Cancel | undefined;
+    let abort: () => void = () => {};
+    const finish = (status: RequestStatus, bytes?: number): void => {
+      if (finished) return;
+      finished = true;
+      timer?.();
+      this.#outstanding--;
+      this.#record(status, start, bytes);
+      then();
+    };
+    timer = host.timer(this.#timeout, () => {
+      timer = undefined;
+      finish('timeout'); // first: aborting may report a reset synchronously
+      abort();
+    });
+    abort = this.#start(finish);
+  }
+
+  #record(status: RequestStatus, start: Instant, bytes: number | undefined): void {
+    const host = this.opts.host;
+    const end = host.now();
+    const op = this.#opName();
+    const o: Outcome = { op, status, start, end, latency: end - start, ...(bytes !== undefined ? { bytes } : {}) };
+    this.log.add(o);
+    host.world.emit({
+      kind: 'request',
+      t: host.world.now,
+      node: host.name,
+      service: this.opts.name,
+      op,
+      status,
+      start,
+      latency: end - start,
+      ...(bytes !== undefined ? { bytes } : {}),
+    });
+  }
+
+  #opName(): string {
+    const r = this.opts.request;
+    return r.kind === 'rpc' ? 'rpc' : r.kind;
+  }
+
+  /** Begin the request's protocol exchange; returns how to abort it. */
+  #start(finish: (s: RequestStatus, bytes?: number) => void): () => void {
+    const r = this.opts.request;
+    const dst = this.opts.target.addr;
+    const port = this.opts.target.port ?? DEFAULT_PORT[r.kind];
+    switch (r.kind) {
+      case 'http':
+        return this.#tcpRequest(port, new TextEncoder().encode(`GET ${r.path ?? '/'} ${r.size}\n`), r.size, true, finish);
+      case 'bulk':
+        return this.#tcpRequest(port, new TextEncoder().encode(`GET ${r.size}\n`), r.size, false, finish);
+      case 'tcp-echo':
+        return this.#tcpRequest(port, new Uint8Array(r.size).fill(0x2a), r.size, false, finish, true);
+      case 'ping': {
+        const seq = this.#pingSeq++ & 0xffff;
+        let aborted = false;
+        this.opts.host.ping(dst, { id: this.#pingId, seq, size: r.size ?? 56, timeout: this.#timeout }, (res) => {
+          if (aborted) return;
+          if (res.kind === 'reply') finish('ok', res.bytes);
+          else if (res.kind === 'timeout') finish('timeout');
+          else if (res.kind === 'unreachable' || res.kind === 'time-exceeded') finish('unreachable');
+          else finish('error');
+        });
+        return () => {
+          aborted = true;
+        };
+      }
+      case 'rpc': {
+        const write = this.#rng.float() < (r.writeRatio ?? 0);
+        const key = this.#rng.int(0, (r.keys ?? 100) - 1);
+        const xid = this.#xid++ >>> 0;
+        const payload = encodeRpcRequest({ xid, op: write ? RPC_OP.write : RPC_OP.read, key, value: write ? this.#rng.int(0, 1_000_000) : 0 });
+        return this.#udpRequest(xid, port, payload, (reply, status) => {
+          if (reply === undefined) return finish(status);
+          const rep = decodeRpcReply(reply);
+          finish(rep !== undefined && rep.status === RPC_STATUS.ok ? 'ok' : 'error', reply.length);
+        });
+      }
+      case 'udp-echo': {
+        const xid = this.#xid++ >>> 0;
+        const payload = new Uint8Array(Math.max(4, r.size));
+        new DataView(payload.buffer).setUint32(0, xid);
+        return this.#udpRequest(xid, port, payload, (reply, status) => finish(reply === undefined ? status : 'ok', reply?.length));
+      }
+    }
+  }
+
+  #tcpRequest(
+    port: number,
+    request: Uint8Array,
+    expect: number,
+    withHeader: boolean,
+    finish: (s: RequestStatus, bytes?: number) => void,
+    echo = false,
+  ): () => void {
+    const tcp = this.opts.tcp;
+    assert(tcp !== undefined, 'tcp workload without TCP');
+    const src = this.opts.host.sourceAddressFor(this.opts.target.addr);
+    if (src === undefined) {
+      finish('unreachable');
+      return () => {};
+    }
+    let got = 0;
+    let headerDone = !withHeader;
+    let header = '';
+    let bodyExpected = expect;
+    let conn: TcpConnection | undefined;
+    const complete = (): boolean => headerDone && got >= bodyExpected;
+    conn = tcp.connect({
+      localAddr: src,
+      remoteAddr: this.opts.target.addr,
+      remotePort: port,
+      handlers: {
+        onEstablished: (c) => {
+          c.send(request);
+        },
+        onData: (bytes, c) => {
+          let body = bytes;
+          if (!headerDone) {
+            let i = 0;
+            for (; i < bytes.length && !header.endsWith('\n'); i++) header += String.fromCharCode(bytes[i]!);
+            if (!header.endsWith('\n')) return;
+            headerDone = true;
+            const m = /^(\d+) (\d+)\n$/.exec(header);
+            if (!m || m[1] !== '200') {
+              finish('error');
+              c.abort();
+              return;
+            }
+            bodyExpected = Number(m[2]);
+            body = bytes.subarray(i);
+          }
+          got += body.length;
+          if (complete()) {
+            finish('ok', got);
+            c.close();
+          }
+        },
+        onPeerClosed: (c) => {
+          if (!complete()) finish(echo ? 'error' : 'reset', got);
+          c.close();
+        },
+        onClosed: (reason: TcpCloseReason) => {
+          if (reason === 'normal') finish(complete() ? 'ok' : 'error', got);
+          else finish(reason === 'refused' ? 'refused' : reason === 'timeout' ? 'timeout' : 'reset', got);
+        },
+      },
+    });
+    return () => conn?.abort();
+  }
+
+  #udpRequest(xid: number, port: number, payload: Uint8Array, done: (reply: Uint8Array | undefined, status: RequestStatus) => void): () => void {
+    const sock = this.#socket();
+    this.#pendingUdp.set(xid, done);
+    const res = sock.sendTo(this.opts.target.addr, port, payload);
+    if (res !== 'sent' && res !== 'queued') {
+      this.#pendingUdp.delete(xid);
+      done(undefined, res === 'no-route' ? 'unreachable' : 'error');
+    }
+    return () => this.#pendingUdp.delete(xid);
+  }
+
+  #socket(): UdpSocket {
+    if (this.#udp !== undefined) return this.#udp;
+    this.#udp = this.opts.host.udpBind(0, {
+      onMessage: (payload) => {
+        if (payload.length < 4) return;
+        const xid = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0);
+        const done = this.#pendingUdp.get(xid);
+        if (done === undefined) return; // late or duplicate reply
+        this.#pendingUdp.delete(xid);
+        done(payload, 'ok');
+      },
+      onError: (err) => {
+        // A connectionless socket cannot tell which request failed: fail them all (as ECONNREFUSED would).
+        const status: RequestStatus = err.kind === 'port-unreachable' ? 'refused' : 'unreachable';
+        const all = [...this.#pendingUdp.values()];
+        this.#pendingUdp.clear();
+        for (const d of all) d(undefined, status);
+      },
+    });
+    return this.#udp;
+  }
+}
