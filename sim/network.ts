@@ -25,7 +25,7 @@ import { MulticastRouter } from './host/mrouter.ts';
 import { Link, type LinkProps } from './net/link.ts';
 import { RawNode } from './raw-node.ts';
 import { Switch, type SwitchOptions } from './net/switch.ts';
-import { BulkService, HttpService, RpcService, TcpEchoService, UdpEchoService, type HttpServiceOptions, type RpcServiceOptions, type Service } from './services.ts';
+import { BulkService, HttpService, MulticastSink, RpcService, TcpEchoService, UdpEchoService, type HttpServiceOptions, type RpcServiceOptions, type Service } from './services.ts';
 import { Workload, type WorkloadOptions } from './workload.ts';
 import { World, type Device, type WorldOptions } from './world.ts';
 
@@ -133,7 +133,7 @@ export class Network {
     return sw;
   }
 
-  /** Cable two devices (or a device to a new port of a switch). */
+  /** Cable two devices (or a device to a new port of a switch). Host links are named `<host>.<iface>`. */
   link(name: string, a: Device, b: Device | Switch, props: LinkProps = {}): Link {
     const other = b instanceof Switch ? b.addPort() : b;
     const l = new Link(this.world, name, a, other, props);
@@ -147,9 +147,7 @@ export class Network {
       const addrs = (typeof i.ip === 'string' ? [i.ip] : i.ip).map(parseCidr);
       const ifname = i.name ?? `eth${n}`;
       const dev = host.addInterface({ name: ifname, mac: i.mac ?? this.nextMac(), mtu: i.mtu ?? 1500, addrs });
-      const peer = i.on instanceof Switch ? i.on : i.on;
-      const peerName = peer instanceof Switch ? peer.name : peer.node;
-      this.link(`${name}.${ifname}-${peerName}`, dev, peer, i.link ?? {});
+      this.link(`${name}.${ifname}`, dev, i.on, i.link ?? {});
     });
     if (spec.gateway !== undefined) {
       const via = parseIp(spec.gateway);
@@ -173,7 +171,7 @@ export class Network {
   /** A node that sends arbitrary frames (floods, forged messages), plugged into `on`. */
   raw(name: string, on: Switch | Device, link: LinkProps = {}): RawNode {
     const node = new RawNode(this.world, name, this.nextMac());
-    this.link(`${name}.eth0-${on instanceof Switch ? on.name : on.node}`, node, on, link);
+    this.link(`${name}.eth0`, node, on, link);
     return node;
   }
 
@@ -227,6 +225,10 @@ export class Network {
   }
   rpc(h: SimHost, opts: RpcServiceOptions & { port?: number } = {}): RpcService {
     return this.#add(h, new RpcService(h.host, opts.port ?? 2049, opts));
+  }
+
+  multicastSink(h: SimHost, opts: { port: number; group: Ipv4Addr; name?: string }): MulticastSink {
+    return this.#add(h, new MulticastSink(h.host, opts.port, opts.group, opts.name !== undefined ? { name: opts.name } : {}));
   }
 
   workload(opts: Omit<WorkloadOptions, 'host' | 'tcp'> & { host: SimHost }): Workload {

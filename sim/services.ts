@@ -537,3 +537,38 @@ export class StreamWriter {
 }
 
 const ZERO_CHUNK = new Uint8Array(STREAM_CHUNK);
+
+/**
+ * A multicast receiver: joins `group` and records every datagram from a `multicast` workload as a
+ * `request` event (service = this sink's name, op 'mcast-recv', latency from the send time in the
+ * payload), so scenarios can count deliveries and see the stall after an mrouter restart.
+ */
+export class MulticastSink extends Service {
+  #sock: UdpSocket | undefined;
+  received = 0;
+  constructor(host: Host, readonly port: number, readonly group: Ipv4Addr, opts: { name?: string; autostart?: boolean } = {}) {
+    super(host, opts.name ?? `mcast:${port}`, opts.autostart ?? true);
+  }
+  protected open(): void {
+    const sock = this.host.udpBind(this.port, {
+      reuseAddr: true,
+      onMessage: (payload) => {
+        if (!this.running || payload.length < 12) return;
+        this.received++;
+        const w = this.host.world;
+        const sent = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getFloat64(4);
+        const start = Number.isSafeInteger(sent) && sent >= 0 && sent <= w.now ? sent : w.now;
+        w.emit({ kind: 'request', t: w.now, node: this.host.name, service: this.name, op: 'mcast-recv', status: 'ok', start, latency: w.now - start });
+      },
+    });
+    sock.joinGroup(this.group);
+    this.#sock = sock;
+  }
+  protected stop(): void {
+    this.#sock?.close();
+    this.#sock = undefined;
+  }
+  protected forget(): void {
+    this.#sock = undefined;
+  }
+}

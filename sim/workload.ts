@@ -27,7 +27,13 @@ export type RequestSpec =
   /** A UDP datagram of `size` bytes to an echo service. */
   | { readonly kind: 'udp-echo'; readonly size: number }
   /** A TCP connection that sends `size` bytes to an echo service and reads them back. */
-  | { readonly kind: 'tcp-echo'; readonly size: number };
+  | { readonly kind: 'tcp-echo'; readonly size: number }
+  /**
+   * A datagram to a multicast group (TTL 16), recorded 'ok' once sent: delivery is what the
+   * receivers (`MulticastSink`) record. The payload starts with the send time, so sinks can
+   * measure latency.
+   */
+  | { readonly kind: 'multicast'; readonly size: number };
 
 export type Arrival =
   | { readonly kind: 'poisson'; /** requests per second */ readonly rate: number }
@@ -98,7 +104,7 @@ export class OutcomeLog {
   }
 }
 
-const DEFAULT_PORT: Record<RequestSpec['kind'], number> = { http: 80, bulk: 21, rpc: 2049, ping: 0, 'udp-echo': 7, 'tcp-echo': 7 };
+const DEFAULT_PORT: Record<RequestSpec['kind'], number> = { http: 80, bulk: 21, rpc: 2049, ping: 0, 'udp-echo': 7, 'tcp-echo': 7, multicast: 5000 };
 
 export class Workload {
   readonly opts: WorkloadOptions;
@@ -253,6 +259,15 @@ export class Workload {
           finish(rep !== undefined && rep.status === RPC_STATUS.ok ? 'ok' : 'error', reply.length);
         });
       }
+      case 'multicast': {
+        const payload = new Uint8Array(Math.max(12, r.size));
+        const v = new DataView(payload.buffer);
+        v.setUint32(0, this.#xid++ >>> 0);
+        v.setFloat64(4, this.opts.host.world.now);
+        const res = this.#socket().sendTo(dst, port, payload);
+        finish(res === 'sent' || res === 'queued' ? 'ok' : 'error');
+        return () => {};
+      }
       case 'udp-echo': {
         const xid = this.#xid++ >>> 0;
         const payload = new Uint8Array(Math.max(4, r.size));
@@ -340,6 +355,7 @@ export class Workload {
   #socket(): UdpSocket {
     if (this.#udp !== undefined) return this.#udp;
     this.#udp = this.opts.host.udpBind(0, {
+      multicastTtl: 16,
       onMessage: (payload) => {
         if (payload.length < 4) return;
         const xid = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0);

@@ -1,0 +1,207 @@
+/**
+ * Running a loaded scenario in the simulator: build the network, services, workloads and fault
+ * timeline it describes, run it to its duration, and judge its expectations over the trace.
+ */
+
+import { seconds, type Duration, type Instant } from '../src/time.ts';
+import { Evaluator, EvaluatingTrace, type ExpectationResult } from '../src/scenario/expect.ts';
+import type { FaultAction, HostModel, RequestModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
+import type { TraceSink } from '../src/trace.ts';
+import type { Ipv4Addr } from '../src/wire/addr.ts';
+import { assertNever } from '../src/wire/result.ts';
+import { Network, type FaultSpec } from './network.ts';
+import type { ServiceTime } from './services.ts';
+import type { RequestSpec } from './workload.ts';
+import type { Switch } from './net/switch.ts';
+
+export interface RunOptions {
+  /** Overrides the scenario's seed. */
+  readonly seed?: number;
+  /** Stop here instead of at the scenario's duration. */
+  readonly until?: Duration;
+  /** Where every trace event goes besides the evaluator (e.g. a JSON Lines file). */
+  readonly trace?: TraceSink;
+  /** pcapng bytes, one interface per link. */
+  readonly pcap?: (chunk: Uint8Array) => void;
+  /** Trace every frame (default: when a trace sink or pcap is given, or an expectation looks at frames). */
+  readonly traceFrames?: boolean;
+  /** Called about every simulated `progressEvery` with the current time (for progress bars). */
+  readonly onProgress?: (now: Instant, end: Instant) => void;
+  readonly progressEvery?: Duration;
+  /** Kernel events at most (a guard against runaway scenarios). */
+  readonly maxEvents?: number;
+}
+
+export interface WorkloadSummary {
+  readonly name: string;
+  readonly requests: number;
+  readonly ok: number;
+  readonly byStatus: Readonly<Record<string, number>>;
+  readonly p50?: number;
+  readonly p99?: number;
+}
+
+export interface RunResult {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly end: Instant;
+  readonly events: number;
+  readonly expectations: readonly ExpectationResult[];
+  readonly passed: boolean;
+  readonly workloads: readonly WorkloadSummary[];
+  /** Set when the run stopped early (event budget). */
+  readonly aborted?: string;
+}
+
+/** Default event budget: a scenario that needs more is almost certainly runaway. */
+export const SCENARIO_EVENTS_MAX = 2_000_000_000;
+
+function serviceTime(s: ServiceTimeModel | undefined): ServiceTime | undefined {
+  return s;
+}
+
+function requestSpec(r: RequestModel): RequestSpec {
+  switch (r.kind) {
+    case 'http':
+      return r.path !== undefined ? { kind: 'http', size: r.size, path: r.path } : { kind: 'http', size: r.size };
+    case 'bulk':
+      return { kind: 'bulk', size: r.size };
+    case 'udp-echo':
+      return { kind: 'udp-echo', size: r.size };
+    case 'multicast':
+      return { kind: 'multicast', size: r.size };
+    case 'tcp-echo':
+      return { kind: 'tcp-echo', size: r.size };
+    case 'rpc':
+      return { kind: 'rpc', writeRatio: r.writeRatio, keys: r.keys };
+    case 'ping':
+      return { kind: 'ping', size: r.size };
+    default:
+      return assertNever(r, 'request');
+  }
+}
+
+function faultSpec(a: FaultAction): FaultSpec {
+  return a;
+}
+
+/** Build the scenario's network (without running it). */
+export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Network; evaluator: Evaluator } {
+  const evaluator = new Evaluator(sc.expectations);
+  const wantsFrames = sc.expectations.some((e) => (e.model.kind === 'count' || e.model.kind === 'never') && e.model.match.kind === 'frame');
+  const net = new Network({
+    seed: opts.seed ?? sc.seed,
+    trace: new EvaluatingTrace(evaluator, opts.trace),
+    traceFrames: opts.traceFrames ?? (opts.trace !== undefined || opts.pcap !== undefined || wantsFrames),
+    ...(opts.pcap ? { pcap: opts.pcap } : {}),
+  });
+  const switches = new Map<string, Switch>();
+  for (const s of sc.segments) {
+    switches.set(s.name, net.switch(s.name, {
+      ...(s.snooping ? { igmpSnooping: true } : {}),
+      ...(s.querier !== undefined ? { querier: { source: s.querier } } : {}),
+    }));
+  }
+  for (const h of sc.hosts) buildHost(net, h, switches);
+  for (const w of sc.workloads) {
+    const from = net.getHost(w.from);
+    const think = w.arrival.kind === 'closed' ? serviceTime(w.arrival.think) : undefined;
+    net.workload({
+      name: w.name,
+      host: from,
+      target: w.port !== undefined ? { addr: w.to, port: w.port } : { addr: w.to },
+      request: requestSpec(w.request),
+      arrival: w.arrival.kind === 'poisson' ? { kind: 'poisson', rate: w.arrival.rate } : { kind: 'closed', users: w.arrival.users, ...(think ? { think } : {}) },
+      ...(w.start !== undefined ? { start: w.start } : {}),
+      ...(w.stop !== undefined ? { stop: w.stop } : {}),
+      ...(w.timeout !== undefined ? { timeout: w.timeout } : {}),
+    });
+  }
+  for (const f of sc.faults) net.fault(f.at, faultSpec(f.action));
+  return { net, evaluator };
+}
+
+function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>): void {
+  const ifaces = h.ifaces.map((i) => ({
+    name: i.name,
+    ip: i.addrs.map((a) => `${fmt(a.addr)}/${a.prefixLen}`),
+    on: switches.get(i.segment)!,
+    link: {
+      ...(i.link.latency !== undefined ? { latency: i.link.latency } : {}),
+      ...(i.link.bandwidthBps !== undefined ? { bandwidthBps: i.link.bandwidthBps } : {}),
+      ...(i.link.loss !== undefined ? { loss: i.link.loss } : {}),
+      ...(i.link.jitter !== undefined ? { jitter: i.link.jitter } : {}),
+      ...(i.link.queueLimitFrames !== undefined ? { queueLimitFrames: i.link.queueLimitFrames } : {}),
+    },
+  }));
+  const spec = {
+    ifaces,
+    ...(h.gateway !== undefined ? { gateway: fmt(h.gateway) } : {}),
+    routes: h.routes.map((r) => ({ dst: `${fmt(r.dst)}/${r.prefixLen}`, ...(r.via !== undefined ? { via: fmt(r.via) } : {}) })),
+    mrouter: h.mrouter,
+  };
+  const sh = h.router ? net.router(h.name, spec) : net.host(h.name, spec);
+  for (const s of h.services) {
+    switch (s.kind) {
+      case 'http':
+        net.http(sh, { port: s.port, name: s.name, ...(s.serviceTime ? { serviceTime: s.serviceTime } : {}), ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}), ...(s.queue !== undefined ? { queueMax: s.queue } : {}), ...(s.backlog !== undefined ? { backlog: s.backlog } : {}) });
+        break;
+      case 'bulk':
+        net.bulk(sh, { port: s.port, name: s.name });
+        break;
+      case 'tcp-echo':
+        net.tcpEcho(sh, { port: s.port, name: s.name });
+        break;
+      case 'udp-echo':
+        net.udpEcho(sh, { port: s.port, name: s.name });
+        break;
+      case 'rpc':
+        net.rpc(sh, { port: s.port, name: s.name, ...(s.serviceTime ? { serviceTime: s.serviceTime } : {}), ...(s.group !== undefined ? { group: s.group } : {}) });
+        break;
+      case 'multicast-sink':
+        net.multicastSink(sh, { port: s.port, group: s.group, name: s.name });
+        break;
+      default:
+        assertNever(s, 'service');
+    }
+  }
+}
+
+function fmt(a: Ipv4Addr): string {
+  return `${(a >>> 24) & 255}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** Run a scenario to its end and judge its expectations. */
+export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
+  const { net, evaluator } = buildScenario(sc, opts);
+  const end = (opts.until ?? sc.duration) as number as Instant;
+  const step = opts.progressEvery ?? seconds(1);
+  const maxEvents = opts.maxEvents ?? SCENARIO_EVENTS_MAX;
+  let aborted: string | undefined;
+  const k = net.world.kernel;
+  while (k.now < end) {
+    const next = Math.min(end, k.now + step) as Instant;
+    const r = k.run({ until: next, maxEvents: maxEvents - k.handled });
+    if (r.reason === 'budget') {
+      aborted = `stopped after ${maxEvents} events at ${k.now}us`;
+      break;
+    }
+    opts.onProgress?.(k.now, end);
+  }
+  const expectations = evaluator.finish(k.now);
+  const workloads = net.workloads.map((w) => {
+    const p50 = w.log.latencyPercentile(50);
+    const p99 = w.log.latencyPercentile(99);
+    return { name: w.opts.name, requests: w.log.total, ok: w.log.byStatus.ok, byStatus: { ...w.log.byStatus }, ...(p50 !== undefined ? { p50 } : {}), ...(p99 !== undefined ? { p99 } : {}) };
+  });
+  return {
+    scenario: sc.name,
+    seed: opts.seed ?? sc.seed,
+    end: k.now,
+    events: k.handled,
+    expectations,
+    passed: aborted === undefined && expectations.every((e) => e.pass),
+    workloads,
+    ...(aborted !== undefined ? { aborted } : {}),
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * `sg run file.yaml [--seed N] [--until T] [--trace out.jsonl] [--pcap out.pcapng] [--json]`
+ *
+ * Runs a scenario in the simulator and prints a summary: each expectation with pass/fail and its
+ * measured value beside the bound, and key metrics per workload. Exit 0 when every expectation
+ * held, 1 when one failed, 2 on bad usage or a bad scenario file (nothing is run).
+ */
+
+import { parseArgs } from 'node:util';
+import { runScenario, type RunResult } from '../../sim/scenario.ts';
+import { formatDuration, type Duration, type Instant } from '../time.ts';
+import { JsonlTrace } from '../trace.ts';
+import { duration } from '../scenario/units.ts';
+import { FileSink, readScenario } from './files.ts';
+import { EXIT, type Io } from './io.ts';
+
+export const RUN_USAGE = `usage: sg run <scenario.yaml> [options]
+
+Run a scenario in the simulator and check its expectations.
+
+options:
+  --seed N            override the scenario's seed
+  --until T           stop at simulated time T (e.g. 30s) instead of the scenario's duration
+  --trace FILE        write the JSON Lines trace to FILE
+  --pcap FILE         write a pcapng capture (one interface per link) to FILE
+  --json              print the result as JSON instead of text
+  -q, --quiet         print only failures
+  -h, --help          this help
+
+exit status: 0 all expectations held, 1 an expectation failed, 2 bad usage or scenario file`;
+
+export async function runCommand(argv: readonly string[], io: Io): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        seed: { type: 'string' },
+        until: { type: 'string' },
+        trace: { type: 'string' },
+        pcap: { type: 'string' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(`sg run: ${(e as Error).message}\n\n${RUN_USAGE}\n`);
+    return EXIT.usage;
+  }
+  const v = args.values;
+  if (v.help) {
+    io.out(RUN_USAGE + '\n');
+    return EXIT.ok;
+  }
+  if (args.positionals.length !== 1) {
+    io.err(`sg run: expected one scenario file, got ${args.positionals.length}\n\n${RUN_USAGE}\n`);
+    return EXIT.usage;
+  }
+  let seed: number | undefined;
+  if (v.seed !== undefined) {
+    seed = Number(v.seed);
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      io.err(`sg run: --seed must be an integer in [0, 4294967295], got '${v.seed}'\n`);
+      return EXIT.usage;
+    }
+  }
+  let until: Duration | undefined;
+  if (v.until !== undefined) {
+    until = duration(v.until);
+    if (until === undefined || until <= 0) {
+      io.err(`sg run: --until must be a duration such as 30s or 1500ms, got '${v.until}'\n`);
+      return EXIT.usage;
+    }
+  }
+  const file = args.positionals[0]!;
+  const loaded = readScenario(file);
+  if (!loaded.ok) {
+    io.err(loaded.message + '\n');
+    return EXIT.usage;
+  }
+  const sc = loaded.scenario;
+  const traceFile = v.trace !== undefined ? new FileSink(v.trace) : undefined;
+  const pcapFile = v.pcap !== undefined ? new FileSink(v.pcap) : undefined;
+  const effectiveSeed = seed ?? sc.seed;
+  const progress = io.isTTY && !v.json && !v.quiet ? new Progress(io) : undefined;
+  let result: RunResult;
+  try {
+    result = runScenario(sc, {
+      seed: effectiveSeed,
+      ...(until !== undefined ? { until } : {}),
+      ...(traceFile ? { trace: new JsonlTrace((l) => traceFile.line(l), { seed: effectiveSeed, scenario: sc.name }) } : {}),
+      ...(pcapFile ? { pcap: (c: Uint8Array) => pcapFile.write(c) } : {}),
+      ...(progress ? { onProgress: (now: Instant, end: Instant) => progress.update(now, end) } : {}),
+    });
+  } finally {
+    progress?.done();
+    traceFile?.close();
+    pcapFile?.close();
+  }
+  if (v.json) io.out(JSON.stringify({ file, ...result, trace: v.trace ?? null, pcap: v.pcap ?? null }, null, 2) + '\n');
+  else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap }));
+  return result.passed ? EXIT.ok : EXIT.failed;
+}
+
+/** A one-line progress bar on a terminal (stderr), redrawn at most 10 times a second. */
+class Progress {
+  #last = 0;
+  constructor(readonly io: Io) {}
+  update(now: Instant, end: Instant): void {
+    const t = this.io.clock();
+    if (t - this.#last < 100 && now < end) return;
+    this.#last = t;
+    const f = end > 0 ? now / end : 1;
+    const width = 30;
+    const full = Math.round(f * width);
+    this.io.errRaw(`\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${formatDuration(now as number as Duration)} / ${formatDuration(end as number as Duration)}`);
+  }
+  done(): void {
+    this.io.errRaw('\r\x1b[K');
+  }
+}
+
+export function formatResult(file: string, r: RunResult, o: { quiet: boolean; trace?: string | undefined; pcap?: string | undefined }): string {
+  const lines: string[] = [];
+  const failed = r.expectations.filter((e) => !e.pass).length;
+  if (!o.quiet) lines.push(`${r.scenario} (${file}), seed ${r.seed}: simulated ${formatDuration(r.end as number as Duration)}, ${r.events} events`);
+  if (r.aborted) lines.push(`  ABORTED: ${r.aborted}`);
+  if (!o.quiet && r.workloads.length > 0) {
+    lines.push('', 'workloads:');
+    for (const w of r.workloads) {
+      const other = Object.entries(w.byStatus).filter(([k, n]) => k !== 'ok' && n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+      const lat = w.p50 !== undefined ? `  p50 ${formatDuration(w.p50 as Duration)}  p99 ${formatDuration(w.p99! as Duration)}` : '';
+      lines.push(`  ${w.name.padEnd(16)} ${w.ok}/${w.requests} ok${other ? ` (${other})` : ''}${lat}`);
+    }
+  }
+  if (r.expectations.length > 0) {
+    if (!o.quiet) lines.push('', 'expectations:');
+    for (const e of r.expectations) {
+      if (o.quiet && e.pass) continue;
+      lines.push(`  ${e.pass ? 'pass' : 'FAIL'}  ${e.path} (line ${e.line}): ${e.measured}  [expected ${e.bound}]`);
+      if (!e.pass) {
+        lines.push(`        ${e.text}`);
+        if (e.detail) lines.push(`        ${e.detail}`);
+      }
+    }
+  }
+  if (!o.quiet) {
+    lines.push('');
+    if (o.trace) lines.push(`trace: ${o.trace}`);
+    if (o.pcap) lines.push(`capture: ${o.pcap}`);
+    lines.push(r.passed ? `PASS: ${r.expectations.length} expectation(s) held` : `FAIL: ${failed} of ${r.expectations.length} expectation(s) failed${r.aborted ? ' (run aborted)' : ''}`);
+  } else if (!r.passed) {
+    lines.push(`FAIL ${file} seed ${r.seed}: ${failed} of ${r.expectations.length} expectation(s) failed`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,226 @@
+/**
+ * Expectations, evaluated online over the trace: each one watches the events as they are emitted
+ * (so a run of any length needs no stored trace) and, at the end, reports pass or fail with the
+ * measured value beside the bound. The same evaluator reads simulator and real-mode traces.
+ *
+ * Vocabulary (later parts add kinds):
+ * - success: the fraction of a workload's requests, started in a window, that succeeded >= min;
+ * - latency: the p-th percentile latency of a workload's successful requests <= max;
+ * - count: events matching a filter, in a window, within [min, max];
+ * - value: the last `metric` sample at or before T within [min, max];
+ * - never: no event matches the filter, over the whole run (safety);
+ * - within: every event matching `after` is followed by one matching `then` within D (liveness).
+ */
+
+import { formatDuration, type Duration, type Instant } from '../time.ts';
+import type { TraceEvent, TraceEventInput, TraceSink } from '../trace.ts';
+import type { ExpectationEntry, ExpectationModel, Match } from './load.ts';
+
+export interface ExpectationResult {
+  readonly path: string;
+  readonly line: number;
+  readonly text: string;
+  readonly pass: boolean;
+  /** What was measured, e.g. '99.95% (1999/2000)'. */
+  readonly measured: string;
+  /** The bound, e.g. '>= 99.9%'. */
+  readonly bound: string;
+  /** For failures: where it went wrong (the first offending event, a missed deadline). */
+  readonly detail?: string;
+}
+
+/** Whether `ev` matches `m` (kind and every other listed field equal). */
+export function matches(m: Match, ev: TraceEvent | TraceEventInput): boolean {
+  if (ev.kind !== m.kind) return false;
+  const rec = ev as unknown as Record<string, unknown>;
+  for (const k in m) {
+    if (k === 'kind') continue;
+    if (rec[k] !== m[k]) return false;
+  }
+  return true;
+}
+
+function pct(x: number): string {
+  const v = x * 100;
+  return `${Number.isInteger(v) ? v : v.toFixed(v >= 99 ? 3 : 2).replace(/0+$/, '')}%`;
+}
+
+function windowText(from: number, to: number): string {
+  if (from === 0 && to === Number.POSITIVE_INFINITY) return '';
+  return ` in [${formatDuration(from as Duration)}, ${to === Number.POSITIVE_INFINITY ? 'end' : formatDuration(to as Duration)})`;
+}
+
+function matchText(m: Match): string {
+  return Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+}
+
+/** Latencies kept per latency expectation at most; beyond it a reservoir would be needed. */
+export const LATENCY_SAMPLES_MAX = 5_000_000;
+/** `within` obligations open at once at most (each `after` event opens one). */
+export const WITHIN_PENDING_MAX = 1_000_000;
+
+interface Check {
+  observe(ev: TraceEvent): void;
+  finish(end: Instant): Omit<ExpectationResult, 'path' | 'line' | 'text'>;
+}
+
+function check(m: ExpectationModel): Check {
+  switch (m.kind) {
+    case 'success': {
+      let ok = 0;
+      let total = 0;
+      return {
+        observe(ev) {
+          if (ev.kind !== 'request' || ev.service !== m.workload || ev.start < m.from || ev.start >= m.to) return;
+          total++;
+          if (ev.status === 'ok') ok++;
+        },
+        finish() {
+          const ratio = total === 0 ? 1 : ok / total;
+          return { pass: total > 0 && ratio >= m.min, measured: total === 0 ? 'no requests' : `${pct(ratio)} (${ok}/${total})${windowText(m.from, m.to)}`, bound: `>= ${pct(m.min)}` };
+        },
+      };
+    }
+    case 'latency': {
+      const lat: number[] = [];
+      return {
+        observe(ev) {
+          if (ev.kind !== 'request' || ev.service !== m.workload || ev.status !== 'ok' || ev.start < m.from || ev.start >= m.to) return;
+          if (lat.length < LATENCY_SAMPLES_MAX) lat.push(ev.latency);
+        },
+        finish() {
+          if (lat.length === 0) return { pass: false, measured: 'no successful requests', bound: `p${m.p} <= ${formatDuration(m.max)}` };
+          lat.sort((a, b) => a - b);
+          const v = lat[Math.min(lat.length - 1, Math.max(0, Math.ceil((m.p / 100) * lat.length) - 1))]!;
+          return { pass: v <= m.max, measured: `p${m.p} = ${formatDuration(v as Duration)} over ${lat.length} requests${windowText(m.from, m.to)}`, bound: `<= ${formatDuration(m.max)}` };
+        },
+      };
+    }
+    case 'count': {
+      let n = 0;
+      return {
+        observe(ev) {
+          if (ev.t >= m.from && ev.t < m.to && matches(m.match, ev)) n++;
+        },
+        finish() {
+          const lo = m.min ?? 0;
+          const hi = m.max ?? Number.POSITIVE_INFINITY;
+          const bound = m.min !== undefined && m.max !== undefined ? `in [${m.min}, ${m.max}]` : m.min !== undefined ? `>= ${m.min}` : `<= ${m.max}`;
+          return { pass: n >= lo && n <= hi, measured: `${n} × ${matchText(m.match)}${windowText(m.from, m.to)}`, bound };
+        },
+      };
+    }
+    case 'value': {
+      let last: number | undefined;
+      return {
+        observe(ev) {
+          if (ev.kind === 'metric' && ev.name === m.metric && ev.t <= m.at) last = ev.value;
+        },
+        finish() {
+          const lo = m.min ?? Number.NEGATIVE_INFINITY;
+          const hi = m.max ?? Number.POSITIVE_INFINITY;
+          const bound = m.min !== undefined && m.max !== undefined ? `in [${m.min}, ${m.max}]` : m.min !== undefined ? `>= ${m.min}` : `<= ${m.max}`;
+          if (last === undefined) return { pass: false, measured: `no sample of ${m.metric} by ${formatDuration(m.at)}`, bound };
+          return { pass: last >= lo && last <= hi, measured: `${m.metric} = ${last} at ${formatDuration(m.at)}`, bound };
+        },
+      };
+    }
+    case 'never': {
+      let n = 0;
+      let first: TraceEvent | undefined;
+      return {
+        observe(ev) {
+          if (!matches(m.match, ev)) return;
+          n++;
+          first ??= ev;
+        },
+        finish() {
+          return {
+            pass: n === 0,
+            measured: n === 0 ? 'none' : `${n} × ${matchText(m.match)}`,
+            bound: 'never',
+            ...(first ? { detail: `first at ${formatDuration(first.t as number as Duration)} (event ${first.id})` } : {}),
+          };
+        },
+      };
+    }
+    case 'within': {
+      // Deadlines of `after` events not yet answered, oldest first.
+      const open: { t: number; id: number }[] = [];
+      let head = 0;
+      let satisfied = 0;
+      let total = 0;
+      let missed: { t: number; id: number } | undefined;
+      let worst = 0;
+      return {
+        observe(ev) {
+          // Expire obligations whose deadline passed before this event.
+          while (head < open.length && open[head]!.t + m.within < ev.t) {
+            missed ??= open[head];
+            head++;
+          }
+          if (matches(m.then, ev)) {
+            for (; head < open.length; head++) {
+              satisfied++;
+              worst = Math.max(worst, ev.t - open[head]!.t);
+            }
+          }
+          if (matches(m.after, ev) && open.length - head < WITHIN_PENDING_MAX) {
+            total++;
+            open.push({ t: ev.t, id: ev.id });
+          }
+          if (head > 4096 && head * 2 > open.length) {
+            open.splice(0, head);
+            head = 0;
+          }
+        },
+        finish(end) {
+          // Obligations whose deadline lies beyond the end of the run cannot be judged: not failures.
+          for (; head < open.length; head++) if (open[head]!.t + m.within <= end) missed ??= open[head];
+          const bound = `each within ${formatDuration(m.within)}`;
+          if (total === 0) return { pass: false, measured: `no ${matchText(m.after)} happened`, bound };
+          return {
+            pass: missed === undefined,
+            measured: `${satisfied}/${total} answered, slowest after ${formatDuration(worst as Duration)}`,
+            bound,
+            ...(missed ? { detail: `${matchText(m.after)} at ${formatDuration(missed.t as Duration)} (event ${missed.id}) got no ${matchText(m.then)} within ${formatDuration(m.within)}` } : {}),
+          };
+        },
+      };
+    }
+  }
+}
+
+/** Watches a run's events and judges its expectations at the end. */
+export class Evaluator {
+  readonly #checks: { entry: ExpectationEntry; check: Check }[];
+
+  constructor(entries: readonly ExpectationEntry[]) {
+    this.#checks = entries.map((entry) => ({ entry, check: check(entry.model) }));
+  }
+
+  observe(ev: TraceEvent): void {
+    for (const c of this.#checks) c.check.observe(ev);
+  }
+
+  finish(end: Instant): ExpectationResult[] {
+    return this.#checks.map(({ entry, check: c }) => ({ path: entry.path, line: entry.line, text: entry.text, ...c.finish(end) }));
+  }
+}
+
+/**
+ * A sink that assigns ids, hands each event to an evaluator, and forwards it to another sink
+ * (a file, memory) if given.
+ */
+export class EvaluatingTrace implements TraceSink {
+  #lastId = 0;
+  constructor(
+    readonly evaluator: Evaluator,
+    readonly next?: TraceSink,
+  ) {}
+  emit(ev: TraceEventInput): number {
+    const id = this.next ? this.next.emit(ev) : ++this.#lastId;
+    this.evaluator.observe({ ...ev, id } as TraceEvent);
+    return id;
+  }
+}

@@ -1,0 +1,601 @@
+/**
+ * Loading a scenario file: YAML text -> schema validation -> cross-reference checks -> a resolved
+ * `Scenario` in base units (µs, bytes, bits/s, fractions, numeric addresses).
+ *
+ * Every problem is reported as `file:line:col: path: message`, where `path` is the place inside
+ * the document (`topology.hosts.web.ifaces[0].segment`). Loading never throws on bad input: it
+ * returns every error it found, so one run of `sg` shows them all.
+ */
+
+import { Kind, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
+import type { Duration } from '../time.ts';
+import { Scenario as ScenarioSchema, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
+import { bandwidth, duration, fraction, rate, size } from './units.ts';
+
+export interface ScenarioError {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** Dotted path inside the document, e.g. `topology.hosts.web.gateway`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export function formatScenarioError(e: ScenarioError): string {
+  return `${e.file}:${e.line}:${e.col}: ${e.path || '(document)'}: ${e.message}`;
+}
+
+// ---- the resolved model ----
+
+export interface LinkProps {
+  readonly latency?: Duration;
+  readonly bandwidthBps?: number;
+  readonly loss?: number;
+  readonly jitter?: Duration;
+  readonly queueLimitFrames?: number;
+}
+
+export interface SegmentModel {
+  readonly name: string;
+  readonly net: Ipv4Addr;
+  readonly prefixLen: number;
+  readonly link: LinkProps;
+  readonly snooping: boolean;
+  readonly querier?: Ipv4Addr;
+}
+
+export interface IfaceModel {
+  readonly name: string;
+  readonly segment: string;
+  readonly addrs: readonly { readonly addr: Ipv4Addr; readonly prefixLen: number }[];
+  readonly link: LinkProps;
+}
+
+export type ServiceTimeModel = { readonly kind: 'fixed'; readonly d: Duration } | { readonly kind: 'exponential'; readonly mean: Duration };
+
+export type ServiceModel =
+  | { readonly kind: 'http'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly concurrency?: number; readonly queue?: number; readonly backlog?: number }
+  | { readonly kind: 'bulk' | 'tcp-echo' | 'udp-echo'; readonly name: string; readonly port: number }
+  | { readonly kind: 'rpc'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly group?: Ipv4Addr }
+  | { readonly kind: 'multicast-sink'; readonly name: string; readonly port: number; readonly group: Ipv4Addr };
+
+export interface HostModel {
+  readonly name: string;
+  readonly ifaces: readonly IfaceModel[];
+  readonly gateway?: Ipv4Addr;
+  readonly routes: readonly { readonly dst: Ipv4Addr; readonly prefixLen: number; readonly via?: Ipv4Addr }[];
+  readonly router: boolean;
+  readonly mrouter: boolean;
+  readonly services: readonly ServiceModel[];
+}
+
+export type RequestModel =
+  | { readonly kind: 'http'; readonly size: number; readonly path?: string }
+  | { readonly kind: 'bulk' | 'udp-echo' | 'tcp-echo' | 'multicast'; readonly size: number }
+  | { readonly kind: 'rpc'; readonly writeRatio: number; readonly keys: number }
+  | { readonly kind: 'ping'; readonly size: number };
+
+export interface WorkloadModel {
+  readonly name: string;
+  readonly from: string;
+  readonly to: Ipv4Addr;
+  readonly port?: number;
+  readonly request: RequestModel;
+  readonly arrival: { readonly kind: 'poisson'; readonly rate: number } | { readonly kind: 'closed'; readonly users: number; readonly think?: ServiceTimeModel };
+  readonly start?: Duration;
+  readonly stop?: Duration;
+  readonly timeout?: Duration;
+}
+
+export type FaultAction =
+  | { readonly kind: 'crash' | 'restart'; readonly host: string }
+  | { readonly kind: 'kill' | 'hang' | 'start'; readonly host: string; readonly service: string }
+  | { readonly kind: 'link-down' | 'link-up'; readonly link: string }
+  | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'loss'; readonly link: string; readonly p: number; readonly duration: Duration }
+  | { readonly kind: 'delay'; readonly link: string; readonly extra: Duration; readonly duration: Duration }
+  | { readonly kind: 'clock-rate'; readonly host: string; readonly rate: number }
+  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration };
+
+export interface FaultModel {
+  readonly at: Duration;
+  readonly action: FaultAction;
+}
+
+export type Match = { readonly kind: string } & { readonly [field: string]: string | number | boolean };
+
+export type ExpectationModel =
+  | { readonly kind: 'success'; readonly workload: string; readonly from: number; readonly to: number; readonly min: number }
+  | { readonly kind: 'latency'; readonly workload: string; readonly p: number; readonly max: Duration; readonly from: number; readonly to: number }
+  | { readonly kind: 'count'; readonly match: Match; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number }
+  | { readonly kind: 'value'; readonly metric: string; readonly at: Duration; readonly min?: number; readonly max?: number }
+  | { readonly kind: 'never'; readonly match: Match }
+  | { readonly kind: 'within'; readonly after: Match; readonly then: Match; readonly within: Duration };
+
+export interface ExpectationEntry {
+  readonly model: ExpectationModel;
+  /** Where it is written, for reports: `expect[2]` and its line. */
+  readonly path: string;
+  readonly line: number;
+  /** The expectation as written, one line. */
+  readonly text: string;
+}
+
+export interface Scenario {
+  readonly file: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly seed: number;
+  readonly duration: Duration;
+  readonly real: boolean;
+  readonly segments: readonly SegmentModel[];
+  readonly hosts: readonly HostModel[];
+  readonly workloads: readonly WorkloadModel[];
+  readonly faults: readonly FaultModel[];
+  readonly expectations: readonly ExpectationEntry[];
+  /** The document as parsed (before resolution), for shrinking and re-emitting. */
+  readonly doc: ScenarioDoc;
+}
+
+export type LoadResult = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly errors: readonly ScenarioError[] };
+
+/** Errors reported at most per file (a broken file can produce hundreds). */
+export const SCENARIO_ERRORS_MAX = 50;
+
+type PathSeg = string | number;
+
+function dotted(path: readonly PathSeg[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
+  return s;
+}
+
+class Reporter {
+  readonly errors: ScenarioError[] = [];
+  constructor(
+    readonly file: string,
+    readonly doc: Document | undefined,
+    readonly lines: LineCounter,
+  ) {}
+
+  /** Report at the node for `path` (or its nearest existing ancestor). */
+  at(path: readonly PathSeg[], message: string): void {
+    if (this.errors.length >= SCENARIO_ERRORS_MAX) return;
+    let offset = 0;
+    for (let n = path.length; n >= 0 && this.doc !== undefined; n--) {
+      const node = this.doc.getIn(path.slice(0, n), true) as YamlNode | undefined;
+      if (node && typeof node === 'object' && 'range' in node && node.range) {
+        offset = node.range[0];
+        break;
+      }
+    }
+    const pos = this.lines.linePos(offset);
+    this.errors.push({ file: this.file, line: pos.line, col: pos.col, path: dotted(path), message });
+  }
+
+  lineOf(path: readonly PathSeg[]): number {
+    const node = this.doc?.getIn(path, true) as YamlNode | undefined;
+    return node?.range ? this.lines.linePos(node.range[0]).line : 1;
+  }
+}
+
+// ---- schema errors, explained ----
+
+function jsonPointerToPath(p: string): PathSeg[] {
+  if (p === '') return [];
+  return p
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** For a union of objects, the variant the value was meant to be (by `kind`, or by its distinguishing key). */
+function pickVariant(variants: readonly TSchema[], value: Record<string, unknown>): TSchema | undefined {
+  const objs = variants.filter((v) => v[Kind] === 'Object') as (TSchema & { properties: Record<string, TSchema>; required?: string[] })[];
+  if (objs.length === 0) return undefined;
+  const kind = value['kind'];
+  if (typeof kind === 'string') {
+    const byKind = objs.find((o) => (o.properties['kind'] as { const?: unknown } | undefined)?.const === kind);
+    if (byKind) return byKind;
+  }
+  const keys = Object.keys(value);
+  const byKey = objs.filter((o) => (o.required ?? []).every((r) => r === 'kind' || keys.includes(r)) && keys.some((k) => k !== 'at' && k !== 'kind' && k in o.properties));
+  return byKey.length === 1 ? byKey[0] : undefined;
+}
+
+function unionChoices(variants: readonly TSchema[]): string {
+  const kinds = variants.map((v) => (v as { properties?: Record<string, { const?: unknown }> }).properties?.['kind']?.const).filter((k) => k !== undefined);
+  if (kinds.length === variants.length) return `kind must be one of: ${kinds.join(', ')}`;
+  const keys = variants.map((v) => {
+    const req = ((v as { required?: string[] }).required ?? []).filter((k) => k !== 'at');
+    return req.join('+') || Object.keys((v as { properties?: object }).properties ?? {}).join('|');
+  });
+  return `expected one of: ${keys.join(', ')}`;
+}
+
+function describeSchemaError(schema: TSchema, message: string, value: unknown): string {
+  const desc = schema.description ? ` (${schema.description})` : '';
+  if (message.startsWith('Expected string to match')) return `${JSON.stringify(value)} is not valid${desc}`;
+  if (message === 'Unexpected property') return 'unknown key';
+  return `${message.charAt(0).toLowerCase()}${message.slice(1)}${desc && !message.includes('union') ? desc : ''}`;
+}
+
+function validateInto(rep: Reporter, schema: TSchema, value: unknown, base: PathSeg[], depth = 0): void {
+  if (depth > 16) return;
+  for (const e of Value.Errors(schema, value)) {
+    const rel = jsonPointerToPath(e.path);
+    const path = [...base, ...rel];
+    if (e.schema[Kind] === 'Union' && isObject(e.value)) {
+      const variants = (e.schema as TSchema & { anyOf: TSchema[] }).anyOf;
+      const v = pickVariant(variants, e.value);
+      if (v) validateInto(rep, v, e.value, path, depth + 1);
+      else rep.at(path, unionChoices(variants));
+      continue;
+    }
+    if (e.schema[Kind] === 'Union') {
+      rep.at(path, `${JSON.stringify(e.value)} is not valid${e.schema.description ? ` (${e.schema.description})` : ''}`);
+      continue;
+    }
+    if (e.message === 'Expected required property') {
+      rep.at(path, 'missing required key');
+      continue;
+    }
+    rep.at(path, describeSchemaError(e.schema, e.message, e.value));
+  }
+}
+
+// ---- resolution ----
+
+function inSubnet(a: Ipv4Addr, net: Ipv4Addr, len: number): boolean {
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return ((a & mask) >>> 0) === ((net & mask) >>> 0);
+}
+
+class Resolver {
+  constructor(
+    readonly rep: Reporter,
+    readonly doc: ScenarioDoc,
+  ) {}
+
+  dur(text: string | undefined, path: PathSeg[]): Duration | undefined {
+    if (text === undefined) return undefined;
+    const d = duration(text);
+    if (d === undefined) this.rep.at(path, `${JSON.stringify(text)} is not a whole number of microseconds`);
+    return d;
+  }
+
+  frac(v: string | number | undefined, path: PathSeg[]): number | undefined {
+    if (v === undefined) return undefined;
+    const f = fraction(v);
+    if (f === undefined) this.rep.at(path, `${JSON.stringify(v)} is not a fraction in [0, 1] or a percentage up to 100%`);
+    return f;
+  }
+
+  bytes(v: string | number | undefined, path: PathSeg[]): number {
+    if (v === undefined) return 0;
+    const s = size(v);
+    if (s === undefined) this.rep.at(path, `${JSON.stringify(v)} is not a whole number of bytes`);
+    return s ?? 0;
+  }
+
+  addr(text: string, path: PathSeg[]): Ipv4Addr {
+    const a = parseIpv4Addr(text);
+    if (a === undefined) this.rep.at(path, `${JSON.stringify(text)} is not an IPv4 address`);
+    return a ?? (0 as Ipv4Addr);
+  }
+
+  link(l: LinkDoc | undefined, path: PathSeg[], base: LinkProps = {}): LinkProps {
+    if (l === undefined) return base;
+    const out: { -readonly [K in keyof LinkProps]: LinkProps[K] } = { ...base };
+    const lat = this.dur(l.latency, [...path, 'latency']);
+    if (lat !== undefined) out.latency = lat;
+    if (l.bandwidth !== undefined) {
+      const bw = bandwidth(l.bandwidth);
+      if (bw === undefined || bw <= 0) this.rep.at([...path, 'bandwidth'], `${JSON.stringify(l.bandwidth)} is not a positive bandwidth`);
+      else out.bandwidthBps = bw;
+    }
+    const loss = this.frac(l.loss, [...path, 'loss']);
+    if (loss !== undefined) out.loss = loss;
+    const jit = this.dur(l.jitter, [...path, 'jitter']);
+    if (jit !== undefined) out.jitter = jit;
+    if (l.queue !== undefined) out.queueLimitFrames = l.queue;
+    return out;
+  }
+
+  serviceTime(v: string | { exponential: string } | undefined, path: PathSeg[]): ServiceTimeModel | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v === 'string') {
+      const d = this.dur(v, path);
+      return d === undefined ? undefined : { kind: 'fixed', d };
+    }
+    const m = this.dur(v.exponential, [...path, 'exponential']);
+    return m === undefined ? undefined : { kind: 'exponential', mean: m };
+  }
+
+  segments(): SegmentModel[] {
+    return Object.entries(this.doc.topology.segments).map(([name, s]) => {
+      const [netText, lenText] = s.subnet.split('/');
+      const net = this.addr(netText!, ['topology', 'segments', name, 'subnet']);
+      const prefixLen = Number(lenText);
+      if (prefixLen > 30) this.rep.at(['topology', 'segments', name, 'subnet'], `prefix /${prefixLen} leaves no room for hosts`);
+      const q = s.querier !== undefined ? this.addr(s.querier, ['topology', 'segments', name, 'querier']) : undefined;
+      return {
+        name,
+        net,
+        prefixLen,
+        link: this.link(s.link, ['topology', 'segments', name, 'link']),
+        snooping: s.snooping ?? false,
+        ...(q !== undefined ? { querier: q } : {}),
+      };
+    });
+  }
+
+  hosts(segments: readonly SegmentModel[]): HostModel[] {
+    const byName = new Map(segments.map((s) => [s.name, s]));
+    const seenAddrs = new Map<number, string>();
+    return Object.entries(this.doc.topology.hosts).map(([name, h]) => this.host(name, h, byName, seenAddrs));
+  }
+
+  host(name: string, h: HostDoc, segments: Map<string, SegmentModel>, seenAddrs: Map<number, string>): HostModel {
+    const base: PathSeg[] = ['topology', 'hosts', name];
+    const ifaces: IfaceModel[] = h.ifaces.map((i, n) => {
+      const p = [...base, 'ifaces', n];
+      const seg = segments.get(i.segment);
+      if (seg === undefined) this.rep.at([...p, 'segment'], `unknown segment '${i.segment}' (segments: ${[...segments.keys()].join(', ') || 'none'})`);
+      const ips = typeof i.ip === 'string' ? [i.ip] : i.ip;
+      const addrs = ips.map((text, k) => {
+        const ap: PathSeg[] = typeof i.ip === 'string' ? [...p, 'ip'] : [...p, 'ip', k];
+        const [a, len] = text.split('/');
+        const addr = this.addr(a!, ap);
+        const prefixLen = len !== undefined ? Number(len) : (seg?.prefixLen ?? 24);
+        if (seg && !inSubnet(addr, seg.net, seg.prefixLen)) this.rep.at(ap, `${formatIpv4(addr)} is outside segment ${seg.name} (${formatIpv4(seg.net)}/${seg.prefixLen})`);
+        const other = seenAddrs.get(addr);
+        if (other !== undefined) this.rep.at(ap, `${formatIpv4(addr)} is already used by ${other}`);
+        seenAddrs.set(addr, `${name}.ifaces[${n}]`);
+        return { addr, prefixLen };
+      });
+      return { name: i.name ?? `eth${n}`, segment: i.segment, addrs, link: this.link(i.link, [...p, 'link'], seg?.link ?? {}) };
+    });
+    const onSubnet = (a: Ipv4Addr) => ifaces.some((i) => i.addrs.some((x) => inSubnet(a, x.addr, x.prefixLen)));
+    let gateway: Ipv4Addr | undefined;
+    if (h.gateway !== undefined) {
+      gateway = this.addr(h.gateway, [...base, 'gateway']);
+      if (!onSubnet(gateway)) this.rep.at([...base, 'gateway'], `gateway ${h.gateway} is on none of ${name}'s subnets`);
+    }
+    const routes = (h.routes ?? []).map((r, k) => {
+      const [a, len] = r.dst.split('/');
+      const via = r.via !== undefined ? this.addr(r.via, [...base, 'routes', k, 'via']) : undefined;
+      if (via !== undefined && !onSubnet(via)) this.rep.at([...base, 'routes', k, 'via'], `next hop ${r.via} is on none of ${name}'s subnets`);
+      return { dst: this.addr(a!, [...base, 'routes', k, 'dst']), prefixLen: len !== undefined ? Number(len) : 32, ...(via !== undefined ? { via } : {}) };
+    });
+    const services = (h.services ?? []).map((s, k) => this.service(s, [...base, 'services', k]));
+    const names = new Set<string>();
+    services.forEach((s, k) => {
+      if (names.has(s.name)) this.rep.at([...base, 'services', k], `duplicate service name '${s.name}' on ${name} (set name:)`);
+      names.add(s.name);
+    });
+    return { name, ifaces, ...(gateway !== undefined ? { gateway } : {}), routes, router: (h.router ?? false) || (h.mrouter ?? false), mrouter: h.mrouter ?? false, services };
+  }
+
+  service(s: ServiceDoc, path: PathSeg[]): ServiceModel {
+    const defaultPort: Record<ServiceDoc['kind'], number> = { http: 80, bulk: 21, 'tcp-echo': 7, 'udp-echo': 7, rpc: 2049, 'multicast-sink': 0 };
+    const port = s.port ?? defaultPort[s.kind];
+    const name = s.name ?? `${s.kind}:${port}`;
+    switch (s.kind) {
+      case 'http': {
+        const st = this.serviceTime(s['service-time'], [...path, 'service-time']);
+        return { kind: 'http', name, port, ...(st ? { serviceTime: st } : {}), ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}), ...(s.queue !== undefined ? { queue: s.queue } : {}), ...(s.backlog !== undefined ? { backlog: s.backlog } : {}) };
+      }
+      case 'rpc': {
+        const st = this.serviceTime(s['service-time'], [...path, 'service-time']);
+        const g = s.group !== undefined ? this.addr(s.group, [...path, 'group']) : undefined;
+        return { kind: 'rpc', name, port, ...(st ? { serviceTime: st } : {}), ...(g !== undefined ? { group: g } : {}) };
+      }
+      case 'multicast-sink':
+        return { kind: 'multicast-sink', name, port, group: this.addr(s.group, [...path, 'group']) };
+      default:
+        return { kind: s.kind, name, port };
+    }
+  }
+
+  workload(w: WorkloadDoc, k: number, hosts: Map<string, HostModel>): WorkloadModel {
+    const p: PathSeg[] = ['workload', k];
+    if (!hosts.has(w.from)) this.rep.at([...p, 'from'], `unknown host '${w.from}' (hosts: ${[...hosts.keys()].join(', ')})`);
+    const [addrText, portText] = w.to.split(':');
+    const to = this.addr(addrText!, [...p, 'to']);
+    const port = portText !== undefined ? Number(portText) : undefined;
+    if (port !== undefined && !(port >= 1 && port <= 65535)) this.rep.at([...p, 'to'], `port ${port} out of range`);
+    const r = w.request;
+    let request: RequestModel;
+    switch (r.kind) {
+      case 'http':
+        request = { kind: 'http', size: this.bytes(r.size, [...p, 'request', 'size']), ...(r.path !== undefined ? { path: r.path } : {}) };
+        break;
+      case 'rpc':
+        request = { kind: 'rpc', writeRatio: this.frac(r['write-ratio'], [...p, 'request', 'write-ratio']) ?? 0, keys: r.keys ?? 100 };
+        break;
+      case 'ping':
+        request = { kind: 'ping', size: r.size === undefined ? 56 : this.bytes(r.size, [...p, 'request', 'size']) };
+        break;
+      default:
+        request = { kind: r.kind, size: this.bytes(r.size, [...p, 'request', 'size']) };
+    }
+    let arrival: WorkloadModel['arrival'] = { kind: 'poisson', rate: 1 };
+    if ((w.rate === undefined) === (w.users === undefined)) this.rep.at(p, 'give exactly one of rate: (open loop) or users: (closed loop)');
+    else if (w.rate !== undefined) {
+      const v = rate(w.rate);
+      if (v === undefined || v <= 0) this.rep.at([...p, 'rate'], `${JSON.stringify(w.rate)} is not a positive rate`);
+      else arrival = { kind: 'poisson', rate: v };
+    } else {
+      const think = this.serviceTime(w.think, [...p, 'think']);
+      arrival = { kind: 'closed', users: w.users!, ...(think ? { think } : {}) };
+    }
+    if (w.think !== undefined && w.users === undefined) this.rep.at([...p, 'think'], 'think: applies to closed-loop workloads (users:) only');
+    const start = this.dur(w.start, [...p, 'start']);
+    const stop = this.dur(w.stop, [...p, 'stop']);
+    if (start !== undefined && stop !== undefined && stop <= start) this.rep.at([...p, 'stop'], `stop (${w.stop}) must come after start (${w.start})`);
+    const timeout = this.dur(w.timeout, [...p, 'timeout']);
+    return { name: w.name, from: w.from, to, ...(port !== undefined ? { port } : {}), request, arrival, ...(start !== undefined ? { start } : {}), ...(stop !== undefined ? { stop } : {}), ...(timeout !== undefined ? { timeout } : {}) };
+  }
+
+  fault(f: FaultDoc, k: number, hosts: Map<string, HostModel>, links: Set<string>): FaultModel {
+    const p: PathSeg[] = ['faults', k];
+    const at = this.dur(f.at, [...p, 'at']) ?? (0 as Duration);
+    const host = (name: string, key: string): string => {
+      if (!hosts.has(name)) this.rep.at([...p, key], `unknown host '${name}' (hosts: ${[...hosts.keys()].join(', ')})`);
+      return name;
+    };
+    const link = (name: string, path: PathSeg[]): string => {
+      if (!links.has(name)) this.rep.at(path, `unknown link '${name}' (links are named host.iface, e.g. ${[...links].slice(0, 3).join(', ')})`);
+      return name;
+    };
+    const svc = (text: string, key: string): { host: string; service: string } => {
+      const i = text.indexOf('/');
+      const hn = text.slice(0, i);
+      const sn = text.slice(i + 1);
+      const h = hosts.get(hn);
+      if (h === undefined) this.rep.at([...p, key], `unknown host '${hn}'`);
+      else if (!h.services.some((s) => s.name === sn)) this.rep.at([...p, key], `host ${hn} has no service '${sn}' (services: ${h.services.map((s) => s.name).join(', ') || 'none'})`);
+      return { host: hn, service: sn };
+    };
+    let action: FaultAction;
+    if ('crash' in f) action = { kind: 'crash', host: host(f.crash, 'crash') };
+    else if ('restart' in f) action = { kind: 'restart', host: host(f.restart, 'restart') };
+    else if ('kill' in f) action = { kind: 'kill', ...svc(f.kill, 'kill') };
+    else if ('hang' in f) action = { kind: 'hang', ...svc(f.hang, 'hang') };
+    else if ('start' in f) action = { kind: 'start', ...svc(f.start, 'start') };
+    else if ('link-down' in f) action = { kind: 'link-down', link: link(f['link-down'], [...p, 'link-down']) };
+    else if ('link-up' in f) action = { kind: 'link-up', link: link(f['link-up'], [...p, 'link-up']) };
+    else if ('partition' in f) {
+      f.partition.forEach((g, gi) => g.forEach((n, ni) => {
+        if (!hosts.has(n)) this.rep.at([...p, 'partition', gi, ni], `unknown host '${n}'`);
+      }));
+      action = { kind: 'partition', groups: f.partition };
+    } else if ('heal' in f) action = { kind: 'heal' };
+    else if ('loss' in f) action = { kind: 'loss', link: link(f.loss.link, [...p, 'loss', 'link']), p: this.frac(f.loss.p, [...p, 'loss', 'p']) ?? 0, duration: this.dur(f.loss.for, [...p, 'loss', 'for']) ?? (0 as Duration) };
+    else if ('delay' in f) action = { kind: 'delay', link: link(f.delay.link, [...p, 'delay', 'link']), extra: this.dur(f.delay.extra, [...p, 'delay', 'extra']) ?? (0 as Duration), duration: this.dur(f.delay.for, [...p, 'delay', 'for']) ?? (0 as Duration) };
+    else {
+      const c = f.clock;
+      host(c.host, 'clock');
+      if ((c.rate === undefined) === (c.stall === undefined)) this.rep.at([...p, 'clock'], 'give exactly one of rate: or stall:');
+      action = c.rate !== undefined ? { kind: 'clock-rate', host: c.host, rate: c.rate } : { kind: 'clock-stall', host: c.host, duration: this.dur(c.stall, [...p, 'clock', 'stall']) ?? (0 as Duration) };
+    }
+    return { at, action };
+  }
+
+  expectation(e: ExpectationDoc, k: number, workloads: Set<string>): ExpectationModel {
+    const p: PathSeg[] = ['expect', k];
+    const window = (b: readonly [string, string] | undefined, path: PathSeg[]): { from: number; to: number } => {
+      if (b === undefined) return { from: 0, to: Number.POSITIVE_INFINITY };
+      const from = this.dur(b[0], [...path, 0]) ?? 0;
+      const to = this.dur(b[1], [...path, 1]) ?? 0;
+      if (to <= from) this.rep.at(path, `the window [${b[0]}, ${b[1]}) is empty`);
+      return { from, to };
+    };
+    const wl = (name: string, path: PathSeg[]): string => {
+      if (!workloads.has(name)) this.rep.at(path, `unknown workload '${name}' (workloads: ${[...workloads].join(', ') || 'none'})`);
+      return name;
+    };
+    const match = (m: MatchDoc): Match => m as Match;
+    if ('success' in e) {
+      const s = e.success;
+      return { kind: 'success', workload: wl(s.workload, [...p, 'success', 'workload']), ...window(s.between, [...p, 'success', 'between']), min: this.frac(s.min, [...p, 'success', 'min']) ?? 1 };
+    }
+    if ('latency' in e) {
+      const l = e.latency;
+      return { kind: 'latency', workload: wl(l.workload, [...p, 'latency', 'workload']), p: l.p, max: this.dur(l.max, [...p, 'latency', 'max']) ?? (0 as Duration), ...window(l.between, [...p, 'latency', 'between']) };
+    }
+    if ('count' in e) {
+      const c = e.count;
+      if (c.min === undefined && c.max === undefined) this.rep.at([...p, 'count'], 'give min:, max: or both');
+      return { kind: 'count', match: match(c.match), ...window(c.between, [...p, 'count', 'between']), ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) };
+    }
+    if ('value' in e) {
+      const v = e.value;
+      if (v.min === undefined && v.max === undefined) this.rep.at([...p, 'value'], 'give min:, max: or both');
+      return { kind: 'value', metric: v.metric, at: this.dur(v.at, [...p, 'value', 'at']) ?? (0 as Duration), ...(v.min !== undefined ? { min: v.min } : {}), ...(v.max !== undefined ? { max: v.max } : {}) };
+    }
+    if ('never' in e) return { kind: 'never', match: match(e.never) };
+    const w = e.within;
+    return { kind: 'within', after: match(w.after), then: match(w.then), within: this.dur(w.within, [...p, 'within', 'within']) ?? (0 as Duration) };
+  }
+}
+
+/** Names of the links a scenario builds: `<host>.<iface>` for each interface. */
+export function linkNames(hosts: readonly HostModel[]): string[] {
+  return hosts.flatMap((h) => h.ifaces.map((i) => `${h.name}.${i.name}`));
+}
+
+function oneLine(v: unknown): string {
+  return JSON.stringify(v).replace(/"([A-Za-z_-][\w-]*)":/g, '$1: ').replace(/,/g, ', ');
+}
+
+/** Load a scenario from YAML text. `file` names it in errors. */
+export function loadScenario(text: string, file = '<scenario>'): LoadResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const rep = new Reporter(file, doc, lines);
+  for (const e of doc.errors) {
+    const pos = lines.linePos(e.pos[0]);
+    rep.errors.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+  }
+  if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (!isObject(value)) {
+    rep.at([], 'a scenario is a YAML mapping (name:, duration:, topology:, ...)');
+    return { ok: false, errors: rep.errors };
+  }
+  validateInto(rep, ScenarioSchema, value, []);
+  if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
+  const sdoc = value as ScenarioDoc;
+  const r = new Resolver(rep, sdoc);
+  const durationUs = r.dur(sdoc.duration, ['duration']) ?? (0 as Duration);
+  if (durationUs <= 0) rep.at(['duration'], 'duration must be positive');
+  const segments = r.segments();
+  const hosts = r.hosts(segments);
+  const hostMap = new Map(hosts.map((h) => [h.name, h]));
+  const workloads = (sdoc.workload ?? []).map((w, k) => r.workload(w, k, hostMap));
+  const wlNames = new Set<string>();
+  workloads.forEach((w, k) => {
+    if (wlNames.has(w.name)) rep.at(['workload', k, 'name'], `duplicate workload name '${w.name}'`);
+    wlNames.add(w.name);
+  });
+  const links = new Set(linkNames(hosts));
+  const faults = (sdoc.faults ?? []).map((f, k) => r.fault(f, k, hostMap, links));
+  faults.forEach((f, k) => {
+    if (f.at > durationUs) rep.at(['faults', k, 'at'], `at ${sdoc.faults![k]!.at} is after the end of the run (duration ${sdoc.duration})`);
+  });
+  const expectations = (sdoc.expect ?? []).map((e, k) => ({
+    model: r.expectation(e, k, wlNames),
+    path: `expect[${k}]`,
+    line: rep.lineOf(['expect', k]),
+    text: oneLine(e),
+  }));
+  if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
+  return {
+    ok: true,
+    scenario: {
+      file,
+      name: sdoc.name,
+      ...(sdoc.description !== undefined ? { description: sdoc.description } : {}),
+      seed: sdoc.seed ?? 1,
+      duration: durationUs,
+      real: sdoc.real ?? false,
+      segments,
+      hosts,
+      workloads,
+      faults,
+      expectations,
+      doc: sdoc,
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The scenario file format, as a TypeBox schema: the schema is JSON Schema (shipped as
+ * `schema/scenario.schema.json` for editors), and the same object validates files at load time.
+ *
+ * Quantities are strings with units (see units.ts). Unknown keys are errors, so a typo is caught
+ * at the line where it is, not silently ignored.
+ */
+
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { BANDWIDTH_PATTERN, DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.ts';
+
+const strict = { additionalProperties: false } as const;
+
+const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'A duration such as 150ms, 2s, 1.5m, 10us' });
+const Rate = Type.String({ pattern: RATE_PATTERN, description: 'A rate such as 100/s or 6/m' });
+const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: SIZE_PATTERN })], { description: 'Bytes, or a size such as 64KiB, 10MB' });
+const Bandwidth = Type.String({ pattern: BANDWIDTH_PATTERN, description: 'Bandwidth such as 100Mbit or 1Gbit' });
+const Fraction = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.String({ pattern: PERCENT_PATTERN })], { description: 'A fraction in [0, 1] or a percentage such as 99.9%' });
+const Name = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$', description: 'A name: letters, digits, _ . - (starting with a letter)' });
+const Ipv4 = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$', description: 'An IPv4 address' });
+const Cidr = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(/\\d{1,2})?$', description: 'An IPv4 address, optionally with /prefix' });
+const Endpoint = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(:\\d{1,5})?$', description: 'address[:port]' });
+
+export const LinkSpec = Type.Object(
+  {
+    latency: Type.Optional(Duration),
+    bandwidth: Type.Optional(Bandwidth),
+    loss: Type.Optional(Fraction),
+    jitter: Type.Optional(Duration),
+    queue: Type.Optional(Type.Integer({ minimum: 1, description: 'Drop-tail queue limit in frames' })),
+  },
+  { ...strict, description: 'Properties of a cable (both directions)' },
+);
+
+export const Segment = Type.Object(
+  {
+    subnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}/\\d{1,2}$', description: 'The segment subnet, e.g. 10.0.1.0/24' }),
+    link: Type.Optional(LinkSpec),
+    snooping: Type.Optional(Type.Boolean({ description: 'IGMP snooping on the segment switch' })),
+    querier: Type.Optional(Ipv4),
+  },
+  { ...strict, description: 'A switched Ethernet segment: one switch, every interface on it cabled to it' },
+);
+
+export const Iface = Type.Object(
+  {
+    segment: Name,
+    ip: Type.Union([Cidr, Type.Array(Cidr, { minItems: 1 })], { description: 'Address(es); the prefix defaults to the segment subnet' }),
+    name: Type.Optional(Type.String({ description: 'Interface name (default eth0, eth1, ...)' })),
+    link: Type.Optional(LinkSpec),
+  },
+  strict,
+);
+
+const ServiceTime = Type.Union([Duration, Type.Object({ exponential: Duration }, strict)], { description: 'Fixed (2ms) or { exponential: 2ms }' });
+
+export const Service = Type.Union([
+  Type.Object({ kind: Type.Literal('http'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name), 'service-time': Type.Optional(ServiceTime), concurrency: Type.Optional(Type.Integer({ minimum: 1 })), queue: Type.Optional(Type.Integer({ minimum: 0 })), backlog: Type.Optional(Type.Integer({ minimum: 0 })) }, strict),
+  Type.Object({ kind: Type.Literal('bulk'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
+  Type.Object({ kind: Type.Literal('tcp-echo'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
+  Type.Object({ kind: Type.Literal('udp-echo'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
+  Type.Object({ kind: Type.Literal('rpc'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name), 'service-time': Type.Optional(ServiceTime), group: Type.Optional(Ipv4) }, strict),
+  Type.Object({ kind: Type.Literal('multicast-sink'), port: Type.Integer({ minimum: 1, maximum: 65535 }), group: Ipv4, name: Type.Optional(Name) }, strict),
+]);
+
+export const Host = Type.Object(
+  {
+    ifaces: Type.Array(Iface, { minItems: 1 }),
+    gateway: Type.Optional(Ipv4),
+    routes: Type.Optional(Type.Array(Type.Object({ dst: Cidr, via: Type.Optional(Ipv4) }, strict))),
+    router: Type.Optional(Type.Boolean({ description: 'Forward datagrams between interfaces' })),
+    mrouter: Type.Optional(Type.Boolean({ description: 'Run the mrouted-like multicast router (implies router)' })),
+    services: Type.Optional(Type.Array(Service)),
+  },
+  strict,
+);
+
+export const Request = Type.Union([
+  Type.Object({ kind: Type.Literal('http'), size: Size, path: Type.Optional(Type.String()) }, strict),
+  Type.Object({ kind: Type.Literal('bulk'), size: Size }, strict),
+  Type.Object({ kind: Type.Literal('rpc'), 'write-ratio': Type.Optional(Fraction), keys: Type.Optional(Type.Integer({ minimum: 1 })) }, strict),
+  Type.Object({ kind: Type.Literal('ping'), size: Type.Optional(Size) }, strict),
+  Type.Object({ kind: Type.Literal('udp-echo'), size: Size }, strict),
+  Type.Object({ kind: Type.Literal('tcp-echo'), size: Size }, strict),
+  Type.Object({ kind: Type.Literal('multicast'), size: Size }, strict),
+]);
+
+export const Workload = Type.Object(
+  {
+    name: Name,
+    from: Name,
+    to: Endpoint,
+    request: Request,
+    rate: Type.Optional(Rate),
+    users: Type.Optional(Type.Integer({ minimum: 1, description: 'Closed loop: users each waiting for an answer, then thinking' })),
+    think: Type.Optional(ServiceTime),
+    start: Type.Optional(Duration),
+    stop: Type.Optional(Duration),
+    timeout: Type.Optional(Duration),
+  },
+  { ...strict, description: 'A client workload: open loop with `rate`, or closed loop with `users`' },
+);
+
+export const Fault = Type.Union([
+  Type.Object({ at: Duration, crash: Name }, strict),
+  Type.Object({ at: Duration, restart: Name }, strict),
+  Type.Object({ at: Duration, kill: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]*/.+$', description: 'host/service' }) }, strict),
+  Type.Object({ at: Duration, hang: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]*/.+$', description: 'host/service' }) }, strict),
+  Type.Object({ at: Duration, start: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]*/.+$', description: 'host/service' }) }, strict),
+  Type.Object({ at: Duration, 'link-down': Type.String() }, strict),
+  Type.Object({ at: Duration, 'link-up': Type.String() }, strict),
+  Type.Object({ at: Duration, partition: Type.Array(Type.Array(Name, { minItems: 1 }), { minItems: 2 }) }, strict),
+  Type.Object({ at: Duration, heal: Type.Literal(true) }, strict),
+  Type.Object({ at: Duration, loss: Type.Object({ link: Type.String(), p: Fraction, for: Duration }, strict) }, strict),
+  Type.Object({ at: Duration, delay: Type.Object({ link: Type.String(), extra: Duration, for: Duration }, strict) }, strict),
+  Type.Object({ at: Duration, clock: Type.Object({ host: Name, rate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })), stall: Type.Optional(Duration) }, strict) }, strict),
+]);
+
+/** Which trace events an expectation looks at: `kind` plus fields that must be equal. */
+export const Match = Type.Object(
+  { kind: Type.String({ description: 'Trace event kind: request, state, fault, frame, drop, decision, metric, log' }) },
+  { additionalProperties: Type.Union([Type.String(), Type.Number(), Type.Boolean()]), description: 'An event filter: kind plus field: value pairs' },
+);
+
+const Window = Type.Tuple([Duration, Duration], { description: '[from, to): requests started in this window' });
+
+export const Expectation = Type.Union([
+  Type.Object({ success: Type.Object({ workload: Name, between: Type.Optional(Window), min: Fraction }, strict) }, strict),
+  Type.Object({ latency: Type.Object({ workload: Name, p: Type.Number({ minimum: 0, maximum: 100 }), max: Duration, between: Type.Optional(Window) }, strict) }, strict),
+  Type.Object({ count: Type.Object({ match: Match, between: Type.Optional(Window), min: Type.Optional(Type.Integer({ minimum: 0 })), max: Type.Optional(Type.Integer({ minimum: 0 })) }, strict) }, strict),
+  Type.Object({ value: Type.Object({ metric: Type.String(), at: Duration, min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) }, strict) }, strict),
+  Type.Object({ never: Match }, strict),
+  Type.Object({ within: Type.Object({ after: Match, then: Match, within: Duration }, strict) }, strict),
+]);
+
+export const Scenario = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Type.String()),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
+    duration: Duration,
+    real: Type.Optional(Type.Boolean({ description: 'Also run this scenario in the namespace lab' })),
+    topology: Type.Object(
+      {
+        segments: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), Segment),
+        hosts: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), Host),
+      },
+      strict,
+    ),
+    workload: Type.Optional(Type.Array(Workload)),
+    faults: Type.Optional(Type.Array(Fault)),
+    expect: Type.Optional(Type.Array(Expectation)),
+  },
+  { ...strict, $id: 'https://sg-cluster.invalid/scenario.schema.json', title: 'SG Cluster scenario', description: 'One YAML file: topology, services, workload, faults and expectations' },
+);
+
+export type ScenarioDoc = Static<typeof Scenario>;
+export type HostDoc = Static<typeof Host>;
+export type SegmentDoc = Static<typeof Segment>;
+export type LinkDoc = Static<typeof LinkSpec>;
+export type ServiceDoc = Static<typeof Service>;
+export type WorkloadDoc = Static<typeof Workload>;
+export type FaultDoc = Static<typeof Fault>;
+export type ExpectationDoc = Static<typeof Expectation>;
+export type MatchDoc = Static<typeof Match>;
+
+/** The JSON Schema document shipped for editors (draft 2020-12 compatible). */
+export function scenarioJsonSchema(): TSchema & Record<string, unknown> {
+  return JSON.parse(JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...Scenario })) as TSchema & Record<string, unknown>;
+}
