@@ -162,19 +162,32 @@ class Reporter {
     readonly lines: LineCounter,
   ) {}
 
-  /** Report at the node for `path` (or its nearest existing ancestor). */
-  at(path: readonly PathSeg[], message: string): void {
+  /** Report at the node for `path` (or its nearest existing ancestor); `atKey`: at the key itself. */
+  at(path: readonly PathSeg[], message: string, atKey = false): void {
     if (this.errors.length >= SCENARIO_ERRORS_MAX) return;
     let offset = 0;
-    for (let n = path.length; n >= 0 && this.doc !== undefined; n--) {
+    const keyOffset = atKey ? this.#keyOffset(path) : undefined;
+    for (let n = path.length; keyOffset === undefined && n >= 0 && this.doc !== undefined; n--) {
       const node = this.doc.getIn(path.slice(0, n), true) as YamlNode | undefined;
       if (node && typeof node === 'object' && 'range' in node && node.range) {
         offset = node.range[0];
         break;
       }
     }
-    const pos = this.lines.linePos(offset);
+    const pos = this.lines.linePos(keyOffset ?? offset);
     this.errors.push({ file: this.file, line: pos.line, col: pos.col, path: dotted(path), message });
+  }
+
+  /** Offset of the key of the last path segment in its mapping, if found. */
+  #keyOffset(path: readonly PathSeg[]): number | undefined {
+    const parent = this.doc?.getIn(path.slice(0, -1), true) as unknown;
+    const last = path[path.length - 1];
+    if (!parent || typeof parent !== 'object' || !('items' in parent)) return undefined;
+    for (const pair of (parent as { items: unknown[] }).items) {
+      const k = (pair as { key?: { value?: unknown; range?: [number, number, number] } }).key;
+      if (k && k.value === last && k.range) return k.range[0];
+    }
+    return undefined;
   }
 
   lineOf(path: readonly PathSeg[]): number {
@@ -231,9 +244,13 @@ function describeSchemaError(schema: TSchema, message: string, value: unknown): 
 
 function validateInto(rep: Reporter, schema: TSchema, value: unknown, base: PathSeg[], depth = 0): void {
   if (depth > 16) return;
+  const missing = new Set<string>();
   for (const e of Value.Errors(schema, value)) {
     const rel = jsonPointerToPath(e.path);
     const path = [...base, ...rel];
+    const key = dotted(path);
+    if (missing.has(key)) continue; // a missing key also fails its type check: say it once
+    if (e.message === 'Expected required property') missing.add(key);
     if (e.schema[Kind] === 'Union' && isObject(e.value)) {
       const variants = (e.schema as TSchema & { anyOf: TSchema[] }).anyOf;
       const v = pickVariant(variants, e.value);
@@ -247,6 +264,10 @@ function validateInto(rep: Reporter, schema: TSchema, value: unknown, base: Path
     }
     if (e.message === 'Expected required property') {
       rep.at(path, 'missing required key');
+      continue;
+    }
+    if (e.message === 'Unexpected property') {
+      rep.at(path, 'unknown key', true);
       continue;
     }
     rep.at(path, describeSchemaError(e.schema, e.message, e.value));
@@ -542,14 +563,21 @@ function oneLine(v: unknown): string {
 /** Load a scenario from YAML text. `file` names it in errors. */
 export function loadScenario(text: string, file = '<scenario>'): LoadResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const rep = new Reporter(file, doc, lines);
   for (const e of doc.errors) {
     const pos = lines.linePos(e.pos[0]);
     rep.errors.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
   }
   if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias to an anchor that does not exist, or an alias bomb.
+    rep.at([], `YAML: ${(e as Error).message.split('\n')[0]}`);
+    return { ok: false, errors: rep.errors };
+  }
   if (!isObject(value)) {
     rep.at([], 'a scenario is a YAML mapping (name:, duration:, topology:, ...)');
     return { ok: false, errors: rep.errors };

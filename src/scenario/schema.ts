@@ -142,8 +142,9 @@ export const Scenario = Type.Object(
     real: Type.Optional(Type.Boolean({ description: 'Also run this scenario in the namespace lab' })),
     topology: Type.Object(
       {
-        segments: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), Segment),
-        hosts: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), Host),
+        // additionalProperties: false makes a key that is not a valid name an error, not a pass.
+        segments: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), Segment, { additionalProperties: false }),
+        hosts: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), Host, { additionalProperties: false }),
       },
       strict,
     ),

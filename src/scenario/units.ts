@@ -51,6 +51,6 @@ export function fraction(v: string | number): number | undefined {
   if (typeof v === 'number') return v >= 0 && v <= 1 ? v : undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v);
   if (!m) return undefined;
-  const f = Number(m[1]) / 100;
+  const f = Number(`${m[1]}e-2`); // decimal shift, so 99.9% is exactly 0.999
   return f <= 1 ? f : undefined;
 }

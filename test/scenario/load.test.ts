@@ -1,0 +1,163 @@
+/**
+ * Scenario files: a good file loads into base units; a broken one gets errors that name the file,
+ * line, column, path inside the document and what is wrong, and nothing throws.
+ */
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { formatScenarioError, loadScenario } from '../../src/scenario/load.ts';
+import { scenarioJsonSchema } from '../../src/scenario/schema.ts';
+import { bandwidth, duration, fraction, rate, size } from '../../src/scenario/units.ts';
+import { ip } from '../../src/wire/addr.ts';
+
+const GOOD = `name: t
+duration: 10s
+topology:
+  segments:
+    lan: { subnet: 10.0.0.0/24, link: { latency: 1ms, bandwidth: 100Mbit, loss: 0.5% } }
+  hosts:
+    a:
+      ifaces: [{ segment: lan, ip: 10.0.0.1 }]
+      services: [{ kind: http, port: 80, service-time: { exponential: 2ms } }]
+    b:
+      ifaces: [{ segment: lan, ip: 10.0.0.2 }]
+workload:
+  - { name: w, from: b, to: 10.0.0.1:80, request: { kind: http, size: 64KiB }, rate: 100/s, stop: 9s }
+faults:
+  - { at: 2s, crash: a }
+  - { at: 3s, restart: a }
+expect:
+  - success: { workload: w, between: [0s, 2s], min: 99.9% }
+`;
+
+function errorsOf(text: string): string[] {
+  const r = loadScenario(text, 'f.yaml');
+  if (r.ok) return [];
+  return r.errors.map(formatScenarioError);
+}
+
+/** Replace one line of GOOD (1-based) and return the new text. */
+function withLine(n: number, line: string): string {
+  const lines = GOOD.split('\n');
+  lines[n - 1] = line;
+  return lines.join('\n');
+}
+
+describe('units', () => {
+  it('parse durations, rates, sizes, bandwidth and ratios', () => {
+    expect(duration('150ms')).toBe(150_000);
+    expect(duration('2.5s')).toBe(2_500_000);
+    expect(duration('10us')).toBe(10);
+    expect(rate('100/s')).toBe(100);
+    expect(rate('6/m')).toBe(0.1);
+    expect(size('64KiB')).toBe(65536);
+    expect(size('10MB')).toBe(10_000_000);
+    expect(size(1500)).toBe(1500);
+    expect(size('1.5B')).toBeUndefined();
+    expect(bandwidth('100Mbit')).toBe(100e6);
+    expect(bandwidth('1Gbit')).toBe(1e9);
+    expect(fraction('99.9%')).toBeCloseTo(0.999);
+    expect(fraction(0.5)).toBe(0.5);
+    expect(fraction('120%')).toBeUndefined();
+  });
+});
+
+describe('loading a good file', () => {
+  it('resolves everything to base units', () => {
+    const r = loadScenario(GOOD, 'good.yaml');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const s = r.scenario;
+    expect(s.duration).toBe(10_000_000);
+    expect(s.seed).toBe(1);
+    expect(s.segments[0]).toMatchObject({ name: 'lan', net: ip('10.0.0.0'), prefixLen: 24, link: { latency: 1000, bandwidthBps: 100e6, loss: 0.005 } });
+    expect(s.hosts[0]).toMatchObject({ name: 'a', ifaces: [{ name: 'eth0', addrs: [{ addr: ip('10.0.0.1'), prefixLen: 24 }], link: { latency: 1000 } }], services: [{ kind: 'http', name: 'http:80', port: 80, serviceTime: { kind: 'exponential', mean: 2000 } }] });
+    expect(s.workloads[0]).toMatchObject({ name: 'w', from: 'b', to: ip('10.0.0.1'), port: 80, request: { kind: 'http', size: 65536 }, arrival: { kind: 'poisson', rate: 100 }, stop: 9_000_000 });
+    expect(s.faults.map((f) => f.action)).toEqual([{ kind: 'crash', host: 'a' }, { kind: 'restart', host: 'a' }]);
+    expect(s.expectations[0]).toMatchObject({ model: { kind: 'success', workload: 'w', from: 0, to: 2_000_000, min: 0.999 }, path: 'expect[0]', line: 18 });
+  });
+
+  it('every scenario in scenarios/ loads', async () => {
+    const { readdirSync } = await import('node:fs');
+    for (const f of readdirSync('scenarios').filter((x) => x.endsWith('.yaml'))) {
+      const r = loadScenario(readFileSync(`scenarios/${f}`, 'utf8'), f);
+      expect(r.ok ? [] : r.errors.map(formatScenarioError), f).toEqual([]);
+    }
+  });
+});
+
+describe('errors point at the line and path', () => {
+  it('YAML syntax error', () => {
+    const e = errorsOf(withLine(2, 'duration: [10s'));
+    expect(e.length).toBeGreaterThan(0);
+    expect(e[0]).toMatch(/^f\.yaml:\d+:\d+: .*YAML/);
+  });
+
+  it('a typo in a key is an unknown key at its line', () => {
+    expect(errorsOf(withLine(2, 'duraton: 10s')).sort()).toEqual(['f.yaml:1:1: duration: missing required key', 'f.yaml:2:1: duraton: unknown key']);
+  });
+
+  it('a bad duration names the value and the format', () => {
+    expect(errorsOf(withLine(2, 'duration: 10 seconds'))).toEqual(['f.yaml:2:11: duration: "10 seconds" is not valid (A duration such as 150ms, 2s, 1.5m, 10us)']);
+  });
+
+  it('an unknown segment, with the ones that exist', () => {
+    expect(errorsOf(withLine(11, '      ifaces: [{ segment: lab, ip: 10.0.0.2 }]'))).toEqual(["f.yaml:11:27: topology.hosts.b.ifaces[0].segment: unknown segment 'lab' (segments: lan)"]);
+  });
+
+  it('an address outside its segment', () => {
+    expect(errorsOf(withLine(11, '      ifaces: [{ segment: lan, ip: 10.0.9.2 }]'))).toEqual(['f.yaml:11:36: topology.hosts.b.ifaces[0].ip: 10.0.9.2 is outside segment lan (10.0.0.0/24)']);
+  });
+
+  it('a service kind that does not exist lists the kinds', () => {
+    const e = errorsOf(withLine(9, '      services: [{ kind: htp, port: 80 }]'));
+    expect(e).toHaveLength(1);
+    expect(e[0]).toMatch(/^f\.yaml:9:\d+: topology\.hosts\.a\.services\[0\]: kind must be one of: http, bulk, tcp-echo, udp-echo, rpc, multicast-sink$/);
+  });
+
+  it('a fault on a host that does not exist', () => {
+    expect(errorsOf(withLine(15, '  - { at: 2s, crash: nobody }'))).toEqual(["f.yaml:15:22: faults[0].crash: unknown host 'nobody' (hosts: a, b)"]);
+  });
+
+  it('a fault after the end of the run', () => {
+    expect(errorsOf(withLine(15, '  - { at: 20s, crash: a }'))).toEqual(['f.yaml:15:11: faults[0].at: at 20s is after the end of the run (duration 10s)']);
+  });
+
+  it('an expectation on an unknown workload', () => {
+    expect(errorsOf(withLine(18, '  - success: { workload: nope, between: [0s, 2s], min: 99.9% }'))).toEqual(["f.yaml:18:26: expect[0].success.workload: unknown workload 'nope' (workloads: w)"]);
+  });
+
+  it('rate and users together', () => {
+    expect(errorsOf(withLine(13, '  - { name: w, from: b, to: 10.0.0.1:80, request: { kind: http, size: 1 }, rate: 1/s, users: 2 }'))).toEqual(['f.yaml:13:5: workload[0]: give exactly one of rate: (open loop) or users: (closed loop)']);
+  });
+
+  it('a host name that is not a name is an error, not silently accepted', () => {
+    const e = errorsOf(GOOD.replace('    b:', '    b!:'));
+    expect(e.some((x) => x.includes("topology.hosts.b!: unknown key"))).toBe(true);
+  });
+
+  it('several errors are all reported', () => {
+    const text = withLine(15, '  - { at: 2s, crash: nobody }').replace('from: b', 'from: c');
+    expect(errorsOf(text)).toHaveLength(2);
+  });
+
+  it('arbitrary text never throws and always gives errors or a scenario', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), (text) => {
+      const r = loadScenario(text, 'x.yaml');
+      if (!r.ok) for (const e of r.errors) expect(e.line).toBeGreaterThan(0);
+    }), { numRuns: 500 });
+  });
+
+  it('mutated good files never throw', () => {
+    fc.assert(fc.property(fc.nat(GOOD.length - 1), fc.string({ maxLength: 5 }), (at, ins) => {
+      loadScenario(GOOD.slice(0, at) + ins + GOOD.slice(at + 1), 'x.yaml');
+    }), { numRuns: 500 });
+  });
+});
+
+describe('the shipped JSON Schema', () => {
+  it('is the one the code validates with (run `npm run schema` after changing the format)', () => {
+    const shipped = JSON.parse(readFileSync('schema/scenario.schema.json', 'utf8'));
+    expect(shipped).toEqual(scenarioJsonSchema());
+  });
+});
