@@ -179,13 +179,24 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
   const maxEvents = opts.maxEvents ?? SCENARIO_EVENTS_MAX;
   let aborted: string | undefined;
   const k = net.world.kernel;
+  const sample = (): void => {
+    // Metric samples every second of simulated time: cumulative outcomes per workload, for
+    // `value:` expectations and the visualizer's metric lanes.
+    for (const w of net.workloads) {
+      const t = net.world.now;
+      const failed = w.log.total - w.log.byStatus.ok;
+      net.world.emit({ kind: 'metric', t, name: `workload.${w.opts.name}.ok`, value: w.log.byStatus.ok });
+      net.world.emit({ kind: 'metric', t, name: `workload.${w.opts.name}.failed`, value: failed });
+    }
+  };
   while (k.now < end) {
-    const next = Math.min(end, k.now + step) as Instant;
+    const next = Math.min(end, Math.floor(k.now / step) * step + step) as Instant;
     const r = k.run({ until: next, maxEvents: maxEvents - k.handled });
     if (r.reason === 'budget') {
       aborted = `stopped after ${maxEvents} events at ${k.now}us`;
       break;
     }
+    sample();
     opts.onProgress?.(k.now, end);
   }
   const expectations = evaluator.finish(k.now);
