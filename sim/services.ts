@@ -68,8 +68,13 @@ export abstract class Service {
     return this.#state;
   }
 
-  /** Start (or restart after kill/hang) with fresh state. */
+  /** Start (or restart after kill/hang) with fresh state. On a crashed host this does nothing: the host's restart starts autostart services. */
   start(): void {
+    if (!this.host.up) {
+      const w = this.host.world;
+      w.emit({ kind: 'drop', t: w.now, node: this.host.name, layer: 'service', reason: 'host-down', detail: `start ${this.name}` });
+      return;
+    }
     if (this.#state !== 'dead') this.stop();
     this.open();
     this.#setState('running', 'start');

@@ -317,7 +317,9 @@ export function renderFailure(originalText: string, schedule: readonly Scheduled
   const header = [
     `Found by: sg fuzz ${info.source} --seed ${info.fuzzSeed} --runs ${info.runs} --max-faults ${info.maxFaults}`,
     `Run ${info.run} failed; fast-check shrank it in ${info.shrinks} step(s) to this case${info.shrinkBudgetHit ? ' (shrinking stopped at its run budget; it may not be minimal)' : ''}:`,
-    `simulation seed ${seed} and ${generated} generated fault(s), marked '#${FUZZ_COMMENT}' below, added to the scenario's own.`,
+    generated > 0
+      ? `simulation seed ${seed} and ${generated} generated fault(s), marked '#${FUZZ_COMMENT}' below, added to the scenario's own.`
+      : `simulation seed ${seed} and no generated faults: the scenario fails at this seed as it is.`,
     'Failed:',
     ...info.failures.map((f) => `  ${f}`),
     `Reproduce: sg run ${info.out}`,

@@ -153,3 +153,18 @@ describe('denial of service (slide 46)', () => {
     expect(w.log.byStatus.ok).toBeGreaterThan(10);
   });
 });
+
+describe('bad fault schedules are handled, not crashes', () => {
+  it('starting a service on a crashed host is a traced no-op; the host restart brings it back', () => {
+    const { net, server, client } = lan(13);
+    net.udpEcho(server, { port: 7, name: 'echo' });
+    const w = net.workload({ name: 'echo', host: client, target: { addr: ip('10.0.0.1'), port: 7 }, request: { kind: 'udp-echo', size: 10 }, arrival: { kind: 'poisson', rate: 20 }, timeout: millis(200), stop: seconds(5) });
+    net.fault(seconds(1), { kind: 'crash', host: 'server' });
+    net.fault(seconds(2), { kind: 'start', host: 'server', service: 'echo' });
+    net.fault(seconds(3), { kind: 'restart', host: 'server' });
+    net.run(seconds(6));
+    expect(server.service('echo').state).toBe('running');
+    expect(w.log.successRatio(1.1e6, 2.9e6)).toBe(0);
+    expect(w.log.successRatio(3.1e6, 5e6)).toBe(1);
+  });
+});
