@@ -28,6 +28,9 @@ import { Switch, type SwitchOptions } from './net/switch.ts';
 import { BulkService, HttpService, MulticastSink, RpcService, TcpEchoService, UdpEchoService, type HttpServiceOptions, type RpcServiceOptions, type Service } from './services.ts';
 import { Workload, type WorkloadOptions } from './workload.ts';
 import { World, type Device, type WorldOptions } from './world.ts';
+import { EngineNode } from './engine-node.ts';
+import { SgNode } from '../src/engine/sg-node.ts';
+import type { ServerState } from '../src/balance/types.ts';
 
 /** `10.0.0.1/24` */
 export function parseCidr(text: string): { addr: Ipv4Addr; prefixLen: number } {
@@ -103,7 +106,17 @@ export type FaultSpec =
   | { readonly kind: 'loss'; readonly link: string; readonly p: number; readonly duration: Duration }
   | { readonly kind: 'delay'; readonly link: string; readonly extra: Duration; readonly duration: Duration }
   | { readonly kind: 'clock-rate'; readonly host: string; readonly rate: number }
-  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration };
+  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration }
+  /** Set a server's state on every SG node that has the group (until health checks decide it). */
+  | { readonly kind: 'server-state'; readonly group: string; readonly server: string; readonly state: ServerState }
+  /** A server reports its external counter (until the feedback protocol carries it). */
+  | { readonly kind: 'counter'; readonly group: string; readonly server: string; readonly value: number };
+
+/** An SG node in the simulator: its EngineNode and how to build a fresh engine on restart. */
+export interface SimSgNode {
+  readonly node: EngineNode;
+  readonly make: () => SgNode;
+}
 
 export class Network {
   readonly world: World;
@@ -111,6 +124,7 @@ export class Network {
   readonly switches = new Map<string, Switch>();
   readonly links = new Map<string, Link>();
   readonly workloads: Workload[] = [];
+  readonly sgNodes = new Map<string, SimSgNode>();
   #macSeq = 0;
 
   constructor(opts: WorldOptions = {}) {
@@ -238,6 +252,35 @@ export class Network {
     return w;
   }
 
+  /**
+   * An SG node on two segments: eth0 on `pub` (clients, VIPs), eth1 on `priv` (servers). `make`
+   * builds its engine; it is called again on restart (state is lost, as in a crash).
+   */
+  sgNode(name: string, pub: Switch, priv: Switch, make: (ifaces: { pubMac: MacAddr; privMac: MacAddr }, world: World) => SgNode, link: LinkProps = {}): SimSgNode {
+    const pubMac = this.nextMac();
+    const privMac = this.nextMac();
+    const factory = () => make({ pubMac, privMac }, this.world);
+    const node = new EngineNode(this.world, name, [
+      { name: ifaceName('eth0'), mac: pubMac, mtu: 1500 },
+      { name: ifaceName('eth1'), mac: privMac, mtu: 1500 },
+    ], factory());
+    this.link(`${name}.eth0`, node.device('eth0'), pub, link);
+    this.link(`${name}.eth1`, node.device('eth1'), priv, link);
+    const sg = { node, make: factory };
+    this.sgNodes.set(name, sg);
+    return sg;
+  }
+
+  /** Every SG node's engine that is running (not crashed). */
+  engines(): SgNode[] {
+    const out: SgNode[] = [];
+    for (const s of this.sgNodes.values()) {
+      const ep = s.node.endpoint;
+      if (ep instanceof SgNode) out.push(ep);
+    }
+    return out;
+  }
+
   // ---- faults ----
 
   /** Schedule a fault at world time `at`. */
@@ -251,9 +294,14 @@ export class Network {
     switch (f.kind) {
       case 'crash':
       case 'restart':
+        if (!this.sgNodes.has(f.host)) this.getHost(f.host);
+        return;
       case 'clock-rate':
       case 'clock-stall':
-        this.getHost(f.host);
+        if (!this.sgNodes.has(f.host)) this.getHost(f.host);
+        return;
+      case 'server-state':
+      case 'counter':
         return;
       case 'kill':
       case 'hang':
@@ -280,10 +328,28 @@ export class Network {
   apply(f: FaultSpec): void {
     const w = this.world;
     switch (f.kind) {
-      case 'crash':
-        return this.getHost(f.host).crash();
-      case 'restart':
-        return this.getHost(f.host).restart();
+      case 'crash': {
+        const sg = this.sgNodes.get(f.host);
+        return sg ? sg.node.crash() : this.getHost(f.host).crash();
+      }
+      case 'restart': {
+        const sg = this.sgNodes.get(f.host);
+        return sg ? sg.node.restart(sg.make()) : this.getHost(f.host).restart();
+      }
+      case 'server-state':
+        for (const e of this.engines()) {
+          const gi = e.groupIndex(f.group);
+          const si = gi < 0 ? -1 : e.cfg.groups[gi]!.servers.findIndex((s) => s.name === f.server);
+          if (si >= 0) e.setServerState(gi, si, f.state);
+        }
+        return;
+      case 'counter':
+        for (const e of this.engines()) {
+          const gi = e.groupIndex(f.group);
+          const si = gi < 0 ? -1 : e.cfg.groups[gi]!.servers.findIndex((s) => s.name === f.server);
+          if (si >= 0) e.reportCounter(gi, si, f.value);
+        }
+        return;
       case 'kill':
         return this.getHost(f.host).service(f.service).kill();
       case 'hang':
@@ -304,10 +370,20 @@ export class Network {
       case 'delay':
         w.emit({ kind: 'fault', t: w.now, what: 'delay', target: f.link, detail: `+${f.extra}us for ${f.duration}us` });
         return this.getLink(f.link).delaySpike(f.extra, f.duration);
-      case 'clock-rate':
-        return this.getHost(f.host).host.setClockRate(f.rate);
-      case 'clock-stall':
+      case 'clock-rate': {
+        const sg = this.sgNodes.get(f.host);
+        return sg ? sg.node.setClockRate(f.rate) : this.getHost(f.host).host.setClockRate(f.rate);
+      }
+      case 'clock-stall': {
+        const sg = this.sgNodes.get(f.host);
+        if (sg) {
+          // An SG node's stall is a process pause (its clock keeps running).
+          sg.node.stall();
+          this.world.at((this.world.now + f.duration) as Instant, () => sg.node.resume());
+          return;
+        }
         return this.getHost(f.host).host.stallClock(f.duration);
+      }
       default:
         assertNever(f, 'fault');
     }

@@ -13,6 +13,7 @@ import { Network, type FaultSpec } from './network.ts';
 import type { ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
+import { buildCluster } from './cluster.ts';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -103,6 +104,7 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
     }));
   }
   for (const h of sc.hosts) buildHost(net, h, switches);
+  if (sc.cluster !== undefined) buildCluster(net, sc.cluster, sc.segments, switches);
   for (const w of sc.workloads) {
     const from = net.getHost(w.from);
     const think = w.arrival.kind === 'closed' ? serviceTime(w.arrival.think) : undefined;

@@ -51,10 +51,17 @@ export interface GroupConfig {
   readonly servers: readonly ServerConfig[];
 }
 
-/** What the balancer is told about each server as traffic flows (the engine calls these). */
+/**
+ * What the balancer is told about each server as traffic flows (the engine calls these).
+ *
+ * `clientAddr` on `linkOpened` / `linkClosed` feeds keep-same-server (slide 31): pass the
+ * link's client address whenever a link enters or leaves the link table (a remap is a close on
+ * the old server and an open on the new one). Without it the link still counts as load but
+ * creates no affinity; with keep-same-server 'off' it is ignored.
+ */
 export interface LoadEvents {
-  linkOpened(server: number, now: Instant): void;
-  linkClosed(server: number, now: Instant): void;
+  linkOpened(server: number, now: Instant, clientAddr?: Ipv4Addr): void;
+  linkClosed(server: number, now: Instant, clientAddr?: Ipv4Addr): void;
   packets(server: number, count: number, now: Instant): void;
   /** An external counter value reported by the server (feedback protocol, or an admin call). */
   counter(server: number, value: number, now: Instant): void;

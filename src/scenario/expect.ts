@@ -29,20 +29,28 @@ export interface ExpectationResult {
   readonly detail?: string;
 }
 
-/** Whether `ev` matches `m` (kind and every other listed field equal). */
+/**
+ * Whether `ev` matches `m`: kind and every other listed field equal. A dotted key reaches into
+ * nested fields, e.g. `detail.server: rs1` on a decision event.
+ */
 export function matches(m: Match, ev: TraceEvent | TraceEventInput): boolean {
   if (ev.kind !== m.kind) return false;
   const rec = ev as unknown as Record<string, unknown>;
   for (const k in m) {
     if (k === 'kind') continue;
-    if (rec[k] !== m[k]) return false;
+    let v: unknown;
+    if (k.includes('.')) {
+      v = rec;
+      for (const part of k.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
+    } else v = rec[k];
+    if (v !== m[k]) return false;
   }
   return true;
 }
 
 function pct(x: number): string {
-  const v = x * 100;
-  return `${Number.isInteger(v) ? v : v.toFixed(v >= 99 ? 3 : 2).replace(/0+$/, '')}%`;
+  const v = Number((x * 100).toFixed(3));
+  return `${v}%`;
 }
 
 function windowText(from: number, to: number): string {
@@ -141,6 +149,36 @@ function check(m: ExpectationModel): Check {
             bound: 'never',
             ...(first ? { detail: `first at ${formatDuration(first.t as number as Duration)} (event ${first.id})` } : {}),
           };
+        },
+      };
+    }
+    case 'share': {
+      // New links of the group by server, with remaps moving a link from one server to another.
+      const by = new Map<string, number>();
+      let total = 0;
+      return {
+        observe(ev) {
+          if (ev.kind !== 'decision' || ev.t < m.from || ev.t >= m.to || ev.detail['group'] !== m.group) return;
+          if (ev.what === 'link-new') {
+            const s = String(ev.detail['server']);
+            by.set(s, (by.get(s) ?? 0) + 1);
+            total++;
+          } else if (ev.what === 'link-remap') {
+            const from = String(ev.detail['from']);
+            const to = String(ev.detail['to']);
+            by.set(from, (by.get(from) ?? 0) - 1);
+            by.set(to, (by.get(to) ?? 0) + 1);
+          }
+        },
+        finish() {
+          const n = by.get(m.server) ?? 0;
+          const f = total === 0 ? 0 : n / total;
+          const lo = m.min ?? 0;
+          const hi = m.max ?? 1;
+          const bound = m.min !== undefined && m.max !== undefined ? `in [${pct(m.min)}, ${pct(m.max)}]` : m.min !== undefined ? `>= ${pct(m.min)}` : `<= ${pct(hi)}`;
+          if (total === 0) return { pass: false, measured: `no new links in group ${m.group}`, bound };
+          const all = [...by.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join(', ');
+          return { pass: f >= lo && f <= hi, measured: `${m.server} ${pct(f)} (${n}/${total}; ${all})${windowText(m.from, m.to)}`, bound };
         },
       };
     }

@@ -12,7 +12,7 @@ import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
 import type { Duration } from '../time.ts';
-import { Scenario as ScenarioSchema, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
+import { Scenario as ScenarioSchema, type ClusterDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { bandwidth, duration, fraction, rate, size } from './units.ts';
 
 export interface ScenarioError {
@@ -99,7 +99,45 @@ export type FaultAction =
   | { readonly kind: 'loss'; readonly link: string; readonly p: number; readonly duration: Duration }
   | { readonly kind: 'delay'; readonly link: string; readonly extra: Duration; readonly duration: Duration }
   | { readonly kind: 'clock-rate'; readonly host: string; readonly rate: number }
-  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration };
+  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration }
+  | { readonly kind: 'server-state'; readonly group: string; readonly server: string; readonly state: 'alive' | 'pending' | 'dead' }
+  | { readonly kind: 'counter'; readonly group: string; readonly server: string; readonly value: number };
+
+export interface ClusterNodeModel {
+  readonly name: string;
+  readonly publicSegment: string;
+  readonly publicAddr: Ipv4Addr;
+  readonly privateSegment: string;
+  readonly privateAddr: Ipv4Addr;
+  readonly gateway?: Ipv4Addr;
+}
+
+export interface ClusterServerModel {
+  readonly host: string;
+  readonly addr: Ipv4Addr;
+  readonly port?: number;
+  readonly weight: number;
+  readonly state: 'alive' | 'pending' | 'dead';
+}
+
+export interface ClusterGroupModel {
+  readonly name: string;
+  readonly vip: Ipv4Addr;
+  readonly port: number | 'all';
+  readonly policy: 'round-robin' | 'connections' | 'packets' | 'counter';
+  readonly weighted: boolean;
+  readonly keepSameServer: { readonly mode: 'off' } | { readonly mode: 'client'; readonly timeout: Duration } | { readonly mode: 'subnet'; readonly prefixLen: number; readonly timeout: Duration };
+  readonly loadWindow: Duration;
+  readonly loadFromTotals: boolean;
+  readonly servers: readonly ClusterServerModel[];
+}
+
+export interface ClusterModel {
+  readonly nodes: readonly ClusterNodeModel[];
+  readonly groups: readonly ClusterGroupModel[];
+  readonly linksMax: number;
+  readonly idle: { readonly tcp: Duration; readonly udp: Duration; readonly icmp: Duration; readonly closing: Duration; readonly unanswered: Duration };
+}
 
 export interface FaultModel {
   readonly at: Duration;
@@ -114,7 +152,8 @@ export type ExpectationModel =
   | { readonly kind: 'count'; readonly match: Match; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number }
   | { readonly kind: 'value'; readonly metric: string; readonly at: Duration; readonly min?: number; readonly max?: number }
   | { readonly kind: 'never'; readonly match: Match }
-  | { readonly kind: 'within'; readonly after: Match; readonly then: Match; readonly within: Duration };
+  | { readonly kind: 'within'; readonly after: Match; readonly then: Match; readonly within: Duration }
+  | { readonly kind: 'share'; readonly group: string; readonly server: string; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number };
 
 export interface ExpectationEntry {
   readonly model: ExpectationModel;
@@ -134,6 +173,7 @@ export interface Scenario {
   readonly real: boolean;
   readonly segments: readonly SegmentModel[];
   readonly hosts: readonly HostModel[];
+  readonly cluster?: ClusterModel;
   readonly workloads: readonly WorkloadModel[];
   readonly faults: readonly FaultModel[];
   readonly expectations: readonly ExpectationEntry[];
@@ -360,9 +400,11 @@ class Resolver {
     });
   }
 
+  readonly seenAddrs = new Map<number, string>();
+
   hosts(segments: readonly SegmentModel[]): HostModel[] {
     const byName = new Map(segments.map((s) => [s.name, s]));
-    const seenAddrs = new Map<number, string>();
+    const seenAddrs = this.seenAddrs;
     return Object.entries(this.doc.topology.hosts).map(([name, h]) => this.host(name, h, byName, seenAddrs));
   }
 
@@ -468,6 +510,90 @@ class Resolver {
     return { name: w.name, from: w.from, to, ...(port !== undefined ? { port } : {}), request, arrival, ...(start !== undefined ? { start } : {}), ...(stop !== undefined ? { stop } : {}), ...(timeout !== undefined ? { timeout } : {}) };
   }
 
+  cluster?: ClusterModel;
+
+  /** Check that a group and one of its servers exist (for faults and expectations). */
+  groupServer(group: string, server: string, path: PathSeg[]): void {
+    const g = this.cluster?.groups.find((x) => x.name === group);
+    if (g === undefined) {
+      this.rep.at([...path, 'group'], this.cluster ? `unknown group '${group}' (groups: ${this.cluster.groups.map((x) => x.name).join(', ')})` : 'there is no cluster: section');
+      return;
+    }
+    if (!g.servers.some((s) => s.host === server)) this.rep.at([...path, 'server'], `group ${group} has no server '${server}' (servers: ${g.servers.map((s) => s.host).join(', ')})`);
+  }
+
+  resolveCluster(c: ClusterDoc, segments: readonly SegmentModel[], hosts: Map<string, HostModel>, seenAddrs: Map<number, string>): ClusterModel {
+    const segs = new Map(segments.map((x) => [x.name, x]));
+    const nodes: ClusterNodeModel[] = Object.entries(c.nodes).map(([name, n]) => {
+      const base: PathSeg[] = ['cluster', 'nodes', name];
+      if (hosts.has(name)) this.rep.at(base, `'${name}' is also a host name`);
+      const side = (key: 'public' | 'private') => {
+        const seg = segs.get(n[key].segment);
+        if (seg === undefined) this.rep.at([...base, key, 'segment'], `unknown segment '${n[key].segment}' (segments: ${[...segs.keys()].join(', ')})`);
+        const addr = this.addr(n[key].ip, [...base, key, 'ip']);
+        if (seg && !inSubnet(addr, seg.net, seg.prefixLen)) this.rep.at([...base, key, 'ip'], `${n[key].ip} is outside segment ${seg.name}`);
+        const other = seenAddrs.get(addr);
+        if (other !== undefined) this.rep.at([...base, key, 'ip'], `${n[key].ip} is already used by ${other}`);
+        seenAddrs.set(addr, `${name}.${key}`);
+        return { segment: n[key].segment, addr };
+      };
+      const pub = side('public');
+      const priv = side('private');
+      const gw = n.gateway !== undefined ? this.addr(n.gateway, [...base, 'gateway']) : undefined;
+      return { name, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}) };
+    });
+    const privSeg = new Set(nodes.map((n) => n.privateSegment));
+    const groupNames = new Set<string>();
+    const vipPorts = new Set<string>();
+    const groups: ClusterGroupModel[] = c.groups.map((g, gi) => {
+      const base: PathSeg[] = ['cluster', 'groups', gi];
+      if (groupNames.has(g.name)) this.rep.at([...base, 'name'], `duplicate group name '${g.name}'`);
+      groupNames.add(g.name);
+      const vip = this.addr(g.vip, [...base, 'vip']);
+      const key = `${g.vip}:${g.port}`;
+      if (vipPorts.has(key)) this.rep.at([...base, 'port'], `another group already serves ${key}`);
+      vipPorts.add(key);
+      const ks = g['keep-same-server'];
+      let keep: ClusterGroupModel['keepSameServer'] = { mode: 'off' };
+      if (ks && ks.mode === 'client') keep = { mode: 'client', timeout: this.dur(ks.timeout, [...base, 'keep-same-server', 'timeout']) ?? (0 as Duration) };
+      else if (ks && ks.mode === 'subnet') keep = { mode: 'subnet', prefixLen: ks.prefix, timeout: this.dur(ks.timeout, [...base, 'keep-same-server', 'timeout']) ?? (0 as Duration) };
+      const servers = g.servers.map((s, si) => {
+        const h = hosts.get(s.host);
+        let addr = 0 as Ipv4Addr;
+        if (h === undefined) this.rep.at([...base, 'servers', si, 'host'], `unknown host '${s.host}' (hosts: ${[...hosts.keys()].join(', ')})`);
+        else {
+          const iface = h.ifaces.find((i) => privSeg.has(i.segment));
+          if (iface === undefined) this.rep.at([...base, 'servers', si, 'host'], `${s.host} has no interface on an SG node's private segment (${[...privSeg].join(', ')})`);
+          else addr = iface.addrs[0]!.addr;
+        }
+        return { host: s.host, addr, ...(s.port !== undefined ? { port: s.port } : {}), weight: s.weight ?? 1, state: s.state ?? 'alive' };
+      });
+      return {
+        name: g.name,
+        vip,
+        port: g.port,
+        policy: g.policy ?? 'round-robin',
+        weighted: g.weighted ?? false,
+        keepSameServer: keep,
+        loadWindow: ((): Duration => {
+          const w = this.dur(g['load-window'], [...base, 'load-window']) ?? (10_000_000 as Duration);
+          if (w <= 0) this.rep.at([...base, 'load-window'], 'load-window must be positive');
+          return w;
+        })(),
+        loadFromTotals: g['load-from-totals'] ?? false,
+        servers,
+      };
+    });
+    const idle = c.idle ?? {};
+    const d = (v: string | undefined, def: number, key: string) => (this.dur(v, ['cluster', 'idle', key]) ?? def) as Duration;
+    return {
+      nodes,
+      groups,
+      linksMax: c['links-max'] ?? 1_000_000,
+      idle: { tcp: d(idle.tcp, 900_000_000, 'tcp'), udp: d(idle.udp, 30_000_000, 'udp'), icmp: d(idle.icmp, 10_000_000, 'icmp'), closing: d(idle.closing, 10_000_000, 'closing'), unanswered: d(idle.unanswered, 10_000_000, 'unanswered') },
+    };
+  }
+
   fault(f: FaultDoc, k: number, hosts: Map<string, HostModel>, links: Set<string>): FaultModel {
     const p: PathSeg[] = ['faults', k];
     const at = this.dur(f.at, [...p, 'at']) ?? (0 as Duration);
@@ -504,7 +630,15 @@ class Resolver {
     } else if ('heal' in f) action = { kind: 'heal' };
     else if ('loss' in f) action = { kind: 'loss', link: link(f.loss.link, [...p, 'loss', 'link']), p: this.frac(f.loss.p, [...p, 'loss', 'p']) ?? 0, duration: this.dur(f.loss.for, [...p, 'loss', 'for']) ?? (0 as Duration) };
     else if ('delay' in f) action = { kind: 'delay', link: link(f.delay.link, [...p, 'delay', 'link']), extra: this.dur(f.delay.extra, [...p, 'delay', 'extra']) ?? (0 as Duration), duration: this.dur(f.delay.for, [...p, 'delay', 'for']) ?? (0 as Duration) };
-    else {
+    else if ('server-state' in f) {
+      const x = f['server-state'];
+      this.groupServer(x.group, x.server, [...p, 'server-state']);
+      action = { kind: 'server-state', group: x.group, server: x.server, state: x.state };
+    } else if ('counter' in f) {
+      const x = f.counter;
+      this.groupServer(x.group, x.server, [...p, 'counter']);
+      action = { kind: 'counter', group: x.group, server: x.server, value: x.value };
+    } else {
       const c = f.clock;
       host(c.host, 'clock');
       if ((c.rate === undefined) === (c.stall === undefined)) this.rep.at([...p, 'clock'], 'give exactly one of rate: or stall:');
@@ -546,6 +680,14 @@ class Resolver {
       return { kind: 'value', metric: v.metric, at: this.dur(v.at, [...p, 'value', 'at']) ?? (0 as Duration), ...(v.min !== undefined ? { min: v.min } : {}), ...(v.max !== undefined ? { max: v.max } : {}) };
     }
     if ('never' in e) return { kind: 'never', match: match(e.never) };
+    if ('share' in e) {
+      const x = e.share;
+      this.groupServer(x.group, x.server, [...p, 'share']);
+      if (x.min === undefined && x.max === undefined) this.rep.at([...p, 'share'], 'give min:, max: or both');
+      const min = this.frac(x.min, [...p, 'share', 'min']);
+      const max = this.frac(x.max, [...p, 'share', 'max']);
+      return { kind: 'share', group: x.group, server: x.server, ...window(x.between, [...p, 'share', 'between']), ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
+    }
     const w = e.within;
     return { kind: 'within', after: match(w.after), then: match(w.then), within: this.dur(w.within, [...p, 'within', 'within']) ?? (0 as Duration) };
   }
@@ -591,14 +733,19 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
   const segments = r.segments();
   const hosts = r.hosts(segments);
   const hostMap = new Map(hosts.map((h) => [h.name, h]));
+  const cluster = sdoc.cluster !== undefined ? r.resolveCluster(sdoc.cluster, segments, hostMap, r.seenAddrs) : undefined;
+  if (cluster !== undefined) r.cluster = cluster;
   const workloads = (sdoc.workload ?? []).map((w, k) => r.workload(w, k, hostMap));
   const wlNames = new Set<string>();
   workloads.forEach((w, k) => {
     if (wlNames.has(w.name)) rep.at(['workload', k, 'name'], `duplicate workload name '${w.name}'`);
     wlNames.add(w.name);
   });
-  const links = new Set(linkNames(hosts));
-  const faults = (sdoc.faults ?? []).map((f, k) => r.fault(f, k, hostMap, links));
+  const links = new Set([...linkNames(hosts), ...(cluster?.nodes.flatMap((n) => [`${n.name}.eth0`, `${n.name}.eth1`]) ?? [])]);
+  // Cluster nodes crash and restart like hosts.
+  const crashable = new Map<string, HostModel>(hostMap);
+  for (const n of cluster?.nodes ?? []) crashable.set(n.name, { name: n.name, ifaces: [], routes: [], router: false, mrouter: false, services: [] });
+  const faults = (sdoc.faults ?? []).map((f, k) => r.fault(f, k, crashable, links));
   faults.forEach((f, k) => {
     if (f.at > durationUs) rep.at(['faults', k, 'at'], `at ${sdoc.faults![k]!.at} is after the end of the run (duration ${sdoc.duration})`);
   });
@@ -620,6 +767,7 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
       real: sdoc.real ?? false,
       segments,
       hosts,
+      ...(cluster !== undefined ? { cluster } : {}),
       workloads,
       faults,
       expectations,

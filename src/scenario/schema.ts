@@ -114,6 +114,8 @@ export const Fault = Type.Union([
   Type.Object({ at: Duration, loss: Type.Object({ link: Type.String(), p: Fraction, for: Duration }, strict) }, strict),
   Type.Object({ at: Duration, delay: Type.Object({ link: Type.String(), extra: Duration, for: Duration }, strict) }, strict),
   Type.Object({ at: Duration, clock: Type.Object({ host: Name, rate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })), stall: Type.Optional(Duration) }, strict) }, strict),
+  Type.Object({ at: Duration, 'server-state': Type.Object({ group: Name, server: Name, state: Type.Union([Type.Literal('alive'), Type.Literal('pending'), Type.Literal('dead')]) }, strict) }, strict),
+  Type.Object({ at: Duration, counter: Type.Object({ group: Name, server: Name, value: Type.Number() }, strict) }, strict),
 ]);
 
 /** Which trace events an expectation looks at: `kind` plus fields that must be equal. */
@@ -130,8 +132,49 @@ export const Expectation = Type.Union([
   Type.Object({ count: Type.Object({ match: Match, between: Type.Optional(Window), min: Type.Optional(Type.Integer({ minimum: 0 })), max: Type.Optional(Type.Integer({ minimum: 0 })) }, strict) }, strict),
   Type.Object({ value: Type.Object({ metric: Type.String(), at: Duration, min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) }, strict) }, strict),
   Type.Object({ never: Match }, strict),
+  Type.Object({ share: Type.Object({ group: Name, server: Name, between: Type.Optional(Window), min: Type.Optional(Fraction), max: Type.Optional(Fraction) }, strict) }, { ...strict, description: 'The fraction of a group\'s new links that went to one server' }),
   Type.Object({ within: Type.Object({ after: Match, then: Match, within: Duration }, strict) }, strict),
 ]);
+
+const ServerState = Type.Union([Type.Literal('alive'), Type.Literal('pending'), Type.Literal('dead')]);
+
+export const ClusterNode = Type.Object(
+  {
+    public: Type.Object({ segment: Name, ip: Ipv4 }, strict),
+    private: Type.Object({ segment: Name, ip: Ipv4 }, strict),
+    gateway: Type.Optional(Ipv4),
+  },
+  { ...strict, description: 'An SG node: public interface (holds the VIPs) and private interface (the servers\' gateway)' },
+);
+
+export const ClusterGroup = Type.Object(
+  {
+    name: Name,
+    vip: Ipv4,
+    port: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal('all')], { description: 'The VIP port (0 for ICMP echo), or all (whole server)' }),
+    policy: Type.Optional(Type.Union([Type.Literal('round-robin'), Type.Literal('connections'), Type.Literal('packets'), Type.Literal('counter')])),
+    weighted: Type.Optional(Type.Boolean()),
+    'keep-same-server': Type.Optional(Type.Union([
+      Type.Object({ mode: Type.Literal('off') }, strict),
+      Type.Object({ mode: Type.Literal('client'), timeout: Duration }, strict),
+      Type.Object({ mode: Type.Literal('subnet'), prefix: Type.Integer({ minimum: 0, maximum: 32 }), timeout: Duration }, strict),
+    ])),
+    'load-window': Type.Optional(Duration),
+    'load-from-totals': Type.Optional(Type.Boolean({ description: 'Balance on totals, not recent change (shows the bombing problem of slide 30)' })),
+    servers: Type.Array(Type.Object({ host: Name, port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })), state: Type.Optional(ServerState) }, strict), { minItems: 1 }),
+  },
+  strict,
+);
+
+export const Cluster = Type.Object(
+  {
+    nodes: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), ClusterNode, { additionalProperties: false }),
+    groups: Type.Array(ClusterGroup, { minItems: 1 }),
+    'links-max': Type.Optional(Type.Integer({ minimum: 1, maximum: 16_000_000 })),
+    idle: Type.Optional(Type.Object({ tcp: Type.Optional(Duration), udp: Type.Optional(Duration), icmp: Type.Optional(Duration), closing: Type.Optional(Duration), unanswered: Type.Optional(Duration) }, strict)),
+  },
+  { ...strict, description: 'The server group: SG nodes, VIP groups, balancing' },
+);
 
 export const Scenario = Type.Object(
   {
@@ -148,6 +191,7 @@ export const Scenario = Type.Object(
       },
       strict,
     ),
+    cluster: Type.Optional(Cluster),
     workload: Type.Optional(Type.Array(Workload)),
     faults: Type.Optional(Type.Array(Fault)),
     expect: Type.Optional(Type.Array(Expectation)),
@@ -164,6 +208,7 @@ export type WorkloadDoc = Static<typeof Workload>;
 export type FaultDoc = Static<typeof Fault>;
 export type ExpectationDoc = Static<typeof Expectation>;
 export type MatchDoc = Static<typeof Match>;
+export type ClusterDoc = Static<typeof Cluster>;
 
 /** The JSON Schema document shipped for editors (draft 2020-12 compatible). */
 export function scenarioJsonSchema(): TSchema & Record<string, unknown> {

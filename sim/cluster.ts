@@ -1,0 +1,63 @@
+/**
+ * Building a scenario's cluster in the simulator: one EngineNode per SG node, running the engine
+ * (src/engine/sg-node.ts) through the same Port that real mode uses, with its trace events stamped
+ * with world time and causality.
+ */
+
+import type { GroupConfig } from '../src/balance/types.ts';
+import { SG_DEFAULTS, type SgNodeConfig } from '../src/engine/config.ts';
+import { SgNode } from '../src/engine/sg-node.ts';
+import { ifaceName } from '../src/port.ts';
+import type { ClusterModel, SegmentModel } from '../src/scenario/load.ts';
+import type { TraceEventInput, TraceSink } from '../src/trace.ts';
+import type { Network } from './network.ts';
+import type { Switch } from './net/switch.ts';
+import type { World } from './world.ts';
+
+export function groupConfigs(c: ClusterModel): GroupConfig[] {
+  return c.groups.map((g) => ({
+    name: g.name,
+    vip: g.vip,
+    port: g.port,
+    policy: g.policy,
+    weighted: g.weighted,
+    keepSameServer: g.keepSameServer,
+    loadWindow: g.loadWindow,
+    loadFromTotals: g.loadFromTotals,
+    servers: g.servers.map((s) => ({ name: s.host, addr: s.addr, weight: s.weight, ...(s.port !== undefined ? { port: s.port } : {}) })),
+  }));
+}
+
+/** A trace sink for an engine in the simulator: world time, and the cause of the event being handled. */
+export function worldTrace(world: World): TraceSink {
+  return {
+    emit: (ev: TraceEventInput) => world.emit({ ...ev, t: world.now, ...(world.cause !== undefined ? { cause: world.cause } : {}) } as TraceEventInput),
+  };
+}
+
+export function buildCluster(net: Network, c: ClusterModel, segments: readonly SegmentModel[], switches: ReadonlyMap<string, Switch>): void {
+  const groups = groupConfigs(c);
+  const segOf = new Map(segments.map((s) => [s.name, s]));
+  for (const n of c.nodes) {
+    const pubSeg = segOf.get(n.publicSegment)!;
+    const privSeg = segOf.get(n.privateSegment)!;
+    net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world) => {
+      const cfg: SgNodeConfig = {
+        name: n.name,
+        public: { name: ifaceName('eth0'), mac: pubMac, addr: n.publicAddr, prefixLen: pubSeg.prefixLen },
+        private: { name: ifaceName('eth1'), mac: privMac, addr: n.privateAddr, prefixLen: privSeg.prefixLen },
+        ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
+        groups,
+        linksMax: c.linksMax,
+        idle: { tcp: c.idle.tcp, tcpClosing: c.idle.closing, unanswered: c.idle.unanswered, udp: c.idle.udp, icmp: c.idle.icmp },
+        garpCount: SG_DEFAULTS.garpCount,
+        garpInterval: SG_DEFAULTS.garpInterval,
+      };
+      const sg = new SgNode(cfg, { trace: worldTrace(world), now: world.now });
+      c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {
+        if (s.state !== 'alive') sg.setServerState(gi, si, s.state);
+      }));
+      return sg;
+    }, pubSeg.link);
+  }
+}

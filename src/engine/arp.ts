@@ -1,0 +1,131 @@
+/**
+ * The SG node's ARP table (RFC 826), sans-IO: the node asks for a next hop's MAC; when unknown,
+ * the frame waits (bounded) while requests go out, and the table tells the node when to retry and
+ * when to give up. Entries learnt from replies and from requests aimed at us; an existing entry is
+ * updated by any ARP from its address (gratuitous ARP moves it).
+ */
+
+import type { IfaceName } from '../port.ts';
+import type { Duration, Instant } from '../time.ts';
+import type { Ipv4Addr, MacAddr } from '../wire/addr.ts';
+
+export interface ArpConfig {
+  /** How long a learnt entry is trusted. */
+  readonly entryTimeout: Duration;
+  /** Requests sent before giving up on a next hop. */
+  readonly retries: number;
+  readonly retryInterval: Duration;
+  /** Frames waiting per unresolved next hop (Linux unres_qlen is 3; a NAT wants more). */
+  readonly pendingPerHopMax: number;
+  readonly entriesMax: number;
+}
+
+export const ARP_DEFAULTS: ArpConfig = {
+  entryTimeout: 60_000_000 as Duration,
+  retries: 3,
+  retryInterval: 1_000_000 as Duration,
+  pendingPerHopMax: 64,
+  entriesMax: 65_536,
+};
+
+interface Entry {
+  mac: MacAddr;
+  expires: number;
+}
+
+interface Pending {
+  readonly iface: IfaceName;
+  frames: Uint8Array[];
+  tries: number;
+  nextTry: number;
+}
+
+export class ArpTable {
+  readonly #cfg: ArpConfig;
+  readonly #entries = new Map<number, Entry>();
+  readonly #pending = new Map<number, Pending>();
+  /** Frames dropped because a next hop's queue was full or it never answered. */
+  dropped = 0;
+
+  constructor(cfg: Partial<ArpConfig> = {}) {
+    this.#cfg = { ...ARP_DEFAULTS, ...cfg };
+  }
+
+  lookup(ip: Ipv4Addr, now: Instant): MacAddr | undefined {
+    const e = this.#entries.get(ip);
+    if (e === undefined) return undefined;
+    if (e.expires <= now) {
+      this.#entries.delete(ip);
+      return undefined;
+    }
+    return e.mac;
+  }
+
+  /**
+   * Learn `ip` at `mac`. `create`: add a new entry (a reply, or a request aimed at us); otherwise
+   * only update an existing one. Returns frames that were waiting for this address.
+   */
+  learn(ip: Ipv4Addr, mac: MacAddr, now: Instant, create: boolean): Uint8Array[] {
+    const e = this.#entries.get(ip);
+    if (e !== undefined) {
+      e.mac = mac;
+      e.expires = now + this.#cfg.entryTimeout;
+    } else if (create || this.#pending.has(ip)) {
+      if (this.#entries.size >= this.#cfg.entriesMax) this.#evictOne();
+      this.#entries.set(ip, { mac, expires: now + this.#cfg.entryTimeout });
+    }
+    const p = this.#pending.get(ip);
+    if (p === undefined) return [];
+    this.#pending.delete(ip);
+    return p.frames;
+  }
+
+  /** Queue a frame for an unresolved next hop; true when a request should go out now. */
+  enqueue(ip: Ipv4Addr, iface: IfaceName, frame: Uint8Array, now: Instant): boolean {
+    let p = this.#pending.get(ip);
+    if (p === undefined) {
+      p = { iface, frames: [], tries: 1, nextTry: now + this.#cfg.retryInterval };
+      this.#pending.set(ip, p);
+      p.frames.push(frame);
+      return true;
+    }
+    if (p.frames.length >= this.#cfg.pendingPerHopMax) this.dropped++;
+    else p.frames.push(frame);
+    return false;
+  }
+
+  /** Next hops to ask again now, and ones given up on (their frames are dropped). */
+  poll(now: Instant): { retry: { ip: Ipv4Addr; iface: IfaceName }[]; failed: Ipv4Addr[] } {
+    const retry: { ip: Ipv4Addr; iface: IfaceName }[] = [];
+    const failed: Ipv4Addr[] = [];
+    for (const [ip, p] of this.#pending) {
+      if (p.nextTry > now) continue;
+      if (p.tries >= this.#cfg.retries) {
+        this.dropped += p.frames.length;
+        this.#pending.delete(ip);
+        failed.push(ip as Ipv4Addr);
+      } else {
+        p.tries++;
+        p.nextTry = now + this.#cfg.retryInterval;
+        retry.push({ ip: ip as Ipv4Addr, iface: p.iface });
+      }
+    }
+    return { retry, failed };
+  }
+
+  /** Earliest retry deadline, if any resolution is pending. */
+  nextDeadline(): number | undefined {
+    let t: number | undefined;
+    for (const p of this.#pending.values()) if (t === undefined || p.nextTry < t) t = p.nextTry;
+    return t;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #evictOne(): void {
+    const first = this.#entries.keys().next();
+    if (!first.done) this.#entries.delete(first.value);
+  }
+}

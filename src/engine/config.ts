@@ -1,0 +1,57 @@
+/** An SG node's configuration: its interfaces and addresses, the VIP groups, and the limits. */
+
+import type { IfaceName } from '../port.ts';
+import type { Duration } from '../time.ts';
+import type { Ipv4Addr, MacAddr } from '../wire/addr.ts';
+import type { GroupConfig } from '../balance/types.ts';
+
+export interface SgIfaceConfig {
+  readonly name: IfaceName;
+  readonly mac: MacAddr;
+  /** The node's own address on this interface. */
+  readonly addr: Ipv4Addr;
+  readonly prefixLen: number;
+}
+
+export interface IdleTimeouts {
+  /** TCP link with traffic both ways. */
+  readonly tcp: Duration;
+  /** TCP link after a FIN or RST. */
+  readonly tcpClosing: Duration;
+  /** A link that never saw a reply (a SYN to a dead server, a UDP probe). */
+  readonly unanswered: Duration;
+  readonly udp: Duration;
+  readonly icmp: Duration;
+}
+
+export const IDLE_DEFAULTS: IdleTimeouts = {
+  tcp: 900_000_000 as Duration, // 15 min, as IPVS
+  tcpClosing: 10_000_000 as Duration,
+  unanswered: 10_000_000 as Duration,
+  udp: 30_000_000 as Duration,
+  icmp: 10_000_000 as Duration,
+};
+
+export interface SgNodeConfig {
+  readonly name: string;
+  /** Faces the clients; holds the VIPs. */
+  readonly public: SgIfaceConfig;
+  /** Faces the real servers; its address is their default gateway. */
+  readonly private: SgIfaceConfig;
+  /** Next hop for clients not on the public subnet. */
+  readonly gateway?: Ipv4Addr;
+  readonly groups: readonly GroupConfig[];
+  /** Links the table holds at most; a new link beyond it is dropped and counted. */
+  readonly linksMax: number;
+  readonly idle: IdleTimeouts;
+  /** Gratuitous ARPs for each VIP when the node starts serving (spaced by garpInterval). */
+  readonly garpCount: number;
+  readonly garpInterval: Duration;
+}
+
+export const SG_DEFAULTS = {
+  linksMax: 1_000_000,
+  idle: IDLE_DEFAULTS,
+  garpCount: 3,
+  garpInterval: 1_000_000 as Duration,
+} as const;

@@ -1,0 +1,588 @@
+/**
+ * An SG node: the virtual server's data plane (slides 4, 12, 14, 29) as a sans-IO `Endpoint`.
+ *
+ * The node owns its public address and the VIPs on its public interface, and its private address
+ * (the real servers' default gateway) on its private interface. It answers ARP for them, replies
+ * to pings to them, and NATs TCP, UDP and ICMP echo for each group, LVS-NAT style:
+ *
+ *   client -> VIP:vport      becomes  client -> server:port    (inbound, public -> private)
+ *   server:port -> client    becomes  VIP:vport -> client      (outbound, private -> public)
+ *
+ * The client address is kept, so the servers must route replies through the node. ICMP errors
+ * about a link are translated in both directions, quoted header included. Checksums are updated
+ * incrementally (RFC 1624); L4 checksums are not verified on the way through (a corrupt segment
+ * stays corrupt and the end host drops it, as with IPVS). Fragments are not handled (no
+ * reassembly): they are dropped and counted.
+ *
+ * Links follow slide 29: created by the client's first packet (a SYN for TCP), chosen by the
+ * group's balancer, active at the first reply (a RST is not a reply, slide 37), remapped while
+ * still new if their server is Dead, never moved once active, closed after FIN/RST or idle
+ * timeouts. The table is bounded; a full table drops the new link with a counter and a trace.
+ */
+
+import { GroupBalancer } from '../balance/balancer.ts';
+import type { GroupConfig, ServerState } from '../balance/types.ts';
+import { LinkTable } from '../nat/linktable.ts';
+import type { LinkId, NatProto } from '../nat/types.ts';
+import type { Endpoint, IfaceName, TxFrame } from '../port.ts';
+import type { Duration, Instant } from '../time.ts';
+import { TimerTable } from '../timers.ts';
+import type { TraceSink } from '../trace.ts';
+import { formatIpv4, MAC_BROADCAST, readIpv4, readMac, readU16, writeIpv4, writeMac, writeU16, type Ipv4Addr, type MacAddr } from '../wire/addr.ts';
+import { ARP_LEN, ARP_OP, encodeArp, parseArp } from '../wire/arp.ts';
+import { internetChecksum, updateChecksum16, updateChecksum32, updateUdpChecksum16, updateUdpChecksum32 } from '../wire/checksum.ts';
+import { ETHERTYPE } from '../wire/ethernet.ts';
+import { IP_PROTO } from '../wire/ipv4.ts';
+import { TCP_FLAG } from '../wire/tcp.ts';
+import { ArpTable } from './arp.ts';
+import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
+
+const ETH = 14;
+const TIMERS = ['garp', 'arp', 'sweep'] as const;
+type TimerName = (typeof TIMERS)[number];
+
+/** How often the link table's idle sweep runs, and how many entries it visits per run. */
+export const SWEEP_INTERVAL_US = 100_000;
+export const SWEEP_BUDGET = 20_000;
+/** Frames queued for transmission at most (a burst beyond it is dropped and counted). */
+export const TX_QUEUE_MAX = 65_536;
+
+export interface SgCounters {
+  framesIn: number;
+  framesOut: number;
+  /** Client -> server packets translated. */
+  natIn: number;
+  /** Server -> client packets translated. */
+  natOut: number;
+  linksCreated: number;
+  linksRemapped: number;
+  linksExpired: number;
+  /** New links dropped because the table was full. */
+  tableFull: number;
+  /** Drops by 'layer/reason'. */
+  readonly drops: Map<string, number>;
+}
+
+interface Iface {
+  readonly cfg: SgIfaceConfig;
+  readonly mask: number;
+}
+
+export class SgNode implements Endpoint {
+  readonly cfg: SgNodeConfig;
+  readonly links: LinkTable;
+  readonly balancers: readonly GroupBalancer[];
+  readonly counters: SgCounters = {
+    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, drops: new Map(),
+  };
+  readonly #trace: TraceSink | undefined;
+  readonly #pub: Iface;
+  readonly #priv: Iface;
+  readonly #arp = new ArpTable();
+  readonly #timers = new TimerTable<TimerName>(TIMERS);
+  #tx: TxFrame[] = [];
+  #txHead = 0;
+  #now = 0;
+  #garpLeft: number;
+  /** vip -> port -> group index ('all' groups under key -1). */
+  readonly #groupsByVip = new Map<number, Map<number, number>>();
+  readonly #vips: Set<number>;
+  /** Server address -> list of [group, server] (a server may serve several groups). */
+  readonly #serverIndex = new Map<number, [number, number][]>();
+
+  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant } = {}) {
+    this.cfg = cfg;
+    this.#trace = opts.trace;
+    this.#now = opts.now ?? 0;
+    const mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
+    this.#pub = { cfg: cfg.public, mask: mask(cfg.public.prefixLen) };
+    this.#priv = { cfg: cfg.private, mask: mask(cfg.private.prefixLen) };
+    this.links = new LinkTable({ linksMax: cfg.linksMax });
+    this.balancers = cfg.groups.map((g) => new GroupBalancer(g));
+    cfg.groups.forEach((g, gi) => {
+      let ports = this.#groupsByVip.get(g.vip);
+      if (ports === undefined) this.#groupsByVip.set(g.vip, (ports = new Map()));
+      ports.set(g.port === 'all' ? -1 : g.port, gi);
+      g.servers.forEach((s, si) => {
+        const l = this.#serverIndex.get(s.addr) ?? [];
+        l.push([gi, si]);
+        this.#serverIndex.set(s.addr, l);
+      });
+    });
+    this.#vips = new Set(cfg.groups.map((g) => g.vip));
+    this.#garpLeft = cfg.garpCount;
+    if (this.#garpLeft > 0) this.#timers.set('garp', this.#now as Instant);
+    this.#timers.set('sweep', (this.#now + SWEEP_INTERVAL_US) as Instant);
+  }
+
+  // ---- Endpoint ----
+
+  handleFrame(now: Instant, iface: IfaceName, f: Uint8Array): void {
+    this.#now = now;
+    this.counters.framesIn++;
+    const ifc = iface === this.#pub.cfg.name ? this.#pub : iface === this.#priv.cfg.name ? this.#priv : undefined;
+    if (ifc === undefined) return this.#drop('ethernet', 'unknown-iface');
+    if (f.length < ETH) return this.#drop('ethernet', 'truncated');
+    const dst = readMac(f, 0);
+    if (dst !== ifc.cfg.mac && dst !== MAC_BROADCAST) return; // not for us: filtered, as a NIC does
+    const et = readU16(f, 12);
+    if (et === ETHERTYPE.ipv4) return this.#ipv4(ifc, f);
+    if (et === ETHERTYPE.arp) return this.#arpIn(ifc, f);
+    this.#drop('ethernet', 'unsupported');
+  }
+
+  handleTimeout(now: Instant): void {
+    this.#now = now;
+    for (const t of this.#timers.expired(now)) {
+      switch (t) {
+        case 'garp':
+          this.#sendGarps();
+          if (--this.#garpLeft > 0) this.#timers.set('garp', (now + this.cfg.garpInterval) as Instant);
+          break;
+        case 'arp': {
+          const { retry, failed } = this.#arp.poll(now);
+          for (const r of retry) this.#arpRequest(r.iface === this.#pub.cfg.name ? this.#pub : this.#priv, r.ip);
+          for (const ip of failed) this.#emitDrop('arp', 'unresolved', formatIpv4(ip));
+          break;
+        }
+        case 'sweep':
+          this.#sweep(now);
+          this.#timers.set('sweep', (now + SWEEP_INTERVAL_US) as Instant);
+          break;
+      }
+    }
+    this.#armArp();
+  }
+
+  pollTransmit(): TxFrame | undefined {
+    const tx = this.#tx[this.#txHead];
+    if (tx === undefined) return undefined;
+    this.#txHead++;
+    if (this.#txHead === this.#tx.length) {
+      this.#tx = [];
+      this.#txHead = 0;
+    }
+    return tx;
+  }
+
+  pollTimeout(): Instant | undefined {
+    return this.#timers.next()?.at;
+  }
+
+  // ---- admin calls (the control plane and scenarios use these) ----
+
+  setServerState(group: number, server: number, state: ServerState): void {
+    const b = this.balancers[group];
+    if (b === undefined || server < 0 || server >= this.cfg.groups[group]!.servers.length) return;
+    const from = b.state(server);
+    if (from === state) return;
+    b.setState(server, state, this.#now as Instant);
+    const g = this.cfg.groups[group]!;
+    this.#trace?.emit({ kind: 'state', t: this.#now as Instant, node: this.cfg.name, entity: `${g.name}/${g.servers[server]!.name}`, machine: 'server', from, to: state, reason: 'admin' });
+  }
+
+  reportCounter(group: number, server: number, value: number): void {
+    this.balancers[group]?.counter(server, value, this.#now as Instant);
+  }
+
+  // ---- IPv4 ----
+
+  #ipv4(ifc: Iface, f: Uint8Array): void {
+    if (f.length < ETH + 20) return this.#drop('ipv4', 'truncated');
+    const vihl = f[ETH]!;
+    if (vihl >>> 4 !== 4) return this.#drop('ipv4', 'bad-version');
+    const ihl = (vihl & 15) * 4;
+    const total = readU16(f, ETH + 2);
+    if (ihl < 20 || total < ihl) return this.#drop('ipv4', 'bad-header-length');
+    if (f.length < ETH + total) return this.#drop('ipv4', 'truncated');
+    if (internetChecksum(f, ETH, ihl) !== 0) return this.#drop('ipv4', 'bad-checksum');
+    const src = readIpv4(f, ETH + 12) as Ipv4Addr;
+    const dst = readIpv4(f, ETH + 16) as Ipv4Addr;
+    const proto = f[ETH + 9]!;
+    const fragmented = (readU16(f, ETH + 6) & 0x3fff) !== 0;
+    const end = ETH + total;
+    if (ifc === this.#pub && this.#vips.has(dst)) {
+      if (fragmented) return this.#drop('nat', 'fragment');
+      if (this.#inbound(f, ihl, end, proto, src, dst)) return;
+    } else if (ifc === this.#priv && this.#serverIndex.has(src) && dst !== this.#priv.cfg.addr) {
+      if (fragmented) return this.#drop('nat', 'fragment');
+      if (this.#outbound(f, ihl, end, proto, src, dst)) return;
+      return this.#drop('nat', 'no-link');
+    }
+    if (dst === ifc.cfg.addr || (ifc === this.#pub && this.#vips.has(dst))) return this.#local(ifc, f, ihl, end, proto, src, dst);
+    this.#drop('ipv4', 'not-for-us');
+  }
+
+  /** Ports of a TCP/UDP segment or the id of an ICMP echo, at l4; -1 when absent. */
+  #ports(f: Uint8Array, l4: number, end: number, proto: number): { sport: number; dport: number } | undefined {
+    if (proto === IP_PROTO.tcp) {
+      if (end - l4 < 20) return undefined;
+      return { sport: readU16(f, l4), dport: readU16(f, l4 + 2) };
+    }
+    if (proto === IP_PROTO.udp) {
+      if (end - l4 < 8) return undefined;
+      return { sport: readU16(f, l4), dport: readU16(f, l4 + 2) };
+    }
+    return undefined;
+  }
+
+  #groupFor(vip: number, vport: number): number {
+    const ports = this.#groupsByVip.get(vip);
+    if (ports === undefined) return -1;
+    return ports.get(vport) ?? ports.get(-1) ?? -1;
+  }
+
+  /** Client -> VIP. Returns false when the packet is not NAT traffic (e.g. a ping to the VIP with no group for it). */
+  #inbound(f: Uint8Array, ihl: number, end: number, proto: number, client: Ipv4Addr, vip: Ipv4Addr): boolean {
+    const l4 = ETH + ihl;
+    let sport: number;
+    let vport: number;
+    if (proto === IP_PROTO.icmp) {
+      if (end - l4 < 8) return this.#drop('icmp', 'truncated'), true;
+      const type = f[l4]!;
+      if (type === 3 || type === 11) return this.#icmpErrorFromClient(f, l4, end, client, vip);
+      if (type !== 8) return false;
+      sport = readU16(f, l4 + 4);
+      vport = sport;
+      if (this.#groupFor(vip, 0) < 0) return false; // no ICMP group: the node answers itself
+    } else {
+      const p = this.#ports(f, l4, end, proto);
+      if (p === undefined) return proto === IP_PROTO.tcp || proto === IP_PROTO.udp ? (this.#drop('nat', 'truncated'), true) : false;
+      sport = p.sport;
+      vport = p.dport;
+    }
+    const gi = proto === IP_PROTO.icmp ? this.#groupFor(vip, 0) : this.#groupFor(vip, vport);
+    if (gi < 0) return this.#drop('nat', 'no-group'), true;
+    const group = this.cfg.groups[gi]!;
+    const bal = this.balancers[gi]!;
+    const nproto = proto as NatProto;
+    const now = this.#now as Instant;
+    const found = this.links.lookupClient(nproto, client, sport, vip, vport);
+    let id: LinkId;
+    const tcpFlags = proto === IP_PROTO.tcp ? f[l4 + 13]! : 0;
+    if (found === -1) {
+      if (proto === IP_PROTO.tcp && (tcpFlags & (TCP_FLAG.syn | TCP_FLAG.ack | TCP_FLAG.rst)) !== TCP_FLAG.syn) {
+        this.#drop('nat', 'no-link'); // a segment of a link we do not know (expired, or another node's)
+        return true;
+      }
+      const server = bal.pick(now, { addr: client, port: sport });
+      if (server === undefined) return this.#drop('nat', 'no-server'), true;
+      const s = group.servers[server]!;
+      const created = this.links.create(nproto, client, sport, vip, vport, s.addr, s.port ?? vport, gi, server, now);
+      if (created === undefined) {
+        this.counters.tableFull++;
+        this.#drop('nat', 'table-full');
+        this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-drop', detail: { reason: 'table-full', group: group.name, client: formatIpv4(client), sport } });
+        return true;
+      }
+      id = created;
+      this.counters.linksCreated++;
+      bal.linkOpened(server, now, client);
+      this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-new', detail: { group: group.name, server: s.name, client: formatIpv4(client), sport, proto } });
+    } else if (this.links.state((id = found)) === 'new') {
+      const server = this.links.server(id);
+      if (bal.state(server) === 'dead') this.#remap(id, gi, server, client, sport, now);
+    }
+    const serverAddr = this.links.serverAddr(id);
+    const serverPort = this.links.serverPort(id);
+    // Rewrite destination address (and port) with incremental checksums.
+    writeIpv4(f, ETH + 16, serverAddr);
+    writeU16(f, ETH + 10, updateChecksum32(readU16(f, ETH + 10), vip, serverAddr));
+    if (proto === IP_PROTO.tcp) {
+      let c = updateChecksum32(readU16(f, l4 + 16), vip, serverAddr);
+      if (serverPort !== vport) {
+        writeU16(f, l4 + 2, serverPort);
+        c = updateChecksum16(c, vport, serverPort);
+      }
+      writeU16(f, l4 + 16, c);
+      if (tcpFlags & TCP_FLAG.rst) this.links.setState(id, 'closing');
+      else if (tcpFlags & TCP_FLAG.fin) this.#fin(id, true);
+    } else if (proto === IP_PROTO.udp) {
+      let c = updateUdpChecksum32(readU16(f, l4 + 6), vip, serverAddr);
+      if (serverPort !== vport) {
+        writeU16(f, l4 + 2, serverPort);
+        c = updateUdpChecksum16(c, vport, serverPort);
+      }
+      writeU16(f, l4 + 6, c);
+    }
+    if (!this.#decrementTtl(f)) return true;
+    this.links.touch(id, now, 'in');
+    this.balancers[gi]!.packets(this.links.server(id), 1, now);
+    this.counters.natIn++;
+    this.#route(this.#priv, serverAddr, f, end);
+    return true;
+  }
+
+  /** Server -> client. False when no link matches. */
+  #outbound(f: Uint8Array, ihl: number, end: number, proto: number, server: Ipv4Addr, client: Ipv4Addr): boolean {
+    const l4 = ETH + ihl;
+    let sport: number;
+    let cport: number;
+    if (proto === IP_PROTO.icmp) {
+      if (end - l4 < 8) return false;
+      const type = f[l4]!;
+      if (type === 3 || type === 11) return this.#icmpErrorFromServer(f, l4, end, server, client);
+      if (type !== 0) return false;
+      sport = readU16(f, l4 + 4);
+      cport = sport;
+    } else {
+      const p = this.#ports(f, l4, end, proto);
+      if (p === undefined) return false;
+      sport = p.sport;
+      cport = p.dport;
+    }
+    const found = this.links.lookupServer(proto as NatProto, server, sport, client, cport);
+    if (found === -1) return false;
+    const id: LinkId = found;
+    const now = this.#now as Instant;
+    const vip = this.links.vip(id);
+    const vport = this.links.vport(id);
+    const tcpFlags = proto === IP_PROTO.tcp ? f[l4 + 13]! : 0;
+    if (this.links.state(id) === 'new') {
+      // Slide 37: a RST is not a response (connection refused); it closes the link instead.
+      if (tcpFlags & TCP_FLAG.rst) this.links.setState(id, 'closing');
+      else {
+        this.links.setState(id, 'active');
+      }
+    }
+    writeIpv4(f, ETH + 12, vip);
+    writeU16(f, ETH + 10, updateChecksum32(readU16(f, ETH + 10), server, vip));
+    if (proto === IP_PROTO.tcp) {
+      let c = updateChecksum32(readU16(f, l4 + 16), server, vip);
+      if (sport !== vport) {
+        writeU16(f, l4, vport);
+        c = updateChecksum16(c, sport, vport);
+      }
+      writeU16(f, l4 + 16, c);
+      if (tcpFlags & TCP_FLAG.rst) this.links.setState(id, 'closing');
+      else if (tcpFlags & TCP_FLAG.fin) this.#fin(id, false);
+    } else if (proto === IP_PROTO.udp) {
+      let c = updateUdpChecksum32(readU16(f, l4 + 6), server, vip);
+      if (sport !== vport) {
+        writeU16(f, l4, vport);
+        c = updateUdpChecksum16(c, sport, vport);
+      }
+      writeU16(f, l4 + 6, c);
+    }
+    if (!this.#decrementTtl(f)) return true;
+    this.links.touch(id, now, 'out');
+    this.balancers[this.links.group(id)]!.packets(this.links.server(id), 1, now);
+    this.counters.natOut++;
+    this.#route(this.#pub, this.#nextHopPublic(client), f, end);
+    return true;
+  }
+
+  #fin(id: LinkId, fromClient: boolean): void {
+    this.links.markFin(id, fromClient);
+    if (this.links.finClient(id) && this.links.finServer(id)) this.links.setState(id, 'closing');
+  }
+
+  #remap(id: LinkId, gi: number, old: number, client: Ipv4Addr, sport: number, now: Instant): void {
+    const bal = this.balancers[gi]!;
+    const next = bal.pick(now, { addr: client, port: sport }, old);
+    if (next === undefined || next === old) return;
+    const g = this.cfg.groups[gi]!;
+    const s = g.servers[next]!;
+    this.links.remap(id, s.addr, s.port ?? this.links.vport(id), next, now);
+    bal.linkClosed(old, now, client);
+    bal.linkOpened(next, now, client);
+    this.counters.linksRemapped++;
+    this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-remap', detail: { group: g.name, from: g.servers[old]!.name, to: s.name, client: formatIpv4(client), sport } });
+  }
+
+  /**
+   * An ICMP error from a client about a reply we sent (quoted: VIP:vport -> client:cport):
+   * translate the quoted header and the outer destination to the server, and pass it on.
+   */
+  #icmpErrorFromClient(f: Uint8Array, l4: number, end: number, client: Ipv4Addr, vip: Ipv4Addr): boolean {
+    const q = l4 + 8;
+    if (end - q < 28 || f[q]! >>> 4 !== 4) return this.#drop('icmp', 'bad-quote'), true;
+    const qihl = (f[q]! & 15) * 4;
+    const qproto = f[q + 9]!;
+    if (end - q < qihl + 4 || (qproto !== IP_PROTO.tcp && qproto !== IP_PROTO.udp)) return this.#drop('icmp', 'bad-quote'), true;
+    const qsrc = readIpv4(f, q + 12);
+    const qdst = readIpv4(f, q + 16);
+    if (qsrc !== vip || qdst !== client) return this.#drop('icmp', 'bad-quote'), true;
+    const vport = readU16(f, q + qihl);
+    const cport = readU16(f, q + qihl + 2);
+    const id = this.links.lookupClient(qproto as NatProto, client, cport, vip, vport);
+    if (id === -1) return this.#drop('nat', 'no-link'), true;
+    const serverAddr = this.links.serverAddr(id);
+    const serverPort = this.links.serverPort(id);
+    writeIpv4(f, q + 12, serverAddr);
+    writeU16(f, q + qihl, serverPort);
+    writeU16(f, q + 10, updateChecksum32(readU16(f, q + 10), vip, serverAddr));
+    this.#finishIcmpError(f, l4, end, vip, serverAddr, 16);
+    if (!this.#decrementTtl(f)) return true;
+    this.#route(this.#priv, serverAddr, f, end);
+    return true;
+  }
+
+  /** An ICMP error from a server about a client's packet (quoted: client -> server:port). */
+  #icmpErrorFromServer(f: Uint8Array, l4: number, end: number, server: Ipv4Addr, client: Ipv4Addr): boolean {
+    const q = l4 + 8;
+    if (end - q < 28 || f[q]! >>> 4 !== 4) return false;
+    const qihl = (f[q]! & 15) * 4;
+    const qproto = f[q + 9]!;
+    if (end - q < qihl + 4 || (qproto !== IP_PROTO.tcp && qproto !== IP_PROTO.udp)) return false;
+    if (readIpv4(f, q + 12) !== client || readIpv4(f, q + 16) !== server) return false;
+    const cport = readU16(f, q + qihl);
+    const sport = readU16(f, q + qihl + 2);
+    const id = this.links.lookupServer(qproto as NatProto, server, sport, client, cport);
+    if (id === -1) return false;
+    const vip = this.links.vip(id);
+    writeIpv4(f, q + 16, vip);
+    writeU16(f, q + qihl + 2, this.links.vport(id));
+    writeU16(f, q + 10, updateChecksum32(readU16(f, q + 10), server, vip));
+    this.#finishIcmpError(f, l4, end, server, vip, 12);
+    if (!this.#decrementTtl(f)) return true;
+    this.#route(this.#pub, this.#nextHopPublic(client), f, end);
+    return true;
+  }
+
+  /** Rewrite the outer address at `addrOff` (12 src / 16 dst) and recompute the ICMP checksum. */
+  #finishIcmpError(f: Uint8Array, l4: number, end: number, from: Ipv4Addr, to: Ipv4Addr, addrOff: 12 | 16): void {
+    writeIpv4(f, ETH + addrOff, to);
+    writeU16(f, ETH + 10, updateChecksum32(readU16(f, ETH + 10), from, to));
+    writeU16(f, l4 + 2, 0);
+    writeU16(f, l4 + 2, internetChecksum(f, l4, end - l4));
+  }
+
+  /** A datagram for the node itself: answer pings; everything else is dropped and counted. */
+  #local(ifc: Iface, f: Uint8Array, ihl: number, end: number, proto: number, src: Ipv4Addr, dst: Ipv4Addr): void {
+    const l4 = ETH + ihl;
+    if (proto !== IP_PROTO.icmp || end - l4 < 8 || f[l4] !== 8) return this.#drop('local', 'unsupported');
+    if (internetChecksum(f, l4, end - l4) !== 0) return this.#drop('icmp', 'bad-checksum');
+    const reply = f.slice(0, end);
+    writeIpv4(reply, ETH + 12, dst);
+    writeIpv4(reply, ETH + 16, src);
+    reply[ETH + 8] = 64;
+    writeU16(reply, ETH + 10, 0);
+    writeU16(reply, ETH + 10, internetChecksum(reply, ETH, ihl));
+    reply[l4] = 0;
+    writeU16(reply, l4 + 2, updateChecksum16(readU16(reply, l4 + 2), 0x0800, 0x0000));
+    const hop = ifc === this.#pub ? this.#nextHopPublic(src) : src;
+    this.#route(ifc, hop, reply, end);
+  }
+
+  #decrementTtl(f: Uint8Array): boolean {
+    const ttl = f[ETH + 8]!;
+    if (ttl <= 1) {
+      this.#drop('ipv4', 'ttl-expired');
+      return false;
+    }
+    const old = readU16(f, ETH + 8);
+    f[ETH + 8] = ttl - 1;
+    writeU16(f, ETH + 10, updateChecksum16(readU16(f, ETH + 10), old, old - 0x100));
+    return true;
+  }
+
+  #nextHopPublic(dst: Ipv4Addr): Ipv4Addr {
+    const p = this.#pub;
+    if (((dst ^ p.cfg.addr) & p.mask) >>> 0 === 0 || this.cfg.gateway === undefined) return dst;
+    return this.cfg.gateway;
+  }
+
+  /** Send `f` (an Ethernet frame, IP from offset 14) out of `ifc` toward next hop `hop`. */
+  #route(ifc: Iface, hop: Ipv4Addr, f: Uint8Array, end: number): void {
+    const frame = end === f.length ? f : f.subarray(0, end);
+    writeMac(frame, 6, ifc.cfg.mac);
+    const mac = this.#arp.lookup(hop, this.#now as Instant);
+    if (mac !== undefined) {
+      writeMac(frame, 0, mac);
+      this.#push(ifc.cfg.name, frame);
+      return;
+    }
+    if (this.#arp.enqueue(hop, ifc.cfg.name, frame, this.#now as Instant)) this.#arpRequest(ifc, hop);
+    this.#armArp();
+  }
+
+  #push(iface: IfaceName, frame: Uint8Array): void {
+    if (this.#tx.length - this.#txHead >= TX_QUEUE_MAX) return this.#drop('tx', 'queue-full');
+    this.#tx.push({ iface, frame });
+    this.counters.framesOut++;
+  }
+
+  // ---- ARP ----
+
+  #owns(ifc: Iface, ip: number): boolean {
+    return ip === ifc.cfg.addr || (ifc === this.#pub && this.#vips.has(ip));
+  }
+
+  #arpIn(ifc: Iface, f: Uint8Array): void {
+    const p = parseArp(f.subarray(ETH));
+    if (!p.ok) return this.#drop('arp', p.error.reason);
+    const a = p.value;
+    const now = this.#now as Instant;
+    const forUs = this.#owns(ifc, a.targetIp);
+    if (a.senderIp !== 0) {
+      const waiting = this.#arp.learn(a.senderIp, a.senderMac, now, forUs);
+      for (const w of waiting) {
+        writeMac(w, 0, a.senderMac);
+        this.#push(ifc.cfg.name, w);
+      }
+    }
+    if (a.op === ARP_OP.request && forUs && a.senderIp !== a.targetIp) {
+      this.#sendArp(ifc, a.senderMac, { op: ARP_OP.reply, senderMac: ifc.cfg.mac, senderIp: a.targetIp, targetMac: a.senderMac, targetIp: a.senderIp });
+    }
+  }
+
+  #arpRequest(ifc: Iface, ip: Ipv4Addr): void {
+    this.#sendArp(ifc, MAC_BROADCAST, { op: ARP_OP.request, senderMac: ifc.cfg.mac, senderIp: ifc.cfg.addr, targetMac: 0 as MacAddr, targetIp: ip });
+  }
+
+  #sendArp(ifc: Iface, dst: MacAddr, arp: Parameters<typeof encodeArp>[0]): void {
+    const frame = new Uint8Array(ETH + ARP_LEN);
+    writeMac(frame, 0, dst);
+    writeMac(frame, 6, ifc.cfg.mac);
+    writeU16(frame, 12, ETHERTYPE.arp);
+    frame.set(encodeArp(arp), ETH);
+    this.#push(ifc.cfg.name, frame);
+  }
+
+  /** Announce the node's addresses and VIPs (slide 7: ARP moves the address to this node). */
+  #sendGarps(): void {
+    const announce = (ifc: Iface, ip: number) =>
+      this.#sendArp(ifc, MAC_BROADCAST, { op: ARP_OP.request, senderMac: ifc.cfg.mac, senderIp: ip as Ipv4Addr, targetMac: 0 as MacAddr, targetIp: ip as Ipv4Addr });
+    announce(this.#pub, this.#pub.cfg.addr);
+    for (const v of this.#vips) announce(this.#pub, v);
+    announce(this.#priv, this.#priv.cfg.addr);
+  }
+
+  #armArp(): void {
+    const t = this.#arp.nextDeadline();
+    if (t === undefined) this.#timers.clear('arp');
+    else this.#timers.set('arp', t as Instant);
+  }
+
+  // ---- housekeeping ----
+
+  #sweep(now: Instant): void {
+    const idle = this.cfg.idle;
+    this.links.expire(
+      now,
+      (proto, state) =>
+        (state === 'closing' ? idle.tcpClosing : state === 'new' ? idle.unanswered : proto === IP_PROTO.tcp ? idle.tcp : proto === IP_PROTO.udp ? idle.udp : idle.icmp) as Duration,
+      SWEEP_BUDGET,
+      (info) => {
+        this.counters.linksExpired++;
+        this.balancers[info.group]?.linkClosed(info.server, now, info.clientAddr);
+      },
+    );
+  }
+
+  #drop(layer: string, reason: string): void {
+    const k = `${layer}/${reason}`;
+    this.counters.drops.set(k, (this.counters.drops.get(k) ?? 0) + 1);
+  }
+
+  #emitDrop(layer: string, reason: string, detail: string): void {
+    this.#drop(layer, reason);
+    this.#trace?.emit({ kind: 'drop', t: this.#now as Instant, node: this.cfg.name, layer, reason, detail });
+  }
+
+  /** Group index by name (for admin calls), or -1. */
+  groupIndex(name: string): number {
+    return this.cfg.groups.findIndex((g: GroupConfig) => g.name === name);
+  }
+}
