@@ -87,6 +87,8 @@ export class SgNode implements Endpoint {
   /** vip -> port -> group index ('all' groups under key -1). */
   readonly #groupsByVip = new Map<number, Map<number, number>>();
   readonly #vips: Set<number>;
+  /** Per group: does its policy need per-packet counts (only 'packets' does; others skip the cost). */
+  readonly #countPackets: readonly boolean[];
   /** Server address -> list of [group, server] (a server may serve several groups). */
   readonly #serverIndex = new Map<number, [number, number][]>();
 
@@ -99,6 +101,7 @@ export class SgNode implements Endpoint {
     this.#priv = { cfg: cfg.private, mask: mask(cfg.private.prefixLen) };
     this.links = new LinkTable({ linksMax: cfg.linksMax });
     this.balancers = cfg.groups.map((g) => new GroupBalancer(g));
+    this.#countPackets = cfg.groups.map((g) => g.policy === 'packets');
     cfg.groups.forEach((g, gi) => {
       let ports = this.#groupsByVip.get(g.vip);
       if (ports === undefined) this.#groupsByVip.set(g.vip, (ports = new Map()));
@@ -278,7 +281,10 @@ export class SgNode implements Endpoint {
       id = created;
       this.counters.linksCreated++;
       bal.linkOpened(server, now, client);
-      this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-new', detail: { group: group.name, server: s.name, client: formatIpv4(client), sport, proto } });
+      if (this.#trace) {
+        const why = bal.explainLast();
+        this.#trace.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-new', detail: { group: group.name, server: s.name, client: formatIpv4(client), sport, proto, reason: String(why['reason'] ?? 'policy') } });
+      }
     } else if (this.links.state((id = found)) === 'new') {
       const server = this.links.server(id);
       if (bal.state(server) === 'dead') this.#remap(id, gi, server, client, sport, now);
@@ -307,7 +313,7 @@ export class SgNode implements Endpoint {
     }
     if (!this.#decrementTtl(f)) return true;
     this.links.touch(id, now, 'in');
-    this.balancers[gi]!.packets(this.links.server(id), 1, now);
+    if (this.#countPackets[gi]) this.balancers[gi]!.packets(this.links.server(id), 1, now);
     this.counters.natIn++;
     this.#route(this.#priv, serverAddr, f, end);
     return true;
@@ -366,7 +372,8 @@ export class SgNode implements Endpoint {
     }
     if (!this.#decrementTtl(f)) return true;
     this.links.touch(id, now, 'out');
-    this.balancers[this.links.group(id)]!.packets(this.links.server(id), 1, now);
+    const gi = this.links.group(id);
+    if (this.#countPackets[gi]) this.balancers[gi]!.packets(this.links.server(id), 1, now);
     this.counters.natOut++;
     this.#route(this.#pub, this.#nextHopPublic(client), f, end);
     return true;

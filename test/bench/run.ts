@@ -5,11 +5,12 @@
 import os from 'node:os';
 import { codecBenches } from './codec.bench.ts';
 import { kernelBenches } from './kernel.bench.ts';
+import { natBenches } from './nat.bench.ts';
 import { simBenches } from './sim.bench.ts';
 import { switchBenches } from './switch.bench.ts';
 import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
 
-const all: Bench[] = [...codecBenches, ...kernelBenches, ...switchBenches, ...simBenches];
+const all: Bench[] = [...codecBenches, ...natBenches, ...kernelBenches, ...switchBenches, ...simBenches];
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
