@@ -273,9 +273,12 @@ export class SgNode implements Endpoint {
       const s = group.servers[server]!;
       const created = this.links.create(nproto, client, sport, vip, vport, s.addr, s.port ?? vport, gi, server, now);
       if (created === undefined) {
-        this.counters.tableFull++;
-        this.#drop('nat', 'table-full');
-        this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-drop', detail: { reason: 'table-full', group: group.name, client: formatIpv4(client), sport } });
+        // Full, or the server side 5-tuple is already taken (one client port reaching two VIPs
+        // or ports that map to the same server port): either way this packet cannot get a link.
+        const reason = this.links.full ? 'table-full' : 'server-key-taken';
+        if (reason === 'table-full') this.counters.tableFull++;
+        this.#drop('nat', reason);
+        this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-drop', detail: { reason, group: group.name, client: formatIpv4(client), sport } });
         return true;
       }
       id = created;
@@ -390,7 +393,7 @@ export class SgNode implements Endpoint {
     if (next === undefined || next === old) return;
     const g = this.cfg.groups[gi]!;
     const s = g.servers[next]!;
-    this.links.remap(id, s.addr, s.port ?? this.links.vport(id), next, now);
+    if (!this.links.remap(id, s.addr, s.port ?? this.links.vport(id), next, now)) return; // server key taken: keep the link
     bal.linkClosed(old, now, client);
     bal.linkOpened(next, now, client);
     this.counters.linksRemapped++;

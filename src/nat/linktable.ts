@@ -1,30 +1,35 @@
 /**
  * The SG link table (slide 29): every flow through the virtual server, found from either side.
  *
- * Designed like IPVS's connection table, but compact and allocation-free on the fast path:
+ * Designed like IPVS's connection table, but compact and allocation-free on the fast path
+ * (72 bytes per link at 1M links, against IPVS's ~128; see the numbers in test/bench):
  *
- * - **Records.** One 64-byte record per LinkId in a single ArrayBuffer, seen through a
- *   Float64Array (times and packet counters, exact to 2^53) and an Int32Array (addresses, ports,
- *   proto, state, flags, group, server). Records are typed arrays indexed by LinkId, like a
- *   struct of arrays, but the fields of one link share one cache line: a fast-path packet does a
- *   lookup (compares 5 key fields), `touch` (writes 2 fields) and reads the server address and
- *   port, and with one array per field that is about 8 cache misses on a 1M-link table where
- *   this is 1 (plus 1 for the index bucket). A dead record's spare word holds the free list.
+ * - **Records.** Typed arrays indexed by LinkId. What a packet needs sits in one 32-byte hot
+ *   record per link (one ArrayBuffer seen as Float64Array and Int32Array): lastSeen, client
+ *   address, VIP, both client-side ports, server address, server port, proto, state, FIN flags,
+ *   group and server. Only the cold fields are separate arrays (created; packets in/out). One
+ *   array per field would cost a packet about 8 cache misses on a 1M-link table (the lookup
+ *   compares 5 fields, touch writes 2, the rewrite reads 2); the hot record costs 1, and halving
+ *   it from 64 to 32 bytes cut a random 1M-link lookup from ~150 to ~105 ns. A dead record's
+ *   group/server word holds the free list.
  * - **Two hash indexes** (client side: proto, client addr:port, VIP:port; server side: proto,
- *   server addr:port, client addr:port), open addressing with linear probing in an Int32Array of
- *   [hash, id + 1] pairs (0 = empty), power-of-two size at least twice the record capacity (load
- *   factor <= 0.5), tombstone-free deletion by backward shift (Knuth 6.4 algorithm R). The stored
- *   32-bit hash rejects nearly every non-matching probe without touching a record, and lets a
- *   rehash move entries without recomputing hashes.
+ *   server addr:port, client addr:port): open addressing with linear probing, power-of-two size
+ *   at least twice the record capacity (load factor <= 0.5), tombstone-free deletion by
+ *   backward shift (Knuth 6.4 algorithm R). A bucket is one int32: a 6-bit tag from the hash
+ *   (rejects 63 of 64 non-matching probes without touching a record) over id + 1. Deletion and
+ *   growth recompute a neighbour's home bucket from its record; at load <= 0.5 clusters are
+ *   short. Halving the buckets from 8 to 4 bytes took the lookup from ~105 to ~78 ns.
  * - **Hash**: the murmur3 x86_32 block mix over the key's four 32-bit words, finalised with
  *   fmix32; all Math.imul, no strings, no Map, no per-link objects. The seed comes from the
  *   caller (the engine's Rng) so an outsider cannot aim collisions at a known function; murmur3
  *   is not a keyed PRF, so that is a speed bump, not a proof against hash flooding.
  * - **Bounds** (STYLE.md 7): `linksMax` is hard: `create` returns undefined when the table holds
  *   `linksMax` links, and the engine counts and traces the drop. Capacity starts at
- *   `initialCapacity` and doubles (capped at `linksMax`); growing copies the records and rehashes
- *   both indexes, an O(n) pause, so a data plane that cannot afford one preallocates
- *   (`initialCapacity: linksMax`). `expire` visits at most `budget` records per call.
+ *   `initialCapacity` and doubles (capped at `linksMax`); growing copies the records and rebuilds
+ *   both indexes, an O(n) pause (about 90 ms for the step to 1M links), so a data plane that
+ *   cannot afford one preallocates (`initialCapacity: linksMax`). `expire` visits at most
+ *   `budget` records per call. Group and server indexes are 16-bit (LINK_GROUP_MAX,
+ *   LINK_SERVER_MAX).
  *
  * Fields are validated by the engine before they get here (bad input is data, handled upstream);
  * the cheap always-on assertions here catch our own bugs: a dead or out-of-range LinkId, a
@@ -44,8 +49,11 @@ import type { Ipv4Addr } from '../wire/addr.ts';
 import { assert } from '../wire/result.ts';
 import { LINK_STATES, type LinkId, type LinkInfo, type LinkState, type NatProto } from './types.ts';
 
-/** The largest `linksMax` accepted: 2^25 links, 2 GiB of records. */
+/** The largest `linksMax` accepted: 2^25 links (2.25 GiB). */
 export const LINKS_MAX_LIMIT = 1 << 25;
+/** Group indexes are 0..LINK_GROUP_MAX, server indexes within a group 0..LINK_SERVER_MAX. */
+export const LINK_GROUP_MAX = 0xffff;
+export const LINK_SERVER_MAX = 0xffff;
 /** `initialCapacity` when none is given (capped at linksMax). */
 export const LINKS_INITIAL_CAPACITY_DEFAULT = 1024;
 
@@ -64,27 +72,23 @@ export type LinkDirection = 'in' | 'out';
 /** Idle timeout for a link of this protocol in this state. */
 export type IdleTimeoutFn = (proto: NatProto, state: LinkState) => Duration;
 
-// Record layout: 64 bytes per link = 8 float64 = 16 int32.
-const REC_BYTES = 64;
-const REC_F64 = 8;
-const REC_I32 = 16;
-// Float64 slots (index id * REC_F64 + F_*).
-const F_CREATED = 0;
-const F_LAST_SEEN = 1;
-const F_PACKETS_IN = 2;
-const F_PACKETS_OUT = 3;
-// Int32 slots (index id * REC_I32 + W_*); slots 0..7 overlap the float64 fields above.
-const W_CLIENT_ADDR = 8;
-const W_VIP = 9;
+// Hot record: 32 bytes per link = 4 float64 = 8 int32, everything a packet needs.
+const REC_BYTES = 32;
+const REC_F64 = 4;
+const REC_I32 = 8;
+// Float64 slot (index id * REC_F64 + F_*).
+const F_LAST_SEEN = 0;
+// Int32 slots (index id * REC_I32 + W_*); slots 0 and 1 hold F_LAST_SEEN.
+const W_CLIENT_ADDR = 2;
+const W_VIP = 3;
 /** clientPort << 16 | vport */
-const W_CLIENT_PORTS = 10;
-const W_SERVER_ADDR = 11;
+const W_CLIENT_PORTS = 4;
+const W_SERVER_ADDR = 5;
 /** serverPort << 16 | proto << 8 | flags */
-const W_META = 12;
-const W_GROUP = 13;
-const W_SERVER = 14;
-/** Next id on the free list (-1: end) while the record is dead. */
-const W_NEXT_FREE = 15;
+const W_META = 6;
+/** group << 16 | server while live; the next id on the free list (-1: end) while dead. */
+const W_GROUP_SERVER = 7;
+const W_NEXT_FREE = 7;
 
 const FLAG_STATE = 0x03;
 const FLAG_FIN_CLIENT = 0x04;
@@ -145,6 +149,15 @@ function hashServer(seed: number, proto: number, serverAddr: number, ports: numb
   return finish(mixBlock(mixBlock(mixBlock(mixBlock(seed, serverAddr), clientAddr), ports), proto));
 }
 
+/**
+ * An always-on assertion with a built message. Call it as `if (!cond) fail(`...`)`: passing a
+ * template literal to assert() would build the string on every call, and turning a random
+ * 7-digit id into a string costs more than the lookup itself.
+ */
+function fail(msg: string): never {
+  assert(false, msg);
+}
+
 function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
@@ -159,47 +172,31 @@ function isU32(v: number): boolean {
   return v >>> 0 === v;
 }
 
-/** Insert (h, id) into an index that has room (load factor <= 0.5 guarantees an empty bucket). */
+function isIndex(v: number, max: number): boolean {
+  return v >>> 0 === v && v <= max;
+}
+
+// An index bucket is one int32: 0 when empty, else the top 6 bits of the key's hash (a tag that
+// rejects 63 in 64 non-matching probes without touching a record) over id + 1 in the low 26 bits.
+const ID_BITS = 26;
+const ID_MASK = (1 << ID_BITS) - 1;
+const TAG_MASK = ~ID_MASK;
+assert(2 * LINKS_MAX_LIMIT <= 1 << ID_BITS, 'home bucket bits must not reach the tag');
+const SIDE_CLIENT = 0;
+const SIDE_SERVER = 1;
+type Side = typeof SIDE_CLIENT | typeof SIDE_SERVER;
+
+/** Insert id (whose key hashes to h) into an index that has room (load factor <= 0.5). */
 function indexInsert(tab: Int32Array, mask: number, h: number, id: number): void {
   let i = h & mask;
   for (let n = 0; n <= mask; n++) {
-    if (tab[2 * i + 1] === 0) {
-      tab[2 * i] = h;
-      tab[2 * i + 1] = id + 1;
+    if (tab[i] === 0) {
+      tab[i] = (h & TAG_MASK) | (id + 1);
       return;
     }
     i = (i + 1) & mask;
   }
-  assert(false, 'link index has no empty bucket');
-}
-
-/** Remove the entry for id (whose hash is h) and close the gap by backward shift. */
-function indexRemove(tab: Int32Array, mask: number, h: number, id: number): void {
-  const want = id + 1;
-  let hole = h & mask;
-  let n = 0;
-  for (; n <= mask; n++) {
-    const e = tab[2 * hole + 1];
-    if (e === want) break;
-    assert(e !== 0, `link ${id} missing from an index`);
-    hole = (hole + 1) & mask;
-  }
-  assert(n <= mask, `link ${id} missing from an index`);
-  let j = (hole + 1) & mask;
-  for (n = 0; n <= mask; n++) {
-    const e = tab[2 * j + 1]!;
-    if (e === 0) break;
-    const hj = tab[2 * j]!;
-    // The entry at j may fill the hole if the hole lies between its home bucket and j.
-    if (((j - (hj & mask)) & mask) >= ((j - hole) & mask)) {
-      tab[2 * hole] = hj;
-      tab[2 * hole + 1] = e;
-      hole = j;
-    }
-    j = (j + 1) & mask;
-  }
-  tab[2 * hole] = 0;
-  tab[2 * hole + 1] = 0;
+  fail('link index has no empty bucket');
 }
 
 export class LinkTable {
@@ -208,9 +205,13 @@ export class LinkTable {
   private readonly seed: number;
   /** Records allocated (ids 0..cap-1 exist). */
   private cap: number;
+  /** Hot records, seen as float64 and as int32. */
   private buf: ArrayBuffer;
   private f: Float64Array;
   private w: Int32Array;
+  /** Cold fields: created; packets in and out (2 per link). */
+  private createdAt: Float64Array;
+  private packets: Float64Array;
   /** Buckets - 1 of each index (both have the same size). */
   private mask: number;
   private cix: Int32Array;
@@ -225,21 +226,23 @@ export class LinkTable {
 
   constructor(opts: LinkTableOptions) {
     const { linksMax } = opts;
-    assert(Number.isSafeInteger(linksMax) && linksMax >= 1 && linksMax <= LINKS_MAX_LIMIT, `linksMax must be an integer in 1..${LINKS_MAX_LIMIT}, got ${linksMax}`);
+    if (!(Number.isSafeInteger(linksMax) && linksMax >= 1 && linksMax <= LINKS_MAX_LIMIT)) fail(`linksMax must be an integer in 1..${LINKS_MAX_LIMIT}, got ${linksMax}`);
     const initial = opts.initialCapacity ?? Math.min(LINKS_INITIAL_CAPACITY_DEFAULT, linksMax);
-    assert(Number.isSafeInteger(initial) && initial >= 1 && initial <= linksMax, `initialCapacity must be an integer in 1..linksMax, got ${initial}`);
+    if (!(Number.isSafeInteger(initial) && initial >= 1 && initial <= linksMax)) fail(`initialCapacity must be an integer in 1..linksMax, got ${initial}`);
     const seed = opts.hashSeed ?? 0;
-    assert(Number.isSafeInteger(seed), `hashSeed must be an integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed)) fail(`hashSeed must be an integer, got ${seed}`);
     this.linksMax = linksMax;
     this.seed = seed | 0;
     this.cap = initial;
     this.buf = new ArrayBuffer(initial * REC_BYTES);
     this.f = new Float64Array(this.buf);
     this.w = new Int32Array(this.buf);
+    this.createdAt = new Float64Array(initial);
+    this.packets = new Float64Array(2 * initial);
     const buckets = nextPow2(2 * initial);
     this.mask = buckets - 1;
-    this.cix = new Int32Array(2 * buckets);
-    this.six = new Int32Array(2 * buckets);
+    this.cix = new Int32Array(buckets);
+    this.six = new Int32Array(buckets);
   }
 
   /** Live links. */
@@ -259,7 +262,7 @@ export class LinkTable {
 
   /** Bytes held by the records and both indexes. */
   allocatedBytes(): number {
-    return this.buf.byteLength + this.cix.byteLength + this.six.byteLength;
+    return this.buf.byteLength + this.createdAt.byteLength + this.packets.byteLength + this.cix.byteLength + this.six.byteLength;
   }
 
   /** allocatedBytes / capacity: the memory cost of one link when the table is full. */
@@ -275,17 +278,19 @@ export class LinkTable {
     const va = vip | 0;
     const ports = (clientPort << 16) | vport;
     const h = hashClient(this.seed, proto, ca, ports, va);
+    const tag = h & TAG_MASK;
     const tab = this.cix;
     const w = this.w;
     const mask = this.mask;
     let i = h & mask;
     for (let n = 0; n <= mask; n++) {
-      const e = tab[2 * i + 1]!;
+      const e = tab[i]!;
       if (e === 0) return -1;
-      if (tab[2 * i] === h) {
-        const o = (e - 1) * REC_I32;
+      if ((e & TAG_MASK) === tag) {
+        const id = (e & ID_MASK) - 1;
+        const o = id * REC_I32;
         if (w[o + W_CLIENT_ADDR] === ca && w[o + W_CLIENT_PORTS] === ports && w[o + W_VIP] === va && ((w[o + W_META]! >>> 8) & 0xff) === proto) {
-          return (e - 1) as LinkId;
+          return id as LinkId;
         }
       }
       i = (i + 1) & mask;
@@ -300,17 +305,19 @@ export class LinkTable {
     const ports = (serverPort << 16) | clientPort;
     const h = hashServer(this.seed, proto, sa, ports, ca);
     const meta = (serverPort << 16) | (proto << 8);
+    const tag = h & TAG_MASK;
     const tab = this.six;
     const w = this.w;
     const mask = this.mask;
     let i = h & mask;
     for (let n = 0; n <= mask; n++) {
-      const e = tab[2 * i + 1]!;
+      const e = tab[i]!;
       if (e === 0) return -1;
-      if (tab[2 * i] === h) {
-        const o = (e - 1) * REC_I32;
+      if ((e & TAG_MASK) === tag) {
+        const id = (e & ID_MASK) - 1;
+        const o = id * REC_I32;
         if (w[o + W_SERVER_ADDR] === sa && w[o + W_CLIENT_ADDR] === ca && (w[o + W_META]! & META_KEY) === meta && w[o + W_CLIENT_PORTS]! >>> 16 === clientPort) {
-          return (e - 1) as LinkId;
+          return id as LinkId;
         }
       }
       i = (i + 1) & mask;
@@ -321,12 +328,10 @@ export class LinkTable {
   /** Count one packet of the link and note when it was seen ('in': from the client; 'out': a reply). */
   touch(id: LinkId, now: Instant, dir: LinkDirection): void {
     this.check(id);
-    const o = id * REC_F64;
-    const f = this.f;
-    assert(now >= f[o + F_LAST_SEEN]!, `touch: time went backwards for link ${id}`);
-    f[o + F_LAST_SEEN] = now;
-    if (dir === 'in') f[o + F_PACKETS_IN]!++;
-    else f[o + F_PACKETS_OUT]!++;
+    const o = id * REC_F64 + F_LAST_SEEN;
+    if (now < this.f[o]!) fail(`touch: time went backwards for link ${id}`);
+    this.f[o] = now;
+    this.packets[2 * id + (dir === 'in' ? 0 : 1)]!++;
   }
 
   // ---- life cycle ----
@@ -348,10 +353,10 @@ export class LinkTable {
     server: number,
     now: Instant,
   ): LinkId | undefined {
-    assert(proto === 6 || proto === 17 || proto === 1, `create: bad proto ${proto}`);
+    if (proto !== 6 && proto !== 17 && proto !== 1) fail(`create: bad proto ${proto}`);
     assert(isU32(clientAddr) && isU32(vip) && isU32(serverAddr), 'create: address out of range');
     assert(isPort(clientPort) && isPort(vport) && isPort(serverPort), 'create: port out of range');
-    assert(isU32(group) && isU32(server), `create: bad group ${group} or server ${server}`);
+    if (!isIndex(group, LINK_GROUP_MAX) || !isIndex(server, LINK_SERVER_MAX)) fail(`create: bad group ${group} or server ${server}`);
     assert(this.lookupClient(proto, clientAddr, clientPort, vip, vport) === -1, 'create: client key already in the table');
     if (this.live >= this.linksMax) return undefined;
     if (this.lookupServer(proto, serverAddr, serverPort, clientAddr, clientPort) !== -1) return undefined;
@@ -370,15 +375,11 @@ export class LinkTable {
     w[o + W_CLIENT_PORTS] = (clientPort << 16) | vport;
     w[o + W_SERVER_ADDR] = serverAddr;
     w[o + W_META] = (serverPort << 16) | (proto << 8) | FLAG_LIVE | STATE_NEW;
-    w[o + W_GROUP] = group;
-    w[o + W_SERVER] = server;
-    w[o + W_NEXT_FREE] = -1;
-    const fo = id * REC_F64;
-    const f = this.f;
-    f[fo + F_CREATED] = now;
-    f[fo + F_LAST_SEEN] = now;
-    f[fo + F_PACKETS_IN] = 0;
-    f[fo + F_PACKETS_OUT] = 0;
+    w[o + W_GROUP_SERVER] = (group << 16) | server;
+    this.f[id * REC_F64 + F_LAST_SEEN] = now;
+    this.createdAt[id] = now;
+    this.packets[2 * id] = 0;
+    this.packets[2 * id + 1] = 0;
     indexInsert(this.cix, this.mask, this.clientHashOf(id), id);
     indexInsert(this.six, this.mask, this.serverHashOf(id), id);
     this.live++;
@@ -396,16 +397,16 @@ export class LinkTable {
     const o = id * REC_I32;
     const w = this.w;
     const meta = w[o + W_META]!;
-    assert((meta & FLAG_STATE) === STATE_NEW, `remap: link ${id} is ${this.state(id)}, only a new link may move`);
-    assert(isU32(serverAddr) && isPort(serverPort) && isU32(server), 'remap: field out of range');
+    if ((meta & FLAG_STATE) !== STATE_NEW) fail(`remap: link ${id} is ${this.state(id)}, only a new link may move`);
+    assert(isU32(serverAddr) && isPort(serverPort) && isIndex(server, LINK_SERVER_MAX), 'remap: field out of range');
     const proto = ((meta >>> 8) & 0xff) as NatProto;
     const other = this.lookupServer(proto, serverAddr, serverPort, this.clientAddr(id), this.clientPort(id));
     if (other !== -1 && other !== id) return false;
-    assert(now >= this.f[id * REC_F64 + F_LAST_SEEN]!, `remap: time went backwards for link ${id}`);
-    indexRemove(this.six, this.mask, this.serverHashOf(id), id);
+    if (now < this.f[id * REC_F64 + F_LAST_SEEN]!) fail(`remap: time went backwards for link ${id}`);
+    this.unindex(SIDE_SERVER, id);
     w[o + W_SERVER_ADDR] = serverAddr;
     w[o + W_META] = (serverPort << 16) | (meta & 0xffff);
-    w[o + W_SERVER] = server;
+    w[o + W_GROUP_SERVER] = (w[o + W_GROUP_SERVER]! & ~0xffff) | server;
     this.f[id * REC_F64 + F_LAST_SEEN] = now;
     indexInsert(this.six, this.mask, this.serverHashOf(id), id);
     return true;
@@ -427,8 +428,8 @@ export class LinkTable {
   /** Remove a live link; its id may be handed out again by the next create. */
   remove(id: LinkId): void {
     this.check(id);
-    indexRemove(this.cix, this.mask, this.clientHashOf(id), id);
-    indexRemove(this.six, this.mask, this.serverHashOf(id), id);
+    this.unindex(SIDE_CLIENT, id);
+    this.unindex(SIDE_SERVER, id);
     const o = id * REC_I32;
     this.w[o + W_META] = 0;
     this.w[o + W_NEXT_FREE] = this.freeHead;
@@ -445,25 +446,24 @@ export class LinkTable {
    * idleFor is asked once per (proto, state) per call.
    */
   expire(now: Instant, idleFor: IdleTimeoutFn, budget: number, onExpired?: (info: LinkInfo) => void): number {
-    assert(Number.isSafeInteger(budget) && budget >= 1, `expire: budget must be a positive integer, got ${budget}`);
+    if (!(Number.isSafeInteger(budget) && budget >= 1)) fail(`expire: budget must be a positive integer, got ${budget}`);
     const t = this.timeouts;
     for (let p = 0; p < PROTOS.length; p++) {
       for (let s = 0; s < LINK_STATES.length; s++) {
         const d = idleFor(PROTOS[p]!, LINK_STATES[s]!);
-        assert(Number.isFinite(d) && d >= 0, `expire: idle timeout must be a non-negative duration, got ${d}`);
+        if (!(Number.isFinite(d) && d >= 0)) fail(`expire: idle timeout must be a non-negative duration, got ${d}`);
         t[p * LINK_STATES.length + s] = d;
       }
     }
     const visits = Math.min(budget, this.hwm);
-    const w = this.w;
-    const f = this.f;
     let removed = 0;
     let id = this.hand;
     for (let v = 0; v < visits; v++) {
-      const meta = w[id * REC_I32 + W_META]!;
+      // this.w and this.f are read afresh: onExpired may create links, and a create may grow.
+      const meta = this.w[id * REC_I32 + W_META]!;
       if ((meta & FLAG_LIVE) !== 0) {
         const timeout = t[protoIndex((meta >>> 8) & 0xff) * LINK_STATES.length + (meta & FLAG_STATE)]!;
-        if (now - f[id * REC_F64 + F_LAST_SEEN]! >= timeout) {
+        if (now - this.f[id * REC_F64 + F_LAST_SEEN]! >= timeout) {
           const info = onExpired === undefined ? undefined : this.info(id as LinkId);
           this.remove(id as LinkId);
           removed++;
@@ -476,7 +476,10 @@ export class LinkTable {
     return removed;
   }
 
-  /** Call fn for every live link in id order. fn may remove the link it is given. */
+  /**
+   * Call fn for every live link in id order. fn may remove the link it is given; links it creates
+   * may or may not be visited.
+   */
   forEach(fn: (id: LinkId) => void): void {
     const end = this.hwm;
     for (let id = 0; id < end; id++) {
@@ -495,7 +498,7 @@ export class LinkTable {
 
   /** Whether id names a live link (no assertion). */
   isLive(id: number): boolean {
-    return Number.isInteger(id) && id >= 0 && id < this.hwm && (this.w[id * REC_I32 + W_META]! & FLAG_LIVE) !== 0;
+    return id >>> 0 === id && id < this.hwm && (this.w[id * REC_I32 + W_META]! & FLAG_LIVE) !== 0;
   }
 
   proto(id: LinkId): NatProto {
@@ -537,15 +540,15 @@ export class LinkTable {
   }
   group(id: LinkId): number {
     this.check(id);
-    return this.w[id * REC_I32 + W_GROUP]! >>> 0;
+    return this.w[id * REC_I32 + W_GROUP_SERVER]! >>> 16;
   }
   server(id: LinkId): number {
     this.check(id);
-    return this.w[id * REC_I32 + W_SERVER]! >>> 0;
+    return this.w[id * REC_I32 + W_GROUP_SERVER]! & 0xffff;
   }
   created(id: LinkId): Instant {
     this.check(id);
-    return this.f[id * REC_F64 + F_CREATED]! as Instant;
+    return this.createdAt[id]! as Instant;
   }
   lastSeen(id: LinkId): Instant {
     this.check(id);
@@ -553,11 +556,11 @@ export class LinkTable {
   }
   packetsIn(id: LinkId): number {
     this.check(id);
-    return this.f[id * REC_F64 + F_PACKETS_IN]!;
+    return this.packets[2 * id]!;
   }
   packetsOut(id: LinkId): number {
     this.check(id);
-    return this.f[id * REC_F64 + F_PACKETS_OUT]!;
+    return this.packets[2 * id + 1]!;
   }
   finClient(id: LinkId): boolean {
     this.check(id);
@@ -593,7 +596,7 @@ export class LinkTable {
 
   /**
    * O(capacity) self-check for tests: every live link is found through both indexes, every index
-   * entry names a live link under its true hash and is reachable from its home bucket, and the
+   * entry names a live link, carries its key's tag and is reachable from its home bucket, and the
    * free list holds exactly the dead ids below the high-water mark. Throws on the first breach.
    */
   checkInvariants(): void {
@@ -602,38 +605,33 @@ export class LinkTable {
       if (!this.isLive(id)) continue;
       live++;
       const l = id as LinkId;
-      assert(this.lookupClient(this.proto(l), this.clientAddr(l), this.clientPort(l), this.vip(l), this.vport(l)) === id, `link ${id} not found by client key`);
-      assert(this.lookupServer(this.proto(l), this.serverAddr(l), this.serverPort(l), this.clientAddr(l), this.clientPort(l)) === id, `link ${id} not found by server key`);
+      if (this.lookupClient(this.proto(l), this.clientAddr(l), this.clientPort(l), this.vip(l), this.vport(l)) !== id) fail(`link ${id} not found by client key`);
+      if (this.lookupServer(this.proto(l), this.serverAddr(l), this.serverPort(l), this.clientAddr(l), this.clientPort(l)) !== id) fail(`link ${id} not found by server key`);
     }
-    assert(live === this.live, `size ${this.live} but ${live} live records`);
-    for (const [tab, hashOf] of [
-      [this.cix, (id: number) => this.clientHashOf(id)],
-      [this.six, (id: number) => this.serverHashOf(id)],
-    ] as const) {
+    if (live !== this.live) fail(`size ${this.live} but ${live} live records`);
+    for (const side of [SIDE_CLIENT, SIDE_SERVER] as const) {
+      const tab = side === SIDE_CLIENT ? this.cix : this.six;
       let entries = 0;
       for (let b = 0; b <= this.mask; b++) {
-        const e = tab[2 * b + 1]!;
-        if (e === 0) {
-          assert(tab[2 * b] === 0, `empty bucket ${b} keeps a hash`);
-          continue;
-        }
+        const e = tab[b]!;
+        if (e === 0) continue;
         entries++;
-        const id = e - 1;
-        assert(this.isLive(id), `bucket ${b} names dead link ${id}`);
-        const h = tab[2 * b]!;
-        assert(h === hashOf(id), `bucket ${b} holds a stale hash for link ${id}`);
+        const id = (e & ID_MASK) - 1;
+        if (!this.isLive(id)) fail(`bucket ${b} names dead link ${id}`);
+        const h = this.hashOf(side, id);
+        if ((e & TAG_MASK) !== (h & TAG_MASK)) fail(`bucket ${b} holds a stale tag for link ${id}`);
         for (let i = h & this.mask; i !== b; i = (i + 1) & this.mask) {
-          assert(tab[2 * i + 1] !== 0, `link ${id} at bucket ${b} is cut off from its home by an empty bucket`);
+          if (tab[i] === 0) fail(`link ${id} at bucket ${b} is cut off from its home by an empty bucket`);
         }
       }
-      assert(entries === this.live, `an index holds ${entries} entries for ${this.live} links`);
+      if (entries !== this.live) fail(`an index holds ${entries} entries for ${this.live} links`);
     }
     let free = 0;
     for (let id = this.freeHead; id !== -1; id = this.w[id * REC_I32 + W_NEXT_FREE]!) {
-      assert(id >= 0 && id < this.hwm && !this.isLive(id), `free list holds bad id ${id}`);
+      if (!(id >= 0 && id < this.hwm && !this.isLive(id))) fail(`free list holds bad id ${id}`);
       assert(++free <= this.hwm, 'free list has a cycle');
     }
-    assert(free === this.hwm - this.live, `free list holds ${free} ids, expected ${this.hwm - this.live}`);
+    if (free !== this.hwm - this.live) fail(`free list holds ${free} ids, expected ${this.hwm - this.live}`);
     assert(this.hwm <= this.cap && this.cap <= this.linksMax && this.hand <= Math.max(0, this.hwm - 1), 'bounds');
     assert(2 * this.cap <= this.mask + 1, 'index load factor above 0.5');
   }
@@ -642,9 +640,43 @@ export class LinkTable {
 
   /** Always-on: id names a live link. */
   private check(id: LinkId): void {
-    if (!(id >= 0 && id < this.hwm && (this.w[id * REC_I32 + W_META]! & FLAG_LIVE) !== 0)) {
-      assert(false, `link ${id} is not live (our bug: a stale or wrong LinkId)`);
+    if (!(id >>> 0 === id && id < this.hwm && (this.w[id * REC_I32 + W_META]! & FLAG_LIVE) !== 0)) {
+      fail(`link ${id} is not live (our bug: a stale or wrong LinkId)`);
     }
+  }
+
+  private hashOf(side: Side, id: number): number {
+    return side === SIDE_CLIENT ? this.clientHashOf(id) : this.serverHashOf(id);
+  }
+
+  /** Remove id's entry from one index and close the gap by backward shift (Knuth 6.4 R). */
+  private unindex(side: Side, id: number): void {
+    const tab = side === SIDE_CLIENT ? this.cix : this.six;
+    const mask = this.mask;
+    const want = id + 1;
+    let hole = this.hashOf(side, id) & mask;
+    let n = 0;
+    for (; n <= mask; n++) {
+      const e = tab[hole]!;
+      if ((e & ID_MASK) === want) break;
+      if (e === 0) fail(`link ${id} missing from an index`);
+      hole = (hole + 1) & mask;
+    }
+    if (n > mask) fail(`link ${id} missing from an index`);
+    let j = (hole + 1) & mask;
+    for (n = 0; n <= mask; n++) {
+      const e = tab[j]!;
+      if (e === 0) break;
+      // The entry at j may fill the hole if the hole lies between its home bucket and j. Its
+      // home comes from its record (buckets keep only a tag); clusters are short at load <= 0.5.
+      const home = this.hashOf(side, (e & ID_MASK) - 1) & mask;
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        tab[hole] = e;
+        hole = j;
+      }
+      j = (j + 1) & mask;
+    }
+    tab[hole] = 0;
   }
 
   private clientHashOf(id: number): number {
@@ -661,7 +693,7 @@ export class LinkTable {
     return hashServer(this.seed, (meta >>> 8) & 0xff, w[o + W_SERVER_ADDR]!, ports, w[o + W_CLIENT_ADDR]!);
   }
 
-  /** Double the records (capped at linksMax) and rehash both indexes from their stored hashes. */
+  /** Double the records (capped at linksMax) and rebuild both indexes. */
   private grow(): void {
     assert(this.cap < this.linksMax, 'grow: already at linksMax');
     const cap = Math.min(this.linksMax, this.cap * 2);
@@ -670,21 +702,30 @@ export class LinkTable {
     this.buf = buf;
     this.f = new Float64Array(buf);
     this.w = new Int32Array(buf);
+    const createdAt = new Float64Array(cap);
+    createdAt.set(this.createdAt);
+    this.createdAt = createdAt;
+    const packets = new Float64Array(2 * cap);
+    packets.set(this.packets);
+    this.packets = packets;
     this.cap = cap;
     const buckets = nextPow2(2 * cap);
     if (buckets - 1 === this.mask) return;
     const mask = buckets - 1;
-    this.cix = rehash(this.cix, this.mask, mask);
-    this.six = rehash(this.six, this.mask, mask);
+    const old = [this.cix, this.six] as const;
+    this.cix = new Int32Array(buckets);
+    this.six = new Int32Array(buckets);
     this.mask = mask;
+    for (const side of [SIDE_CLIENT, SIDE_SERVER] as const) {
+      const from = old[side];
+      const to = side === SIDE_CLIENT ? this.cix : this.six;
+      for (let b = 0; b < from.length; b++) {
+        const e = from[b]!;
+        if (e !== 0) {
+          const id = (e & ID_MASK) - 1;
+          indexInsert(to, mask, this.hashOf(side, id), id);
+        }
+      }
+    }
   }
-}
-
-function rehash(old: Int32Array, oldMask: number, mask: number): Int32Array {
-  const tab = new Int32Array(2 * (mask + 1));
-  for (let b = 0; b <= oldMask; b++) {
-    const e = old[2 * b + 1]!;
-    if (e !== 0) indexInsert(tab, mask, old[2 * b]!, e - 1);
-  }
-  return tab;
 }

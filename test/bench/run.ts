@@ -5,12 +5,13 @@
 import os from 'node:os';
 import { codecBenches } from './codec.bench.ts';
 import { kernelBenches } from './kernel.bench.ts';
+import { linkTableBenches, linkTableMemory } from './linktable.bench.ts';
 import { natBenches } from './nat.bench.ts';
 import { simBenches } from './sim.bench.ts';
 import { switchBenches } from './switch.bench.ts';
 import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
 
-const all: Bench[] = [...codecBenches, ...natBenches, ...kernelBenches, ...switchBenches, ...simBenches];
+const all: Bench[] = [...codecBenches, ...natBenches, ...linkTableBenches, ...kernelBenches, ...switchBenches, ...simBenches];
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -29,4 +30,6 @@ for (const b of chosen) {
     console.log(`${r.name.padEnd(58)} ${formatRate(r.medianPerSec).padStart(8)} ${r.unit}/s  (${formatRate(r.minPerSec)}-${formatRate(r.maxPerSec)})${goal}`);
   }
 }
-if (json) console.log(JSON.stringify(results, null, 2));
+const memory = !filter || 'link table memory'.includes(filter) ? linkTableMemory(1_000_000) : undefined;
+if (memory && !json) console.log(`link table memory at 1M links: ${JSON.stringify(memory)}`);
+if (json) console.log(JSON.stringify({ results, linkTableMemory: memory }, null, 2));
