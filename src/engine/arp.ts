@@ -1,5 +1,6 @@
 /**
- * The SG node's ARP table (RFC 826), sans-IO: the node asks for a next hop's MAC; when unknown,
+ * The SG node's ARP table (RFC 826), sans-IO, kept per interface (an ARP heard on one side never
+ * changes where traffic to the other side goes): the node asks for a next hop's MAC; when unknown,
  * the frame waits (bounded) while requests go out, and the table tells the node when to retry and
  * when to give up. Entries learnt from replies and from requests aimed at us; an existing entry is
  * updated by any ARP from its address (gratuitous ARP moves it).
@@ -33,8 +34,14 @@ interface Entry {
   expires: number;
 }
 
+/** Entries are keyed by interface slot and address: slot * 2^32 + ip. */
+function key(slot: number, ip: number): number {
+  return slot * 0x100000000 + ip;
+}
+
 interface Pending {
   readonly iface: IfaceName;
+  readonly ip: Ipv4Addr;
   frames: Uint8Array[];
   tries: number;
   nextTry: number;
@@ -51,11 +58,12 @@ export class ArpTable {
     this.#cfg = { ...ARP_DEFAULTS, ...cfg };
   }
 
-  lookup(ip: Ipv4Addr, now: Instant): MacAddr | undefined {
-    const e = this.#entries.get(ip);
+  lookup(slot: number, ip: Ipv4Addr, now: Instant): MacAddr | undefined {
+    const k = key(slot, ip);
+    const e = this.#entries.get(k);
     if (e === undefined) return undefined;
     if (e.expires <= now) {
-      this.#entries.delete(ip);
+      this.#entries.delete(k);
       return undefined;
     }
     return e.mac;
@@ -65,49 +73,57 @@ export class ArpTable {
    * Learn `ip` at `mac`. `create`: add a new entry (a reply, or a request aimed at us); otherwise
    * only update an existing one. Returns frames that were waiting for this address.
    */
-  learn(ip: Ipv4Addr, mac: MacAddr, now: Instant, create: boolean): Uint8Array[] {
-    const e = this.#entries.get(ip);
+  learn(slot: number, ip: Ipv4Addr, mac: MacAddr, now: Instant, create: boolean): Uint8Array[] {
+    const k = key(slot, ip);
+    const e = this.#entries.get(k);
     if (e !== undefined) {
       e.mac = mac;
       e.expires = now + this.#cfg.entryTimeout;
-    } else if (create || this.#pending.has(ip)) {
+    } else if (create || this.#pending.has(k)) {
       if (this.#entries.size >= this.#cfg.entriesMax) this.#evictOne();
-      this.#entries.set(ip, { mac, expires: now + this.#cfg.entryTimeout });
+      this.#entries.set(k, { mac, expires: now + this.#cfg.entryTimeout });
     }
-    const p = this.#pending.get(ip);
+    const p = this.#pending.get(k);
     if (p === undefined) return [];
-    this.#pending.delete(ip);
+    this.#pending.delete(k);
     return p.frames;
   }
 
-  /** Queue a frame for an unresolved next hop; true when a request should go out now. */
-  enqueue(ip: Ipv4Addr, iface: IfaceName, frame: Uint8Array, now: Instant): boolean {
-    let p = this.#pending.get(ip);
+  /**
+   * Queue a frame for an unresolved next hop: 'request' (first frame: send an ARP request now),
+   * 'queued', or 'full' (the hop's queue is full: the frame is dropped; the caller counts it).
+   */
+  enqueue(slot: number, ip: Ipv4Addr, iface: IfaceName, frame: Uint8Array, now: Instant): 'request' | 'queued' | 'full' {
+    const k = key(slot, ip);
+    let p = this.#pending.get(k);
     if (p === undefined) {
-      p = { iface, frames: [], tries: 1, nextTry: now + this.#cfg.retryInterval };
-      this.#pending.set(ip, p);
+      p = { iface, ip, frames: [], tries: 1, nextTry: now + this.#cfg.retryInterval };
+      this.#pending.set(k, p);
       p.frames.push(frame);
-      return true;
+      return 'request';
     }
-    if (p.frames.length >= this.#cfg.pendingPerHopMax) this.dropped++;
-    else p.frames.push(frame);
-    return false;
+    if (p.frames.length >= this.#cfg.pendingPerHopMax) {
+      this.dropped++;
+      return 'full';
+    }
+    p.frames.push(frame);
+    return 'queued';
   }
 
   /** Next hops to ask again now, and ones given up on (their frames are dropped). */
-  poll(now: Instant): { retry: { ip: Ipv4Addr; iface: IfaceName }[]; failed: Ipv4Addr[] } {
+  poll(now: Instant): { retry: { ip: Ipv4Addr; iface: IfaceName }[]; failed: { ip: Ipv4Addr; frames: number }[] } {
     const retry: { ip: Ipv4Addr; iface: IfaceName }[] = [];
-    const failed: Ipv4Addr[] = [];
-    for (const [ip, p] of this.#pending) {
+    const failed: { ip: Ipv4Addr; frames: number }[] = [];
+    for (const [k, p] of this.#pending) {
       if (p.nextTry > now) continue;
       if (p.tries >= this.#cfg.retries) {
         this.dropped += p.frames.length;
-        this.#pending.delete(ip);
-        failed.push(ip as Ipv4Addr);
+        this.#pending.delete(k);
+        failed.push({ ip: p.ip, frames: p.frames.length });
       } else {
         p.tries++;
         p.nextTry = now + this.#cfg.retryInterval;
-        retry.push({ ip: ip as Ipv4Addr, iface: p.iface });
+        retry.push({ ip: p.ip, iface: p.iface });
       }
     }
     return { retry, failed };

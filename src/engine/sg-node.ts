@@ -66,6 +66,8 @@ export interface SgCounters {
 interface Iface {
   readonly cfg: SgIfaceConfig;
   readonly mask: number;
+  /** 0 public, 1 private: the ARP table's per-interface slot. */
+  readonly slot: number;
 }
 
 export class SgNode implements Endpoint {
@@ -97,8 +99,8 @@ export class SgNode implements Endpoint {
     this.#trace = opts.trace;
     this.#now = opts.now ?? 0;
     const mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
-    this.#pub = { cfg: cfg.public, mask: mask(cfg.public.prefixLen) };
-    this.#priv = { cfg: cfg.private, mask: mask(cfg.private.prefixLen) };
+    this.#pub = { cfg: cfg.public, mask: mask(cfg.public.prefixLen), slot: 0 };
+    this.#priv = { cfg: cfg.private, mask: mask(cfg.private.prefixLen), slot: 1 };
     this.links = new LinkTable({ linksMax: cfg.linksMax });
     this.balancers = cfg.groups.map((g) => new GroupBalancer(g));
     this.#countPackets = cfg.groups.map((g) => g.policy === 'packets');
@@ -145,7 +147,10 @@ export class SgNode implements Endpoint {
         case 'arp': {
           const { retry, failed } = this.#arp.poll(now);
           for (const r of retry) this.#arpRequest(r.iface === this.#pub.cfg.name ? this.#pub : this.#priv, r.ip);
-          for (const ip of failed) this.#emitDrop('arp', 'unresolved', formatIpv4(ip));
+          for (const f of failed) {
+            for (let i = 1; i < f.frames; i++) this.#drop('arp', 'unresolved');
+            this.#emitDrop('arp', 'unresolved', formatIpv4(f.ip));
+          }
           break;
         }
         case 'sweep':
@@ -260,9 +265,17 @@ export class SgNode implements Endpoint {
     const bal = this.balancers[gi]!;
     const nproto = proto as NatProto;
     const now = this.#now as Instant;
-    const found = this.links.lookupClient(nproto, client, sport, vip, vport);
+    let found = this.links.lookupClient(nproto, client, sport, vip, vport);
     let id: LinkId;
     const tcpFlags = proto === IP_PROTO.tcp ? f[l4 + 13]! : 0;
+    if (found !== -1 && proto === IP_PROTO.tcp && (tcpFlags & (TCP_FLAG.syn | TCP_FLAG.ack | TCP_FLAG.rst)) === TCP_FLAG.syn && this.links.state(found) === 'closing') {
+      // A new connection reusing the client port of a closing link (as IPVS does): the old link
+      // ends now and the SYN is balanced afresh, so it cannot stay pinned to a dead server.
+      this.balancers[this.links.group(found)]?.linkClosed(this.links.server(found), now, client);
+      this.links.remove(found);
+      this.counters.linksExpired++;
+      found = -1;
+    }
     if (found === -1) {
       if (proto === IP_PROTO.tcp && (tcpFlags & (TCP_FLAG.syn | TCP_FLAG.ack | TCP_FLAG.rst)) !== TCP_FLAG.syn) {
         this.#drop('nat', 'no-link'); // a segment of a link we do not know (expired, or another node's)
@@ -411,11 +424,15 @@ export class SgNode implements Endpoint {
     const qproto = f[q + 9]!;
     if (end - q < qihl + 4 || (qproto !== IP_PROTO.tcp && qproto !== IP_PROTO.udp)) return this.#drop('icmp', 'bad-quote'), true;
     const qsrc = readIpv4(f, q + 12);
-    const qdst = readIpv4(f, q + 16);
-    if (qsrc !== vip || qdst !== client) return this.#drop('icmp', 'bad-quote'), true;
+    // The quoted datagram is our reply VIP -> client. The error may come from the client or from
+    // any router on the way (fragmentation needed: path MTU discovery), so the link is found by
+    // the quoted client address, not by the error's source.
+    const qclient = readIpv4(f, q + 16) as Ipv4Addr;
+    if (qsrc !== vip) return this.#drop('icmp', 'bad-quote'), true;
+    void client;
     const vport = readU16(f, q + qihl);
     const cport = readU16(f, q + qihl + 2);
-    const id = this.links.lookupClient(qproto as NatProto, client, cport, vip, vport);
+    const id = this.links.lookupClient(qproto as NatProto, qclient, cport, vip, vport);
     if (id === -1) return this.#drop('nat', 'no-link'), true;
     const serverAddr = this.links.serverAddr(id);
     const serverPort = this.links.serverPort(id);
@@ -497,13 +514,16 @@ export class SgNode implements Endpoint {
   #route(ifc: Iface, hop: Ipv4Addr, f: Uint8Array, end: number): void {
     const frame = end === f.length ? f : f.subarray(0, end);
     writeMac(frame, 6, ifc.cfg.mac);
-    const mac = this.#arp.lookup(hop, this.#now as Instant);
+    const mac = this.#arp.lookup(ifc.slot, hop, this.#now as Instant);
     if (mac !== undefined) {
       writeMac(frame, 0, mac);
       this.#push(ifc.cfg.name, frame);
       return;
     }
-    if (this.#arp.enqueue(hop, ifc.cfg.name, frame, this.#now as Instant)) this.#arpRequest(ifc, hop);
+    // The frame waits in the ARP queue: copy it out of the receive buffer the driver may reuse.
+    const r = this.#arp.enqueue(ifc.slot, hop, ifc.cfg.name, frame.slice(), this.#now as Instant);
+    if (r === 'request') this.#arpRequest(ifc, hop);
+    else if (r === 'full') this.#drop('arp', 'queue-full');
     this.#armArp();
   }
 
@@ -526,7 +546,7 @@ export class SgNode implements Endpoint {
     const now = this.#now as Instant;
     const forUs = this.#owns(ifc, a.targetIp);
     if (a.senderIp !== 0) {
-      const waiting = this.#arp.learn(a.senderIp, a.senderMac, now, forUs);
+      const waiting = this.#arp.learn(ifc.slot, a.senderIp, a.senderMac, now, forUs);
       for (const w of waiting) {
         writeMac(w, 0, a.senderMac);
         this.#push(ifc.cfg.name, w);
