@@ -165,9 +165,9 @@ export class SgNode implements Endpoint {
   pollTransmit(): TxFrame | undefined {
     const tx = this.#tx[this.#txHead];
     if (tx === undefined) return undefined;
-    this.#txHead++;
+    this.#tx[this.#txHead++] = undefined as unknown as TxFrame; // let the frame go
     if (this.#txHead === this.#tx.length) {
-      this.#tx = [];
+      this.#tx.length = 0; // reuse the array: no allocation per frame on the fast path
       this.#txHead = 0;
     }
     return tx;

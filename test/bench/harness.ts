@@ -34,6 +34,8 @@ export function sink(): unknown {
 export function measure(b: Bench, opts: { roundMs?: number; rounds?: number } = {}): BenchResult {
   const roundMs = opts.roundMs ?? 300;
   const rounds = opts.rounds ?? 7;
+  // Lazy setup (fixtures built on first use) must not count in calibration.
+  sinkValue = b.run(1);
   // Warm up and calibrate a batch size that takes about roundMs.
   let n = 1000;
   for (;;) {
