@@ -14,6 +14,7 @@ import type { ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
 import { buildCluster } from './cluster.ts';
+import { scheduleControl } from './control.ts';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -120,6 +121,7 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
     });
   }
   for (const f of sc.faults) net.fault(f.at, faultSpec(f.action));
+  scheduleControl(net, sc);
   return { net, evaluator };
 }
 

@@ -17,7 +17,7 @@ const COMMANDS = {
   fuzz: 'generate fault schedules, check expectations, shrink failures',
   lab: 'build (up) or remove (down) a network-namespace lab from a scenario',
   daemon: 'run an SG node on real interfaces',
-  cmd: 'send a feedback-protocol command to an SG node',
+  cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
   viz: 'open a trace in the browser timeline',
   demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace and capture in out/`,
 } as const;
@@ -63,6 +63,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'fuzz': {
       const { fuzzCommand } = await import('./fuzz.ts');
       return fuzzCommand(rest, io);
+    }
+    case 'cmd': {
+      const { cmdCommand } = await import('./cmd.ts');
+      return cmdCommand(rest, io);
     }
     default:
       io.err(`sg ${cmd}: not available yet in this build; it arrives with the cluster parts and real mode.\n`);

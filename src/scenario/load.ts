@@ -12,7 +12,8 @@ import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
 import type { Duration } from '../time.ts';
-import { Scenario as ScenarioSchema, type ClusterDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
+import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
+import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { bandwidth, duration, fraction, rate, size } from './units.ts';
 
 export interface ScenarioError {
@@ -132,12 +133,36 @@ export interface ClusterGroupModel {
   readonly servers: readonly ClusterServerModel[];
 }
 
+export interface ClusterKeyModel {
+  readonly name: string;
+  readonly key: CtlKey;
+}
+
 export interface ClusterModel {
+  readonly keys: readonly ClusterKeyModel[];
+  readonly controlPort: number;
   readonly nodes: readonly ClusterNodeModel[];
   readonly groups: readonly ClusterGroupModel[];
   readonly linksMax: number;
   readonly idle: { readonly tcp: Duration; readonly udp: Duration; readonly icmp: Duration; readonly closing: Duration; readonly unanswered: Duration };
 }
+
+export type ControlModel =
+  | {
+      readonly kind: 'send';
+      readonly at: Duration;
+      readonly from: string;
+      readonly node: Ipv4Addr;
+      readonly key: CtlKey;
+      /** The key's name, or 'explicit' for a key written in the message (a forgery). */
+      readonly keyName: string;
+      readonly request: { readonly cls: CtlClass; readonly op: CtlOp; readonly group: string; readonly server: string; readonly property: string; readonly data: string };
+      readonly every?: Duration;
+      readonly until?: Duration;
+      /** Added to the sender's clock when stamping (a stale or future message). */
+      readonly skew: Duration;
+    }
+  | { readonly kind: 'replay'; readonly at: Duration; readonly from: string; readonly of: number };
 
 export interface FaultModel {
   readonly at: Duration;
@@ -174,6 +199,7 @@ export interface Scenario {
   readonly segments: readonly SegmentModel[];
   readonly hosts: readonly HostModel[];
   readonly cluster?: ClusterModel;
+  readonly control: readonly ControlModel[];
   readonly workloads: readonly WorkloadModel[];
   readonly faults: readonly FaultModel[];
   readonly expectations: readonly ExpectationEntry[];
@@ -315,6 +341,12 @@ function validateInto(rep: Reporter, schema: TSchema, value: unknown, base: Path
 }
 
 // ---- resolution ----
+
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
 
 function inSubnet(a: Ipv4Addr, net: Ipv4Addr, len: number): boolean {
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
@@ -584,13 +616,72 @@ class Resolver {
         servers,
       };
     });
+    const keyNames = new Set<string>();
+    const keyIds = new Set<number>();
+    const keys: ClusterKeyModel[] = (c.keys ?? []).map((k, ki) => {
+      const base: PathSeg[] = ['cluster', 'keys', ki];
+      if (keyNames.has(k.name)) this.rep.at([...base, 'name'], `duplicate key name '${k.name}'`);
+      if (keyIds.has(k.id)) this.rep.at([...base, 'id'], `duplicate key id ${k.id}`);
+      keyNames.add(k.name);
+      keyIds.add(k.id);
+      let role: CtlKey['role'] = { kind: 'admin' };
+      if (k.role !== 'admin') {
+        const g = groups.find((x) => x.name === (k.role as { group: string }).group);
+        if (g === undefined) this.rep.at([...base, 'role', 'group'], `unknown group '${k.role.group}'`);
+        else if (!g.servers.some((s) => s.host === (k.role as { server: string }).server)) this.rep.at([...base, 'role', 'server'], `group ${g.name} has no server '${k.role.server}'`);
+        role = { kind: 'server', group: k.role.group, server: k.role.server };
+      }
+      return { name: k.name, key: { id: k.id, secret: hexBytes(k.secret), role } };
+    });
     const idle = c.idle ?? {};
     const d = (v: string | undefined, def: number, key: string) => (this.dur(v, ['cluster', 'idle', key]) ?? def) as Duration;
     return {
+      keys,
+      controlPort: c['control-port'] ?? CTL_PORT_DEFAULT,
       nodes,
       groups,
       linksMax: c['links-max'] ?? 1_000_000,
       idle: { tcp: d(idle.tcp, 900_000_000, 'tcp'), udp: d(idle.udp, 30_000_000, 'udp'), icmp: d(idle.icmp, 10_000_000, 'icmp'), closing: d(idle.closing, 10_000_000, 'closing'), unanswered: d(idle.unanswered, 10_000_000, 'unanswered') },
+    };
+  }
+
+  control(c: ControlDoc, k: number, hosts: Map<string, HostModel>, count: number): ControlModel {
+    const p: PathSeg[] = ['control', k];
+    if (!hosts.has(c.from)) this.rep.at([...p, 'from'], `unknown host '${c.from}' (hosts: ${[...hosts.keys()].join(', ')})`);
+    const at = this.dur(c.at, [...p, 'at']) ?? (0 as Duration);
+    if ('replay' in c) {
+      if (c.replay >= count || c.replay === k) this.rep.at([...p, 'replay'], `control[${c.replay}] is not another control message`);
+      return { kind: 'replay', at, from: c.from, of: c.replay };
+    }
+    let key: CtlKey = { id: 0, secret: new Uint8Array(16), role: { kind: 'admin' } };
+    let keyName = 'explicit';
+    if (typeof c.key === 'string') {
+      const found = this.cluster?.keys.find((x) => x.name === c.key);
+      if (found === undefined) this.rep.at([...p, 'key'], `unknown key '${c.key}' (keys: ${this.cluster?.keys.map((x) => x.name).join(', ') || 'none'})`);
+      else {
+        key = found.key;
+        keyName = found.name;
+      }
+    } else key = { id: c.key.id, secret: hexBytes(c.key.secret), role: { kind: 'admin' } };
+    const target = c.target ?? '';
+    const slash = target.indexOf('/');
+    const group = c.class === 'cluster' ? '' : slash < 0 ? target : target.slice(0, slash);
+    const server = c.class === 'server' ? (slash < 0 ? '' : target.slice(slash + 1)) : '';
+    if (c.class === 'server' && server === '') this.rep.at([...p, 'target'], 'a server command names group/server');
+    const every = this.dur(c.every, [...p, 'every']);
+    if (every !== undefined && every <= 0) this.rep.at([...p, 'every'], 'every must be positive');
+    const until = this.dur(c.until, [...p, 'until']);
+    return {
+      kind: 'send',
+      at,
+      from: c.from,
+      node: this.addr(c.node, [...p, 'node']),
+      key,
+      keyName,
+      request: { cls: c.class, op: c.op, group, server, property: c.property ?? '', data: c.value === undefined ? '' : String(c.value) },
+      ...(every !== undefined ? { every } : {}),
+      ...(until !== undefined ? { until } : {}),
+      skew: this.dur(c.skew, [...p, 'skew']) ?? (0 as Duration),
     };
   }
 
@@ -749,6 +840,7 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
   faults.forEach((f, k) => {
     if (f.at > durationUs) rep.at(['faults', k, 'at'], `at ${sdoc.faults![k]!.at} is after the end of the run (duration ${sdoc.duration})`);
   });
+  const control = (sdoc.control ?? []).map((c, k) => r.control(c, k, hostMap, (sdoc.control ?? []).length));
   const expectations = (sdoc.expect ?? []).map((e, k) => ({
     model: r.expectation(e, k, wlNames),
     path: `expect[${k}]`,
@@ -768,6 +860,7 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
       segments,
       hosts,
       ...(cluster !== undefined ? { cluster } : {}),
+      control,
       workloads,
       faults,
       expectations,

@@ -166,8 +166,22 @@ export const ClusterGroup = Type.Object(
   strict,
 );
 
+const Hex = Type.String({ pattern: '^([0-9a-fA-F]{2}){16,64}$', description: 'A secret as hex, 16 to 64 bytes' });
+
+export const ClusterKey = Type.Object(
+  {
+    name: Name,
+    id: Type.Integer({ minimum: 0, maximum: 65535 }),
+    secret: Hex,
+    role: Type.Union([Type.Literal('admin'), Type.Object({ group: Name, server: Name }, strict)]),
+  },
+  { ...strict, description: 'A feedback-protocol key: admin, or one server\'s own key' },
+);
+
 export const Cluster = Type.Object(
   {
+    keys: Type.Optional(Type.Array(ClusterKey)),
+    'control-port': Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     nodes: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), ClusterNode, { additionalProperties: false }),
     groups: Type.Array(ClusterGroup, { minItems: 1 }),
     'links-max': Type.Optional(Type.Integer({ minimum: 1, maximum: 16_000_000 })),
@@ -175,6 +189,27 @@ export const Cluster = Type.Object(
   },
   { ...strict, description: 'The server group: SG nodes, VIP groups, balancing' },
 );
+
+export const ControlMessage = Type.Union([
+  Type.Object(
+    {
+      at: Duration,
+      from: Name,
+      node: Ipv4,
+      key: Type.Union([Name, Type.Object({ id: Type.Integer({ minimum: 0, maximum: 65535 }), secret: Hex }, strict)], { description: 'A key name from cluster.keys, or an explicit (e.g. forged) key' }),
+      op: Type.Union([Type.Literal('get'), Type.Literal('set'), Type.Literal('add'), Type.Literal('delete'), Type.Literal('list')]),
+      class: Type.Union([Type.Literal('cluster'), Type.Literal('group'), Type.Literal('server')]),
+      target: Type.Optional(Type.String({ description: 'group, or group/server' })),
+      property: Type.Optional(Type.String()),
+      value: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      every: Type.Optional(Duration),
+      until: Type.Optional(Duration),
+      'skew': Type.Optional(Duration),
+    },
+    { ...strict, description: 'A feedback-protocol command sent from a host (every: repeats it until until:)' },
+  ),
+  Type.Object({ at: Duration, from: Name, replay: Type.Integer({ minimum: 0, description: 'Resend the bytes of control[n] (its first sending) unchanged' }) }, strict),
+]);
 
 export const Scenario = Type.Object(
   {
@@ -194,6 +229,7 @@ export const Scenario = Type.Object(
     cluster: Type.Optional(Cluster),
     workload: Type.Optional(Type.Array(Workload)),
     faults: Type.Optional(Type.Array(Fault)),
+    control: Type.Optional(Type.Array(ControlMessage)),
     expect: Type.Optional(Type.Array(Expectation)),
   },
   { ...strict, $id: 'https://sg-cluster.invalid/scenario.schema.json', title: 'SG Cluster scenario', description: 'One YAML file: topology, services, workload, faults and expectations' },
@@ -209,6 +245,7 @@ export type FaultDoc = Static<typeof Fault>;
 export type ExpectationDoc = Static<typeof Expectation>;
 export type MatchDoc = Static<typeof Match>;
 export type ClusterDoc = Static<typeof Cluster>;
+export type ControlDoc = Static<typeof ControlMessage>;
 
 /** The JSON Schema document shipped for editors (draft 2020-12 compatible). */
 export function scenarioJsonSchema(): TSchema & Record<string, unknown> {
