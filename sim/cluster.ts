@@ -52,6 +52,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
         idle: { tcp: c.idle.tcp, tcpClosing: c.idle.closing, unanswered: c.idle.unanswered, udp: c.idle.udp, icmp: c.idle.icmp },
         garpCount: SG_DEFAULTS.garpCount,
         garpInterval: SG_DEFAULTS.garpInterval,
+        ...(c.keys.length > 0 ? { ctl: { port: c.controlPort, keys: c.keys.map((k) => k.key) } } : {}),
       };
       const sg = new SgNode(cfg, { trace: worldTrace(world), now: world.now });
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {

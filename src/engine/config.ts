@@ -4,6 +4,7 @@ import type { IfaceName } from '../port.ts';
 import type { Duration } from '../time.ts';
 import type { Ipv4Addr, MacAddr } from '../wire/addr.ts';
 import type { GroupConfig } from '../balance/types.ts';
+import type { CtlKey } from '../ctl/types.ts';
 
 export interface SgIfaceConfig {
   readonly name: IfaceName;
@@ -47,6 +48,8 @@ export interface SgNodeConfig {
   /** Gratuitous ARPs for each VIP when the node starts serving (spaced by garpInterval). */
   readonly garpCount: number;
   readonly garpInterval: Duration;
+  /** SGctrld: the feedback protocol on UDP `port` of the node's addresses, with these keys. */
+  readonly ctl?: { readonly port: number; readonly keys: readonly CtlKey[] };
 }
 
 export const SG_DEFAULTS = {

@@ -35,6 +35,8 @@ import { ETHERTYPE } from '../wire/ethernet.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
 import { TCP_FLAG } from '../wire/tcp.ts';
 import { ArpTable } from './arp.ts';
+import { Ctld, SgNodeTarget } from '../ctl/ctld.ts';
+import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
@@ -78,6 +80,9 @@ export class SgNode implements Endpoint {
     framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, drops: new Map(),
   };
   readonly #trace: TraceSink | undefined;
+  /** SGctrld, when the config has a control port; `ctlTarget` also holds read-only flags and heartbeats. */
+  readonly ctld: Ctld | undefined;
+  readonly ctlTarget: SgNodeTarget | undefined;
   readonly #pub: Iface;
   readonly #priv: Iface;
   readonly #arp = new ArpTable();
@@ -115,6 +120,13 @@ export class SgNode implements Endpoint {
       });
     });
     this.#vips = new Set(cfg.groups.map((g) => g.vip));
+    if (cfg.ctl !== undefined) {
+      this.ctlTarget = new SgNodeTarget(this);
+      this.ctld = new Ctld({ keys: cfg.ctl.keys, target: this.ctlTarget });
+    } else {
+      this.ctlTarget = undefined;
+      this.ctld = undefined;
+    }
     this.#garpLeft = cfg.garpCount;
     if (this.#garpLeft > 0) this.#timers.set('garp', this.#now as Instant);
     this.#timers.set('sweep', (this.#now + SWEEP_INTERVAL_US) as Instant);
@@ -216,6 +228,9 @@ export class SgNode implements Endpoint {
       if (fragmented) return this.#drop('nat', 'fragment');
       if (this.#outbound(f, ihl, end, proto, src, dst)) return;
       return this.#drop('nat', 'no-link');
+    }
+    if (dst === ifc.cfg.addr && proto === IP_PROTO.udp && this.ctld !== undefined && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === this.cfg.ctl!.port) {
+      return this.#control(ifc, f, ihl, end, src, dst);
     }
     if (dst === ifc.cfg.addr || (ifc === this.#pub && this.#vips.has(dst))) return this.#local(ifc, f, ihl, end, proto, src, dst);
     this.#drop('ipv4', 'not-for-us');
@@ -490,6 +505,29 @@ export class SgNode implements Endpoint {
     writeU16(reply, l4 + 2, updateChecksum16(readU16(reply, l4 + 2), 0x0800, 0x0000));
     const hop = ifc === this.#pub ? this.#nextHopPublic(src) : src;
     this.#route(ifc, hop, reply, end);
+  }
+
+  /**
+   * A feedback-protocol datagram to one of the node's addresses: SGctrld decides, and a signed
+   * result goes back from the address and port it came to (unauthenticated or unparsable
+   * datagrams get no reply: see src/ctl/ctld.ts).
+   */
+  #control(ifc: Iface, f: Uint8Array, ihl: number, end: number, src: Ipv4Addr, dst: Ipv4Addr): void {
+    const l4 = ETH + ihl;
+    const sport = readU16(f, l4);
+    const dport = readU16(f, l4 + 2);
+    const ulen = readU16(f, l4 + 4);
+    if (ulen < 8 || l4 + ulen > end) return this.#drop('udp', 'bad-length');
+    const now = this.#now as Instant;
+    const out = this.ctld!.handleBytes(now, { addr: src, port: sport }, f.slice(l4 + 8, l4 + ulen));
+    this.#trace?.emit({ ...out.trace, t: now, node: this.cfg.name } as Parameters<TraceSink['emit']>[0]);
+    if (out.replyBytes === undefined) return;
+    const reply = encodeFrame({
+      eth: { dst: MAC_BROADCAST, src: ifc.cfg.mac },
+      net: { kind: 'ipv4', ip: ipv4Header({ src: dst, dst: src, protocol: IP_PROTO.udp }), l4: { kind: 'udp', udp: { srcPort: dport, dstPort: sport, payload: out.replyBytes } } },
+    });
+    const hop = ifc === this.#pub ? this.#nextHopPublic(src) : src;
+    this.#route(ifc, hop, reply, reply.length);
   }
 
   #decrementTtl(f: Uint8Array): boolean {
