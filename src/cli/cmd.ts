@@ -138,12 +138,13 @@ export interface CmdOutcome {
 
 /** Run one command over a transport; prints the answer. */
 export async function runCmd(req: CmdRequest, key: CtlKey, transport: CtlTransport, io: Io, opts: { json: boolean; timeoutUs: number; retries: number }): Promise<CmdOutcome> {
-  const session = new CtlSession(key);
+  const { randomInt } = await import('node:crypto');
+  const session = new CtlSession(key, randomInt(1, 0xffffffff));
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const { bytes, command } = session.command({ cls: req.cls, op: req.op, group: req.group, server: req.server, property: req.property, data: req.data }, transport.nowUs());
     const reply = await transport.request(bytes, opts.timeoutUs);
     if (reply === undefined) continue;
-    const r = readResult(reply, key, command.id);
+    const r = readResult(reply, key, command.id, command.timestamp);
     if (!r.ok) {
       io.err(`sg cmd: ${r.reason}\n`);
       return { exit: EXIT.failed };

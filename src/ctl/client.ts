@@ -32,9 +32,16 @@ export function requestProblem(req: CtlRequest): string | undefined {
 
 /** A sender's state: its key, and the id and timestamp of its last command (both increase). */
 export class CtlSession {
-  #id = 0;
+  #id: number;
   #lastTs = 0;
-  constructor(readonly key: CtlKey) {}
+  /**
+   * `firstId`: where command ids start. A one-shot CLI should start at a random id, so a result
+   * captured from an earlier invocation cannot pass as the answer to this one (results are
+   * matched by id and key, and checked for freshness by `readResult`).
+   */
+  constructor(readonly key: CtlKey, firstId = 1) {
+    this.#id = Math.max(0, Math.min(ID_MAX, Math.floor(firstId)) - 1);
+  }
 
   /**
    * A signed command. `nowUs` is the sender's clock in µs; a timestamp never repeats for one
@@ -79,14 +86,21 @@ export type ReadResult =
   /** Not a result, not for this command, or not signed by the key we share with the node. */
   | { readonly ok: false; readonly reason: string };
 
-/** Check a reply: a well-formed result, for command `id`, signed with our key. */
-export function readResult(bytes: Uint8Array, key: CtlKey, id: number): ReadResult {
+/** How much older than the command a result may be stamped (clock skew between client and node). */
+export const RESULT_SKEW_US = 30_000_000;
+
+/**
+ * Check a reply: a well-formed result, for command `id`, signed with our key, and (when the
+ * command's timestamp is given) not stamped long before the command was sent.
+ */
+export function readResult(bytes: Uint8Array, key: CtlKey, id: number, sentAtUs?: number): ReadResult {
   const p = parseFeedback(bytes);
   if (!p.ok) return { ok: false, reason: `malformed reply (${p.error.reason})` };
   const m = p.value.message;
   if (m.kind !== 'result') return { ok: false, reason: 'not a result' };
   if (m.id !== id) return { ok: false, reason: `reply to command ${m.id}, not ${id}` };
   if (m.keyId !== key.id || !verifyFeedback(p.value, key.secret)) return { ok: false, reason: 'reply not signed with our key' };
+  if (sentAtUs !== undefined && m.timestamp < sentAtUs - RESULT_SKEW_US) return { ok: false, reason: 'stale reply (stamped before the command was sent)' };
   return { ok: true, result: m };
 }
 
