@@ -18,6 +18,7 @@ const COMMANDS = {
   lab: 'build (up) or remove (down) a network-namespace lab from a scenario',
   daemon: 'run an SG node on real interfaces',
   cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
+  hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
   viz: 'open a trace in the browser timeline',
   demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace and capture in out/`,
 } as const;
@@ -63,6 +64,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'fuzz': {
       const { fuzzCommand } = await import('./fuzz.ts');
       return fuzzCommand(rest, io);
+    }
+    case 'hb': {
+      const { hbCommand } = await import('./hb.ts');
+      return hbCommand(rest, io);
     }
     case 'cmd': {
       const { cmdCommand } = await import('./cmd.ts');
