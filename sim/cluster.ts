@@ -53,6 +53,8 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
         garpCount: SG_DEFAULTS.garpCount,
         garpInterval: SG_DEFAULTS.garpInterval,
         ...(c.keys.length > 0 ? { ctl: { port: c.controlPort, keys: c.keys.map((k) => k.key) } } : {}),
+        ...(c.groups.some((g) => g.health !== undefined) ? { health: c.groups.map((g) => g.health) } : {}),
+        seed: world.rng.split(`sg:${n.name}`).u32(),
       };
       const sg = new SgNode(cfg, { trace: worldTrace(world), now: world.now });
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {

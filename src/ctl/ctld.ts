@@ -698,7 +698,8 @@ export class SgNodeTarget implements CtlTarget {
         assert(b !== undefined && w.server >= 0 && w.server < b.size, `no server ${w.group}/${w.server}`);
         switch (w.property) {
           case 'state':
-            b.setState(w.server, w.value, now);
+            // Through the node, so its health monitor (if any) takes it as its latest event.
+            this.node.setServerState(w.group, w.server, w.value);
             return { ok: true };
           case 'weight':
             b.setWeight(w.server, w.value, now);
@@ -710,6 +711,7 @@ export class SgNodeTarget implements CtlTarget {
             const row = this.#heartbeats[w.group];
             assert(row !== undefined, `no group ${w.group}`);
             row[w.server] = { count: w.value, at: now };
+            this.node.heartbeat(w.group, w.server);
             return { ok: true };
           }
           default:

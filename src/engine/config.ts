@@ -5,6 +5,7 @@ import type { Duration } from '../time.ts';
 import type { Ipv4Addr, MacAddr } from '../wire/addr.ts';
 import type { GroupConfig } from '../balance/types.ts';
 import type { CtlKey } from '../ctl/types.ts';
+import type { HealthConfig } from '../health/types.ts';
 
 export interface SgIfaceConfig {
   readonly name: IfaceName;
@@ -48,6 +49,10 @@ export interface SgNodeConfig {
   /** Gratuitous ARPs for each VIP when the node starts serving (spaced by garpInterval). */
   readonly garpCount: number;
   readonly garpInterval: Duration;
+  /** Health monitoring per group (index as `groups`); undefined: the group's states change only by admin. */
+  readonly health?: readonly (HealthConfig | undefined)[];
+  /** Seed for probe jitter (deterministic per node). */
+  readonly seed?: number;
   /** SGctrld: the feedback protocol on UDP `port` of the node's addresses, with these keys. */
   readonly ctl?: { readonly port: number; readonly keys: readonly CtlKey[] };
 }

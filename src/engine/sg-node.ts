@@ -28,7 +28,7 @@ import type { Endpoint, IfaceName, TxFrame } from '../port.ts';
 import type { Duration, Instant } from '../time.ts';
 import { TimerTable } from '../timers.ts';
 import type { TraceSink } from '../trace.ts';
-import { formatIpv4, MAC_BROADCAST, readIpv4, readMac, readU16, writeIpv4, writeMac, writeU16, type Ipv4Addr, type MacAddr } from '../wire/addr.ts';
+import { formatIpv4, MAC_BROADCAST, readIpv4, readMac, readU16, readU32, writeIpv4, writeMac, writeU16, type Ipv4Addr, type MacAddr } from '../wire/addr.ts';
 import { ARP_LEN, ARP_OP, encodeArp, parseArp } from '../wire/arp.ts';
 import { internetChecksum, updateChecksum16, updateChecksum32, updateUdpChecksum16, updateUdpChecksum32 } from '../wire/checksum.ts';
 import { ETHERTYPE } from '../wire/ethernet.ts';
@@ -36,16 +36,23 @@ import { IP_PROTO } from '../wire/ipv4.ts';
 import { TCP_FLAG } from '../wire/tcp.ts';
 import { ArpTable } from './arp.ts';
 import { Ctld, SgNodeTarget } from '../ctl/ctld.ts';
+import { HealthMonitor } from '../health/monitor.ts';
+import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
-const TIMERS = ['garp', 'arp', 'sweep'] as const;
+const TIMERS = ['garp', 'arp', 'sweep', 'health'] as const;
 type TimerName = (typeof TIMERS)[number];
 
 /** How often the link table's idle sweep runs, and how many entries it visits per run. */
 export const SWEEP_INTERVAL_US = 100_000;
 export const SWEEP_BUDGET = 20_000;
+/** Local ports the node's port-test probes come from, and probes tracked at once. */
+const PROBE_PORT_BASE = 61000;
+const PROBE_PORTS = 4000;
+export const PROBES_PENDING_MAX = 16_384;
+const PROBE_PAYLOAD = new TextEncoder().encode('sg-probe');
 /** Frames queued for transmission at most (a burst beyond it is dropped and counted). */
 export const TX_QUEUE_MAX = 65_536;
 
@@ -82,6 +89,11 @@ export class SgNode implements Endpoint {
   readonly #trace: TraceSink | undefined;
   /** SGctrld, when the config has a control port; `ctlTarget` also holds read-only flags and heartbeats. */
   readonly ctld: Ctld | undefined;
+  /** Health monitor per group (undefined: no health checks for that group). */
+  readonly monitors: readonly (HealthMonitor | undefined)[];
+  /** Port tests in flight: key `${proto}/${server addr}/${server port}/${local port}` -> [group, probe id]. */
+  readonly #probes = new Map<string, [number, number]>();
+  #probePort = 0;
   readonly ctlTarget: SgNodeTarget | undefined;
   readonly #pub: Iface;
   readonly #priv: Iface;
@@ -127,6 +139,10 @@ export class SgNode implements Endpoint {
       this.ctlTarget = undefined;
       this.ctld = undefined;
     }
+    this.monitors = cfg.groups.map((g, gi) => {
+      const h = cfg.health?.[gi];
+      return h === undefined ? undefined : new HealthMonitor(h, g.servers.length, { now: this.#now as Instant, seed: (cfg.seed ?? 1) + gi * 7919 });
+    });
     this.#garpLeft = cfg.garpCount;
     if (this.#garpLeft > 0) this.#timers.set('garp', this.#now as Instant);
     this.#timers.set('sweep', (this.#now + SWEEP_INTERVAL_US) as Instant);
@@ -135,6 +151,14 @@ export class SgNode implements Endpoint {
   // ---- Endpoint ----
 
   handleFrame(now: Instant, iface: IfaceName, f: Uint8Array): void {
+    this.#frame(now, iface, f);
+    if (this.#healthDirty) this.#healthRun(now);
+  }
+
+  /** Set when a monitor was told something this frame (snoop, probe answer): changes to apply. */
+  #healthDirty = false;
+
+  #frame(now: Instant, iface: IfaceName, f: Uint8Array): void {
     this.#now = now;
     this.counters.framesIn++;
     const ifc = iface === this.#pub.cfg.name ? this.#pub : iface === this.#priv.cfg.name ? this.#priv : undefined;
@@ -169,8 +193,12 @@ export class SgNode implements Endpoint {
           this.#sweep(now);
           this.#timers.set('sweep', (now + SWEEP_INTERVAL_US) as Instant);
           break;
+        case 'health':
+          for (const m of this.monitors) m?.handleTimeout(now);
+          break;
       }
     }
+    this.#healthRun(now);
     this.#armArp();
   }
 
@@ -196,9 +224,24 @@ export class SgNode implements Endpoint {
     if (b === undefined || server < 0 || server >= this.cfg.groups[group]!.servers.length) return;
     const from = b.state(server);
     if (from === state) return;
+    const mon = this.monitors[group];
+    if (mon !== undefined) {
+      // The monitor decides states from now on: an admin call is its latest event.
+      mon.admin(server, state, this.#now as Instant);
+      this.#healthRun(this.#now as Instant);
+      return;
+    }
     b.setState(server, state, this.#now as Instant);
     const g = this.cfg.groups[group]!;
     this.#trace?.emit({ kind: 'state', t: this.#now as Instant, node: this.cfg.name, entity: `${g.name}/${g.servers[server]!.name}`, machine: 'server', from, to: state, reason: 'admin' });
+  }
+
+  /** A heartbeat from a server (feedback protocol, slide 41). */
+  heartbeat(group: number, server: number): void {
+    const mon = this.monitors[group];
+    if (mon === undefined) return;
+    mon.heartbeat(server, this.#now as Instant);
+    this.#healthRun(this.#now as Instant);
   }
 
   reportCounter(group: number, server: number, value: number): void {
@@ -229,6 +272,7 @@ export class SgNode implements Endpoint {
       if (this.#outbound(f, ihl, end, proto, src, dst)) return;
       return this.#drop('nat', 'no-link');
     }
+    if (ifc === this.#priv && dst === this.#priv.cfg.addr && this.#probes.size > 0 && !fragmented && this.#probeReply(f, ihl, end, proto, src)) return;
     if (dst === ifc.cfg.addr && proto === IP_PROTO.udp && this.ctld !== undefined && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === this.cfg.ctl!.port) {
       return this.#control(ifc, f, ihl, end, src, dst);
     }
@@ -322,6 +366,11 @@ export class SgNode implements Endpoint {
     }
     const serverAddr = this.links.serverAddr(id);
     const serverPort = this.links.serverPort(id);
+    const mon = this.monitors[gi];
+    if (mon !== undefined) {
+      mon.toServer(this.links.server(id), proto === IP_PROTO.icmp ? 0 : serverPort, now);
+      this.#healthDirty = true;
+    }
     // Rewrite destination address (and port) with incremental checksums.
     writeIpv4(f, ETH + 16, serverAddr);
     writeU16(f, ETH + 10, updateChecksum32(readU16(f, ETH + 10), vip, serverAddr));
@@ -381,6 +430,11 @@ export class SgNode implements Endpoint {
       else {
         this.links.setState(id, 'active');
       }
+    }
+    const mon = this.monitors[this.links.group(id)];
+    if (mon !== undefined) {
+      mon.fromServer(this.links.server(id), proto === IP_PROTO.icmp ? 0 : sport, now, (tcpFlags & TCP_FLAG.rst) !== 0);
+      this.#healthDirty = true;
     }
     writeIpv4(f, ETH + 12, vip);
     writeU16(f, ETH + 10, updateChecksum32(readU16(f, ETH + 10), server, vip));
@@ -528,6 +582,100 @@ export class SgNode implements Endpoint {
     });
     const hop = ifc === this.#pub ? this.#nextHopPublic(src) : src;
     this.#route(ifc, hop, reply, reply.length);
+  }
+
+  /** Send due probes, apply state changes, re-arm the health timer. */
+  #healthRun(now: Instant): void {
+    this.#healthDirty = false;
+    let next: number | undefined;
+    this.monitors.forEach((m, gi) => {
+      if (m === undefined) return;
+      for (let p = m.pollProbe(now); p !== undefined; p = m.pollProbe(now)) this.#sendProbe(gi, p);
+      for (let c = m.pollChange(); c !== undefined; c = m.pollChange()) {
+        const g = this.cfg.groups[gi]!;
+        this.balancers[gi]!.setState(c.server, c.to, now);
+        this.#trace?.emit({
+          kind: 'state', t: now, node: this.cfg.name, entity: `${g.name}/${g.servers[c.server]!.name}`, machine: 'server',
+          from: c.from, to: c.to, reason: `${c.event.detector}: ${c.event.detail}`,
+        });
+      }
+      const t = m.pollTimeout();
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    });
+    if (next === undefined) this.#timers.clear('health');
+    else this.#timers.set('health', Math.max(next, now) as Instant);
+  }
+
+  #sendProbe(gi: number, p: ProbeRequest): void {
+    const g = this.cfg.groups[gi]!;
+    const s = g.servers[p.server]!;
+    const priv = this.#priv;
+    this.#probePort = (this.#probePort + 1) % PROBE_PORTS;
+    const lport = PROBE_PORT_BASE + this.#probePort;
+    let frame: Uint8Array;
+    const ip = ipv4Header({ src: priv.cfg.addr, dst: s.addr, protocol: p.kind === 'icmp' ? IP_PROTO.icmp : p.kind === 'udp' ? IP_PROTO.udp : IP_PROTO.tcp, identification: p.id & 0xffff });
+    const eth = { dst: MAC_BROADCAST, src: priv.cfg.mac };
+    if (p.kind === 'icmp') {
+      frame = encodeFrame({ eth, net: { kind: 'ipv4', ip, l4: { kind: 'icmp', icmp: { kind: 'echo-request', id: lport, seq: p.id & 0xffff, data: PROBE_PAYLOAD } } } });
+      this.#probes.set(`1/${s.addr}/0/${lport}`, [gi, p.id]);
+    } else if (p.kind === 'udp') {
+      frame = encodeFrame({ eth, net: { kind: 'ipv4', ip, l4: { kind: 'udp', udp: { srcPort: lport, dstPort: p.port, payload: PROBE_PAYLOAD } } } });
+      this.#probes.set(`17/${s.addr}/${p.port}/${lport}`, [gi, p.id]);
+    } else {
+      frame = encodeFrame({ eth, net: { kind: 'ipv4', ip, l4: { kind: 'tcp', tcp: { srcPort: lport, dstPort: p.port, seq: p.id >>> 0, ack: 0, flags: TCP_FLAG.syn, window: 1024, urgentPointer: 0, options: [], payload: new Uint8Array(0) } } } });
+      this.#probes.set(`6/${s.addr}/${p.port}/${lport}`, [gi, p.id]);
+    }
+    if (this.#probes.size > PROBES_PENDING_MAX) {
+      const oldest = this.#probes.keys().next();
+      if (!oldest.done) this.#probes.delete(oldest.value);
+    }
+    this.#route(priv, s.addr, frame, frame.length);
+  }
+
+  /** An answer to one of our probes (addressed to the private address); false when it is not one. */
+  #probeReply(f: Uint8Array, ihl: number, end: number, proto: number, src: Ipv4Addr): boolean {
+    const l4 = ETH + ihl;
+    let key: string;
+    let outcome: ProbeOutcome;
+    if (proto === IP_PROTO.tcp && end - l4 >= 20) {
+      const flags = f[l4 + 13]!;
+      key = `6/${src}/${readU16(f, l4)}/${readU16(f, l4 + 2)}`;
+      if (!this.#probes.has(key)) return false;
+      if ((flags & (TCP_FLAG.syn | TCP_FLAG.ack)) === (TCP_FLAG.syn | TCP_FLAG.ack)) {
+        outcome = 'alive';
+        // Tear the half-open connection down at once (slide 38: connect ok, then close).
+        const rst = encodeFrame({
+          eth: { dst: MAC_BROADCAST, src: this.#priv.cfg.mac },
+          net: { kind: 'ipv4', ip: ipv4Header({ src: this.#priv.cfg.addr, dst: src, protocol: IP_PROTO.tcp }), l4: { kind: 'tcp', tcp: { srcPort: readU16(f, l4 + 2), dstPort: readU16(f, l4), seq: readU32(f, l4 + 8), ack: 0, flags: TCP_FLAG.rst, window: 0, urgentPointer: 0, options: [], payload: new Uint8Array(0) } } },
+        });
+        this.#route(this.#priv, src, rst, rst.length);
+      } else if (flags & TCP_FLAG.rst) outcome = 'refused';
+      else return false;
+    } else if (proto === IP_PROTO.udp && end - l4 >= 8) {
+      key = `17/${src}/${readU16(f, l4)}/${readU16(f, l4 + 2)}`;
+      if (!this.#probes.has(key)) return false;
+      outcome = 'alive';
+    } else if (proto === IP_PROTO.icmp && end - l4 >= 8) {
+      const type = f[l4]!;
+      if (type === 0) {
+        key = `1/${src}/0/${readU16(f, l4 + 4)}`;
+        if (!this.#probes.has(key)) return false;
+        outcome = 'alive';
+      } else if (type === 3 && end - l4 >= 8 + 28) {
+        // Port unreachable quoting our UDP probe.
+        const q = l4 + 8;
+        const qihl = (f[q]! & 15) * 4;
+        if (f[q + 9] !== IP_PROTO.udp || end - q < qihl + 4) return false;
+        key = `17/${src}/${readU16(f, q + qihl + 2)}/${readU16(f, q + qihl)}`;
+        if (!this.#probes.has(key)) return false;
+        outcome = 'unreachable';
+      } else return false;
+    } else return false;
+    const [gi, id] = this.#probes.get(key)!;
+    this.#probes.delete(key);
+    this.monitors[gi]?.probeResult(id, outcome, this.#now as Instant);
+    this.#healthDirty = true;
+    return true;
   }
 
   #decrementTtl(f: Uint8Array): boolean {

@@ -13,6 +13,12 @@ export type Detector = (typeof DETECTORS)[number];
 export interface HealthConfig {
   /** Ports that matter for the server's availability; 0 is ICMP echo (slide 36). */
   readonly keyports: readonly number[];
+  /**
+   * Keyports that are UDP services: the port test probes them with a UDP datagram (and resolves
+   * UDP silence with a 'tcp-closed' probe, slide 38). Every other nonzero keyport is probed as TCP.
+   * Optional; absent means none.
+   */
+  readonly udpKeyports?: readonly number[];
   /** Packet snoop: a keyport is dead when > P packets went unanswered for > T (slide 36). */
   readonly snoop?: { readonly P: number; readonly T: Duration };
   /**

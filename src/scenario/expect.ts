@@ -182,6 +182,39 @@ function check(m: ExpectationModel): Check {
         },
       };
     }
+    case 'safety-no-link-to-dead': {
+      // Per node: group -> server -> state, from the scenario's initial states and 'server' state events.
+      const states = new Map<string, Map<string, Map<string, string>>>();
+      const groupsOf = (node: string): Map<string, Map<string, string>> => {
+        let g = states.get(node);
+        if (g === undefined) {
+          g = new Map(Object.entries(m.initial).map(([group, servers]) => [group, new Map(servers.map((s) => [s.server, s.state]))]));
+          states.set(node, g);
+        }
+        return g;
+      };
+      let violations = 0;
+      let first: string | undefined;
+      let links = 0;
+      return {
+        observe(ev) {
+          if (ev.kind === 'state' && ev.machine === 'server' && ev.node !== undefined) {
+            const slash = ev.entity.indexOf('/');
+            groupsOf(ev.node).get(ev.entity.slice(0, slash))?.set(ev.entity.slice(slash + 1), ev.to);
+          } else if (ev.kind === 'decision' && ev.what === 'link-new' && ev.node !== undefined) {
+            links++;
+            const g = groupsOf(ev.node).get(String(ev.detail['group']));
+            if (g === undefined || g.get(String(ev.detail['server'])) !== 'dead') return;
+            if (![...g.values()].includes('alive')) return;
+            violations++;
+            first ??= `${ev.node}: link to ${String(ev.detail['group'])}/${String(ev.detail['server'])} (Dead) at ${formatDuration(ev.t as number as Duration)} (event ${ev.id})`;
+          }
+        },
+        finish() {
+          return { pass: violations === 0, measured: `${violations} of ${links} new links to a Dead server`, bound: 'none while an Alive one exists', ...(first ? { detail: `first: ${first}` } : {}) };
+        },
+      };
+    }
     case 'within': {
       // Deadlines of `after` events not yet answered, oldest first.
       const open: { t: number; id: number }[] = [];

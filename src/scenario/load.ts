@@ -12,6 +12,7 @@ import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
 import type { Duration } from '../time.ts';
+import type { HealthConfig } from '../health/types.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { bandwidth, duration, fraction, rate, size } from './units.ts';
@@ -131,6 +132,7 @@ export interface ClusterGroupModel {
   readonly loadWindow: Duration;
   readonly loadFromTotals: boolean;
   readonly servers: readonly ClusterServerModel[];
+  readonly health?: HealthConfig;
 }
 
 export interface ClusterKeyModel {
@@ -178,7 +180,13 @@ export type ExpectationModel =
   | { readonly kind: 'value'; readonly metric: string; readonly at: Duration; readonly min?: number; readonly max?: number }
   | { readonly kind: 'never'; readonly match: Match }
   | { readonly kind: 'within'; readonly after: Match; readonly then: Match; readonly within: Duration }
-  | { readonly kind: 'share'; readonly group: string; readonly server: string; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number };
+  | { readonly kind: 'share'; readonly group: string; readonly server: string; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number }
+  /**
+   * Built in for every scenario with a cluster (issue 7's safety property): no new link goes to a
+   * Dead server while an Alive server of its group exists on that node. `initial` gives each
+   * group's starting server states.
+   */
+  | { readonly kind: 'safety-no-link-to-dead'; readonly initial: Readonly<Record<string, readonly { readonly server: string; readonly state: string }[]>> };
 
 export interface ExpectationEntry {
   readonly model: ExpectationModel;
@@ -600,7 +608,26 @@ class Resolver {
         }
         return { host: s.host, addr, ...(s.port !== undefined ? { port: s.port } : {}), weight: s.weight ?? 1, state: s.state ?? 'alive' };
       });
+      const h = g.health;
+      let health: HealthConfig | undefined;
+      if (h !== undefined) {
+        const hp: PathSeg[] = [...base, 'health'];
+        const zero = 0 as Duration;
+        health = {
+          keyports: h.keyports,
+          ...(h.snoop ? { snoop: { P: h.snoop.P, T: this.dur(h.snoop.T, [...hp, 'snoop', 'T']) ?? zero } } : {}),
+          ...(h.porttest ? { porttest: { interval: this.dur(h.porttest.interval, [...hp, 'porttest', 'interval']) ?? zero, jitter: h.porttest.jitter ?? 0.1, timeout: this.dur(h.porttest.timeout, [...hp, 'porttest', 'timeout']) ?? zero, E: h.porttest.E } } : {}),
+          ...(h.heartbeat ? { heartbeat: { H: this.dur(h.heartbeat.H, [...hp, 'heartbeat', 'H']) ?? zero } } : {}),
+          ...(h.mcast ? { mcast: { M: h.mcast.M } } : {}),
+          rise: h.rise ?? 1,
+          slowStart: this.dur(h['slow-start'], [...hp, 'slow-start']) ?? zero,
+          ...(h.panic !== undefined ? { panicThreshold: h.panic } : {}),
+        };
+        if (h.porttest && (health.porttest?.interval ?? 0) <= 0) this.rep.at([...hp, 'porttest', 'interval'], 'interval must be positive');
+        if (h.porttest && (health.porttest?.timeout ?? 0) >= (health.porttest?.interval ?? 0)) this.rep.at([...hp, 'porttest', 'timeout'], 'timeout must be shorter than the interval');
+      }
       return {
+        ...(health !== undefined ? { health } : {}),
         name: g.name,
         vip,
         port: g.port,
@@ -848,6 +875,14 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
     text: oneLine(e),
   }));
   if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
+  if (cluster !== undefined) {
+    expectations.push({
+      model: { kind: 'safety-no-link-to-dead', initial: Object.fromEntries(cluster.groups.map((g) => [g.name, g.servers.map((s) => ({ server: s.host, state: s.state }))])) },
+      path: 'safety',
+      line: rep.lineOf(['cluster']),
+      text: 'built-in: no new link goes to a Dead server while an Alive one exists',
+    });
+  }
   return {
     ok: true,
     scenario: {

@@ -147,8 +147,23 @@ export const ClusterNode = Type.Object(
   { ...strict, description: 'An SG node: public interface (holds the VIPs) and private interface (the servers\' gateway)' },
 );
 
+export const GroupHealth = Type.Object(
+  {
+    keyports: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { minItems: 1, description: 'Ports that matter; 0 is ICMP echo (slide 36)' }),
+    snoop: Type.Optional(Type.Object({ P: Type.Integer({ minimum: 0 }), T: Duration }, strict)),
+    porttest: Type.Optional(Type.Object({ interval: Duration, jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })), timeout: Duration, E: Type.Integer({ minimum: 0 }) }, strict)),
+    heartbeat: Type.Optional(Type.Object({ H: Duration }, strict)),
+    mcast: Type.Optional(Type.Object({ M: Type.Integer({ minimum: 0 }) }, strict)),
+    rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    'slow-start': Type.Optional(Duration),
+    panic: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Use every server when more than this fraction is Dead' })),
+  },
+  { ...strict, description: 'Health detection (slides 33-45): thresholds P, T, E, H, M' },
+);
+
 export const ClusterGroup = Type.Object(
   {
+    health: Type.Optional(GroupHealth),
     name: Name,
     vip: Ipv4,
     port: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal('all')], { description: 'The VIP port (0 for ICMP echo), or all (whole server)' }),
