@@ -302,8 +302,53 @@ export class GroupBalancer implements LoadEvents {
     return server < 0 ? undefined : server;
   }
 
+  /** Slow start (health monitor): a factor in (0, 1] per server; 1 = full share. */
+  readonly #ramp = new Float64Array(SERVERS_MAX).fill(1);
+  /** Picks each ramping server has been offered (its admission sequence). */
+  readonly #rampSeq = new Float64Array(SERVERS_MAX);
+  #panic = false;
+
+  /**
+   * Slow start: a server with factor f < 1 is a candidate in only a fraction f of picks (a
+   * deterministic admission sequence: offered on pick k when floor(k f) advances). It works the
+   * same under every policy: under least-connections or a counter a recovered server looks least
+   * loaded and would take every new link; here it takes at most f of them while it ramps.
+   */
+  setRamp(server: number, factor: number): void {
+    this.#ramp[server] = factor >= 1 ? 1 : Math.max(0.01, factor);
+  }
+
+  /** Panic mode: every server with weight > 0 is a candidate, whatever its state. */
+  setPanic(on: boolean): void {
+    this.#panic = on;
+  }
+
   /** Fill #cand (index order) with the best non-empty tier; undefined when all are empty. */
   #candidates(exclude: number): ServerState | undefined {
+    const tier = this.#tier(exclude);
+    if (tier === undefined || this.#candCount < 2) return tier;
+    // Slow start: hold back ramping servers from some picks (never emptying the list).
+    let kept = 0;
+    let ramping = 0;
+    for (let j = 0; j < this.#candCount; j++) if ((this.#ramp[this.#cand[j] as number] as number) < 1) ramping++;
+    if (ramping === 0) return tier;
+    for (let j = 0; j < this.#candCount; j++) {
+      const c = this.#cand[j] as number;
+      const f = this.#ramp[c] as number;
+      let admit = true;
+      if (f < 1) {
+        const k = (this.#rampSeq[c] as number) + 1;
+        this.#rampSeq[c] = k;
+        admit = Math.floor(k * f) > Math.floor((k - 1) * f);
+      }
+      if (admit || ramping === this.#candCount) this.#cand[kept++] = c;
+      else this.#isCand[c] = 0;
+    }
+    this.#candCount = kept;
+    return tier;
+  }
+
+  #tier(exclude: number): ServerState | undefined {
     let alive = 0;
     let pending = 0;
     let dead = 0;
@@ -322,7 +367,7 @@ export class GroupBalancer implements LoadEvents {
     this.#candCount = 0;
     if (tier === undefined) return undefined;
     for (let i = 0; i < this.size; i++) {
-      if (i === exclude || this.#weight[i] === 0 || this.#state[i] !== tier) continue;
+      if (i === exclude || this.#weight[i] === 0 || (!this.#panic && this.#state[i] !== tier)) continue;
       this.#cand[this.#candCount++] = i;
       this.#isCand[i] = 1;
     }

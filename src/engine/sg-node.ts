@@ -340,6 +340,12 @@ export class SgNode implements Endpoint {
         this.#drop('nat', 'no-link'); // a segment of a link we do not know (expired, or another node's)
         return true;
       }
+      const mon = this.monitors[gi];
+      if (mon !== undefined) {
+        // Slow start and panic mode come from the health monitor.
+        if (mon.cfg.slowStart > 0) for (let k = 0; k < group.servers.length; k++) bal.setRamp(k, mon.rampFactor(k, now));
+        if (mon.cfg.panicThreshold !== undefined) bal.setPanic(mon.panic());
+      }
       const server = bal.pick(now, { addr: client, port: sport });
       if (server === undefined) return this.#drop('nat', 'no-server'), true;
       const s = group.servers[server]!;

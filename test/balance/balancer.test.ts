@@ -433,3 +433,38 @@ describe('bounds and misuse', () => {
     expect(run()).toBe(run());
   });
 });
+
+describe('slow start and panic (set by the health monitor)', () => {
+  const cfgOf = (policy: 'round-robin' | 'counter') => ({
+    name: 'g', vip: 1 as never, port: 80 as const, policy, weighted: false, keepSameServer: { mode: 'off' as const },
+    loadWindow: 10_000_000 as never, loadFromTotals: false,
+    servers: [{ name: 'a', addr: 1 as never, weight: 1 }, { name: 'b', addr: 2 as never, weight: 1 }, { name: 'c', addr: 3 as never, weight: 1 }],
+  });
+
+  it('a ramping server with factor f takes about f of the picks it would get, under a counter policy that favours it', () => {
+    const b = new GroupBalancer(cfgOf('counter'));
+    b.counter(0, 50, 0 as never);
+    b.counter(1, 50, 0 as never);
+    b.counter(2, 0, 0 as never); // c looks least loaded: without slow start it takes every pick
+    let t = 0;
+    const picks = (n: number) => Array.from({ length: n }, (_, i) => b.pick(t++ as never, { addr: 9 as never, port: i })!);
+    expect(picks(30).every((s) => s === 2)).toBe(true);
+    b.setRamp(2, 0.25);
+    const c = picks(400).filter((s) => s === 2).length;
+    expect(c).toBeGreaterThanOrEqual(95);
+    expect(c).toBeLessThanOrEqual(105);
+    b.setRamp(2, 1);
+    expect(picks(10).every((s) => s === 2)).toBe(true);
+  });
+
+  it('panic mode makes Dead servers candidates again', () => {
+    const b = new GroupBalancer(cfgOf('round-robin'));
+    b.setState(0, 'dead', 0 as never);
+    b.setState(1, 'dead', 0 as never);
+    let t = 0;
+    const picks = () => new Set(Array.from({ length: 9 }, (_, i) => b.pick(t++ as never, { addr: 9 as never, port: i })));
+    expect(picks()).toEqual(new Set([2]));
+    b.setPanic(true);
+    expect(picks()).toEqual(new Set([0, 1, 2]));
+  });
+});
