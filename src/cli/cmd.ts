@@ -12,11 +12,11 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { CtlSession, readResult, requestProblem } from '../ctl/client.ts';
 import { CTL_CLASS, CTL_OP, CTL_PORT_DEFAULT, CTL_STATUS, type CtlClass, type CtlKey, type CtlOp, type CtlResult } from '../ctl/types.ts';
 import { parseIpv4Addr } from '../wire/addr.ts';
 import { duration } from '../scenario/units.ts';
+import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const CMD_USAGE = `usage: sg cmd --node ADDR[:PORT] --key FILE [options] <op> <class> [<group>[/<server>]] [<property> [<value>]]
@@ -188,34 +188,17 @@ async function udpTransport(addr: string, port: number): Promise<CtlTransport> {
 }
 
 export async function cmdCommand(argv: readonly string[], io: Io, makeTransport: (addr: string, port: number) => Promise<CtlTransport> = udpTransport): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        node: { type: 'string' },
-        key: { type: 'string' },
-        timeout: { type: 'string' },
-        retries: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`sg cmd: ${(e as Error).message}\n\n${CMD_USAGE}\n`);
-    return EXIT.usage;
-  }
+  const args = parseCommand('cmd', argv, {
+    node: { type: 'string' },
+    key: { type: 'string' },
+    timeout: { type: 'string' },
+    retries: { type: 'string' },
+    json: { type: 'boolean' },
+  }, CMD_USAGE, io);
+  if (typeof args === 'number') return args;
   const v = args.values;
-  if (v.help) {
-    io.out(CMD_USAGE + '\n');
-    return EXIT.ok;
-  }
   const req = parseCmdWords(args.positionals, v.node);
-  if (typeof req === 'string') {
-    io.err(`sg cmd: ${req}\n\n${CMD_USAGE}\n`);
-    return EXIT.usage;
-  }
+  if (typeof req === 'string') return usageError('cmd', req, CMD_USAGE, io);
   if (v.key === undefined) {
     io.err('sg cmd: --key FILE is required (keys are never given on the command line)\n');
     return EXIT.usage;

@@ -12,7 +12,6 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
@@ -31,6 +30,7 @@ import {
 } from '../scenario/fuzz.ts';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../trace.ts';
 import { readScenario } from './files.ts';
+import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const FUZZ_USAGE = `usage: sg fuzz <scenario.yaml> [options]
@@ -142,33 +142,16 @@ export function defaultOutPath(file: string, fuzzSeed: number): string {
 }
 
 export async function fuzzCommand(argv: readonly string[], io: Io, checkers: readonly SafetyChecker[] = SAFETY_CHECKERS): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        runs: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        'max-faults': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`sg fuzz: ${(e as Error).message}\n\n${FUZZ_USAGE}\n`);
-    return EXIT.usage;
-  }
+  const args = parseCommand('fuzz', argv, {
+    runs: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    'max-faults': { type: 'string' },
+    json: { type: 'boolean' },
+  }, FUZZ_USAGE, io);
+  if (typeof args === 'number') return args;
   const v = args.values;
-  if (v.help) {
-    io.out(FUZZ_USAGE + '\n');
-    return EXIT.ok;
-  }
-  if (args.positionals.length !== 1) {
-    io.err(`sg fuzz: expected one scenario file, got ${args.positionals.length}\n\n${FUZZ_USAGE}\n`);
-    return EXIT.usage;
-  }
+  if (args.positionals.length !== 1) return usageError('fuzz', `expected one scenario file, got ${args.positionals.length}`, FUZZ_USAGE, io);
   const runs = parseCount(v.runs, 'runs', FUZZ_RUNS_DEFAULT, 1, FUZZ_RUNS_LIMIT);
   const maxFaults = parseCount(v['max-faults'], 'max-faults', FUZZ_MAX_FAULTS_DEFAULT, 0, FUZZ_MAX_FAULTS_LIMIT);
   const seedArg = parseCount(v.seed, 'seed', 0, 0, SEED_MAX);

@@ -10,11 +10,11 @@
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { CtlSession, requestProblem } from '../ctl/client.ts';
 import { CTL_PORT_DEFAULT } from '../ctl/types.ts';
 import { duration } from '../scenario/units.ts';
 import { readKeyFile } from './cmd.ts';
+import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const HB_USAGE = `usage: sg hb --node ADDR[:PORT] --key FILE --server GROUP/SERVER (--pid N | --name NAME) [--interval T] [--count N]
@@ -50,34 +50,19 @@ export function findProcess(name: string): number | undefined {
 }
 
 export async function hbCommand(argv: readonly string[], io: Io): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      options: {
-        node: { type: 'string' },
-        key: { type: 'string' },
-        server: { type: 'string' },
-        pid: { type: 'string' },
-        name: { type: 'string' },
-        interval: { type: 'string' },
-        count: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`sg hb: ${(e as Error).message}\n\n${HB_USAGE}\n`);
-    return EXIT.usage;
-  }
+  const args = parseCommand('hb', argv, {
+    node: { type: 'string' },
+    key: { type: 'string' },
+    server: { type: 'string' },
+    pid: { type: 'string' },
+    name: { type: 'string' },
+    interval: { type: 'string' },
+    count: { type: 'string' },
+  }, HB_USAGE, io);
+  if (typeof args === 'number') return args;
   const v = args.values;
-  if (v.help) {
-    io.out(HB_USAGE + '\n');
-    return EXIT.ok;
-  }
-  const usage = (msg: string) => {
-    io.err(`sg hb: ${msg}\n\n${HB_USAGE}\n`);
-    return EXIT.usage;
-  };
+  const usage = (msg: string) => usageError('hb', msg, HB_USAGE, io);
+  if (args.positionals.length > 0) return usage(`unexpected argument '${args.positionals[0]}'`);
   const m = /^([^:]+)(?::(\d+))?$/.exec(v.node ?? '');
   if (!m) return usage('--node ADDR[:PORT] is required');
   const port = m[2] !== undefined ? Number(m[2]) : CTL_PORT_DEFAULT;

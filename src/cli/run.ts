@@ -6,12 +6,12 @@
  * held, 1 when one failed, 2 on bad usage or a bad scenario file (nothing is run).
  */
 
-import { parseArgs } from 'node:util';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import { JsonlTrace } from '../trace.ts';
 import { duration } from '../scenario/units.ts';
 import { FileSink, readScenario } from './files.ts';
+import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const RUN_USAGE = `usage: sg run <scenario.yaml> [options]
@@ -30,34 +30,17 @@ options:
 exit status: 0 all expectations held, 1 an expectation failed, 2 bad usage or scenario file`;
 
 export async function runCommand(argv: readonly string[], io: Io): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        seed: { type: 'string' },
-        until: { type: 'string' },
-        trace: { type: 'string' },
-        pcap: { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`sg run: ${(e as Error).message}\n\n${RUN_USAGE}\n`);
-    return EXIT.usage;
-  }
+  const args = parseCommand('run', argv, {
+    seed: { type: 'string' },
+    until: { type: 'string' },
+    trace: { type: 'string' },
+    pcap: { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  }, RUN_USAGE, io);
+  if (typeof args === 'number') return args;
   const v = args.values;
-  if (v.help) {
-    io.out(RUN_USAGE + '\n');
-    return EXIT.ok;
-  }
-  if (args.positionals.length !== 1) {
-    io.err(`sg run: expected one scenario file, got ${args.positionals.length}\n\n${RUN_USAGE}\n`);
-    return EXIT.usage;
-  }
+  if (args.positionals.length !== 1) return usageError('run', `expected one scenario file, got ${args.positionals.length}`, RUN_USAGE, io);
   let seed: number | undefined;
   if (v.seed !== undefined) {
     seed = Number(v.seed);

@@ -20,10 +20,10 @@ import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { assertNever } from '../wire/result.ts';
 import { readScenario } from './files.ts';
+import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 import type { FromWorker, SeedResult, ToWorker, WorkerInit } from './sweep-worker.ts';
 
@@ -377,33 +377,16 @@ function failureLine(file: string, r: SeedResult): string {
 }
 
 export async function sweepCommand(argv: readonly string[], io: Io): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        seeds: { type: 'string' },
-        shard: { type: 'string' },
-        jobs: { type: 'string', short: 'j' },
-        json: { type: 'boolean' },
-        'fail-fast': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`sg sweep: ${(e as Error).message}\n\n${SWEEP_USAGE}\n`);
-    return EXIT.usage;
-  }
+  const args = parseCommand('sweep', argv, {
+    seeds: { type: 'string' },
+    shard: { type: 'string' },
+    jobs: { type: 'string', short: 'j' },
+    json: { type: 'boolean' },
+    'fail-fast': { type: 'boolean' },
+  }, SWEEP_USAGE, io);
+  if (typeof args === 'number') return args;
   const v = args.values;
-  if (v.help) {
-    io.out(SWEEP_USAGE + '\n');
-    return EXIT.ok;
-  }
-  const usage = (msg: string): number => {
-    io.err(`sg sweep: ${msg}\n\n${SWEEP_USAGE}\n`);
-    return EXIT.usage;
-  };
+  const usage = (msg: string): number => usageError('sweep', msg, SWEEP_USAGE, io);
   if (args.positionals.length !== 1) return usage(`expected one scenario file, got ${args.positionals.length}`);
   if (v.seeds === undefined) return usage('--seeds is required, e.g. --seeds 1..100');
   const seeds = parseSeeds(v.seeds);
