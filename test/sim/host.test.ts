@@ -21,68 +21,14 @@ import type { UdpError } from '../../sim/host/udp.ts';
 import type { TcpEnv } from '../../sim/host/tcp-api.ts';
 import type { Attachment, Device } from '../../sim/world.ts';
 import { World } from '../../sim/world.ts';
+import { decode, hub, link, macN, run, Sink, type Sent } from '../support/wire.ts';
 
-// ---- a minimal wire: point-to-point links and a hub, each a fixed delay ----
 
-interface Sent {
-  readonly t: Instant;
-  readonly from: string;
-  readonly frame: Uint8Array;
-}
 
-/** Connect devices to one medium: every frame reaches every other device after `delay`. */
-function hub(world: World, devices: readonly Device[], delay: Duration, log?: Sent[]): void {
-  for (const d of devices) {
-    const att: Attachment = {
-      up: true,
-      send(frame: Uint8Array): boolean {
-        log?.push({ t: world.now, from: `${d.node}/${d.name}`, frame });
-        for (const peer of devices) {
-          if (peer !== d) world.at((world.now + delay) as Instant, () => peer.deliver(frame));
-        }
-        return true;
-      },
-    };
-    d.attachment = att;
-  }
-}
 
-/** A TestLink: a hub of two. */
-function link(world: World, a: Device, b: Device, delay: Duration, log?: Sent[]): void {
-  hub(world, [a, b], delay, log);
-}
 
-/** A device that only records what reaches it (a sniffer or a stub peer). */
-class Sink implements Device {
-  readonly node: string;
-  readonly name = 'eth0' as Device['name'];
-  readonly mtu = 1500;
-  attachment: Attachment | undefined = undefined;
-  readonly got: { t: Instant; frame: Uint8Array }[] = [];
-  constructor(
-    readonly world: World,
-    name: string,
-    readonly mac: MacAddr = macN(0xee),
-  ) {
-    this.node = name;
-  }
-  deliver(frame: Uint8Array): void {
-    this.got.push({ t: this.world.now, frame });
-  }
-  send(frame: Uint8Array): void {
-    this.attachment?.send(frame);
-  }
-}
 
-function macN(n: number): MacAddr {
-  return mac(`02:00:00:00:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`);
-}
 
-function decode(frame: Uint8Array): DecodedFrame {
-  const d = decodeFrame(frame);
-  if (!d.ok) throw new Error(`undecodable frame: ${d.error.layer} ${d.error.reason}`);
-  return d.value;
-}
 
 let macSeq = 1;
 function mkHost(world: World, name: string, addr: string, prefixLen = 24, opts: HostOptions = {}): { host: Host; dev: Device } {
@@ -91,9 +37,6 @@ function mkHost(world: World, name: string, addr: string, prefixLen = 24, opts: 
   return { host, dev };
 }
 
-function run(world: World, until: number): void {
-  world.kernel.run({ until: until as Instant });
-}
 
 function pingOnce(h: Host, dst: Ipv4Addr, opts: Parameters<Host['ping']>[1] = {}): PingResult[] {
   const out: PingResult[] = [];

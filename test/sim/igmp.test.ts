@@ -13,60 +13,15 @@ import { Host, type HostOptions } from '../../sim/host/host.ts';
 import { IGMP_HOST_TRANSITIONS, igmpHostTransition, type IgmpHostState } from '../../sim/host/igmp.ts';
 import type { Attachment, Device } from '../../sim/world.ts';
 import { World } from '../../sim/world.ts';
+import { decode, hub, igmpOf, macN, run, Sink, type Sent } from '../support/wire.ts';
 
-// ---- a minimal wire (see host.test.ts) ----
 
-interface Sent {
-  readonly t: Instant;
-  readonly from: string;
-  readonly frame: Uint8Array;
-}
 
-function hub(world: World, devices: readonly Device[], delay: Duration, log?: Sent[]): void {
-  for (const d of devices) {
-    d.attachment = {
-      up: true,
-      send(frame: Uint8Array): boolean {
-        log?.push({ t: world.now, from: d.node, frame });
-        for (const peer of devices) if (peer !== d) world.at((world.now + delay) as Instant, () => peer.deliver(frame));
-        return true;
-      },
-    } satisfies Attachment;
-  }
-}
 
-class Sink implements Device {
-  readonly name = 'eth0' as Device['name'];
-  readonly mtu = 1500;
-  attachment: Attachment | undefined = undefined;
-  constructor(
-    readonly node: string,
-    readonly mac: MacAddr,
-  ) {}
-  deliver(_frame: Uint8Array): void {}
-  send(frame: Uint8Array): void {
-    this.attachment?.send(frame);
-  }
-}
 
-function macN(n: number): MacAddr {
-  return mac(`02:00:00:00:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`);
-}
 
-function decode(frame: Uint8Array): DecodedFrame {
-  const d = decodeFrame(frame);
-  if (!d.ok) throw new Error(`undecodable frame: ${d.error.layer} ${d.error.reason}`);
-  return d.value;
-}
 
-function igmpOf(frame: Uint8Array): IgmpMessage | undefined {
-  const d = decode(frame);
-  return d.net.kind === 'ipv4' && d.net.l4.kind === 'igmp' ? d.net.l4.igmp : undefined;
-}
 
-function run(world: World, until: number): void {
-  world.kernel.run({ until: until as Instant });
-}
 
 function mkHost(world: World, name: string, n: number, opts: HostOptions = {}): { host: Host; dev: Device } {
   const host = new Host(world, name, opts);
@@ -112,7 +67,7 @@ describe('joining a group', () => {
     const world = new World({ seed: 11, trace });
     const { host, dev } = mkHost(world, 'h', 1);
     const log: Sent[] = [];
-    hub(world, [dev, new Sink('q', QUERIER_MAC)], millis(1), log);
+    hub(world, [dev, new Sink(world, 'q', QUERIER_MAC)], millis(1), log);
     host.joinGroup('eth0', G);
     run(world, 30_000_000);
     expect(log).toHaveLength(2);
@@ -135,7 +90,7 @@ describe('joining a group', () => {
     const world = new World({ seed: 2 });
     const { host, dev } = mkHost(world, 'h', 1);
     const log: Sent[] = [];
-    hub(world, [dev, new Sink('q', QUERIER_MAC)], millis(1), log);
+    hub(world, [dev, new Sink(world, 'q', QUERIER_MAC)], millis(1), log);
     const s1 = host.udpBind(5000, { reuseAddr: true, onMessage: () => {} });
     const s2 = host.udpBind(5000, { reuseAddr: true, onMessage: () => {} });
     s1.joinGroup(G);
@@ -159,7 +114,7 @@ describe('answering queries', () => {
     const hosts = Array.from({ length: n }, (_, i) => mkHost(world, `m${i}`, i + 1));
     const reports: number[] = [];
     hosts.forEach(({ host, dev }, i) => {
-      const q = new Sink(`q${i}`, QUERIER_MAC);
+      const q = new Sink(world, `q${i}`, QUERIER_MAC);
       const log: Sent[] = [];
       hub(world, [dev, q], 0 as Duration, log);
       host.joinGroup('eth0', G);
@@ -205,9 +160,9 @@ describe('answering queries', () => {
       const world = new World({ seed: 77 });
       const hosts = Array.from({ length: n }, (_, i) => mkHost(world, `m${i}`, i + 1));
       const log: Sent[] = [];
-      const querier = new Sink('q', QUERIER_MAC);
+      const querier = new Sink(world, 'q', QUERIER_MAC);
       if (shared) hub(world, [querier, ...hosts.map((h) => h.dev)], millis(1), log);
-      else hosts.forEach(({ dev }, i) => hub(world, [dev, new Sink(`q${i}`, QUERIER_MAC)], millis(1), log));
+      else hosts.forEach(({ dev }, i) => hub(world, [dev, new Sink(world, `q${i}`, QUERIER_MAC)], millis(1), log));
       for (const { host } of hosts) host.joinGroup('eth0', G);
       run(world, 25_000_000);
       log.length = 0;
@@ -235,7 +190,7 @@ describe('answering queries', () => {
     const trace = new MemoryTrace();
     const world = new World({ seed: 3, trace });
     const { host, dev } = mkHost(world, 'h', 1);
-    hub(world, [dev, new Sink('q', QUERIER_MAC)], millis(1));
+    hub(world, [dev, new Sink(world, 'q', QUERIER_MAC)], millis(1));
     const g2 = ip('239.9.9.9');
     host.joinGroup('eth0', G);
     host.joinGroup('eth0', g2);
@@ -260,7 +215,7 @@ describe('answering queries', () => {
     const trace = new MemoryTrace();
     const world = new World({ seed: 4, trace });
     const { host, dev } = mkHost(world, 'h', 1, { igmp: { unsolicitedReportInterval: seconds(100) } });
-    hub(world, [dev, new Sink('q', QUERIER_MAC)], millis(1));
+    hub(world, [dev, new Sink(world, 'q', QUERIER_MAC)], millis(1));
     host.joinGroup('eth0', G);
     const reportAt = (): number | undefined => host.igmp.memberships()[0]?.reportAt;
     const first = reportAt()!;

@@ -13,51 +13,19 @@ import { MulticastRouter, type MrouterConfig } from '../../sim/host/mrouter.ts';
 import type { UdpSocket } from '../../sim/host/udp.ts';
 import type { Attachment, Device } from '../../sim/world.ts';
 import { World } from '../../sim/world.ts';
+import { decode, hub, igmpOf, macN, run, type Sent } from '../support/wire.ts';
 
-// ---- a minimal wire (see host.test.ts) ----
 
-interface Sent {
-  readonly t: Instant;
-  readonly from: string;
-  readonly frame: Uint8Array;
-}
 
-function hub(world: World, devices: readonly Device[], delay: Duration, log?: Sent[]): void {
-  for (const d of devices) {
-    d.attachment = {
-      up: true,
-      send(frame: Uint8Array): boolean {
-        log?.push({ t: world.now, from: d.node, frame });
-        for (const peer of devices) if (peer !== d) world.at((world.now + delay) as Instant, () => peer.deliver(frame));
-        return true;
-      },
-    } satisfies Attachment;
-  }
-}
 
-function macN(n: number): MacAddr {
-  return mac(`02:00:00:00:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`);
-}
 
-function decode(frame: Uint8Array): DecodedFrame {
-  const d = decodeFrame(frame);
-  if (!d.ok) throw new Error(`undecodable frame: ${d.error.layer} ${d.error.reason}`);
-  return d.value;
-}
 
-function igmpOf(frame: Uint8Array): IgmpMessage | undefined {
-  const d = decode(frame);
-  return d.net.kind === 'ipv4' && d.net.l4.kind === 'igmp' ? d.net.l4.igmp : undefined;
-}
 
 function isUdp(frame: Uint8Array): boolean {
   const d = decode(frame);
   return d.net.kind === 'ipv4' && d.net.l4.kind === 'udp';
 }
 
-function run(world: World, until: number): void {
-  world.kernel.run({ until: until as Instant });
-}
 
 const GROUP = ip('234.116.72.114'); // slide 21's multicast write group
 const PORT = 7000;
@@ -113,7 +81,7 @@ describe('IGMP querier', () => {
   it('startup queries at 0 and Q/4, then every Q = 125 s, with max response 10 s', () => {
     const { world, logB } = topology(1);
     run(world, 300_000_000);
-    const queries = logB.filter((s) => s.from === 'r' && igmpOf(s.frame)?.kind === 'query');
+    const queries = logB.filter((s) => s.node === 'r' && igmpOf(s.frame)?.kind === 'query');
     expect(queries.map((q) => q.t)).toEqual([0, 31_250_000, 156_250_000, 281_250_000]);
     const d = decode(queries[0]!.frame);
     expect(d.net).toMatchObject({
@@ -141,7 +109,7 @@ describe('IGMP querier', () => {
     expect(hr.isQuerier('eth0')).toBe(false);
     world.at(100_000_000 as Instant, () => low.host.crash());
     run(world, 600_000_000);
-    const highQueries = log.filter((s) => s.from === 'high' && igmpOf(s.frame)?.kind === 'query').map((s) => s.t);
+    const highQueries = log.filter((s) => s.node === 'high' && igmpOf(s.frame)?.kind === 'query').map((s) => s.t);
     // One startup query at 0 (before it heard the other), then silence until the Other Querier
     // Present Interval (2 * 125 s + 5 s) after the last query it heard (at 31.25 s) has passed.
     expect(highQueries[0]).toBe(0);
@@ -185,7 +153,7 @@ describe('membership and forwarding', () => {
     expect(a.router.membershipTimeout).toBe(260_000_000);
     // The last report: the startup query at 0 found the fresh join's timer shorter, or the
     // repeat of the unsolicited report came later; either way expiry is 260 s after it.
-    const lastReport = a.logB.filter((s) => s.from === 'm' && igmpOf(s.frame)?.kind === 'v2-report').at(-1)!.t + 1_000;
+    const lastReport = a.logB.filter((s) => s.node === 'm' && igmpOf(s.frame)?.kind === 'v2-report').at(-1)!.t + 1_000;
     expect(reportAt).toBeLessThanOrEqual(lastReport);
     expect(expired?.t).toBe(lastReport + 260_000_000);
     expect(expired?.reason).toBe('timeout');
@@ -195,7 +163,7 @@ describe('membership and forwarding', () => {
     run(b.world, 20_000_000);
     b.member.sock!.leaveGroup(GROUP);
     run(b.world, 30_000_000);
-    const gsq = b.logB.filter((s) => s.from === 'r' && igmpOf(s.frame)?.kind === 'query' && s.t >= 20_000_000);
+    const gsq = b.logB.filter((s) => s.node === 'r' && igmpOf(s.frame)?.kind === 'query' && s.t >= 20_000_000);
     expect(gsq.map((s) => s.t)).toEqual([20_001_000, 21_001_000]);
     expect(igmpOf(gsq[0]!.frame)).toEqual({ kind: 'query', maxRespCode: 10, group: GROUP });
     const left = b.trace.ofKind('state').find((e) => e.machine === 'mroute-membership' && e.to === 'absent');
