@@ -15,11 +15,11 @@ const COMMANDS = {
   run: 'run a scenario in the simulator and check its expectations',
   sweep: 'run a scenario over many seeds in parallel',
   fuzz: 'generate fault schedules, check expectations, shrink failures',
-  lab: 'build (up) or remove (down) a network-namespace lab from a scenario',
-  daemon: 'run an SG node on real interfaces',
+  lab: 'build (up) or remove (down) a network-namespace lab from a scenario (not built yet)',
+  daemon: 'run an SG node on real interfaces (not built yet)',
   cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
   hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
-  viz: 'open a trace in the browser timeline',
+  viz: 'open a trace in the browser timeline (not built yet)',
   demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace and capture in out/`,
 } as const;
 type Command = keyof typeof COMMANDS;
@@ -74,7 +74,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       return cmdCommand(rest, io);
     }
     default:
-      io.err(`sg ${cmd}: not available yet in this build; it arrives with the cluster parts and real mode.\n`);
+      io.err(`sg ${cmd}: not available yet in this build; it arrives with ${cmd === 'viz' ? 'the visualizer' : 'real mode'}.\n`);
       return EXIT.usage;
   }
 }
