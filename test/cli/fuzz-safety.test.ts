@@ -1,0 +1,17 @@
+/**
+ * The cluster's safety property under random fault schedules (issue 7): `sg fuzz` on the fuzzing
+ * target finds no schedule where a new link goes to a Dead server while an Alive one exists, and
+ * none that makes the engine or simulator throw.
+ */
+import { describe, expect, it } from 'vitest';
+import { fuzzCommand } from '../../src/cli/fuzz.ts';
+import { memoryIo } from '../../src/cli/io.ts';
+
+describe('sg fuzz on the cluster safety target', () => {
+  it('no failing schedule in 12 runs of up to 8 faults', async () => {
+    const io = memoryIo();
+    const code = await fuzzCommand(['scenarios/safety-fuzz.yaml', '--runs', '12', '--seed', '2026', '--max-faults', '8', '--out', '/tmp/sg-safety-fuzz-failure.yaml'], io);
+    expect(io.stdout + io.stderr).toMatch(/no failure in 12 run/);
+    expect(code).toBe(0);
+  }, 180_000);
+});
