@@ -38,7 +38,8 @@ export function worldTrace(world: World): TraceSink {
 export function buildCluster(net: Network, c: ClusterModel, segments: readonly SegmentModel[], switches: ReadonlyMap<string, Switch>): void {
   const groups = groupConfigs(c);
   const segOf = new Map(segments.map((s) => [s.name, s]));
-  for (const n of c.nodes) {
+  for (const [index, n] of c.nodes.entries()) {
+    const fo = c.failover;
     const pubSeg = segOf.get(n.publicSegment)!;
     const privSeg = segOf.get(n.privateSegment)!;
     net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world) => {
@@ -55,6 +56,16 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
         ...(c.keys.length > 0 ? { ctl: { port: c.controlPort, keys: c.keys.map((k) => k.key) } } : {}),
         ...(c.groups.some((g) => g.health !== undefined) ? { health: c.groups.map((g) => g.health) } : {}),
         seed: world.rng.split(`sg:${n.name}`).u32(),
+        ...(fo !== undefined
+          ? {
+              failover: {
+                group: fo.group, port: fo.port, node: index + 1, price: n.price,
+                heartbeatInterval: fo.heartbeat, masterTimeout: fo.masterTimeout, bidTimeout: fo.bidTimeout,
+                holdDown: fo.holdDown, stallBound: fo.stallBound, key: { id: 1, secret: fo.secret },
+                ...(fo.privateVip !== undefined ? { privateVip: fo.privateVip } : {}),
+              },
+            }
+          : {}),
       };
       const sg = new SgNode(cfg, { trace: worldTrace(world), now: world.now });
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {

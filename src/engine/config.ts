@@ -53,6 +53,25 @@ export interface SgNodeConfig {
   readonly health?: readonly (HealthConfig | undefined)[];
   /** Seed for probe jitter (deterministic per node). */
   readonly seed?: number;
+  /**
+   * Symmetric failover (bidd, slides 6-11): nodes with the same configuration elect a master by
+   * bidding over a multicast group; only the master owns the VIPs and the servers' gateway
+   * address (`privateVip`), announcing them with gratuitous ARPs when it takes over.
+   */
+  readonly failover?: {
+    readonly group: Ipv4Addr;
+    readonly port: number;
+    readonly node: number;
+    readonly price: number;
+    readonly heartbeatInterval: Duration;
+    readonly masterTimeout: Duration;
+    readonly bidTimeout: Duration;
+    readonly holdDown: Duration;
+    readonly stallBound: Duration;
+    readonly key: { readonly id: number; readonly secret: Uint8Array };
+    /** The real servers' gateway, owned by the master (slide 6: one private address for all nodes). */
+    readonly privateVip?: Ipv4Addr;
+  };
   /** SGctrld: the feedback protocol on UDP `port` of the node's addresses, with these keys. */
   readonly ctl?: { readonly port: number; readonly keys: readonly CtlKey[] };
 }

@@ -37,12 +37,15 @@ import { TCP_FLAG } from '../wire/tcp.ts';
 import { ArpTable } from './arp.ts';
 import { Ctld, SgNodeTarget } from '../ctl/ctld.ts';
 import { HealthMonitor } from '../health/monitor.ts';
+import { Bidd } from '../failover/bidd.ts';
+import { encodeBidd, parseBidd, verifyBidd } from '../wire/bidd.ts';
+import { multicastMac } from '../wire/addr.ts';
 import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
-const TIMERS = ['garp', 'arp', 'sweep', 'health'] as const;
+const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd'] as const;
 type TimerName = (typeof TIMERS)[number];
 
 /** How often the link table's idle sweep runs, and how many entries it visits per run. */
@@ -89,6 +92,13 @@ export class SgNode implements Endpoint {
   readonly #trace: TraceSink | undefined;
   /** SGctrld, when the config has a control port; `ctlTarget` also holds read-only flags and heartbeats. */
   readonly ctld: Ctld | undefined;
+  /** The failover election (undefined: the node always serves). */
+  readonly bidd: Bidd | undefined;
+  #biddSeq = 0;
+  /** The failover group's multicast MAC (slide 8), accepted on the public interface. */
+  readonly #groupMac: number;
+  /** Highest sequence seen per peer node id (replays and reordered copies are dropped). */
+  readonly #biddPeerSeq = new Map<number, number>();
   /** Health monitor per group (undefined: no health checks for that group). */
   readonly monitors: readonly (HealthMonitor | undefined)[];
   /** Port tests in flight: key `${proto}/${server addr}/${server port}/${local port}` -> [group, probe id]. */
@@ -144,6 +154,13 @@ export class SgNode implements Endpoint {
       return h === undefined ? undefined : new HealthMonitor(h, g.servers.length, { now: this.#now as Instant, seed: (cfg.seed ?? 1) + gi * 7919 });
     });
     this.#garpLeft = cfg.garpCount;
+    const fo = cfg.failover;
+    this.#groupMac = fo !== undefined ? multicastMac(fo.group) : -1;
+    if (fo !== undefined) {
+      this.bidd = new Bidd({ node: fo.node, price: fo.price, group: fo.group, heartbeatInterval: fo.heartbeatInterval, masterTimeout: fo.masterTimeout, bidTimeout: fo.bidTimeout, holdDown: fo.holdDown, stallBound: fo.stallBound }, this.#now as Instant);
+      this.#garpLeft = 0; // the addresses are announced on taking over
+      this.#biddRun(this.#now as Instant);
+    } else this.bidd = undefined;
     if (this.#garpLeft > 0) this.#timers.set('garp', this.#now as Instant);
     this.#timers.set('sweep', (this.#now + SWEEP_INTERVAL_US) as Instant);
   }
@@ -165,7 +182,7 @@ export class SgNode implements Endpoint {
     if (ifc === undefined) return this.#drop('ethernet', 'unknown-iface');
     if (f.length < ETH) return this.#drop('ethernet', 'truncated');
     const dst = readMac(f, 0);
-    if (dst !== ifc.cfg.mac && dst !== MAC_BROADCAST) return; // not for us: filtered, as a NIC does
+    if (dst !== ifc.cfg.mac && dst !== MAC_BROADCAST && !(ifc === this.#pub && dst === this.#groupMac)) return; // not for us: filtered, as a NIC does
     const et = readU16(f, 12);
     if (et === ETHERTYPE.ipv4) return this.#ipv4(ifc, f);
     if (et === ETHERTYPE.arp) return this.#arpIn(ifc, f);
@@ -195,6 +212,10 @@ export class SgNode implements Endpoint {
           break;
         case 'health':
           for (const m of this.monitors) m?.handleTimeout(now);
+          break;
+        case 'bidd':
+          this.bidd?.handleTimeout(now);
+          this.#biddRun(now);
           break;
       }
     }
@@ -264,6 +285,13 @@ export class SgNode implements Endpoint {
     const proto = f[ETH + 9]!;
     const fragmented = (readU16(f, ETH + 6) & 0x3fff) !== 0;
     const end = ETH + total;
+    const fo = this.cfg.failover;
+    if (fo !== undefined && ifc === this.#pub && dst === fo.group && proto === IP_PROTO.udp && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === fo.port) {
+      return this.#biddIn(f, ihl, end);
+    }
+    if (!this.active && (this.#vips.has(dst) || (ifc === this.#priv && this.#serverIndex.has(src) && dst !== this.#priv.cfg.addr))) {
+      return this.#drop('nat', 'standby'); // only the master serves the VIPs
+    }
     if (ifc === this.#pub && this.#vips.has(dst)) {
       if (fragmented) return this.#drop('nat', 'fragment');
       if (this.#inbound(f, ihl, end, proto, src, dst)) return;
@@ -727,8 +755,72 @@ export class SgNode implements Endpoint {
 
   // ---- ARP ----
 
+  /** Whether this node serves the VIPs now: always without failover, else only while master. */
+  get active(): boolean {
+    return this.bidd === undefined || this.bidd.state === 'master';
+  }
+
   #owns(ifc: Iface, ip: number): boolean {
-    return ip === ifc.cfg.addr || (ifc === this.#pub && this.#vips.has(ip));
+    if (ip === ifc.cfg.addr) return true;
+    if (!this.active) return false;
+    return (ifc === this.#pub && this.#vips.has(ip)) || (ifc === this.#priv && ip === this.cfg.failover?.privateVip);
+  }
+
+  // ---- failover ----
+
+  #biddIn(f: Uint8Array, ihl: number, end: number): void {
+    const fo = this.cfg.failover!;
+    const l4 = ETH + ihl;
+    const ulen = readU16(f, l4 + 4);
+    if (ulen < 8 || l4 + ulen > end) return this.#drop('bidd', 'bad-length');
+    const p = parseBidd(f.subarray(l4 + 8, l4 + ulen));
+    if (!p.ok) return this.#drop('bidd', p.error.reason);
+    const m = p.value.message;
+    if (m.keyId !== fo.key.id || !verifyBidd(p.value, fo.key.secret)) return this.#emitDrop('bidd', 'unauthenticated', `node ${m.node}`);
+    if (m.node === fo.node) return; // our own, looped back
+    const last = this.#biddPeerSeq.get(m.node);
+    if (last !== undefined && m.seq <= last) return this.#emitDrop('bidd', 'replay', `node ${m.node} seq ${m.seq}`);
+    this.#biddPeerSeq.set(m.node, m.seq);
+    const now = this.#now as Instant;
+    this.bidd!.handleMessage(now, { kind: m.kind, node: m.node, price: m.price, epoch: m.epoch, group: m.group });
+    this.#biddRun(now);
+  }
+
+  /** Carry out what the election asks for, and re-arm its timer. */
+  #biddRun(now: Instant): void {
+    const b = this.bidd;
+    const fo = this.cfg.failover;
+    if (b === undefined || fo === undefined) return;
+    for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
+      switch (a.kind) {
+        case 'send': {
+          const msg = encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, seq: ++this.#biddSeq }, fo.key.secret);
+          const frame = encodeFrame({
+            eth: { dst: multicastMac(fo.group), src: this.#pub.cfg.mac },
+            net: { kind: 'ipv4', ip: ipv4Header({ src: this.#pub.cfg.addr, dst: fo.group, protocol: IP_PROTO.udp, ttl: 1 }), l4: { kind: 'udp', udp: { srcPort: fo.port, dstPort: fo.port, payload: msg } } },
+          });
+          this.#push(this.#pub.cfg.name, frame);
+          break;
+        }
+        case 'take-vip':
+          this.#garpLeft = this.cfg.garpCount;
+          if (this.#garpLeft > 0) this.#timers.set('garp', now);
+          this.#trace?.emit({ kind: 'state', t: now, node: this.cfg.name, entity: this.cfg.name, machine: 'bidd', from: 'bid', to: 'master', reason: `epoch ${b.epoch}` });
+          break;
+        case 'release-vip':
+          this.#garpLeft = 0;
+          this.#timers.clear('garp');
+          this.#trace?.emit({ kind: 'state', t: now, node: this.cfg.name, entity: this.cfg.name, machine: 'bidd', from: 'master', to: b.state, reason: `epoch ${b.epoch}` });
+          break;
+        case 'script':
+          // In the simulator scripts are modelled actions; real mode runs commands (issue 9).
+          this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'script', detail: { which: a.which, state: b.state, epoch: b.epoch } });
+          break;
+      }
+    }
+    const t = b.pollTimeout();
+    if (t === undefined) this.#timers.clear('bidd');
+    else this.#timers.set('bidd', Math.max(t, now) as Instant);
   }
 
   #arpIn(ifc: Iface, f: Uint8Array): void {
@@ -769,6 +861,8 @@ export class SgNode implements Endpoint {
     announce(this.#pub, this.#pub.cfg.addr);
     for (const v of this.#vips) announce(this.#pub, v);
     announce(this.#priv, this.#priv.cfg.addr);
+    const pv = this.cfg.failover?.privateVip;
+    if (pv !== undefined) announce(this.#priv, pv);
   }
 
   #armArp(): void {

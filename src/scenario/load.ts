@@ -107,6 +107,7 @@ export type FaultAction =
 
 export interface ClusterNodeModel {
   readonly name: string;
+  readonly price: number;
   readonly publicSegment: string;
   readonly publicAddr: Ipv4Addr;
   readonly privateSegment: string;
@@ -140,7 +141,20 @@ export interface ClusterKeyModel {
   readonly key: CtlKey;
 }
 
+export interface FailoverModel {
+  readonly group: Ipv4Addr;
+  readonly port: number;
+  readonly heartbeat: Duration;
+  readonly masterTimeout: Duration;
+  readonly bidTimeout: Duration;
+  readonly holdDown: Duration;
+  readonly stallBound: Duration;
+  readonly secret: Uint8Array;
+  readonly privateVip?: Ipv4Addr;
+}
+
 export interface ClusterModel {
+  readonly failover?: FailoverModel;
   readonly keys: readonly ClusterKeyModel[];
   readonly controlPort: number;
   readonly nodes: readonly ClusterNodeModel[];
@@ -580,7 +594,7 @@ class Resolver {
       const pub = side('public');
       const priv = side('private');
       const gw = n.gateway !== undefined ? this.addr(n.gateway, [...base, 'gateway']) : undefined;
-      return { name, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}) };
+      return { name, price: n.price ?? 100, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}) };
     });
     const privSeg = new Set(nodes.map((n) => n.privateSegment));
     const groupNames = new Set<string>();
@@ -662,7 +676,28 @@ class Resolver {
     });
     const idle = c.idle ?? {};
     const d = (v: string | undefined, def: number, key: string) => (this.dur(v, ['cluster', 'idle', key]) ?? def) as Duration;
+    let failover: FailoverModel | undefined;
+    const fo = c.failover;
+    if (fo !== undefined) {
+      const fp: PathSeg[] = ['cluster', 'failover'];
+      const z = 0 as Duration;
+      const group = this.addr(fo.group, [...fp, 'group']);
+      if ((group >>> 28) !== 0xe) this.rep.at([...fp, 'group'], `${fo.group} is not a multicast address`);
+      const pv = fo['private-vip'] !== undefined ? this.addr(fo['private-vip'], [...fp, 'private-vip']) : undefined;
+      failover = {
+        group,
+        port: fo.port ?? 5891,
+        heartbeat: this.dur(fo.heartbeat, [...fp, 'heartbeat']) ?? z,
+        masterTimeout: this.dur(fo['master-timeout'], [...fp, 'master-timeout']) ?? z,
+        bidTimeout: this.dur(fo['bid-timeout'], [...fp, 'bid-timeout']) ?? z,
+        holdDown: this.dur(fo['hold-down'], [...fp, 'hold-down']) ?? (10_000_000 as Duration),
+        stallBound: this.dur(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
+        secret: hexBytes(fo.key),
+        ...(pv !== undefined ? { privateVip: pv } : {}),
+      };
+    }
     return {
+      ...(failover !== undefined ? { failover } : {}),
       keys,
       controlPort: c['control-port'] ?? CTL_PORT_DEFAULT,
       nodes,

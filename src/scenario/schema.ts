@@ -143,6 +143,7 @@ export const ClusterNode = Type.Object(
     public: Type.Object({ segment: Name, ip: Ipv4 }, strict),
     private: Type.Object({ segment: Name, ip: Ipv4 }, strict),
     gateway: Type.Optional(Ipv4),
+    price: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'Bid price for failover: the higher wins (ties: the later node)' })),
   },
   { ...strict, description: 'An SG node: public interface (holds the VIPs) and private interface (the servers\' gateway)' },
 );
@@ -196,6 +197,17 @@ export const ClusterKey = Type.Object(
 export const Cluster = Type.Object(
   {
     keys: Type.Optional(Type.Array(ClusterKey)),
+    failover: Type.Optional(Type.Object({
+      group: Ipv4,
+      port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      heartbeat: Duration,
+      'master-timeout': Duration,
+      'bid-timeout': Duration,
+      'hold-down': Type.Optional(Duration),
+      'stall-bound': Type.Optional(Duration),
+      key: Hex,
+      'private-vip': Type.Optional(Ipv4),
+    }, { ...strict, description: 'Symmetric failover (bidd): the nodes elect a master over a multicast group' })),
     'control-port': Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     nodes: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), ClusterNode, { additionalProperties: false }),
     groups: Type.Array(ClusterGroup, { minItems: 1 }),
