@@ -794,7 +794,10 @@ export class SgNode implements Endpoint {
     for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
       switch (a.kind) {
         case 'send': {
-          const msg = encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, seq: ++this.#biddSeq }, fo.key.secret);
+          // The sequence follows the node's clock (µs), so a restarted node's messages are newer
+          // than anything it sent before its crash and its peers do not take them for replays.
+          this.#biddSeq = Math.max(this.#biddSeq + 1, now);
+          const msg = encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, seq: this.#biddSeq }, fo.key.secret);
           const frame = encodeFrame({
             eth: { dst: multicastMac(fo.group), src: this.#pub.cfg.mac },
             net: { kind: 'ipv4', ip: ipv4Header({ src: this.#pub.cfg.addr, dst: fo.group, protocol: IP_PROTO.udp, ttl: 1 }), l4: { kind: 'udp', udp: { srcPort: fo.port, dstPort: fo.port, payload: msg } } },
