@@ -315,7 +315,7 @@ export class Network {
         this.getLink(f.link);
         return;
       case 'partition':
-        for (const g of f.groups) for (const n of g) if (!this.hosts.has(n) && !this.switches.has(n)) throw new Error(`partition: no node '${n}'`);
+        for (const g of f.groups) for (const n of g) if (!this.hosts.has(n) && !this.switches.has(n) && !this.sgNodes.has(n)) throw new Error(`partition: no node '${n}'`);
         return;
       case 'heal':
         return;

@@ -215,6 +215,67 @@ function check(m: ExpectationModel): Check {
         },
       };
     }
+    case 'safety-one-master': {
+      const masters = new Set<string>();
+      /** Links down now: a node behind one is cut off, as in a partition. */
+      const down = new Set<string>();
+      let partition = false;
+      let partitioned = false;
+      /** A loss burst or delay spike cuts heartbeats too: degraded until this instant. */
+      let degradedUntil = -Infinity;
+      let healedAt = -Infinity;
+      let overlapSince: number | undefined;
+      let worst = 0;
+      let first: string | undefined;
+      const judge = (t: number) => {
+        if (overlapSince === undefined) return;
+        // The overlap counts from the later of its start and the last heal.
+        const from = Math.max(overlapSince, healedAt);
+        const d = t - from;
+        if (d > m.graceUs && d > worst) {
+          worst = d;
+          first ??= `masters ${[...masters].join(', ')} since ${formatDuration(from as Duration)}`;
+        }
+      };
+      return {
+        observe(ev) {
+          if (ev.kind === 'fault' && ev.what === 'partition') partition = true;
+          else if (ev.kind === 'fault' && ev.what === 'heal') {
+            partition = false;
+            healedAt = ev.t;
+          } else if (ev.kind === 'state' && ev.machine === 'link') {
+            if (ev.to === 'down') down.add(ev.entity);
+            else if (down.delete(ev.entity)) healedAt = ev.t;
+          } else if (ev.kind === 'fault' && (ev.what === 'loss' || ev.what === 'delay')) {
+            const d = /for (\d+)us/.exec(ev.detail ?? '');
+            if (d) degradedUntil = Math.max(degradedUntil, ev.t + Number(d[1]));
+          } else if (ev.kind === 'fault' && ev.what === 'crash') masters.delete(ev.target);
+          else if (ev.kind === 'state' && ev.machine === 'bidd') {
+            if (ev.to === 'master') masters.add(ev.entity);
+            else masters.delete(ev.entity);
+          } else return;
+          if (ev.t >= degradedUntil && degradedUntil > healedAt) healedAt = degradedUntil;
+          partitioned = partition || down.size > 0 || ev.t < degradedUntil;
+          if (masters.size > 1 && !partitioned) {
+            judge(ev.t);
+            overlapSince ??= ev.t;
+          } else {
+            judge(ev.t);
+            overlapSince = undefined;
+          }
+        },
+        finish(end) {
+          if (end >= degradedUntil && degradedUntil > healedAt) healedAt = degradedUntil;
+          if (masters.size > 1 && !partitioned) judge(end);
+          return {
+            pass: worst === 0,
+            measured: worst === 0 ? 'never two masters beyond convergence' : `two masters for ${formatDuration(worst as Duration)}`,
+            bound: `one master (overlaps up to ${formatDuration(m.graceUs as Duration)} allowed)`,
+            ...(first ? { detail: first } : {}),
+          };
+        },
+      };
+    }
     case 'within': {
       // Deadlines of `after` events not yet answered, oldest first.
       const open: { t: number; id: number }[] = [];

@@ -62,9 +62,10 @@ export interface FuzzTargets {
 
 export function fuzzTargets(sc: Scenario): FuzzTargets {
   return {
-    hosts: sc.hosts.map((h) => h.name),
+    // SG nodes crash, restart, stall and get partitioned like hosts (that is what failover is for).
+    hosts: [...sc.hosts.map((h) => h.name), ...(sc.cluster?.nodes.map((n) => n.name) ?? [])],
     services: sc.hosts.flatMap((h) => h.services.map((s) => `${h.name}/${s.name}`)),
-    links: linkNames(sc.hosts),
+    links: [...linkNames(sc.hosts), ...(sc.cluster?.nodes.flatMap((n) => [`${n.name}.eth0`, `${n.name}.eth1`]) ?? [])],
     durationTicks: Math.floor(sc.duration / TICK_US),
   };
 }

@@ -200,7 +200,13 @@ export type ExpectationModel =
    * Dead server while an Alive server of its group exists on that node. `initial` gives each
    * group's starting server states.
    */
-  | { readonly kind: 'safety-no-link-to-dead'; readonly initial: Readonly<Record<string, readonly { readonly server: string; readonly state: string }[]>> };
+  | { readonly kind: 'safety-no-link-to-dead'; readonly initial: Readonly<Record<string, readonly { readonly server: string; readonly state: string }[]>> }
+  /**
+   * Built in for every scenario with failover (issue 8's safety property): never two masters at
+   * once for longer than `graceUs` (the time a healed network or a lost heartbeat needs to
+   * converge), except while the network is partitioned (then each part may have its own).
+   */
+  | { readonly kind: 'safety-one-master'; readonly graceUs: number };
 
 export interface ExpectationEntry {
   readonly model: ExpectationModel;
@@ -916,6 +922,16 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
       path: 'safety',
       line: rep.lineOf(['cluster']),
       text: 'built-in: no new link goes to a Dead server while an Alive one exists',
+    });
+  }
+  if (cluster?.failover !== undefined) {
+    const fo = cluster.failover;
+    expectations.push({
+      // Two masters that hear each other converge at the next heartbeat: allow two intervals.
+      model: { kind: 'safety-one-master', graceUs: 2 * fo.heartbeat },
+      path: 'safety',
+      line: rep.lineOf(['cluster', 'failover']),
+      text: 'built-in: never two masters at once, outside partitions, beyond the convergence time',
     });
   }
   return {

@@ -15,3 +15,12 @@ describe('sg fuzz on the cluster safety target', () => {
     expect(code).toBe(0);
   }, 180_000);
 });
+
+describe('sg fuzz on the failover target', () => {
+  it('never two masters beyond convergence in 10 runs of up to 8 faults (SG nodes crashed, cut off, stalled)', async () => {
+    const io = memoryIo();
+    const code = await fuzzCommand(['scenarios/failover-fuzz.yaml', '--runs', '10', '--seed', '5', '--max-faults', '8', '--out', '/tmp/sg-failover-fuzz-failure.yaml'], io);
+    expect(io.stdout + io.stderr).toMatch(/no failure in 10 run/);
+    expect(code).toBe(0);
+  }, 180_000);
+});
