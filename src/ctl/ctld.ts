@@ -699,7 +699,7 @@ export class SgNodeTarget implements CtlTarget {
         switch (w.property) {
           case 'state':
             // Through the node, so its health monitor (if any) takes it as its latest event.
-            this.node.setServerState(w.group, w.server, w.value);
+            this.node.setServerState(w.group, w.server, w.value, now);
             return { ok: true };
           case 'weight':
             b.setWeight(w.server, w.value, now);
@@ -711,7 +711,7 @@ export class SgNodeTarget implements CtlTarget {
             const row = this.#heartbeats[w.group];
             assert(row !== undefined, `no group ${w.group}`);
             row[w.server] = { count: w.value, at: now };
-            this.node.heartbeat(w.group, w.server);
+            this.node.heartbeat(w.group, w.server, now);
             return { ok: true };
           }
           default:

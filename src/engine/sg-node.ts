@@ -240,7 +240,9 @@ export class SgNode implements Endpoint {
 
   // ---- admin calls (the control plane and scenarios use these) ----
 
-  setServerState(group: number, server: number, state: ServerState): void {
+  /** `now`: the caller's time when it is ahead of the last frame's (an admin call between frames). */
+  setServerState(group: number, server: number, state: ServerState, now?: Instant): void {
+    if (now !== undefined && now > this.#now) this.#now = now;
     const b = this.balancers[group];
     if (b === undefined || server < 0 || server >= this.cfg.groups[group]!.servers.length) return;
     const from = b.state(server);
@@ -258,7 +260,8 @@ export class SgNode implements Endpoint {
   }
 
   /** A heartbeat from a server (feedback protocol, slide 41). */
-  heartbeat(group: number, server: number): void {
+  heartbeat(group: number, server: number, now?: Instant): void {
+    if (now !== undefined && now > this.#now) this.#now = now;
     const mon = this.monitors[group];
     if (mon === undefined) return;
     mon.heartbeat(server, this.#now as Instant);

@@ -199,3 +199,19 @@ describe('SGctrld under arbitrary commands', () => {
     expect(changed(before, snapshot(rig, target))).toEqual([]);
   });
 });
+
+describe('SGctrld between frames (regression)', () => {
+  it("a state write at a time ahead of the node's last frame does not move the balancer's clock backwards", () => {
+    // Found by the property above (seed -6287605): a counter write at t=1 reached the balancer at
+    // ctld's time, then a state write reached it at the node's older time and failed an assertion.
+    const rig = new Rig();
+    const target = new SgNodeTarget(rig.node);
+    const ctld = new Ctld({ keys: [ADMIN], target });
+    const session = new CtlSession(ADMIN);
+    const src: CtlSource = { addr: ip('10.0.0.9'), port: 40000 };
+    const at = (us: number) => us as Instant;
+    expect(ctld.handleBytes(at(1), src, session.command({ cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'counter', data: '0' }, 1).bytes).status).toBe('ok');
+    expect(ctld.handleBytes(at(1), src, session.command({ cls: 'server', op: 'set', group: 'web', server: 'rs3', property: 'state', data: 'dead' }, 1).bytes).status).toBe('ok');
+    expect(ctld.handleBytes(at(2), src, session.command({ cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'heartbeat', data: '3' }, 2).bytes).status).toBe('ok');
+  });
+});
