@@ -50,6 +50,7 @@
 
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
+import { emitAuthTrailer, readAuthTrailer, verifyAuth } from './auth.ts';
 import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'bidd';
@@ -168,12 +169,7 @@ export function emitBidd(v: BiddMessage, secret: Uint8Array, buf: Uint8Array, of
   writeU32(b, BIDD_OFF.epoch, v.epoch);
   const t = bodyEnd(v.kind);
   if (v.kind === 'heartbeat') writeU32(b, BIDD_OFF.links, v.links);
-  writeU16(b, t + BIDD_AUTH_OFF.keyId, v.keyId);
-  writeU32(b, t + BIDD_AUTH_OFF.sequenceHi, Math.floor(v.seq / 0x100000000));
-  writeU32(b, t + BIDD_AUTH_OFF.sequenceLo, v.seq >>> 0);
-  const macAt = t + BIDD_AUTH_OFF.mac;
-  assert(macAt + HMAC_SHA256_BYTES === len, 'bidd length and layout disagree');
-  b.set(hmacSha256(secret, b.subarray(0, macAt)), macAt);
+  emitAuthTrailer(b, t, len, v.keyId, v.seq, secret, 'bidd');
   return len;
 }
 
@@ -209,8 +205,8 @@ export function parseBidd(b: Uint8Array): Parsed<BiddFrame> {
   const len = t + BIDD_AUTH_LEN;
   if (b.length < len) return fail(LAYER, 'truncated', `${kind} of ${b.length} bytes, needs ${len}`);
   if (b.length > len) return fail(LAYER, 'bad-length', `${b.length - len} bytes after the hmac`);
-  const hi = readU32(b, t + BIDD_AUTH_OFF.sequenceHi);
-  if (hi > BIDD_SEQUENCE_HI_MAX) return fail(LAYER, 'unsupported', 'sequence above 2^53 - 1');
+  const auth = readAuthTrailer(b, t);
+  if (auth === undefined) return fail(LAYER, 'unsupported', 'sequence above 2^53 - 1');
   const macAt = t + BIDD_AUTH_OFF.mac;
   const message: BiddMessage = {
     kind,
@@ -219,13 +215,13 @@ export function parseBidd(b: Uint8Array): Parsed<BiddFrame> {
     price: readU32(b, BIDD_OFF.price),
     epoch: readU32(b, BIDD_OFF.epoch),
     links: kind === 'heartbeat' ? readU32(b, BIDD_OFF.links) : 0,
-    keyId: readU16(b, t + BIDD_AUTH_OFF.keyId),
-    seq: hi * 0x100000000 + readU32(b, t + BIDD_AUTH_OFF.sequenceLo),
+    keyId: auth.keyId,
+    seq: auth.value,
   };
   return ok({ message, signed: b.subarray(0, macAt), mac: b.subarray(macAt, len) });
 }
 
 /** Whether the frame's HMAC is right for `secret` (compared in constant time). */
 export function verifyBidd(frame: BiddFrame, secret: Uint8Array): boolean {
-  return timingSafeEqual(hmacSha256(secret, frame.signed), frame.mac);
+  return verifyAuth(frame.signed, frame.mac, secret);
 }

@@ -62,6 +62,7 @@ import type { CtlClass, CtlCommand, CtlOp, CtlResult, CtlStatus } from '../ctl/t
 import { CTL_CLASS, CTL_OP, CTL_STATUS } from '../ctl/types.ts';
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
+import { emitAuthTrailer, readAuthTrailer, verifyAuth } from './auth.ts';
 import { assert, assertNever, fail, ok, type Parsed, type ParseReason } from './result.ts';
 
 const LAYER = 'feedback';
@@ -235,12 +236,7 @@ export function emitFeedback(v: FeedbackMessage, key: Uint8Array, buf: Uint8Arra
     default:
       return assertNever(v, 'feedback message');
   }
-  writeU16(b, p + FEEDBACK_AUTH_OFF.keyId, v.keyId);
-  writeU32(b, p + FEEDBACK_AUTH_OFF.timestampHi, Math.floor(v.timestamp / 0x100000000));
-  writeU32(b, p + FEEDBACK_AUTH_OFF.timestampLo, v.timestamp >>> 0);
-  const macAt = p + FEEDBACK_AUTH_OFF.mac;
-  assert(macAt + HMAC_SHA256_BYTES === len, 'feedback length and layout disagree');
-  b.set(hmacSha256(key, b.subarray(0, macAt)), macAt);
+  emitAuthTrailer(b, p, len, v.keyId, v.timestamp, key, 'feedback');
   return len;
 }
 
@@ -360,16 +356,15 @@ function parseResult(b: Uint8Array): Parsed<FeedbackFrame> {
 function withAuth(b: Uint8Array, t: number, build: (keyId: number, timestamp: number) => FeedbackMessage): Parsed<FeedbackFrame> {
   const macAt = t + FEEDBACK_AUTH_OFF.mac;
   if (b.length < macAt) return fail(LAYER, 'truncated', 'key id and timestamp');
-  const hi = readU32(b, t + FEEDBACK_AUTH_OFF.timestampHi);
-  if (hi > FEEDBACK_TIMESTAMP_HI_MAX) return fail(LAYER, 'unsupported', 'timestamp above 2^53 - 1');
+  const auth = readAuthTrailer(b, t);
+  if (auth === undefined) return fail(LAYER, 'unsupported', 'timestamp above 2^53 - 1');
   const end = macAt + HMAC_SHA256_BYTES;
   if (b.length < end) return fail(LAYER, 'truncated', 'hmac');
   if (b.length > end) return fail(LAYER, 'bad-length', `${b.length - end} bytes after the hmac`);
-  const timestamp = hi * 0x100000000 + readU32(b, t + FEEDBACK_AUTH_OFF.timestampLo);
-  return ok({ message: build(readU16(b, t + FEEDBACK_AUTH_OFF.keyId), timestamp), signed: b.subarray(0, macAt), mac: b.subarray(macAt, end) });
+  return ok({ message: build(auth.keyId, auth.value), signed: b.subarray(0, macAt), mac: b.subarray(macAt, end) });
 }
 
 /** Whether the frame's HMAC is right for `key` (compared in constant time). */
 export function verifyFeedback(frame: FeedbackFrame, key: Uint8Array): boolean {
-  return timingSafeEqual(hmacSha256(key, frame.signed), frame.mac);
+  return verifyAuth(frame.signed, frame.mac, key);
 }
