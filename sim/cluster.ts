@@ -63,6 +63,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
                 heartbeatInterval: fo.heartbeat, masterTimeout: fo.masterTimeout, bidTimeout: fo.bidTimeout,
                 holdDown: fo.holdDown, stallBound: fo.stallBound, key: { id: 1, secret: fo.secret },
                 ...(fo.privateVip !== undefined ? { privateVip: fo.privateVip } : {}),
+                ...(fo.sync !== undefined ? { sync: fo.sync } : {}),
               },
             }
           : {}),

@@ -71,6 +71,11 @@ export interface SgNodeConfig {
     readonly key: { readonly id: number; readonly secret: Uint8Array };
     /** The real servers' gateway, owned by the master (slide 6: one private address for all nodes). */
     readonly privateVip?: Ipv4Addr;
+    /**
+     * Stateful failover (slides 10-11): stream link-table and server-state changes to the slaves
+     * on UDP `port + 1` of the group (`src/failover/sync.ts`); undefined turns it off.
+     */
+    readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
   };
   /** SGctrld: the feedback protocol on UDP `port` of the node's addresses, with these keys. */
   readonly ctl?: { readonly port: number; readonly keys: readonly CtlKey[] };

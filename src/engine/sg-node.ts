@@ -39,13 +39,15 @@ import { Ctld, SgNodeTarget } from '../ctl/ctld.ts';
 import { HealthMonitor } from '../health/monitor.ts';
 import { Bidd } from '../failover/bidd.ts';
 import { encodeBidd, parseBidd, verifyBidd } from '../wire/bidd.ts';
+import { StateSync, type SyncTarget } from '../failover/sync.ts';
+import { encodeSync, parseSync, verifySync, type SyncRecord } from '../wire/sync.ts';
 import { multicastMac } from '../wire/addr.ts';
 import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
-const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd'] as const;
+const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync'] as const;
 type TimerName = (typeof TIMERS)[number];
 
 /** How often the link table's idle sweep runs, and how many entries it visits per run. */
@@ -94,7 +96,10 @@ export class SgNode implements Endpoint {
   readonly ctld: Ctld | undefined;
   /** The failover election (undefined: the node always serves). */
   readonly bidd: Bidd | undefined;
+  /** Stateful failover (undefined: off, or no failover). */
+  readonly sync: StateSync | undefined;
   #biddSeq = 0;
+  readonly #syncPeerSeq = new Map<number, number>();
   /** The failover group's multicast MAC (slide 8), accepted on the public interface. */
   readonly #groupMac: number;
   /** Highest sequence seen per peer node id (replays and reordered copies are dropped). */
@@ -156,6 +161,13 @@ export class SgNode implements Endpoint {
     this.#garpLeft = cfg.garpCount;
     const fo = cfg.failover;
     this.#groupMac = fo !== undefined ? multicastMac(fo.group) : -1;
+    this.sync =
+      fo?.sync !== undefined
+        ? new StateSync(
+            { node: fo.node, flushDelay: fo.sync.flushDelay, retransmit: fo.sync.retransmit, peerTimeout: fo.masterTimeout, logMax: fo.sync.logMax, snapshotBurst: 64, announce: fo.heartbeatInterval },
+            this.#syncTarget(),
+          )
+        : undefined;
     if (fo !== undefined) {
       this.bidd = new Bidd({ node: fo.node, price: fo.price, group: fo.group, heartbeatInterval: fo.heartbeatInterval, masterTimeout: fo.masterTimeout, bidTimeout: fo.bidTimeout, holdDown: fo.holdDown, stallBound: fo.stallBound }, this.#now as Instant);
       this.#garpLeft = 0; // the addresses are announced on taking over
@@ -216,6 +228,10 @@ export class SgNode implements Endpoint {
         case 'bidd':
           this.bidd?.handleTimeout(now);
           this.#biddRun(now);
+          break;
+        case 'sync':
+          this.sync?.handleTimeout(now);
+          this.#syncRun(now);
           break;
       }
     }
@@ -292,6 +308,9 @@ export class SgNode implements Endpoint {
     if (fo !== undefined && ifc === this.#pub && dst === fo.group && proto === IP_PROTO.udp && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === fo.port) {
       return this.#biddIn(f, ihl, end);
     }
+    if (this.sync !== undefined && ifc === this.#pub && dst === fo!.group && proto === IP_PROTO.udp && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === fo!.port + 1) {
+      return this.#syncIn(f, ihl, end);
+    }
     if (!this.active && (this.#vips.has(dst) || (ifc === this.#priv && this.#serverIndex.has(src) && dst !== this.#priv.cfg.addr))) {
       return this.#drop('nat', 'standby'); // only the master serves the VIPs
     }
@@ -362,6 +381,7 @@ export class SgNode implements Endpoint {
       // A new connection reusing the client port of a closing link (as IPVS does): the old link
       // ends now and the SYN is balanced afresh, so it cannot stay pinned to a dead server.
       this.balancers[this.links.group(found)]?.linkClosed(this.links.server(found), now, client);
+      this.#syncGone(found);
       this.links.remove(found);
       this.counters.linksExpired++;
       found = -1;
@@ -392,6 +412,7 @@ export class SgNode implements Endpoint {
       }
       id = created;
       this.counters.linksCreated++;
+      this.#syncLink(id);
       bal.linkOpened(server, now, client);
       if (this.#trace) {
         const why = bal.explainLast();
@@ -418,7 +439,7 @@ export class SgNode implements Endpoint {
         c = updateChecksum16(c, vport, serverPort);
       }
       writeU16(f, l4 + 16, c);
-      if (tcpFlags & TCP_FLAG.rst) this.links.setState(id, 'closing');
+      if (tcpFlags & TCP_FLAG.rst) this.#setLinkState(id, 'closing');
       else if (tcpFlags & TCP_FLAG.fin) this.#fin(id, true);
     } else if (proto === IP_PROTO.udp) {
       let c = updateUdpChecksum32(readU16(f, l4 + 6), vip, serverAddr);
@@ -463,10 +484,8 @@ export class SgNode implements Endpoint {
     const tcpFlags = proto === IP_PROTO.tcp ? f[l4 + 13]! : 0;
     if (this.links.state(id) === 'new') {
       // Slide 37: a RST is not a response (connection refused); it closes the link instead.
-      if (tcpFlags & TCP_FLAG.rst) this.links.setState(id, 'closing');
-      else {
-        this.links.setState(id, 'active');
-      }
+      if (tcpFlags & TCP_FLAG.rst) this.#setLinkState(id, 'closing');
+      else this.#setLinkState(id, 'active');
     }
     const mon = this.monitors[this.links.group(id)];
     if (mon !== undefined) {
@@ -482,7 +501,7 @@ export class SgNode implements Endpoint {
         c = updateChecksum16(c, sport, vport);
       }
       writeU16(f, l4 + 16, c);
-      if (tcpFlags & TCP_FLAG.rst) this.links.setState(id, 'closing');
+      if (tcpFlags & TCP_FLAG.rst) this.#setLinkState(id, 'closing');
       else if (tcpFlags & TCP_FLAG.fin) this.#fin(id, false);
     } else if (proto === IP_PROTO.udp) {
       let c = updateUdpChecksum32(readU16(f, l4 + 6), server, vip);
@@ -503,7 +522,13 @@ export class SgNode implements Endpoint {
 
   #fin(id: LinkId, fromClient: boolean): void {
     this.links.markFin(id, fromClient);
-    if (this.links.finClient(id) && this.links.finServer(id)) this.links.setState(id, 'closing');
+    if (this.links.finClient(id) && this.links.finServer(id)) this.#setLinkState(id, 'closing');
+  }
+
+  #setLinkState(id: LinkId, state: 'new' | 'active' | 'closing'): void {
+    if (this.links.state(id) === state) return;
+    this.links.setState(id, state);
+    this.#syncLink(id);
   }
 
   #remap(id: LinkId, gi: number, old: number, client: Ipv4Addr, sport: number, now: Instant): void {
@@ -516,6 +541,7 @@ export class SgNode implements Endpoint {
     bal.linkClosed(old, now, client);
     bal.linkOpened(next, now, client);
     this.counters.linksRemapped++;
+    this.#syncLink(id);
     this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'link-remap', detail: { group: g.name, from: g.servers[old]!.name, to: s.name, client: formatIpv4(client), sport } });
   }
 
@@ -631,6 +657,10 @@ export class SgNode implements Endpoint {
       for (let c = m.pollChange(); c !== undefined; c = m.pollChange()) {
         const g = this.cfg.groups[gi]!;
         this.balancers[gi]!.setState(c.server, c.to, now);
+        if (this.sync?.isMaster) {
+          this.sync.record(now, { op: 'server', group: gi, server: c.server, state: c.to });
+          this.#syncArm();
+        }
         this.#trace?.emit({
           kind: 'state', t: now, node: this.cfg.name, entity: `${g.name}/${g.servers[c.server]!.name}`, machine: 'server',
           from: c.from, to: c.to, reason: `${c.event.detector}: ${c.event.detail}`,
@@ -800,20 +830,25 @@ export class SgNode implements Endpoint {
           // The sequence follows the node's clock (µs), so a restarted node's messages are newer
           // than anything it sent before its crash and its peers do not take them for replays.
           this.#biddSeq = Math.max(this.#biddSeq + 1, now);
-          const msg = encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, seq: this.#biddSeq }, fo.key.secret);
-          const frame = encodeFrame({
-            eth: { dst: multicastMac(fo.group), src: this.#pub.cfg.mac },
-            net: { kind: 'ipv4', ip: ipv4Header({ src: this.#pub.cfg.addr, dst: fo.group, protocol: IP_PROTO.udp, ttl: 1 }), l4: { kind: 'udp', udp: { srcPort: fo.port, dstPort: fo.port, payload: msg } } },
-          });
-          this.#push(this.#pub.cfg.name, frame);
+          this.#sendToGroup(fo.port, encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, seq: this.#biddSeq }, fo.key.secret));
           break;
         }
         case 'take-vip':
+          if (this.sync !== undefined) {
+            // Adopt the synced links: their idle clocks start now, and our stream starts.
+            this.links.forEach((id) => this.links.refresh(id, now));
+            this.sync.becomeMaster(now, b.epoch);
+            this.#syncRun(now);
+          }
           this.#garpLeft = this.cfg.garpCount;
           if (this.#garpLeft > 0) this.#timers.set('garp', now);
           this.#trace?.emit({ kind: 'state', t: now, node: this.cfg.name, entity: this.cfg.name, machine: 'bidd', from: 'bid', to: 'master', reason: `epoch ${b.epoch}` });
           break;
         case 'release-vip':
+          if (this.sync !== undefined) {
+            this.sync.becomeSlave(now);
+            this.#syncRun(now);
+          }
           this.#garpLeft = 0;
           this.#timers.clear('garp');
           this.#trace?.emit({ kind: 'state', t: now, node: this.cfg.name, entity: this.cfg.name, machine: 'bidd', from: 'master', to: b.state, reason: `epoch ${b.epoch}` });
@@ -827,6 +862,134 @@ export class SgNode implements Endpoint {
     const t = b.pollTimeout();
     if (t === undefined) this.#timers.clear('bidd');
     else this.#timers.set('bidd', Math.max(t, now) as Instant);
+  }
+
+  // ---- stateful failover (slides 10-11) ----
+
+  #syncLink(id: LinkId): void {
+    const sync = this.sync;
+    if (sync === undefined || !sync.isMaster) return;
+    sync.record(this.#now as Instant, this.#linkRecord(id));
+    this.#syncArm();
+  }
+
+  #linkRecord(id: LinkId): SyncRecord {
+    const l = this.links;
+    return {
+      op: 'link', proto: l.proto(id), state: l.state(id), group: l.group(id), server: l.server(id),
+      clientAddr: l.clientAddr(id), clientPort: l.clientPort(id), vip: l.vip(id), vport: l.vport(id), serverAddr: l.serverAddr(id), serverPort: l.serverPort(id),
+    };
+  }
+
+  /** One UDP datagram to the failover group from our public address (TTL 1: it stays on the segment). */
+  #sendToGroup(port: number, payload: Uint8Array): void {
+    const fo = this.cfg.failover!;
+    const frame = encodeFrame({
+      eth: { dst: multicastMac(fo.group), src: this.#pub.cfg.mac },
+      net: { kind: 'ipv4', ip: ipv4Header({ src: this.#pub.cfg.addr, dst: fo.group, protocol: IP_PROTO.udp, ttl: 1 }), l4: { kind: 'udp', udp: { srcPort: port, dstPort: port, payload } } },
+    });
+    this.#push(this.#pub.cfg.name, frame);
+  }
+
+  #syncGone(id: LinkId): void {
+    const sync = this.sync;
+    if (sync === undefined || !sync.isMaster) return;
+    const l = this.links;
+    sync.record(this.#now as Instant, { op: 'link-gone', proto: l.proto(id), clientAddr: l.clientAddr(id), clientPort: l.clientPort(id), vip: l.vip(id), vport: l.vport(id) });
+    this.#syncArm();
+  }
+
+  /** After logging a record: make sure the node wakes for the sync's flush. */
+  #syncArm(): void {
+    const t = this.sync!.pollTimeout();
+    if (t === undefined) return;
+    const cur = this.#timers.get('sync');
+    if (cur === undefined || t < cur) this.#timers.set('sync', Math.max(t, this.#now) as Instant);
+  }
+
+  /** How a slave applies the master's records to its own table and balancers. */
+  #syncTarget(): SyncTarget {
+    const removeLink = (id: LinkId, now: Instant) => {
+      this.balancers[this.links.group(id)]?.linkClosed(this.links.server(id), now, this.links.clientAddr(id));
+      this.links.remove(id);
+    };
+    return {
+      apply: (r, now) => {
+        if (r.op === 'server') {
+          if (r.group < this.cfg.groups.length && r.server < this.cfg.groups[r.group]!.servers.length) this.setServerState(r.group, r.server, r.state, now);
+          else this.#drop('sync', 'unknown-server');
+          return;
+        }
+        const found = this.links.lookupClient(r.proto, r.clientAddr as Ipv4Addr, r.clientPort, r.vip as Ipv4Addr, r.vport);
+        if (r.op === 'link-gone') {
+          if (found !== -1) removeLink(found, now);
+          return;
+        }
+        const g = this.cfg.groups[r.group];
+        if (g === undefined || r.server >= g.servers.length) return this.#drop('sync', 'unknown-server');
+        if (found !== -1) {
+          if (this.links.serverAddr(found) === r.serverAddr && this.links.serverPort(found) === r.serverPort && this.links.server(found) === r.server && this.links.group(found) === r.group) {
+            this.links.setState(found, r.state);
+            return;
+          }
+          removeLink(found, now); // remapped by the master: take the new target
+        }
+        const id = this.links.create(r.proto, r.clientAddr as Ipv4Addr, r.clientPort, r.vip as Ipv4Addr, r.vport, r.serverAddr as Ipv4Addr, r.serverPort, r.group, r.server, now);
+        if (id === undefined) return this.#drop('sync', this.links.full ? 'table-full' : 'server-key-taken');
+        this.links.setState(id, r.state);
+        this.balancers[r.group]!.linkOpened(r.server, now, r.clientAddr as Ipv4Addr);
+      },
+      reset: (now) => {
+        for (const id of this.links.ids()) removeLink(id, now);
+      },
+      snapshot: () => {
+        const out: SyncRecord[] = [];
+        this.links.forEach((id) => out.push(this.#linkRecord(id)));
+        this.balancers.forEach((b, gi) => {
+          for (let si = 0; si < this.cfg.groups[gi]!.servers.length; si++) out.push({ op: 'server', group: gi, server: si, state: b.state(si) });
+        });
+        return out;
+      },
+    };
+  }
+
+  #syncIn(f: Uint8Array, ihl: number, end: number): void {
+    const fo = this.cfg.failover!;
+    const l4 = ETH + ihl;
+    const ulen = readU16(f, l4 + 4);
+    if (ulen < 8 || l4 + ulen > end) return this.#drop('sync', 'bad-length');
+    const p = parseSync(f.subarray(l4 + 8, l4 + ulen));
+    if (!p.ok) return this.#drop('sync', p.error.reason);
+    const m = p.value.message;
+    if (m.keyId !== fo.key.id || !verifySync(p.value, fo.key.secret)) return this.#emitDrop('sync', 'unauthenticated', `node ${m.node}`);
+    if (m.node === fo.node) return;
+    if (m.group !== fo.group) return this.#drop('sync', 'other-group');
+    const last = this.#syncPeerSeq.get(m.node);
+    if (last !== undefined && m.seq <= last) return this.#emitDrop('sync', 'replay', `node ${m.node} seq ${m.seq}`);
+    this.#syncPeerSeq.set(m.node, m.seq);
+    const now = this.#now as Instant;
+    this.sync!.handleMessage(now, m.node, m.epoch, m.master, m);
+    this.#syncRun(now);
+  }
+
+  /** Send what the sync asks for, tell the election whether we may bid at full price, re-arm. */
+  #syncRun(now: Instant): void {
+    const sync = this.sync;
+    const fo = this.cfg.failover;
+    if (sync === undefined || fo === undefined) return;
+    for (let o = sync.pollSend(); o !== undefined; o = sync.pollSend()) {
+      this.#biddSeq = Math.max(this.#biddSeq + 1, now);
+      this.#sendToGroup(fo.port + 1, encodeSync({ ...o.body, group: fo.group, node: fo.node, epoch: o.epoch, master: o.master, keyId: fo.key.id, seq: this.#biddSeq }, fo.key.secret));
+    }
+    const b = this.bidd;
+    if (b !== undefined && b.price !== (sync.ready ? fo.price : 0)) {
+      b.setEligible(sync.ready);
+      // sync-wait: bidding at price 0 until the master's state is copied; sync-ready: copied.
+      this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: sync.ready ? 'sync-ready' : 'sync-wait', detail: { position: sync.position, links: this.links.size } });
+    }
+    const t = sync.pollTimeout();
+    if (t === undefined) this.#timers.clear('sync');
+    else this.#timers.set('sync', Math.max(t, now) as Instant);
   }
 
   #arpIn(ifc: Iface, f: Uint8Array): void {
@@ -880,6 +1043,9 @@ export class SgNode implements Endpoint {
   // ---- housekeeping ----
 
   #sweep(now: Instant): void {
+    // A slave keeps the master's links until the master says they are gone (it sees none of
+    // their packets); the links' idle clocks restart when it takes over.
+    if (this.sync !== undefined && !this.active) return;
     const idle = this.cfg.idle;
     this.links.expire(
       now,
@@ -889,6 +1055,10 @@ export class SgNode implements Endpoint {
       (info) => {
         this.counters.linksExpired++;
         this.balancers[info.group]?.linkClosed(info.server, now, info.clientAddr);
+        if (this.sync?.isMaster) {
+          this.sync.record(now, { op: 'link-gone', proto: info.proto, clientAddr: info.clientAddr, clientPort: info.clientPort, vip: info.vip, vport: info.vport });
+          this.#syncArm();
+        }
       },
     );
   }

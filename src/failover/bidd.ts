@@ -81,6 +81,8 @@ export class Bidd {
   #epoch = 0;
   #master: number | undefined = undefined;
   #holdDownUntil: Instant | undefined = undefined;
+  /** The price we bid with: the configured one, or 0 while not eligible (`setEligible`). */
+  #price: number;
   readonly #timers = new TimerTable<TimerName>(TIMER_NAMES);
   readonly #actions: BiddOutput[] = [];
 
@@ -91,6 +93,7 @@ export class Bidd {
     assert(cfg.holdDown >= 0 && cfg.stallBound > 0, 'bidd holdDown must be >= 0 and stallBound > 0');
     assert(cfg.masterTimeout > cfg.heartbeatInterval, 'bidd masterTimeout must exceed heartbeatInterval');
     this.cfg = cfg;
+    this.#price = cfg.price;
     // Listen as long as a slave would wait for a heartbeat before deciding there is no master.
     this.#timers.set('listen', addDuration(now, cfg.masterTimeout));
   }
@@ -106,6 +109,20 @@ export class Bidd {
   /** The master we follow (our own id while master), or undefined. */
   get master(): number | undefined {
     return this.#state === 'master' ? this.cfg.node : this.#master;
+  }
+
+  /** The price we bid with now. */
+  get price(): number {
+    return this.#price;
+  }
+
+  /**
+   * Bid at the configured price (true) or at the lowest price, 0 (false): a node still receiving
+   * the master's state (slide 11) loses every election against a node that holds it, yet still
+   * takes over when it is the only one left, since a VIP held without state beats a dark VIP.
+   */
+  setEligible(eligible: boolean): void {
+    this.#price = eligible ? this.cfg.price : 0;
   }
 
   /** Whether we are inside a hold-down window at `now`. */
@@ -125,7 +142,7 @@ export class Bidd {
       this.stats.own++;
       return;
     }
-    const higher = outranks(msg.price, msg.node, this.cfg.price, this.cfg.node);
+    const higher = outranks(msg.price, msg.node, this.#price, this.cfg.node);
     switch (msg.kind) {
       case 'heartbeat': {
         if (!higher && msg.epoch < this.#epoch) {
@@ -328,8 +345,8 @@ export class Bidd {
   }
 
   #send(kind: BiddMessageKind): void {
-    const { node, price, group } = this.cfg;
-    this.#push({ kind: 'send', msg: { kind, node, price, epoch: this.#epoch, group } });
+    const { node, group } = this.cfg;
+    this.#push({ kind: 'send', msg: { kind, node, price: this.#price, epoch: this.#epoch, group } });
   }
 
   #push(action: BiddOutput): void {

@@ -334,6 +334,13 @@ export class LinkTable {
     this.packets[2 * id + (dir === 'in' ? 0 : 1)]!++;
   }
 
+  /** Restart the link's idle clock at `now` without counting a packet (a new master adopting synced links). */
+  refresh(id: LinkId, now: Instant): void {
+    this.check(id);
+    const o = id * REC_F64 + F_LAST_SEEN;
+    if (now > this.f[o]!) this.f[o] = now;
+  }
+
   // ---- life cycle ----
 
   /**

@@ -151,6 +151,8 @@ export interface FailoverModel {
   readonly stallBound: Duration;
   readonly secret: Uint8Array;
   readonly privateVip?: Ipv4Addr;
+  /** Stateful failover; undefined when turned off. */
+  readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
 }
 
 export interface ClusterModel {
@@ -700,6 +702,15 @@ class Resolver {
         stallBound: this.dur(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
         secret: hexBytes(fo.key),
         ...(pv !== undefined ? { privateVip: pv } : {}),
+        ...(fo.sync === false
+          ? {}
+          : {
+              sync: {
+                flushDelay: this.dur(fo.sync === true ? undefined : fo.sync?.flush, [...fp, 'sync', 'flush']) ?? (10_000 as Duration),
+                retransmit: this.dur(fo.sync === true ? undefined : fo.sync?.retransmit, [...fp, 'sync', 'retransmit']) ?? (200_000 as Duration),
+                logMax: (fo.sync === true ? undefined : fo.sync?.['log-max']) ?? 65_536,
+              },
+            }),
       };
     }
     return {

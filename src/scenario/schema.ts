@@ -207,6 +207,14 @@ export const Cluster = Type.Object(
       'stall-bound': Type.Optional(Duration),
       key: Hex,
       'private-vip': Type.Optional(Ipv4),
+      sync: Type.Optional(Type.Union([
+        Type.Boolean(),
+        Type.Object({
+          flush: Type.Optional(Duration),
+          retransmit: Type.Optional(Duration),
+          'log-max': Type.Optional(Type.Integer({ minimum: 48, maximum: 16_000_000 })),
+        }, strict),
+      ], { description: 'Stateful failover (slides 10-11): the master streams link-table and server-state changes to the slaves (default on; false turns it off)' })),
     }, { ...strict, description: 'Symmetric failover (bidd): the nodes elect a master over a multicast group' })),
     'control-port': Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     nodes: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), ClusterNode, { additionalProperties: false }),

@@ -13,6 +13,7 @@ export const PARSE_REASONS = [
   'bad-option', // an option whose length runs past its area or is below 2
   'unsupported', // well-formed but outside what this codec handles (e.g. ARP for non-IPv4)
   'bad-magic', // a file or message magic number that does not match
+  'bad-value', // a field outside its enum or range, or a reserved byte not zero
 ] as const;
 export type ParseReason = (typeof PARSE_REASONS)[number];
 
