@@ -64,6 +64,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
                 holdDown: fo.holdDown, stallBound: fo.stallBound, key: { id: 1, secret: fo.secret },
                 ...(fo.privateVip !== undefined ? { privateVip: fo.privateVip } : {}),
                 ...(fo.sync !== undefined ? { sync: fo.sync } : {}),
+                ...(fo.scripts !== undefined ? { scripts: fo.scripts } : {}),
               },
             }
           : {}),

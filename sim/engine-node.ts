@@ -58,6 +58,8 @@ export class EngineNode implements Port {
   #localBase = 0;
   #worldBase = 0;
   #stalled = false;
+  /** Outside events waiting for the process (see `signal`). */
+  #pending: ((ep: Endpoint, now: Instant) => void)[] = [];
   #lastLocal = 0;
 
   constructor(world: World, name: string, ifaces: readonly IfaceInfo[], endpoint?: Endpoint) {
@@ -120,9 +122,22 @@ export class EngineNode implements Port {
     this.#scheduleDrive();
   }
 
+  /**
+   * Deliver an outside event to the process (a signal, its watched process dying): `fn` runs with
+   * the endpoint at the node's local time, and what it queued is sent. A stalled process gets it
+   * when it resumes; a crashed one never does.
+   */
+  signal(what: string, fn: (ep: Endpoint, now: Instant) => void): void {
+    this.world.emit({ kind: 'fault', t: this.world.now, node: this.name, what, target: this.name });
+    if (this.#endpoint === undefined) return;
+    this.#pending.push(fn);
+    this.#scheduleDrive();
+  }
+
   /** Crash: the endpoint and everything it held are gone; frames are dropped until `restart`. */
   crash(): void {
     this.#endpoint = undefined;
+    this.#pending = [];
     this.#rx = [];
     this.#rxHead = 0;
     this.#cancelWake();
@@ -181,6 +196,11 @@ export class EngineNode implements Port {
     this.#driveScheduled = false;
     const ep = this.#endpoint;
     if (ep === undefined || this.#stalled) return;
+    if (this.#pending.length > 0) {
+      const calls = this.#pending;
+      this.#pending = [];
+      for (const fn of calls) fn(ep, this.localNow());
+    }
     const next = drive(ep, this, this.localNow());
     if (next !== undefined && next <= this.localNow()) {
       this.#scheduleDrive(); // budget ran out with work left

@@ -96,6 +96,8 @@ export class SimHost {
 export type FaultSpec =
   | { readonly kind: 'crash'; readonly host: string }
   | { readonly kind: 'restart'; readonly host: string }
+  /** SG nodes only: SIGHUP/SIGINT (graceful step-down), or the watched process dying / running again. */
+  | { readonly kind: 'signal' | 'watched-down' | 'watched-up'; readonly host: string }
   | { readonly kind: 'kill'; readonly host: string; readonly service: string }
   | { readonly kind: 'hang'; readonly host: string; readonly service: string }
   | { readonly kind: 'start'; readonly host: string; readonly service: string }
@@ -296,6 +298,11 @@ export class Network {
       case 'restart':
         if (!this.sgNodes.has(f.host)) this.getHost(f.host);
         return;
+      case 'signal':
+      case 'watched-down':
+      case 'watched-up':
+        if (!this.sgNodes.has(f.host)) throw new Error(`${f.kind}: no SG node '${f.host}'`);
+        return;
       case 'clock-rate':
       case 'clock-stall':
         if (!this.sgNodes.has(f.host)) this.getHost(f.host);
@@ -335,6 +342,13 @@ export class Network {
       case 'restart': {
         const sg = this.sgNodes.get(f.host);
         return sg ? sg.node.restart(sg.make()) : this.getHost(f.host).restart();
+      }
+      case 'signal':
+        return this.sgNodes.get(f.host)!.node.signal('signal', (ep, now) => (ep as SgNode).resign(now));
+      case 'watched-down':
+      case 'watched-up': {
+        const up = f.kind === 'watched-up';
+        return this.sgNodes.get(f.host)!.node.signal(f.kind, (ep, now) => (ep as SgNode).watchedProcess(now, up));
       }
       case 'server-state':
         for (const e of this.engines()) {

@@ -76,6 +76,8 @@ export interface SgNodeConfig {
      * on UDP `port + 1` of the group (`src/failover/sync.ts`); undefined turns it off.
      */
     readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
+    /** Commands run on transitions (slide 9); real mode runs them (`src/real/scripts.ts`), the simulator traces them. */
+    readonly scripts?: FailoverScripts;
   };
   /** SGctrld: the feedback protocol on UDP `port` of the node's addresses, with these keys. */
   readonly ctl?: { readonly port: number; readonly keys: readonly CtlKey[] };
@@ -87,3 +89,21 @@ export const SG_DEFAULTS = {
   garpCount: 3,
   garpInterval: 1_000_000 as Duration,
 } as const;
+
+/** The start/stop/continue commands of slide 9 and how long each may run. */
+export interface FailoverScripts {
+  readonly start?: string;
+  readonly stop?: string;
+  readonly continue?: string;
+  readonly timeout: Duration;
+}
+
+/** One script to run, handed to the caller's `onScript` (exactly once per transition, in order). */
+export interface ScriptCall {
+  readonly which: 'start' | 'stop' | 'continue';
+  /** The command configured for it, if any. */
+  readonly command: string | undefined;
+  readonly timeout: Duration;
+  /** The environment the command gets: SG_SCRIPT, SG_STATE, SG_NODE, SG_NAME, SG_GROUP, SG_EPOCH, SG_VIPS, SG_PRIVATE_VIP. */
+  readonly env: Readonly<Record<string, string>>;
+}

@@ -44,7 +44,7 @@ import { encodeSync, parseSync, verifySync, type SyncRecord } from '../wire/sync
 import { multicastMac } from '../wire/addr.ts';
 import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
-import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
+import type { ScriptCall, SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
 const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync'] as const;
@@ -92,6 +92,8 @@ export class SgNode implements Endpoint {
     framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, drops: new Map(),
   };
   readonly #trace: TraceSink | undefined;
+  /** Where failover scripts go (real mode runs them; undefined: only traced). */
+  readonly #onScript: ((call: ScriptCall) => void) | undefined;
   /** SGctrld, when the config has a control port; `ctlTarget` also holds read-only flags and heartbeats. */
   readonly ctld: Ctld | undefined;
   /** The failover election (undefined: the node always serves). */
@@ -126,9 +128,10 @@ export class SgNode implements Endpoint {
   /** Server address -> list of [group, server] (a server may serve several groups). */
   readonly #serverIndex = new Map<number, [number, number][]>();
 
-  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant } = {}) {
+  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void } = {}) {
     this.cfg = cfg;
     this.#trace = opts.trace;
+    this.#onScript = opts.onScript;
     this.#now = opts.now ?? 0;
     const mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
     this.#pub = { cfg: cfg.public, mask: mask(cfg.public.prefixLen), slot: 0 };
@@ -853,15 +856,42 @@ export class SgNode implements Endpoint {
           this.#timers.clear('garp');
           this.#trace?.emit({ kind: 'state', t: now, node: this.cfg.name, entity: this.cfg.name, machine: 'bidd', from: 'master', to: b.state, reason: `epoch ${b.epoch}` });
           break;
-        case 'script':
-          // In the simulator scripts are modelled actions; real mode runs commands (issue 9).
-          this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'script', detail: { which: a.which, state: b.state, epoch: b.epoch } });
+        case 'script': {
+          // The simulator traces the call (a modelled action); real mode runs the command.
+          const sc = fo.scripts;
+          const command = sc?.[a.which];
+          const env: Record<string, string> = {
+            SG_SCRIPT: a.which, SG_STATE: b.state, SG_NODE: String(fo.node), SG_NAME: this.cfg.name, SG_GROUP: formatIpv4(fo.group), SG_EPOCH: String(b.epoch),
+            SG_VIPS: [...this.#vips].map((v) => formatIpv4(v as Ipv4Addr)).join(' '), SG_PRIVATE_VIP: fo.privateVip !== undefined ? formatIpv4(fo.privateVip) : '',
+          };
+          this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'script', detail: { which: a.which, state: b.state, epoch: b.epoch, ...(command !== undefined ? { command } : {}) } });
+          this.#onScript?.({ which: a.which, command, timeout: sc?.timeout ?? (10_000_000 as Duration), env });
           break;
+        }
       }
     }
     const t = b.pollTimeout();
     if (t === undefined) this.#timers.clear('bidd');
     else this.#timers.set('bidd', Math.max(t, now) as Instant);
+  }
+
+  /** SIGHUP/SIGINT (slide 9): a graceful step-down that tells the others at once; the node then stays out. */
+  resign(now: Instant): void {
+    this.#now = Math.max(this.#now, now);
+    if (this.bidd === undefined) return;
+    this.bidd.resign(this.#now as Instant);
+    this.#biddRun(this.#now as Instant);
+  }
+
+  /** The watched service process (slide 6) died (`up` false) or runs again (`up` true). */
+  watchedProcess(now: Instant, up: boolean): void {
+    this.#now = Math.max(this.#now, now);
+    const b = this.bidd;
+    if (b === undefined) return;
+    this.#trace?.emit({ kind: 'decision', t: this.#now as Instant, node: this.cfg.name, what: up ? 'watched-up' : 'watched-down', detail: { state: b.state } });
+    if (up) b.processRecovered(this.#now as Instant);
+    else b.processFailed(this.#now as Instant);
+    this.#biddRun(this.#now as Instant);
   }
 
   // ---- stateful failover (slides 10-11) ----

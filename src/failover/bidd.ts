@@ -81,6 +81,8 @@ export class Bidd {
   #epoch = 0;
   #master: number | undefined = undefined;
   #holdDownUntil: Instant | undefined = undefined;
+  /** The watched process is dead: we do not bid until `processRecovered`. */
+  #processDown = false;
   /** The price we bid with: the configured one, or 0 while not eligible (`setEligible`). */
   #price: number;
   readonly #timers = new TimerTable<TimerName>(TIMER_NAMES);
@@ -125,9 +127,9 @@ export class Bidd {
     this.#price = eligible ? this.cfg.price : 0;
   }
 
-  /** Whether we are inside a hold-down window at `now`. */
+  /** Whether we are inside a hold-down window at `now`, or held down by a dead watched process. */
   holdingDown(now: Instant): boolean {
-    return this.#holdDownUntil !== undefined && now < this.#holdDownUntil;
+    return this.#processDown || (this.#holdDownUntil !== undefined && now < this.#holdDownUntil);
   }
 
   /** Call for every message received on the group (our own looped-back messages are ignored). */
@@ -166,7 +168,7 @@ export class Bidd {
       case 'bid': {
         if (this.#state === 'master') this.#epoch = Math.max(this.#epoch, msg.epoch + 1);
         else this.#epoch = Math.max(this.#epoch, msg.epoch);
-        if (!higher && this.#state === 'slave' && this.holdingDown(now)) {
+        if (!higher && (this.#state === 'slave' || this.#state === 'initial') && this.holdingDown(now)) {
           this.stats.suppressedByHoldDown++;
           return;
         }
@@ -204,11 +206,12 @@ export class Bidd {
           this.#apply(now, 'bid-timeout');
           break;
         case 'listen':
-          if (this.holdingDown(now)) break; // the holdDown timer starts us
+          if (this.holdingDown(now)) break; // the holdDown timer or processRecovered starts us
           this.#apply(now, 'start');
           break;
         case 'holdDown':
           this.#holdDownUntil = undefined;
+          if (this.#processDown) break;
           if (this.#state === 'initial' && !this.#timers.isArmed('listen')) this.#apply(now, 'start');
           else if (this.#state === 'slave' && !this.#timers.isArmed('master')) this.#apply(now, 'master-timeout');
           break;
@@ -218,12 +221,25 @@ export class Bidd {
     }
   }
 
-  /** Call when the monitored service process has died. */
+  /**
+   * Call when the watched service process has died (slide 6): a master steps down at once and
+   * tells the others; any node stops bidding until `processRecovered`.
+   */
   processFailed(now: Instant): void {
     this.#checkStall(now);
-    if (this.#state === 'exit') return;
+    if (this.#state === 'exit' || this.#processDown) return;
     this.#apply(now, 'process-failure');
-    this.#startHoldDown(now);
+    this.#processDown = true;
+  }
+
+  /** Call when the watched process runs again: bidding resumes (after any hold-down left). */
+  processRecovered(now: Instant): void {
+    this.#checkStall(now);
+    if (!this.#processDown) return;
+    this.#processDown = false;
+    if (this.holdingDown(now)) return; // the holdDown timer resumes us
+    if (this.#state === 'initial' && !this.#timers.isArmed('listen')) this.#apply(now, 'start');
+    else if (this.#state === 'slave' && !this.#timers.isArmed('master')) this.#apply(now, 'master-timeout');
   }
 
   /** Call on SIGHUP/SIGINT. */

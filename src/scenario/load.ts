@@ -93,7 +93,7 @@ export interface WorkloadModel {
 }
 
 export type FaultAction =
-  | { readonly kind: 'crash' | 'restart'; readonly host: string }
+  | { readonly kind: 'crash' | 'restart' | 'signal' | 'watched-down' | 'watched-up'; readonly host: string }
   | { readonly kind: 'kill' | 'hang' | 'start'; readonly host: string; readonly service: string }
   | { readonly kind: 'link-down' | 'link-up'; readonly link: string }
   | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
@@ -153,6 +153,7 @@ export interface FailoverModel {
   readonly privateVip?: Ipv4Addr;
   /** Stateful failover; undefined when turned off. */
   readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
+  readonly scripts?: { readonly start?: string; readonly stop?: string; readonly continue?: string; readonly timeout: Duration };
 }
 
 export interface ClusterModel {
@@ -702,6 +703,16 @@ class Resolver {
         stallBound: this.dur(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
         secret: hexBytes(fo.key),
         ...(pv !== undefined ? { privateVip: pv } : {}),
+        ...(fo.scripts !== undefined
+          ? {
+              scripts: {
+                ...(fo.scripts.start !== undefined ? { start: fo.scripts.start } : {}),
+                ...(fo.scripts.stop !== undefined ? { stop: fo.scripts.stop } : {}),
+                ...(fo.scripts.continue !== undefined ? { continue: fo.scripts.continue } : {}),
+                timeout: this.dur(fo.scripts.timeout, [...fp, 'scripts', 'timeout']) ?? (10_000_000 as Duration),
+              },
+            }
+          : {}),
         ...(fo.sync === false
           ? {}
           : {
@@ -764,9 +775,13 @@ class Resolver {
     };
   }
 
-  fault(f: FaultDoc, k: number, hosts: Map<string, HostModel>, links: Set<string>): FaultModel {
+  fault(f: FaultDoc, k: number, hosts: Map<string, HostModel>, links: Set<string>, sgNodes: ReadonlySet<string>): FaultModel {
     const p: PathSeg[] = ['faults', k];
     const at = this.dur(f.at, [...p, 'at']) ?? (0 as Duration);
+    const sgNode = (name: string, key: string): string => {
+      if (!sgNodes.has(name)) this.rep.at([...p, key], `'${name}' is not an SG node with failover (nodes: ${[...sgNodes].join(', ') || 'none'})`);
+      return name;
+    };
     const host = (name: string, key: string): string => {
       if (!hosts.has(name)) this.rep.at([...p, key], `unknown host '${name}' (hosts: ${[...hosts.keys()].join(', ')})`);
       return name;
@@ -787,6 +802,9 @@ class Resolver {
     let action: FaultAction;
     if ('crash' in f) action = { kind: 'crash', host: host(f.crash, 'crash') };
     else if ('restart' in f) action = { kind: 'restart', host: host(f.restart, 'restart') };
+    else if ('signal' in f) action = { kind: 'signal', host: sgNode(f.signal, 'signal') };
+    else if ('watched-down' in f) action = { kind: 'watched-down', host: sgNode(f['watched-down'], 'watched-down') };
+    else if ('watched-up' in f) action = { kind: 'watched-up', host: sgNode(f['watched-up'], 'watched-up') };
     else if ('kill' in f) action = { kind: 'kill', ...svc(f.kill, 'kill') };
     else if ('hang' in f) action = { kind: 'hang', ...svc(f.hang, 'hang') };
     else if ('start' in f) action = { kind: 'start', ...svc(f.start, 'start') };
@@ -915,7 +933,8 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
   // Cluster nodes crash and restart like hosts.
   const crashable = new Map<string, HostModel>(hostMap);
   for (const n of cluster?.nodes ?? []) crashable.set(n.name, { name: n.name, ifaces: [], routes: [], router: false, mrouter: false, services: [] });
-  const faults = (sdoc.faults ?? []).map((f, k) => r.fault(f, k, crashable, links));
+  const sgNodes = new Set(cluster?.failover !== undefined ? cluster.nodes.map((n) => n.name) : []);
+  const faults = (sdoc.faults ?? []).map((f, k) => r.fault(f, k, crashable, links, sgNodes));
   faults.forEach((f, k) => {
     if (f.at > durationUs) rep.at(['faults', k, 'at'], `at ${sdoc.faults![k]!.at} is after the end of the run (duration ${sdoc.duration})`);
   });

@@ -103,6 +103,9 @@ export const Workload = Type.Object(
 
 export const Fault = Type.Union([
   Type.Object({ at: Duration, crash: Name }, strict),
+  Type.Object({ at: Duration, signal: Type.String({ description: 'an SG node: SIGHUP/SIGINT, a graceful step-down that tells the others at once' }) }, strict),
+  Type.Object({ at: Duration, 'watched-down': Type.String({ description: 'an SG node: its watched service process dies (slide 6); a master steps down' }) }, strict),
+  Type.Object({ at: Duration, 'watched-up': Type.String({ description: 'an SG node: its watched process runs again; the node may bid again' }) }, strict),
   Type.Object({ at: Duration, restart: Name }, strict),
   Type.Object({ at: Duration, kill: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]*/.+$', description: 'host/service' }) }, strict),
   Type.Object({ at: Duration, hang: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]*/.+$', description: 'host/service' }) }, strict),
@@ -207,6 +210,12 @@ export const Cluster = Type.Object(
       'stall-bound': Type.Optional(Duration),
       key: Hex,
       'private-vip': Type.Optional(Ipv4),
+      scripts: Type.Optional(Type.Object({
+        start: Type.Optional(Type.String({ minLength: 1 })),
+        stop: Type.Optional(Type.String({ minLength: 1 })),
+        continue: Type.Optional(Type.String({ minLength: 1 })),
+        timeout: Type.Optional(Duration),
+      }, { ...strict, description: 'Commands run on becoming master (start), leaving it (stop) and re-announcing after a split (continue); real mode runs them with SG_* environment variables, the simulator traces them' })),
       sync: Type.Optional(Type.Union([
         Type.Boolean(),
         Type.Object({

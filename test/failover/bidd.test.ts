@@ -192,6 +192,35 @@ describe('bidd clusters', () => {
   });
 });
 
+describe('bidd watched process (slide 6)', () => {
+  it('a master whose process dies steps down and never bids while it is dead; it bids again once it runs', () => {
+    const c = new BiddCluster(configs(2, seconds(1)), DELAY, Rng.fromSeed(5), EPOCH);
+    c.runUntil(at(c, seconds(30)));
+    expect(c.masters()).toEqual([1]);
+    const m = c.node(1).bidd as Bidd;
+    m.processFailed(c.now);
+    expect(m.pollAction()).toEqual({ kind: 'release-vip' });
+    expect(m.pollAction()).toEqual({ kind: 'script', which: 'stop' });
+    const sent = m.pollAction();
+    expect(sent?.kind === 'send' && sent.msg.kind).toBe('resign');
+    c.node(1).vip = false;
+    c.node(1).scripts.stop++;
+    expect(m.state).toBe('slave');
+    for (const i of [0]) c.node(i).bidd?.handleMessage(c.now, { kind: 'resign', node: 2, price: 20, epoch: m.epoch, group: 7 });
+    c.runUntil(at(c, seconds(20)));
+    expect(c.masters()).toEqual([0]);
+    // Now node 0 dies too: node 1 (process still dead) must not take over, even after its hold-down.
+    c.crash(0);
+    c.runUntil(at(c, seconds(60)));
+    expect(c.masters()).toEqual([]);
+    expect(m.holdingDown(c.now)).toBe(true);
+    // Its process runs again: it bids and takes over.
+    m.processRecovered(c.now);
+    c.runUntil(at(c, seconds(10)));
+    expect(c.masters()).toEqual([1]);
+  });
+});
+
 describe('bidd VOPR-style property', () => {
   it('after loss and crash/restart chaos, a quiet period leaves exactly one agreed master', () => {
     fc.assert(
