@@ -56,6 +56,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
         ...(c.keys.length > 0 ? { ctl: { port: c.controlPort, keys: c.keys.map((k) => k.key) } } : {}),
         ...(c.groups.some((g) => g.health !== undefined) ? { health: c.groups.map((g) => g.health) } : {}),
         seed: world.rng.split(`sg:${n.name}`).u32(),
+        ...(c.multicast.length > 0 ? { multicast: c.multicast } : {}),
         ...(fo !== undefined
           ? {
               failover: {
@@ -65,6 +66,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
                 ...(fo.privateVip !== undefined ? { privateVip: fo.privateVip } : {}),
                 ...(fo.sync !== undefined ? { sync: fo.sync } : {}),
                 ...(fo.scripts !== undefined ? { scripts: fo.scripts } : {}),
+                igmpRefresh: fo.igmpRefresh,
               },
             }
           : {}),

@@ -62,6 +62,8 @@ export interface HostSpec extends HostOptions {
   readonly tcp?: TcpOptions | false;
   /** Run an mrouted-like multicast router on this (forwarding) host. */
   readonly mrouter?: boolean;
+  /** The mrouter's query interval (default 125 s). */
+  readonly mrouterQueryInterval?: Duration;
 }
 
 /** A host with its TCP and services. */
@@ -179,7 +181,7 @@ export class Network {
     const tcpOpts = spec.tcp;
     const tcp = tcpOpts === false ? undefined : host.setTcp((env) => new TcpStack(env, tcpOpts ?? {}));
     const sh = new SimHost(host, tcp);
-    if (spec.mrouter) sh.mrouter = new MulticastRouter(host);
+    if (spec.mrouter) sh.mrouter = new MulticastRouter(host, spec.mrouterQueryInterval !== undefined ? { queryInterval: spec.mrouterQueryInterval } : {});
     this.hosts.set(name, sh);
     return sh;
   }

@@ -143,6 +143,7 @@ function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>): v
     ...(h.gateway !== undefined ? { gateway: fmt(h.gateway) } : {}),
     routes: h.routes.map((r) => ({ dst: `${fmt(r.dst)}/${r.prefixLen}`, ...(r.via !== undefined ? { via: fmt(r.via) } : {}) })),
     mrouter: h.mrouter,
+    ...(h.mrouterQueryInterval !== undefined ? { mrouterQueryInterval: h.mrouterQueryInterval } : {}),
   };
   const sh = h.router ? net.router(h.name, spec) : net.host(h.name, spec);
   for (const s of h.services) {

@@ -78,7 +78,14 @@ export interface SgNodeConfig {
     readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
     /** Commands run on transitions (slide 9); real mode runs them (`src/real/scripts.ts`), the simulator traces them. */
     readonly scripts?: FailoverScripts;
+    /** A new master reports its multicast memberships at once (default true); false waits for a query (slide 22's stall). */
+    readonly igmpRefresh?: boolean;
   };
+  /**
+   * Multicast write addresses of the virtual server (slide 21): the serving node joins them on
+   * its public interface with IGMP and relays their UDP datagrams to the private segment.
+   */
+  readonly multicast?: readonly Ipv4Addr[];
   /** SGctrld: the feedback protocol on UDP `port` of the node's addresses, with these keys. */
   readonly ctl?: { readonly port: number; readonly keys: readonly CtlKey[] };
 }

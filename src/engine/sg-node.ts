@@ -44,10 +44,13 @@ import { encodeSync, parseSync, verifySync, type SyncRecord } from '../wire/sync
 import { multicastMac } from '../wire/addr.ts';
 import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
+import { IGMP_ALL_ROUTERS, IGMP_ALL_SYSTEMS, parseIgmp, type IgmpMessage } from '../wire/igmp.ts';
+import { IgmpHost } from './igmp-host.ts';
+import { Rng } from '../rng.ts';
 import type { ScriptCall, SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
-const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync'] as const;
+const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync', 'igmp'] as const;
 type TimerName = (typeof TIMERS)[number];
 
 /** How often the link table's idle sweep runs, and how many entries it visits per run. */
@@ -73,6 +76,8 @@ export interface SgCounters {
   linksExpired: number;
   /** New links dropped because the table was full. */
   tableFull: number;
+  /** Multicast write datagrams relayed to the private segment (slide 21). */
+  mcastRelayed: number;
   /** Drops by 'layer/reason'. */
   readonly drops: Map<string, number>;
 }
@@ -89,7 +94,7 @@ export class SgNode implements Endpoint {
   readonly links: LinkTable;
   readonly balancers: readonly GroupBalancer[];
   readonly counters: SgCounters = {
-    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, drops: new Map(),
+    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, mcastRelayed: 0, drops: new Map(),
   };
   readonly #trace: TraceSink | undefined;
   /** Where failover scripts go (real mode runs them; undefined: only traced). */
@@ -102,8 +107,14 @@ export class SgNode implements Endpoint {
   readonly sync: StateSync | undefined;
   #biddSeq = 0;
   readonly #syncPeerSeq = new Map<number, number>();
-  /** The failover group's multicast MAC (slide 8), accepted on the public interface. */
-  readonly #groupMac: number;
+  /** Multicast MACs accepted on the public interface: all-systems, the failover group (slide 8) and the joined write groups. */
+  readonly #pubMacs = new Set<number>();
+  /** IGMPv2 membership on the public interface: the failover group always, the write groups while serving. */
+  readonly igmp: IgmpHost;
+  readonly #igmpTimers: { at: number; fn: () => void; live: boolean }[] = [];
+  /** The multicast write addresses (slide 21). */
+  readonly #mcast: ReadonlySet<number>;
+  #mcastJoined = false;
   /** Highest sequence seen per peer node id (replays and reordered copies are dropped). */
   readonly #biddPeerSeq = new Map<number, number>();
   /** Health monitor per group (undefined: no health checks for that group). */
@@ -163,7 +174,14 @@ export class SgNode implements Endpoint {
     });
     this.#garpLeft = cfg.garpCount;
     const fo = cfg.failover;
-    this.#groupMac = fo !== undefined ? multicastMac(fo.group) : -1;
+    this.#mcast = new Set(cfg.multicast ?? []);
+    this.igmp = this.#makeIgmp(Rng.fromSeed(cfg.seed ?? 1).split('igmp'));
+    this.#pubMacs.add(multicastMac(IGMP_ALL_SYSTEMS));
+    if (fo !== undefined) {
+      // Join the failover group so that IGMP-snooping switches deliver it to every node.
+      this.#pubMacs.add(multicastMac(fo.group));
+      this.igmp.join(this.#pub.cfg.name, fo.group);
+    }
     this.sync =
       fo?.sync !== undefined
         ? new StateSync(
@@ -176,6 +194,7 @@ export class SgNode implements Endpoint {
       this.#garpLeft = 0; // the addresses are announced on taking over
       this.#biddRun(this.#now as Instant);
     } else this.bidd = undefined;
+    if (this.active) this.#mcastJoin(true);
     if (this.#garpLeft > 0) this.#timers.set('garp', this.#now as Instant);
     this.#timers.set('sweep', (this.#now + SWEEP_INTERVAL_US) as Instant);
   }
@@ -197,7 +216,7 @@ export class SgNode implements Endpoint {
     if (ifc === undefined) return this.#drop('ethernet', 'unknown-iface');
     if (f.length < ETH) return this.#drop('ethernet', 'truncated');
     const dst = readMac(f, 0);
-    if (dst !== ifc.cfg.mac && dst !== MAC_BROADCAST && !(ifc === this.#pub && dst === this.#groupMac)) return; // not for us: filtered, as a NIC does
+    if (dst !== ifc.cfg.mac && dst !== MAC_BROADCAST && !(ifc === this.#pub && this.#pubMacs.has(dst))) return; // not for us: filtered, as a NIC does
     const et = readU16(f, 12);
     if (et === ETHERTYPE.ipv4) return this.#ipv4(ifc, f);
     if (et === ETHERTYPE.arp) return this.#arpIn(ifc, f);
@@ -235,6 +254,9 @@ export class SgNode implements Endpoint {
         case 'sync':
           this.sync?.handleTimeout(now);
           this.#syncRun(now);
+          break;
+        case 'igmp':
+          this.#igmpRun(now);
           break;
       }
     }
@@ -311,6 +333,8 @@ export class SgNode implements Endpoint {
     if (fo !== undefined && ifc === this.#pub && dst === fo.group && proto === IP_PROTO.udp && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === fo.port) {
       return this.#biddIn(f, ihl, end);
     }
+    if (ifc === this.#pub && proto === IP_PROTO.igmp && !fragmented && (dst >>> 28) === 0xe) return this.#igmpIn(f, ihl, end);
+    if (ifc === this.#pub && this.#mcast.has(dst)) return this.#mcastRelay(f, end, proto);
     if (this.sync !== undefined && ifc === this.#pub && dst === fo!.group && proto === IP_PROTO.udp && !fragmented && end - (ETH + ihl) >= 8 && readU16(f, ETH + ihl + 2) === fo!.port + 1) {
       return this.#syncIn(f, ihl, end);
     }
@@ -837,6 +861,7 @@ export class SgNode implements Endpoint {
           break;
         }
         case 'take-vip':
+          this.#mcastJoin(fo.igmpRefresh ?? true);
           if (this.sync !== undefined) {
             // Adopt the synced links: their idle clocks start now, and our stream starts.
             this.links.forEach((id) => this.links.refresh(id, now));
@@ -848,6 +873,7 @@ export class SgNode implements Endpoint {
           this.#trace?.emit({ kind: 'state', t: now, node: this.cfg.name, entity: this.cfg.name, machine: 'bidd', from: 'bid', to: 'master', reason: `epoch ${b.epoch}` });
           break;
         case 'release-vip':
+          this.#mcastLeave();
           if (this.sync !== undefined) {
             this.sync.becomeSlave(now);
             this.#syncRun(now);
@@ -892,6 +918,100 @@ export class SgNode implements Endpoint {
     if (up) b.processRecovered(this.#now as Instant);
     else b.processFailed(this.#now as Instant);
     this.#biddRun(this.#now as Instant);
+  }
+
+  // ---- multicast (slides 8, 21-22) ----
+
+  #makeIgmp(rng: Rng): IgmpHost {
+    const name = this.cfg.name;
+    return new IgmpHost({
+      now: () => this.#now as Instant,
+      timer: (d, fn) => {
+        const t = { at: this.#now + d, fn, live: true };
+        this.#igmpTimers.push(t);
+        const cur = this.#timers.get('igmp');
+        if (cur === undefined || t.at < cur) this.#timers.set('igmp', t.at as Instant);
+        return () => {
+          t.live = false;
+        };
+      },
+      rng,
+      sendReport: (_iface, group) => this.#sendIgmp(group, { kind: 'v2-report', group }),
+      sendLeave: (_iface, group) => this.#sendIgmp(IGMP_ALL_ROUTERS, { kind: 'leave', group }),
+      onTransition: (iface, group, from, to, event) =>
+        this.#trace?.emit({ kind: 'state', t: this.#now as Instant, node: name, entity: `${name}/${iface}/${formatIpv4(group)}`, machine: 'igmp-host', from, to, reason: event }),
+      onTimer: (iface, group, delay, max, trigger) =>
+        this.#trace?.emit({ kind: 'decision', t: this.#now as Instant, node: name, what: 'igmp-report-timer', detail: { iface, group: formatIpv4(group), delayUs: delay, maxUs: max, trigger } }),
+    });
+  }
+
+  #igmpRun(now: Instant): void {
+    // Fire due timers in deadline order (ties: the order they were set), then re-arm.
+    const due = this.#igmpTimers.filter((t) => t.live && t.at <= now).sort((a, b) => a.at - b.at);
+    for (const t of due) {
+      if (!t.live) continue;
+      t.live = false;
+      t.fn();
+    }
+    let next: number | undefined;
+    let w = 0;
+    for (const t of this.#igmpTimers) {
+      if (!t.live) continue;
+      this.#igmpTimers[w++] = t;
+      if (next === undefined || t.at < next) next = t.at;
+    }
+    this.#igmpTimers.length = w;
+    if (next === undefined) this.#timers.clear('igmp');
+    else this.#timers.set('igmp', Math.max(next, now) as Instant);
+  }
+
+  #sendIgmp(dst: Ipv4Addr, msg: IgmpMessage): void {
+    const header = ipv4Header({ src: this.#pub.cfg.addr, dst, protocol: IP_PROTO.igmp, ttl: 1, dscp: 0x30, options: [{ kind: 'router-alert', value: 0 }] });
+    this.#push(this.#pub.cfg.name, encodeFrame({ eth: { dst: multicastMac(dst), src: this.#pub.cfg.mac }, net: { kind: 'ipv4', ip: header, l4: { kind: 'igmp', igmp: msg } } }));
+  }
+
+  #igmpIn(f: Uint8Array, ihl: number, end: number): void {
+    const p = parseIgmp(f.subarray(ETH + ihl, end));
+    if (!p.ok) return this.#drop('igmp', p.error.reason);
+    const m = p.value;
+    const iface = this.#pub.cfg.name;
+    if (m.kind === 'query' || m.kind === 'v3-query') {
+      // v1 queries (code 0) are answered as if they said 10 s (RFC 2236 4); v3 queries as v2 (we are a v2 host).
+      const ds = m.kind === 'query' ? m.maxRespCode || 100 : m.maxRespCode < 128 ? m.maxRespCode : ((m.maxRespCode & 0x0f) | 0x10) << (((m.maxRespCode >>> 4) & 7) + 3);
+      this.igmp.query(iface, m.group, (ds * 100_000) as Duration);
+    } else if (m.kind === 'v2-report' || m.kind === 'v1-report') this.igmp.reportHeard(iface, m.group);
+    if (this.#igmpTimers.length > 0) this.#igmpRun(this.#now as Instant);
+  }
+
+  /** Start serving the write groups: join them; `announce` reports at once (the slide-22 fix) instead of waiting for a query. */
+  #mcastJoin(announce: boolean): void {
+    if (this.#mcastJoined || this.#mcast.size === 0) return;
+    this.#mcastJoined = true;
+    for (const g of this.#mcast) {
+      this.#pubMacs.add(multicastMac(g as Ipv4Addr));
+      this.igmp.join(this.#pub.cfg.name, g as Ipv4Addr, announce);
+    }
+  }
+
+  #mcastLeave(): void {
+    if (!this.#mcastJoined) return;
+    this.#mcastJoined = false;
+    const fo = this.cfg.failover;
+    for (const g of this.#mcast) {
+      if (fo === undefined || multicastMac(g as Ipv4Addr) !== multicastMac(fo.group)) this.#pubMacs.delete(multicastMac(g as Ipv4Addr));
+      this.igmp.leave(this.#pub.cfg.name, g as Ipv4Addr);
+    }
+  }
+
+  /** A datagram to a write group (slide 21): the serving node passes it on to the servers' segment. */
+  #mcastRelay(f: Uint8Array, end: number, proto: number): void {
+    if (!this.#mcastJoined) return this.#drop('mcast', 'standby');
+    if (proto !== IP_PROTO.udp) return this.#drop('mcast', 'not-udp');
+    if (!this.#decrementTtl(f)) return;
+    const out = f.slice(0, end); // the frame may carry padding past the datagram
+    writeMac(out, 6, this.#priv.cfg.mac);
+    this.counters.mcastRelayed++;
+    this.#push(this.#priv.cfg.name, out);
   }
 
   // ---- stateful failover (slides 10-11) ----

@@ -71,6 +71,8 @@ export interface HostModel {
   readonly routes: readonly { readonly dst: Ipv4Addr; readonly prefixLen: number; readonly via?: Ipv4Addr }[];
   readonly router: boolean;
   readonly mrouter: boolean;
+  /** The mrouter's IGMP query interval, when not the default 125 s. */
+  readonly mrouterQueryInterval?: Duration;
   readonly services: readonly ServiceModel[];
 }
 
@@ -154,11 +156,14 @@ export interface FailoverModel {
   /** Stateful failover; undefined when turned off. */
   readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
   readonly scripts?: { readonly start?: string; readonly stop?: string; readonly continue?: string; readonly timeout: Duration };
+  readonly igmpRefresh: boolean;
 }
 
 export interface ClusterModel {
   readonly failover?: FailoverModel;
   readonly keys: readonly ClusterKeyModel[];
+  /** Multicast write addresses (slide 21). */
+  readonly multicast: readonly Ipv4Addr[];
   readonly controlPort: number;
   readonly nodes: readonly ClusterNodeModel[];
   readonly groups: readonly ClusterGroupModel[];
@@ -509,7 +514,11 @@ class Resolver {
       if (names.has(s.name)) this.rep.at([...base, 'services', k], `duplicate service name '${s.name}' on ${name} (set name:)`);
       names.add(s.name);
     });
-    return { name, ifaces, ...(gateway !== undefined ? { gateway } : {}), routes, router: (h.router ?? false) || (h.mrouter ?? false), mrouter: h.mrouter ?? false, services };
+    const mr = h.mrouter;
+    const qi = typeof mr === 'object' ? this.dur(mr['query-interval'], [...base, 'mrouter', 'query-interval']) : undefined;
+    if (qi !== undefined && qi < 4_000) this.rep.at([...base, 'mrouter', 'query-interval'], 'query-interval must be at least 4ms');
+    const isMr = mr !== undefined && mr !== false;
+    return { name, ifaces, ...(gateway !== undefined ? { gateway } : {}), routes, router: (h.router ?? false) || isMr, mrouter: isMr, ...(qi !== undefined ? { mrouterQueryInterval: qi } : {}), services };
   }
 
   service(s: ServiceDoc, path: PathSeg[]): ServiceModel {
@@ -702,6 +711,7 @@ class Resolver {
         holdDown: this.dur(fo['hold-down'], [...fp, 'hold-down']) ?? (10_000_000 as Duration),
         stallBound: this.dur(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
         secret: hexBytes(fo.key),
+        igmpRefresh: fo['igmp-refresh'] ?? true,
         ...(pv !== undefined ? { privateVip: pv } : {}),
         ...(fo.scripts !== undefined
           ? {
@@ -727,6 +737,11 @@ class Resolver {
     return {
       ...(failover !== undefined ? { failover } : {}),
       keys,
+      multicast: (c.multicast ?? []).map((m, i) => {
+        const a = this.addr(m, ['cluster', 'multicast', i]);
+        if ((a >>> 28) !== 0xe || (a >>> 8) === 0xe00000) this.rep.at(['cluster', 'multicast', i], `${m} is not a routable multicast address (224.0.1.0 to 239.255.255.255)`);
+        return a;
+      }),
       controlPort: c['control-port'] ?? CTL_PORT_DEFAULT,
       nodes,
       groups,

@@ -69,7 +69,10 @@ export const Host = Type.Object(
     gateway: Type.Optional(Ipv4),
     routes: Type.Optional(Type.Array(Type.Object({ dst: Cidr, via: Type.Optional(Ipv4) }, strict))),
     router: Type.Optional(Type.Boolean({ description: 'Forward datagrams between interfaces' })),
-    mrouter: Type.Optional(Type.Boolean({ description: 'Run the mrouted-like multicast router (implies router)' })),
+    mrouter: Type.Optional(Type.Union([
+      Type.Boolean(),
+      Type.Object({ 'query-interval': Type.Optional(Duration) }, strict),
+    ], { description: 'Run the mrouted-like multicast router (implies router); query-interval defaults to 125 s' })),
     services: Type.Optional(Type.Array(Service)),
   },
   strict,
@@ -200,6 +203,7 @@ export const ClusterKey = Type.Object(
 export const Cluster = Type.Object(
   {
     keys: Type.Optional(Type.Array(ClusterKey)),
+    multicast: Type.Optional(Type.Array(Ipv4, { description: 'Multicast write addresses of the virtual server (slide 21): the master joins them on its public interface (IGMP) and relays their datagrams to the private segment' })),
     failover: Type.Optional(Type.Object({
       group: Ipv4,
       port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
@@ -210,6 +214,7 @@ export const Cluster = Type.Object(
       'stall-bound': Type.Optional(Duration),
       key: Hex,
       'private-vip': Type.Optional(Ipv4),
+      'igmp-refresh': Type.Optional(Type.Boolean({ description: 'A new master reports its multicast memberships at once (default true); false waits for the next query, the slide-22 stall' })),
       scripts: Type.Optional(Type.Object({
         start: Type.Optional(Type.String({ minLength: 1 })),
         stop: Type.Optional(Type.String({ minLength: 1 })),
