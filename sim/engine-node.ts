@@ -31,6 +31,10 @@ class EngineDevice implements Device {
   deliver(frame: Uint8Array): void {
     this.owner.receive(this.name, frame);
   }
+  carrier(up: boolean): void {
+    const name = this.name;
+    this.owner.signal(up ? 'carrier-up' : 'carrier-down', (ep, now) => ep.handleLinkState?.(now, name, up), false);
+  }
 }
 
 export interface EngineNodeCounters {
@@ -127,8 +131,8 @@ export class EngineNode implements Port {
    * the endpoint at the node's local time, and what it queued is sent. A stalled process gets it
    * when it resumes; a crashed one never does.
    */
-  signal(what: string, fn: (ep: Endpoint, now: Instant) => void): void {
-    this.world.emit({ kind: 'fault', t: this.world.now, node: this.name, what, target: this.name });
+  signal(what: string, fn: (ep: Endpoint, now: Instant) => void, traced = true): void {
+    if (traced) this.world.emit({ kind: 'fault', t: this.world.now, node: this.name, what, target: this.name });
     if (this.#endpoint === undefined) return;
     this.#pending.push(fn);
     this.#scheduleDrive();

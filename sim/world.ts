@@ -41,6 +41,8 @@ export interface Device {
   attachment: Attachment | undefined;
   /** Called by the medium for each frame that arrives at this device. */
   deliver(frame: Uint8Array): void;
+  /** Called by the medium when its carrier goes down or comes back (optional). */
+  carrier?(up: boolean): void;
 }
 
 /** The device's view of the medium it is plugged into. */

@@ -71,6 +71,11 @@ export interface Endpoint {
    * called, or undefined when no timer is armed. It may change after any other call.
    */
   pollTimeout(): Instant | undefined;
+  /**
+   * Optional: the carrier of `iface` went down (false) or came back (true), as a NIC reports it
+   * (netlink in real mode, `Link.setUp` in the simulator). Drain `pollTransmit()` after it.
+   */
+  handleLinkState?(now: Instant, iface: IfaceName, up: boolean): void;
 }
 
 /** Most frames `drive` feeds in one step, so a flood cannot starve timers. */

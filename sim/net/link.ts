@@ -568,6 +568,8 @@ export class Link {
       to: up ? 'up' : 'down',
       reason: 'set-up',
     });
+    this.a.carrier?.(up);
+    this.b.carrier?.(up);
   }
 
   /** Counters of one direction (a live view). */

@@ -81,8 +81,10 @@ export class Bidd {
   #epoch = 0;
   #master: number | undefined = undefined;
   #holdDownUntil: Instant | undefined = undefined;
-  /** The watched process is dead: we do not bid until `processRecovered`. */
-  #processDown = false;
+  /** Watched resources that are down (the process, an interface): we do not bid while any is. */
+  readonly #down = new Set<string>();
+  /** Other masters (node:epoch) we re-announced against while master: continue runs once for each. */
+  readonly #answered = new Set<string>();
   /** The price we bid with: the configured one, or 0 while not eligible (`setEligible`). */
   #price: number;
   readonly #timers = new TimerTable<TimerName>(TIMER_NAMES);
@@ -129,7 +131,17 @@ export class Bidd {
 
   /** Whether we are inside a hold-down window at `now`, or held down by a dead watched process. */
   holdingDown(now: Instant): boolean {
-    return this.#processDown || (this.#holdDownUntil !== undefined && now < this.#holdDownUntil);
+    return this.#down.size > 0 || (this.#holdDownUntil !== undefined && now < this.#holdDownUntil);
+  }
+
+  /**
+   * Call before anything else the node does when it may have been frozen (the engine calls it
+   * for every frame): if a timer is overdue beyond `stallBound`, the stall is handled now, so a
+   * master that slept through an election demotes itself before it answers a single ARP request.
+   * Returns whether a stall was found.
+   */
+  checkStall(now: Instant): boolean {
+    return this.#checkStall(now);
   }
 
   /** Call for every message received on the group (our own looped-back messages are ignored). */
@@ -151,14 +163,19 @@ export class Bidd {
           this.stats.stale++;
           return;
         }
-        if (this.#state === 'master') {
-          // Keep our epoch above the other master's, so followers treat the survivor as current.
-          if (!higher) this.#epoch = Math.max(this.#epoch, msg.epoch) + 1;
-          else this.#epoch = Math.max(this.#epoch, msg.epoch);
-        } else {
+        if (this.#state === 'master' && higher) {
+          // Step down first, so the resign carries the epoch we held as master (the winner
+          // re-announces once per master and term), then adopt the winner's.
+          this.#apply(now, 'higher-master');
           this.#epoch = Math.max(this.#epoch, msg.epoch);
+        } else {
+          if (this.#state === 'master') {
+            this.#answered.add(`${msg.node}:${msg.epoch}`);
+            // Keep our epoch above the other master's, so followers treat the survivor as current.
+            this.#epoch = Math.max(this.#epoch, msg.epoch) + 1;
+          } else this.#epoch = Math.max(this.#epoch, msg.epoch);
+          this.#apply(now, higher ? 'higher-master' : 'lower-master');
         }
-        this.#apply(now, higher ? 'higher-master' : 'lower-master');
         if (this.#state === 'slave') {
           this.#master = msg.node;
           this.#timers.set('master', addDuration(now, this.cfg.masterTimeout));
@@ -176,6 +193,17 @@ export class Bidd {
         return;
       }
       case 'resign': {
+        if (this.#state === 'master') {
+          // Another master stepped down on meeting us (a split ended), or left on purpose: the
+          // ARP caches on its side may point at it, so re-announce (continue), once per master
+          // and term (its heartbeat may have told us already).
+          const key = `${msg.node}:${msg.epoch}`;
+          if (this.#answered.has(key)) return;
+          this.#answered.add(key);
+          this.#epoch = Math.max(this.#epoch, msg.epoch + 1);
+          this.#apply(now, 'lower-master');
+          return;
+        }
         if (this.#state === 'slave' && this.#master === msg.node) {
           this.#master = undefined;
           this.#timers.clear('master');
@@ -211,7 +239,7 @@ export class Bidd {
           break;
         case 'holdDown':
           this.#holdDownUntil = undefined;
-          if (this.#processDown) break;
+          if (this.#down.size > 0) break;
           if (this.#state === 'initial' && !this.#timers.isArmed('listen')) this.#apply(now, 'start');
           else if (this.#state === 'slave' && !this.#timers.isArmed('master')) this.#apply(now, 'master-timeout');
           break;
@@ -222,21 +250,21 @@ export class Bidd {
   }
 
   /**
-   * Call when the watched service process has died (slide 6): a master steps down at once and
-   * tells the others; any node stops bidding until `processRecovered`.
+   * Call when a watched resource fails: the service process (slide 6) or, like keepalived's
+   * track_interface, an interface losing carrier (`what` names it). A master steps down at once
+   * and tells the others (if it still can); no node bids while any watched resource is down.
    */
-  processFailed(now: Instant): void {
+  processFailed(now: Instant, what = 'process'): void {
     this.#checkStall(now);
-    if (this.#state === 'exit' || this.#processDown) return;
-    this.#apply(now, 'process-failure');
-    this.#processDown = true;
+    if (this.#state === 'exit' || this.#down.has(what)) return;
+    if (this.#down.size === 0) this.#apply(now, 'process-failure');
+    this.#down.add(what);
   }
 
-  /** Call when the watched process runs again: bidding resumes (after any hold-down left). */
-  processRecovered(now: Instant): void {
+  /** Call when the watched resource `what` works again: bidding resumes once none is down (after any hold-down left). */
+  processRecovered(now: Instant, what = 'process'): void {
     this.#checkStall(now);
-    if (!this.#processDown) return;
-    this.#processDown = false;
+    if (!this.#down.delete(what) || this.#down.size > 0) return;
     if (this.holdingDown(now)) return; // the holdDown timer resumes us
     if (this.#state === 'initial' && !this.#timers.isArmed('listen')) this.#apply(now, 'start');
     else if (this.#state === 'slave' && !this.#timers.isArmed('master')) this.#apply(now, 'master-timeout');
@@ -345,6 +373,7 @@ export class Bidd {
         break;
       case 'master':
         this.#master = undefined;
+        this.#answered.clear();
         this.#timers.set('heartbeat', addDuration(now, cfg.heartbeatInterval));
         break;
       case 'slave':

@@ -18,8 +18,9 @@
  *
  * Mastership is sticky: a master answers any bid with a heartbeat, and a node in `initial` or
  * `bid` that hears any master follows it. Only two masters meeting (after a partition heals)
- * compare prices: the lower one steps down (stop script), the higher one re-announces
- * (continue script).
+ * compare prices: the lower one steps down (stop script) and says so with a resign, the higher
+ * one re-announces (continue script) when it hears the lower one's heartbeat or its resign,
+ * whichever comes first (the lower one may hear the higher first and never send a heartbeat).
  */
 
 import { assertNever } from '../wire/result.ts';
@@ -92,7 +93,7 @@ export const BIDD_TRANSITIONS = {
     'higher-bid': ['master', ['send-heartbeat']], // sticky: answer a bid with a heartbeat
     'lower-bid': ['master', ['send-heartbeat']], // "other lower bid": answer with a heartbeat
     'bid-timeout': ['master', []], // not armed while master
-    'higher-master': ['slave', STEP_DOWN], // "other higher master": stop script, follow it
+    'higher-master': ['slave', [...STEP_DOWN, 'send-resign']], // "other higher master": stop script, follow it; the resign tells the winner a split ended
     'lower-master': ['master', ['run-continue-script', 'send-heartbeat']], // "other lower master": continue script, re-announce
     'master-timeout': ['master', []], // not armed while master
     'process-failure': ['slave', [...STEP_DOWN, 'send-resign']], // "server process failure": hand over now

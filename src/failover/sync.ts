@@ -56,7 +56,8 @@ export interface SyncTarget {
 /** A message to send: the body plus the stream it belongs to (the engine adds group, keys, seq). */
 export interface SyncSend {
   readonly epoch: number;
-  readonly master: boolean;
+  /** The stream's master: ourselves, or the master we follow (for an ack or request). */
+  readonly leader: number;
   readonly body: SyncBody;
 }
 
@@ -102,6 +103,7 @@ export class StateSync {
   #sent = 0;
   readonly #peers = new Map<number, Peer>();
   #snap: Outgoing | undefined;
+  #snapAgain = false;
   // Slave side.
   #stream: { node: number; epoch: number } | undefined;
   #applied = 0;
@@ -140,6 +142,7 @@ export class StateSync {
     this.#sent = 0;
     this.#peers.clear();
     this.#snap = undefined;
+    this.#snapAgain = false;
     this.#stream = undefined;
     this.#receiving = undefined;
     this.#timers.clearAll();
@@ -172,10 +175,14 @@ export class StateSync {
     if (!this.#timers.isArmed('flush')) this.#timers.set('flush', addDuration(now, this.cfg.flushDelay));
   }
 
-  handleMessage(now: Instant, from: number, epoch: number, fromMaster: boolean, body: SyncBody): void {
+  /** A message from node `from` about the stream of master `leader` (`from` itself for updates and snapshots). */
+  handleMessage(now: Instant, from: number, epoch: number, leader: number, body: SyncBody): void {
     if (from === this.cfg.node) return;
+    const fromMaster = leader === from;
     if (this.#master) {
-      if (fromMaster) return; // another master's stream: bidd settles which of us stays
+      // Only our own slaves' acks and requests; another master's stream, or its slaves (two
+      // masters meet after a partition heals), is bidd's to settle.
+      if (fromMaster || leader !== this.cfg.node) return;
       const peer = this.#peers.get(from) ?? { acked: 0, heardAt: now };
       peer.heardAt = now;
       this.#peers.set(from, peer);
@@ -194,7 +201,7 @@ export class StateSync {
       }
       return;
     }
-    if (!fromMaster) return; // other slaves' acks
+    if (!fromMaster) return; // other slaves' acks and requests
     if (this.#stream === undefined || this.#stream.node !== from || this.#stream.epoch !== epoch) {
       // A new stream: until it is copied we are not ready. Ask for all of it.
       this.#stream = { node: from, epoch };
@@ -263,7 +270,7 @@ export class StateSync {
           if (this.#master) this.#flush(now);
           else if (this.#ackDue) {
             this.#ackDue = false;
-            if (this.#stream !== undefined) this.#out.push({ epoch: this.#stream.epoch, master: false, body: { kind: 'ack', acked: this.#applied } });
+            if (this.#stream !== undefined) this.#out.push({ epoch: this.#stream.epoch, leader: this.#stream.node, body: { kind: 'ack', acked: this.#applied } });
           }
           break;
         case 'retransmit': {
@@ -280,7 +287,7 @@ export class StateSync {
         }
         case 'announce':
           if (!this.#master) break;
-          if (this.#sent === this.#seq) this.#out.push({ epoch: this.#epoch, master: true, body: { kind: 'updates', first: this.#sent + 1, records: [] } });
+          if (this.#sent === this.#seq) this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: this.#sent + 1, records: [] } });
           this.#timers.set('announce', addDuration(now, this.cfg.announce));
           break;
         case 'request':
@@ -310,7 +317,7 @@ export class StateSync {
       const first = this.#sent + 1;
       const n = Math.min(SYNC_RECORDS_MAX, this.#seq - this.#sent);
       const at = first - this.#logStart;
-      this.#out.push({ epoch: this.#epoch, master: true, body: { kind: 'updates', first, records: this.#log.slice(at, at + n) } });
+      this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first, records: this.#log.slice(at, at + n) } });
       this.#sent += n;
       this.stats.recordsSent += n;
     }
@@ -318,13 +325,17 @@ export class StateSync {
     if (snap !== undefined) {
       for (let k = 0; k < this.cfg.snapshotBurst && snap.next < snap.parts; k++, snap.next++) {
         const records = snap.records.slice(snap.next * SYNC_RECORDS_MAX, (snap.next + 1) * SYNC_RECORDS_MAX);
-        this.#out.push({ epoch: this.#epoch, master: true, body: { kind: 'snapshot', base: snap.base, part: snap.next, parts: snap.parts, records } });
+        this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'snapshot', base: snap.base, part: snap.next, parts: snap.parts, records } });
       }
       if (snap.next < snap.parts) this.#timers.set('flush', addDuration(now, this.cfg.flushDelay));
       else {
         this.#snap = undefined;
         // Then the records logged since the snapshot's base.
         if (snap.base < this.#seq) this.#resend(snap.base + 1);
+        if (this.#snapAgain) {
+          this.#snapAgain = false;
+          this.#startSnapshot(now, -1);
+        }
       }
     }
     if (this.#lowestAck(now) < this.#sent && !this.#timers.isArmed('retransmit')) this.#timers.set('retransmit', addDuration(now, this.cfg.retransmit));
@@ -334,12 +345,17 @@ export class StateSync {
     for (let s = Math.max(from, this.#logStart); s <= this.#sent; s += SYNC_RECORDS_MAX) {
       const n = Math.min(SYNC_RECORDS_MAX, this.#sent - s + 1);
       const at = s - this.#logStart;
-      this.#out.push({ epoch: this.#epoch, master: true, body: { kind: 'updates', first: s, records: this.#log.slice(at, at + n) } });
+      this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: s, records: this.#log.slice(at, at + n) } });
     }
   }
 
   #startSnapshot(now: Instant, _peer: number): void {
-    if (this.#snap !== undefined && this.#snap.next === 0) return; // one is about to start anyway
+    if (this.#snap !== undefined) {
+      // One is under way: let it finish (restarting it for every request would never finish
+      // under a stream of requests), then send another for whoever asked meanwhile.
+      if (this.#snap.next > 0) this.#snapAgain = true;
+      return;
+    }
     // Flush pending records first so the snapshot's base is everything logged.
     const records = this.#target.snapshot();
     const parts = Math.max(1, Math.ceil(records.length / SYNC_RECORDS_MAX));
@@ -351,7 +367,7 @@ export class StateSync {
   #request(now: Instant, full: boolean): void {
     const s = this.#stream;
     if (s === undefined) return;
-    this.#out.push({ epoch: s.epoch, master: false, body: { kind: 'request', have: this.#applied, full } });
+    this.#out.push({ epoch: s.epoch, leader: s.node, body: { kind: 'request', have: this.#applied, full } });
     this.#timers.set('request', addDuration(now, (this.cfg.retransmit * 4) as Duration));
   }
 

@@ -217,6 +217,17 @@ function check(m: ExpectationModel): Check {
     }
     case 'safety-one-master': {
       const masters = new Set<string>();
+      /**
+       * Frozen processes (stall faults): a stalled master cannot answer ARP or forward (the
+       * engine owns the VIP, not the kernel), and on waking it demotes itself before it handles
+       * anything, so it holds no VIP while frozen.
+       */
+      const stalled = new Set<string>();
+      const holding = (): number => {
+        let n = 0;
+        for (const x of masters) if (!stalled.has(x)) n++;
+        return n;
+      };
       /** Links down now: a node behind one is cut off, as in a partition. */
       const down = new Set<string>();
       let partition = false;
@@ -248,15 +259,21 @@ function check(m: ExpectationModel): Check {
             else if (down.delete(ev.entity)) healedAt = ev.t;
           } else if (ev.kind === 'fault' && (ev.what === 'loss' || ev.what === 'delay')) {
             const d = /for (\d+)us/.exec(ev.detail ?? '');
-            if (d) degradedUntil = Math.max(degradedUntil, ev.t + Number(d[1]));
-          } else if (ev.kind === 'fault' && ev.what === 'crash') masters.delete(ev.target);
+            // A delay spike's last frames arrive its extra delay after it ends.
+            const extra = ev.what === 'delay' ? Number(/\+(\d+)us/.exec(ev.detail ?? '')?.[1] ?? 0) : 0;
+            if (d) degradedUntil = Math.max(degradedUntil, ev.t + Number(d[1]) + extra);
+          } else if (ev.kind === 'fault' && ev.what === 'crash') {
+            masters.delete(ev.target);
+            stalled.delete(ev.target);
+          } else if (ev.kind === 'fault' && ev.what === 'stall') stalled.add(ev.target);
+          else if (ev.kind === 'fault' && ev.what === 'resume') stalled.delete(ev.target);
           else if (ev.kind === 'state' && ev.machine === 'bidd') {
             if (ev.to === 'master') masters.add(ev.entity);
             else masters.delete(ev.entity);
           } else return;
           if (ev.t >= degradedUntil && degradedUntil > healedAt) healedAt = degradedUntil;
           partitioned = partition || down.size > 0 || ev.t < degradedUntil;
-          if (masters.size > 1 && !partitioned) {
+          if (holding() > 1 && !partitioned) {
             judge(ev.t);
             overlapSince ??= ev.t;
           } else {
@@ -266,7 +283,7 @@ function check(m: ExpectationModel): Check {
         },
         finish(end) {
           if (end >= degradedUntil && degradedUntil > healedAt) healedAt = degradedUntil;
-          if (masters.size > 1 && !partitioned) judge(end);
+          if (holding() > 1 && !partitioned) judge(end);
           return {
             pass: worst === 0,
             measured: worst === 0 ? 'never two masters beyond convergence' : `two masters for ${formatDuration(worst as Duration)}`,

@@ -58,6 +58,8 @@ export interface FuzzTargets {
   readonly links: readonly string[];
   /** The run's length in ticks; faults start in [0, durationTicks). */
   readonly durationTicks: number;
+  /** SG nodes with failover: also stalled, signalled (SIGHUP) and their watched process killed. */
+  readonly sgNodes: readonly string[];
 }
 
 export function fuzzTargets(sc: Scenario): FuzzTargets {
@@ -67,6 +69,7 @@ export function fuzzTargets(sc: Scenario): FuzzTargets {
     services: sc.hosts.flatMap((h) => h.services.map((s) => `${h.name}/${s.name}`)),
     links: [...linkNames(sc.hosts), ...(sc.cluster?.nodes.flatMap((n) => [`${n.name}.eth0`, `${n.name}.eth1`]) ?? [])],
     durationTicks: Math.floor(sc.duration / TICK_US),
+    sgNodes: sc.cluster?.failover !== undefined ? sc.cluster.nodes.map((n) => n.name) : [],
   };
 }
 
@@ -78,7 +81,8 @@ export type FaultEpisode =
   | { readonly kind: 'partition'; readonly side: readonly string[]; readonly at: number; readonly for: number }
   | { readonly kind: 'loss'; readonly link: string; readonly at: number; readonly for: number; readonly percent: number }
   | { readonly kind: 'delay'; readonly link: string; readonly at: number; readonly for: number; readonly extraMs: number }
-  | { readonly kind: 'clock'; readonly host: string; readonly at: number; readonly for: number; readonly rate: number };
+  | { readonly kind: 'clock'; readonly host: string; readonly at: number; readonly for: number; readonly rate: number }
+  | { readonly kind: 'stall' | 'watched' | 'signal'; readonly host: string; readonly at: number; readonly for: number };
 
 /** A generated case: the simulation seed and the episodes injected on top of the scenario's faults. */
 export interface FuzzCase {
@@ -103,6 +107,10 @@ export function faultEpisodeArb(t: FuzzTargets): fc.Arbitrary<FaultEpisode> {
   ];
   if (t.services.length > 0) {
     arbs.push(fc.record({ kind: fc.constantFrom('kill' as const, 'hang' as const), service: fc.constantFrom(...t.services), at, for: len }));
+  }
+  if (t.sgNodes.length > 0) {
+    // A process pause, the watched process dying for a while, a SIGHUP followed by a restart.
+    arbs.push(fc.record({ kind: fc.constantFrom('stall' as const, 'watched' as const, 'signal' as const), host: fc.constantFrom(...t.sgNodes), at, for: len }));
   }
   if (t.hosts.length >= 2) {
     // Group one is a proper, non-empty subset (in topology order); group two is the rest.
@@ -145,6 +153,12 @@ export function episodeFaults(ep: FaultEpisode, t: FuzzTargets): FaultDoc[] {
       return [{ at, delay: { link: ep.link, extra: `${ep.extraMs}ms`, for: ticksText(ep.for) } }];
     case 'clock':
       return [{ at, clock: { host: ep.host, rate: ep.rate } }, ...recover({ at: until, clock: { host: ep.host, rate: 1 } })];
+    case 'stall':
+      return [{ at, clock: { host: ep.host, stall: ticksText(ep.for) } }];
+    case 'watched':
+      return [{ at, 'watched-down': ep.host }, ...recover({ at: until, 'watched-up': ep.host })];
+    case 'signal':
+      return [{ at, signal: ep.host }, ...recover({ at: until, restart: ep.host })];
     default:
       return assertNever(ep, 'fault episode');
   }

@@ -7,20 +7,23 @@
  *
  * Every message is one UDP datagram, big-endian:
  *
- *   Header (17 bytes)
+ *   Header (20 bytes)
  *     0   magic    2 bytes  0x53 0x59 ('S' 'Y')
  *     2   version  u8       1
  *     3   type     u8       1 updates, 2 snapshot, 3 ack, 4 request
  *     4   group    u32      the failover group's id (as in bidd)
  *     8   node     u32      the sender's node id
  *     12  epoch    u32      the master's epoch the stream belongs to (a new master, a new stream)
- *     16  master   u8       1 when the sender is the stream's master, 0 for a slave's ack/request
+ *     16  leader   u32      the node id of the stream's master: the sender itself for updates
+ *                           and snapshots, the master it follows for a slave's ack or request
+ *                           (so that after a partition heals, two masters do not answer each
+ *                           other's slaves)
  *
- *   updates  17: first u32 (sequence of the first record), count u16, count records
- *   snapshot 17: base u32 (the last sequence the snapshot includes), part u16, parts u16,
+ *   updates  20: first u32 (sequence of the first record), count u16, count records
+ *   snapshot 20: base u32 (the last sequence the snapshot includes), part u16, parts u16,
  *                count u16, count records
- *   ack      17: acked u32 (every record up to it is applied)
- *   request  17: have u32 (applied up to here), full u8 (1: send a whole snapshot)
+ *   ack      20: acked u32 (every record up to it is applied)
+ *   request  20: have u32 (applied up to here), full u8 (1: send a whole snapshot)
  *
  *   Record (28 bytes)
  *     0  op u8 (1 link, 2 link-gone, 3 server)  1 proto u8  2 state u8  3 reserved (0)
@@ -32,7 +35,7 @@
  *
  *   Auth trailer (42 bytes, `auth.ts`).
  *
- * At most SYNC_RECORDS_MAX (48) records per datagram: 17 + 8 + 48 * 28 + 42 = 1411 bytes, under
+ * At most SYNC_RECORDS_MAX (48) records per datagram: 20 + 10 + 48 * 28 + 42 = 1416 bytes, under
  * a 1500-byte MTU with IP and UDP headers. The parser never throws; it checks lengths exactly,
  * every enum and every reserved byte (0), and does not authenticate (`verifySync` does).
  */
@@ -47,7 +50,7 @@ export const SYNC_MAGIC = 0x5359;
 export const SYNC_VERSION = 1;
 export const SYNC_TYPE = { updates: 1, snapshot: 2, ack: 3, request: 4 } as const;
 export type SyncKind = keyof typeof SYNC_TYPE;
-export const SYNC_HEADER_LEN = 17;
+export const SYNC_HEADER_LEN = 20;
 export const SYNC_RECORD_LEN = 28;
 export const SYNC_RECORDS_MAX = 48;
 export const SYNC_OP = { link: 1, 'link-gone': 2, server: 3 } as const;
@@ -76,7 +79,8 @@ interface SyncHead {
   readonly group: number;
   readonly node: number;
   readonly epoch: number;
-  readonly master: boolean;
+  /** The stream's master: the sender for updates and snapshots, the followed master for ack/request. */
+  readonly leader: number;
   readonly keyId: number;
   readonly seq: number;
 }
@@ -124,7 +128,7 @@ export function syncLength(m: SyncBody): number {
 
 /** Why `m` cannot be encoded, or undefined. */
 export function syncProblem(m: SyncMessage): string | undefined {
-  for (const f of ['group', 'node', 'epoch'] as const) if (!isUint(m[f], 0xffffffff)) return `${f} ${m[f]} is not a u32`;
+  for (const f of ['group', 'node', 'epoch', 'leader'] as const) if (!isUint(m[f], 0xffffffff)) return `${f} ${m[f]} is not a u32`;
   if (!isUint(m.keyId, 0xffff)) return `key id ${m.keyId} is not a u16`;
   if (!isUint(m.seq, Number.MAX_SAFE_INTEGER)) return `sequence ${m.seq} is not a safe integer`;
   switch (m.kind) {
@@ -196,7 +200,7 @@ export function encodeSync(m: SyncMessage, secret: Uint8Array): Uint8Array {
   writeU32(b, 4, m.group);
   writeU32(b, 8, m.node);
   writeU32(b, 12, m.epoch);
-  b[16] = m.master ? 1 : 0;
+  writeU32(b, 16, m.leader);
   let o = SYNC_HEADER_LEN;
   switch (m.kind) {
     case 'updates':
@@ -271,7 +275,6 @@ export function parseSync(b: Uint8Array): Parsed<SyncFrame> {
   if (b[2] !== SYNC_VERSION) return fail(LAYER, 'bad-version', `version ${b[2]}`);
   const kind = KIND_BY_TYPE.get(b[3]!);
   if (kind === undefined) return fail(LAYER, 'unsupported', `type ${b[3]}`);
-  if (b[16]! > 1) return fail(LAYER, 'bad-value', `master flag ${b[16]}`);
   const o = SYNC_HEADER_LEN;
   const need = (n: number): Parsed<true> => (b.length < n ? fail(LAYER, 'truncated', `${kind} of ${b.length} bytes, needs ${n}`) : b.length > n ? fail(LAYER, 'bad-length', `${b.length - n} bytes after the hmac`) : ok(true));
   let body: SyncBody;
@@ -325,7 +328,7 @@ export function parseSync(b: Uint8Array): Parsed<SyncFrame> {
   const auth = readAuthTrailer(b, t);
   if (auth === undefined) return fail(LAYER, 'unsupported', 'sequence above 2^53 - 1');
   const macAt = t + 10;
-  const message = { group: readU32(b, 4), node: readU32(b, 8), epoch: readU32(b, 12), master: b[16] === 1, keyId: auth.keyId, seq: auth.value, ...body } as SyncMessage;
+  const message = { group: readU32(b, 4), node: readU32(b, 8), epoch: readU32(b, 12), leader: readU32(b, 16), keyId: auth.keyId, seq: auth.value, ...body } as SyncMessage;
   return ok({ message, signed: b.subarray(0, macAt), mac: b.subarray(macAt, macAt + HMAC_SHA256_BYTES) });
 }
 

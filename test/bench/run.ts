@@ -10,6 +10,7 @@ import { natBenches } from './nat.bench.ts';
 import { simBenches } from './sim.bench.ts';
 import { switchBenches } from './switch.bench.ts';
 import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
+import { failoverFigures } from './failover.figures.ts';
 
 const all: Bench[] = [...codecBenches, ...natBenches, ...linkTableBenches, ...kernelBenches, ...switchBenches, ...simBenches];
 
@@ -33,3 +34,4 @@ for (const b of chosen) {
 const memory = !filter || 'link table memory'.includes(filter) ? linkTableMemory(1_000_000) : undefined;
 if (memory && !json) console.log(`link table memory at 1M links: ${JSON.stringify(memory)}`);
 if (json) console.log(JSON.stringify({ results, linkTableMemory: memory }, null, 2));
+if (!json && (!filter || 'failover figures'.includes(filter))) failoverFigures();

@@ -17,10 +17,10 @@ describe('sg fuzz on the cluster safety target', () => {
 });
 
 describe('sg fuzz on the failover target', () => {
-  it('never two masters beyond convergence in 10 runs of up to 8 faults (SG nodes crashed, cut off, stalled)', async () => {
+  it('never two masters beyond convergence in 40 runs of up to 8 faults (three SG nodes crashed, cut off, partitioned, stalled, signalled, watched process killed)', async () => {
     const io = memoryIo();
-    const code = await fuzzCommand(['scenarios/failover-fuzz.yaml', '--runs', '10', '--seed', '5', '--max-faults', '8', '--out', '/tmp/sg-failover-fuzz-failure.yaml'], io);
-    expect(io.stdout + io.stderr).toMatch(/no failure in 10 run/);
+    const code = await fuzzCommand(['scenarios/failover-fuzz.yaml', '--runs', '40', '--seed', '5', '--max-faults', '8', '--out', '/tmp/sg-failover-fuzz-failure.yaml'], io);
+    expect(io.stdout + io.stderr).toMatch(/no failure in 40 run/);
     expect(code).toBe(0);
   }, 180_000);
 });

@@ -210,6 +210,7 @@ describe('sg fuzz: generated schedules', () => {
       services: ['web/web', 'web/echo', 'db/kv'],
       links: linkNames(sc.hosts),
       durationTicks: 30,
+      sgNodes: [],
     });
   });
 

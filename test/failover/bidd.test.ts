@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BiddConfig } from '../../src/failover/bidd.ts';
+import type { BiddConfig, BiddOutput } from '../../src/failover/bidd.ts';
 import { Bidd } from '../../src/failover/bidd.ts';
 import { BiddCluster } from './bus.ts';
 import { BIDD_INPUTS, BIDD_STATES, BIDD_TRANSITIONS, transition } from '../../src/failover/machine.ts';
@@ -24,7 +24,7 @@ describe('bidd transition table', () => {
     ['bid', 'stall-detected', 'slave', []],
     ['master', 'higher-bid', 'master', ['send-heartbeat']],
     ['master', 'lower-bid', 'master', ['send-heartbeat']],
-    ['master', 'higher-master', 'slave', ['release-vip', 'run-stop-script']],
+    ['master', 'higher-master', 'slave', ['release-vip', 'run-stop-script', 'send-resign']],
     ['master', 'lower-master', 'master', ['run-continue-script', 'send-heartbeat']],
     ['master', 'process-failure', 'slave', ['release-vip', 'run-stop-script', 'send-resign']],
     ['master', 'resign', 'exit', ['release-vip', 'run-stop-script', 'send-resign']],
@@ -257,5 +257,60 @@ describe('bidd VOPR-style property', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('bidd split end (partition heal)', () => {
+  /** A node that has become master on its own (its side of a partition). */
+  function alone(cfg: BiddConfig): { b: Bidd; now: number } {
+    const b = new Bidd(cfg, EPOCH);
+    let now = 0;
+    for (let i = 0; i < 10 && b.state !== 'master'; i++) {
+      now = b.pollTimeout()!;
+      b.handleTimeout(now as Instant);
+    }
+    expect(b.state).toBe('master');
+    while (b.pollAction() !== undefined);
+    return { b, now };
+  }
+  const drain = (b: Bidd) => {
+    const out = [];
+    for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) out.push(a.kind === 'send' ? `send-${a.msg.kind}` : a.kind === 'script' ? `script-${a.which}` : a.kind);
+    return out;
+  };
+  const [c1, c2] = configs(2, seconds(1));
+  const hb = (b: Bidd, node: number, price: number) => ({ kind: 'heartbeat' as const, node, price, epoch: b.epoch, group: 7 });
+
+  it('the lower master hears the higher first: it resigns, and the higher re-announces once', () => {
+    const h = alone(c2!); // price 20
+    const l = alone(c1!); // price 10
+    const [hi, lo] = [h.b, l.b];
+    const t = (Math.max(h.now, l.now) + 1) as Instant; // before any timer is overdue (no stall)
+    const loEpoch = lo.epoch;
+    lo.handleMessage(t, hb(hi, 2, 20));
+    expect(drain(lo)).toEqual(['release-vip', 'script-stop', 'send-resign']);
+    hi.handleMessage(t, { kind: 'resign', node: 1, price: 10, epoch: loEpoch, group: 7 });
+    expect(drain(hi)).toEqual(['script-continue', 'send-heartbeat']);
+    // A late heartbeat from the old lower master changes nothing more.
+    hi.handleMessage(t, { kind: 'heartbeat', node: 1, price: 10, epoch: loEpoch, group: 7 });
+    expect(drain(hi)).toEqual([]);
+    expect(hi.state).toBe('master');
+  });
+
+  it('the higher master hears the lower first: continue once, the later resign adds nothing', () => {
+    const h = alone(c2!);
+    const l = alone(c1!);
+    const [hi, lo] = [h.b, l.b];
+    const t = (Math.max(h.now, l.now) + 1) as Instant;
+    hi.handleMessage(t, hb(lo, 1, 10));
+    expect(drain(hi)).toEqual(['script-continue', 'send-heartbeat']);
+    lo.handleMessage(t, hb(hi, 2, 20));
+    const acts: BiddOutput[] = [];
+    for (let a = lo.pollAction(); a !== undefined; a = lo.pollAction()) acts.push(a);
+    const resign = acts.find((a) => a.kind === 'send' && a.msg.kind === 'resign');
+    expect(resign?.kind).toBe('send');
+    if (resign?.kind !== 'send') return;
+    hi.handleMessage(t, resign.msg);
+    expect(drain(hi)).toEqual([]);
   });
 });

@@ -53,7 +53,7 @@ function run(nodes: Node[], from: number, until: number, lose: () => boolean): n
       for (const n of nodes) {
         for (let s: SyncSend | undefined = n.sync.pollSend(); s !== undefined; s = n.sync.pollSend()) {
           moved = true;
-          for (const m of nodes) if (m !== n && !lose()) m.sync.handleMessage(now as Instant, n.id, s.epoch, s.master, s.body);
+          for (const m of nodes) if (m !== n && !lose()) m.sync.handleMessage(now as Instant, n.id, s.epoch, s.leader, s.body);
         }
       }
     }
