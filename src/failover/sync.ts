@@ -18,8 +18,8 @@
  *   the master sends a snapshot instead.
  * - **Snapshot.** `parts` datagrams of the whole state as of record `base`; the slave resets its
  *   table at part 0 and applies the parts in order; a missing part restarts the transfer by
- *   request. At most `snapshotBurst` parts leave per `flushDelay`, so a million-link transfer does
- *   not flood the transmit queue.
+ *   request. At most `snapshotBurst` parts leave per `snapshotInterval`, so a million-link transfer
+ *   does not flood the transmit queue.
  * - **Readiness.** `ready` is false from the moment a slave hears a master stream until it holds
  *   a consistent copy (snapshot done, or in-order records from sequence 1). The engine bids at
  *   the lowest price while not ready (slide 11: a recovering node gets the state before it may
@@ -40,7 +40,9 @@ export interface SyncConfig {
   /** A slave not heard from for this long no longer holds the stream back. */
   readonly peerTimeout: Duration;
   readonly logMax: number;
+  /** Snapshot datagrams sent per `snapshotInterval` (pacing, so a transfer does not crowd out heartbeats). */
   readonly snapshotBurst: number;
+  readonly snapshotInterval: Duration;
   /** The master announces its stream position this often even when idle (an empty update), so a node that just started learns there is state to fetch. */
   readonly announce: Duration;
 }
@@ -72,8 +74,8 @@ export interface SyncStats {
   logOverflow: number;
 }
 
-type TimerName = 'flush' | 'retransmit' | 'request' | 'announce';
-const TIMER_NAMES = ['flush', 'retransmit', 'request', 'announce'] as const satisfies readonly TimerName[];
+type TimerName = 'flush' | 'retransmit' | 'request' | 'announce' | 'snapshot';
+const TIMER_NAMES = ['flush', 'retransmit', 'request', 'announce', 'snapshot'] as const satisfies readonly TimerName[];
 
 interface Peer {
   acked: number;
@@ -285,6 +287,12 @@ export class StateSync {
           }
           break;
         }
+        case 'snapshot':
+          if (this.#master) {
+            this.#flush(now); // records logged before the snapshot's base go first
+            this.#snapshotStep(now);
+          }
+          break;
         case 'announce':
           if (!this.#master) break;
           if (this.#sent === this.#seq) this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: this.#sent + 1, records: [] } });
@@ -321,13 +329,18 @@ export class StateSync {
       this.#sent += n;
       this.stats.recordsSent += n;
     }
+    if (this.#lowestAck(now) < this.#sent && !this.#timers.isArmed('retransmit')) this.#timers.set('retransmit', addDuration(now, this.cfg.retransmit));
+  }
+
+  /** Send the next `snapshotBurst` parts of the snapshot under way. */
+  #snapshotStep(now: Instant): void {
     const snap = this.#snap;
     if (snap !== undefined) {
       for (let k = 0; k < this.cfg.snapshotBurst && snap.next < snap.parts; k++, snap.next++) {
         const records = snap.records.slice(snap.next * SYNC_RECORDS_MAX, (snap.next + 1) * SYNC_RECORDS_MAX);
         this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'snapshot', base: snap.base, part: snap.next, parts: snap.parts, records } });
       }
-      if (snap.next < snap.parts) this.#timers.set('flush', addDuration(now, this.cfg.flushDelay));
+      if (snap.next < snap.parts) this.#timers.set('snapshot', addDuration(now, this.cfg.snapshotInterval));
       else {
         this.#snap = undefined;
         // Then the records logged since the snapshot's base.
@@ -338,7 +351,6 @@ export class StateSync {
         }
       }
     }
-    if (this.#lowestAck(now) < this.#sent && !this.#timers.isArmed('retransmit')) this.#timers.set('retransmit', addDuration(now, this.cfg.retransmit));
   }
 
   #resend(from: number): void {
@@ -361,7 +373,7 @@ export class StateSync {
     const parts = Math.max(1, Math.ceil(records.length / SYNC_RECORDS_MAX));
     this.#snap = { records, base: this.#seq, next: 0, parts };
     this.stats.snapshotsSent++;
-    this.#timers.set('flush', now);
+    this.#timers.set('snapshot', now);
   }
 
   #request(now: Instant, full: boolean): void {

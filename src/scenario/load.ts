@@ -727,7 +727,7 @@ class Resolver {
           ? {}
           : {
               sync: {
-                flushDelay: this.dur(fo.sync === true ? undefined : fo.sync?.flush, [...fp, 'sync', 'flush']) ?? (10_000 as Duration),
+                flushDelay: this.dur(fo.sync === true ? undefined : fo.sync?.flush, [...fp, 'sync', 'flush']) ?? (2_000 as Duration),
                 retransmit: this.dur(fo.sync === true ? undefined : fo.sync?.retransmit, [...fp, 'sync', 'retransmit']) ?? (200_000 as Duration),
                 logMax: (fo.sync === true ? undefined : fo.sync?.['log-max']) ?? 65_536,
               },

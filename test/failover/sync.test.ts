@@ -10,7 +10,7 @@ import { StateSync, type SyncSend, type SyncTarget } from '../../src/failover/sy
 import type { Duration, Instant } from '../../src/time.ts';
 import type { SyncRecord } from '../../src/wire/sync.ts';
 
-const CFG = { flushDelay: 10_000 as Duration, retransmit: 200_000 as Duration, peerTimeout: 3_000_000 as Duration, logMax: 96, snapshotBurst: 4, announce: 100_000 as Duration };
+const CFG = { flushDelay: 10_000 as Duration, retransmit: 200_000 as Duration, peerTimeout: 3_000_000 as Duration, logMax: 96, snapshotBurst: 4, snapshotInterval: 10_000 as Duration, announce: 100_000 as Duration };
 
 /** A node's state: links by client key, server states by group/server. */
 class Table implements SyncTarget {
