@@ -1,0 +1,74 @@
+/**
+ * An SG node's engine configuration from a scenario's cluster: the same function builds the node
+ * the simulator runs and the one `sg daemon` runs on real interfaces, so both worlds run the
+ * same configuration from the same file. The caller supplies what only it knows: the
+ * interfaces' MAC addresses (and names) and the seed.
+ */
+
+import type { GroupConfig } from '../balance/types.ts';
+import { SG_DEFAULTS, type SgNodeConfig } from '../engine/config.ts';
+import { ifaceName } from '../port.ts';
+import type { MacAddr } from '../wire/addr.ts';
+import type { ClusterModel, SegmentModel } from './load.ts';
+
+export function groupConfigs(c: ClusterModel): GroupConfig[] {
+  return c.groups.map((g) => ({
+    name: g.name,
+    vip: g.vip,
+    port: g.port,
+    policy: g.policy,
+    weighted: g.weighted,
+    keepSameServer: g.keepSameServer,
+    loadWindow: g.loadWindow,
+    loadFromTotals: g.loadFromTotals,
+    servers: g.servers.map((s) => ({ name: s.host, addr: s.addr, weight: s.weight, ...(s.port !== undefined ? { port: s.port } : {}) })),
+  }));
+}
+
+export interface SgConfigOptions {
+  readonly pubMac: MacAddr;
+  readonly privMac: MacAddr;
+  readonly seed: number;
+  /** Interface names (default eth0 and eth1, as the simulator and the lab name them). */
+  readonly pubIface?: string;
+  readonly privIface?: string;
+}
+
+/** The configuration of the cluster's node number `index`. */
+export function sgNodeConfig(c: ClusterModel, index: number, segments: readonly SegmentModel[], opts: SgConfigOptions): SgNodeConfig {
+  const n = c.nodes[index]!;
+  const fo = c.failover;
+  const groups = groupConfigs(c);
+  const segOf = new Map(segments.map((s) => [s.name, s]));
+  const pubSeg = segOf.get(n.publicSegment)!;
+  const privSeg = segOf.get(n.privateSegment)!;
+  const { pubMac, privMac } = opts;
+  return {
+    name: n.name,
+    public: { name: ifaceName(opts.pubIface ?? 'eth0'), mac: pubMac, addr: n.publicAddr, prefixLen: pubSeg.prefixLen },
+    private: { name: ifaceName(opts.privIface ?? 'eth1'), mac: privMac, addr: n.privateAddr, prefixLen: privSeg.prefixLen },
+    ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
+    groups,
+    linksMax: c.linksMax,
+    idle: { tcp: c.idle.tcp, tcpClosing: c.idle.closing, unanswered: c.idle.unanswered, udp: c.idle.udp, icmp: c.idle.icmp },
+    garpCount: SG_DEFAULTS.garpCount,
+    garpInterval: SG_DEFAULTS.garpInterval,
+    ...(c.keys.length > 0 ? { ctl: { port: c.controlPort, keys: c.keys.map((k) => k.key) } } : {}),
+    ...(c.groups.some((g) => g.health !== undefined) ? { health: c.groups.map((g) => g.health) } : {}),
+    seed: opts.seed,
+    ...(c.multicast.length > 0 ? { multicast: c.multicast } : {}),
+    ...(fo !== undefined
+      ? {
+          failover: {
+            group: fo.group, port: fo.port, node: index + 1, price: n.price,
+            heartbeatInterval: fo.heartbeat, masterTimeout: fo.masterTimeout, bidTimeout: fo.bidTimeout,
+            holdDown: fo.holdDown, stallBound: fo.stallBound, key: { id: 1, secret: fo.secret },
+            ...(fo.privateVip !== undefined ? { privateVip: fo.privateVip } : {}),
+            ...(fo.sync !== undefined ? { sync: fo.sync } : {}),
+            ...(fo.scripts !== undefined ? { scripts: fo.scripts } : {}),
+            igmpRefresh: fo.igmpRefresh,
+          },
+        }
+      : {}),
+  };
+}
