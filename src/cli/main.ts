@@ -15,8 +15,8 @@ const COMMANDS = {
   run: 'run a scenario in the simulator and check its expectations',
   sweep: 'run a scenario over many seeds in parallel',
   fuzz: 'generate fault schedules, check expectations, shrink failures',
-  lab: 'build (up) or remove (down) a network-namespace lab from a scenario (not built yet)',
-  daemon: 'run an SG node on real interfaces (not built yet)',
+  lab: 'build (up) or remove (down) a network-namespace lab from a scenario',
+  daemon: 'run an SG node on real interfaces (AF_PACKET)',
   cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
   hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
   viz: 'open a trace in the browser timeline (not built yet)',
@@ -68,6 +68,14 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'hb': {
       const { hbCommand } = await import('./hb.ts');
       return hbCommand(rest, io);
+    }
+    case 'lab': {
+      const { labCommand } = await import('./lab.ts');
+      return labCommand(rest, io);
+    }
+    case 'daemon': {
+      const { daemonCommand } = await import('./daemon.ts');
+      return daemonCommand(rest, io);
     }
     case 'cmd': {
       const { cmdCommand } = await import('./cmd.ts');

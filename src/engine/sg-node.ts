@@ -103,6 +103,11 @@ export class SgNode implements Endpoint {
     framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, mcastRelayed: 0, drops: new Map(),
   };
   readonly #trace: TraceSink | undefined;
+  /**
+   * Wall-clock µs for the feedback protocol's timestamps (real mode: the driver's clock, since
+   * `sg cmd` stamps with wall time); undefined: the node's own time (the simulator).
+   */
+  readonly #wallClockUs: (() => number) | undefined;
   /** Where failover scripts go (real mode runs them; undefined: only traced). */
   readonly #onScript: ((call: ScriptCall) => void) | undefined;
   /** SGctrld, when the config has a control port; `ctlTarget` also holds read-only flags and heartbeats. */
@@ -145,9 +150,10 @@ export class SgNode implements Endpoint {
   /** Server address -> list of [group, server] (a server may serve several groups). */
   readonly #serverIndex = new Map<number, [number, number][]>();
 
-  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void } = {}) {
+  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number } = {}) {
     this.cfg = cfg;
     this.#trace = opts.trace;
+    this.#wallClockUs = opts.wallClockUs;
     this.#onScript = opts.onScript;
     this.#now = opts.now ?? 0;
     const mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
@@ -678,7 +684,7 @@ export class SgNode implements Endpoint {
     const ulen = readU16(f, l4 + 4);
     if (ulen < 8 || l4 + ulen > end) return this.#drop('udp', 'bad-length');
     const now = this.#now as Instant;
-    const out = this.ctld!.handleBytes(now, { addr: src, port: sport }, f.slice(l4 + 8, l4 + ulen));
+    const out = this.ctld!.handleBytes(now, { addr: src, port: sport }, f.slice(l4 + 8, l4 + ulen), this.#wallClockUs?.() ?? now);
     this.#trace?.emit({ ...out.trace, t: now, node: this.cfg.name } as Parameters<TraceSink['emit']>[0]);
     if (out.replyBytes === undefined) return;
     const reply = encodeFrame({

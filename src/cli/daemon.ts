@@ -1,0 +1,55 @@
+/**
+ * `sg daemon`: run one SG node on real interfaces (src/real/daemon.ts).
+ */
+import { runDaemon } from '../real/daemon.ts';
+import { parseCommand, usageError } from './args.ts';
+import { EXIT, type Io } from './io.ts';
+
+export const DAEMON_USAGE = `usage: sg daemon --config FILE --node NAME [--public IFACE] [--private IFACE] [--trace FILE] [--t0 US]
+
+Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section and
+segments are used) on real interfaces, through AF_PACKET raw sockets. The node owns its
+addresses itself: give the interfaces no IP addresses (the kernel would answer ARP for them too).
+Needs CAP_NET_RAW (root).
+  --public IFACE    the public interface (default eth0)
+  --private IFACE   the private interface, towards the real servers (default eth1)
+  --trace FILE      write the JSON Lines trace (the simulator's format) to FILE
+  --t0 US           CLOCK_MONOTONIC microseconds that are time 0 of the trace (default: now)
+signals: SIGHUP steps down gracefully (the others take over at once) and stays out;
+         SIGINT/SIGTERM step down and exit; SIGUSR1/SIGUSR2: the watched process died / runs again.
+exit status: 0 stopped by a signal, 1 the data plane failed, 2 bad usage or configuration`;
+
+export async function daemonCommand(argv: readonly string[], io: Io): Promise<number> {
+  const args = parseCommand('daemon', argv, {
+    config: { type: 'string' },
+    node: { type: 'string' },
+    public: { type: 'string' },
+    private: { type: 'string' },
+    trace: { type: 'string' },
+    t0: { type: 'string' },
+  }, DAEMON_USAGE, io);
+  if (typeof args === 'number') return args;
+  const v = args.values;
+  const usage = (msg: string) => usageError('daemon', msg, DAEMON_USAGE, io);
+  if (args.positionals.length > 0) return usage(`unexpected argument '${args.positionals[0]}'`);
+  if (v.config === undefined) return usage('--config FILE is required');
+  if (v.node === undefined) return usage('--node NAME is required');
+  const t0 = v.t0 !== undefined ? Number(v.t0) : undefined;
+  if (t0 !== undefined && !Number.isSafeInteger(t0)) return usage('--t0 must be an integer (microseconds)');
+  let d: ReturnType<typeof runDaemon>;
+  try {
+    d = runDaemon({
+      config: v.config,
+      node: v.node,
+      ...(v.public !== undefined ? { publicIface: v.public } : {}),
+      ...(v.private !== undefined ? { privateIface: v.private } : {}),
+      ...(v.trace !== undefined ? { trace: v.trace } : {}),
+      ...(t0 !== undefined ? { t0 } : {}),
+      log: (l) => io.err(`${l}\n`),
+    });
+  } catch (e) {
+    io.err(`sg daemon: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.usage;
+  }
+  return d.done;
+}

@@ -1,0 +1,65 @@
+/**
+ * `sg lab up|down|list|serve`: the scenario's topology as network namespaces (src/real/lab.ts).
+ */
+import { labDown, labPrefixes, labUp, loadLabState } from '../real/lab.ts';
+import { serve } from '../real/serve.ts';
+import { parseCommand, usageError } from './args.ts';
+import { EXIT, type Io } from './io.ts';
+
+export const LAB_USAGE = `usage: sg lab up FILE [--prefix P] [--no-daemons]
+       sg lab down PREFIX | --all
+       sg lab list
+
+up     build FILE's segments (Linux bridges), hosts and SG nodes (network namespaces named
+       PREFIX-NAME, veth pairs), start its services (nginx or the project's Node servers) and an
+       'sg daemon' per SG node; prints the prefix. Run-unique prefix unless --prefix is given.
+down   remove the lab PREFIX: its processes (by PID), its namespaces (also any PREFIX-* left by a
+       crashed run) and its state file; --all removes every lab with a state file.
+list   the labs with a state file, their namespaces and processes.
+Needs root (network namespaces). Run a command in a lab host with: ip netns exec PREFIX-HOST CMD
+exit status: 0 done, 1 a step failed (what was built is removed again), 2 bad usage`;
+
+export async function labCommand(argv: readonly string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'serve') {
+    const [kind, port, flag, name] = rest;
+    if (kind === undefined || port === undefined || flag !== '--name' || name === undefined) return usageError('lab', 'usage: sg lab serve KIND PORT --name HOST', LAB_USAGE, io);
+    serve(kind, Number(port), name, (l) => io.err(`${l}\n`));
+    await new Promise<void>((res) => process.once('SIGTERM', () => res()));
+    return EXIT.ok;
+  }
+  const args = parseCommand('lab', rest, { prefix: { type: 'string' }, 'no-daemons': { type: 'boolean' }, all: { type: 'boolean' } }, LAB_USAGE, io);
+  if (typeof args === 'number') return args;
+  const v = args.values;
+  const usage = (msg: string) => usageError('lab', msg, LAB_USAGE, io);
+  const log = (l: string) => io.err(`${l}\n`);
+  try {
+    switch (sub) {
+      case 'up': {
+        const [file] = args.positionals;
+        if (file === undefined) return usage('sg lab up needs a scenario FILE');
+        const st = labUp(file, { ...(v.prefix !== undefined ? { prefix: v.prefix } : {}), daemons: v['no-daemons'] !== true, log });
+        io.out(`${st.prefix}\n`);
+        return EXIT.ok;
+      }
+      case 'down': {
+        const prefixes = v.all === true ? labPrefixes() : args.positionals.slice(0, 1);
+        if (prefixes.length === 0 && v.all !== true) return usage('sg lab down needs a PREFIX (or --all)');
+        for (const p of prefixes) labDown(p, log);
+        return EXIT.ok;
+      }
+      case 'list': {
+        for (const p of labPrefixes()) {
+          const s = loadLabState(p);
+          io.out(`${p}  ${s?.scenario ?? '?'}  ${s?.namespaces.length ?? 0} namespaces  ${s?.processes.map((x) => `${x.name}:${x.pid}`).join(' ') ?? ''}\n`);
+        }
+        return EXIT.ok;
+      }
+      default:
+        return usage(sub === undefined ? 'missing subcommand (up, down, list)' : `unknown subcommand '${sub}'`);
+    }
+  } catch (e) {
+    io.err(`sg lab ${sub}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

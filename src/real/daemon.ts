@@ -1,0 +1,159 @@
+/**
+ * `sg daemon`: one SG node on real interfaces. The control plane runs here on the main thread:
+ * it loads the configuration (a scenario file's cluster, the same file the simulator runs), reads
+ * the interfaces' MAC addresses, starts the data-plane worker (`engine-worker.ts`), writes the
+ * trace, runs the failover scripts (`scripts.ts`), watches the interfaces' carrier, and turns
+ * signals into engine calls:
+ *
+ *   SIGHUP           graceful step-down (resign): the others are told at once; the node stays up
+ *                    but out of the election until restarted (slide 9's "signal HUP/INT")
+ *   SIGINT, SIGTERM  the same step-down, then a clean exit (sockets closed, trace flushed)
+ *   SIGUSR1          the watched process died (`watched-down`); SIGUSR2: it runs again
+ *
+ * The feedback protocol (SGctrld, `sg cmd`) is part of the engine and answers on the node's
+ * addresses through the same raw sockets.
+ */
+
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { randomInt } from 'node:crypto';
+import type { SgNodeConfig } from '../engine/config.ts';
+import { formatScenarioError, loadScenario } from '../scenario/load.ts';
+import { sgNodeConfig } from '../scenario/sg-config.ts';
+import { JsonlTrace, type TraceEventInput } from '../trace.ts';
+import type { Instant } from '../time.ts';
+import { mac, type MacAddr } from '../wire/addr.ts';
+import { workerBootstrap } from '../cli/sweep.ts';
+import { monotonicUs, type FromWorker, type ToWorker, type WorkerInit } from './engine-worker.ts';
+import { ScriptRunner } from './scripts.ts';
+
+export interface DaemonOptions {
+  readonly config: string;
+  readonly node: string;
+  readonly publicIface?: string;
+  readonly privateIface?: string;
+  readonly trace?: string;
+  /** CLOCK_MONOTONIC µs that is time 0 (default: now); the lab passes one to every daemon. */
+  readonly t0?: number;
+  readonly log?: (line: string) => void;
+}
+
+export function interfaceMac(iface: string): MacAddr {
+  const text = readFileSync(`/sys/class/net/${iface}/address`, 'utf8').trim();
+  return mac(text);
+}
+
+function carrier(iface: string): boolean | undefined {
+  try {
+    return readFileSync(`/sys/class/net/${iface}/carrier`, 'utf8').trim() === '1';
+  } catch {
+    return undefined; // down interfaces may refuse the read
+  }
+}
+
+/** The node's engine configuration from the scenario file. Throws with a file:line message on bad input. */
+export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
+  const text = readFileSync(opts.config, 'utf8');
+  const loaded = loadScenario(text, opts.config);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
+  const sc = loaded.scenario;
+  const c = sc.cluster;
+  if (c === undefined) throw new Error(`${opts.config}: no cluster: section`);
+  const index = c.nodes.findIndex((n) => n.name === opts.node);
+  if (index < 0) throw new Error(`${opts.config}: no SG node '${opts.node}' (nodes: ${c.nodes.map((n) => n.name).join(', ')})`);
+  const pubIface = opts.publicIface ?? 'eth0';
+  const privIface = opts.privateIface ?? 'eth1';
+  return sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed: randomInt(2 ** 31), pubIface, privIface });
+}
+
+/** Run the daemon until SIGINT/SIGTERM (or `stop()`); resolves with the exit status. */
+export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: () => void; send: (m: ToWorker) => void } {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const cfg = daemonConfig(opts);
+  const t0 = opts.t0 ?? monotonicUs();
+  let out: WriteStream | undefined;
+  let sink: JsonlTrace | undefined;
+  if (opts.trace !== undefined) {
+    const stream = createWriteStream(opts.trace);
+    out = stream;
+    sink = new JsonlTrace((line) => stream.write(`${line}\n`), { scenario: opts.config, startedAt: new Date().toISOString() });
+  }
+  const writeTrace = (ev: TraceEventInput) => void sink?.emit(ev);
+  const scripts = new ScriptRunner({
+    onResult: (r) => {
+      log(`${cfg.name}: script ${r.which} (${r.command}) exit ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''} in ${r.ms.toFixed(0)} ms`);
+      writeTrace({ kind: 'log', t: Math.max(0, monotonicUs() - t0) as Instant, node: cfg.name, level: r.code === 0 ? 'info' : 'warn', msg: `script ${r.which} exit ${r.code ?? r.signal}${r.timedOut ? ' timed out' : ''}` });
+    },
+  });
+  const { port1, port2 } = new MessageChannel();
+  const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined };
+  const worker = new Worker(workerBootstrap(new URL('./engine-worker.ts', import.meta.url)), { workerData: init, transferList: [port2] });
+  const send = (m: ToWorker) => port1.postMessage(m);
+  let exiting = false;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((res) => (resolveDone = res));
+  const carriers = new Map<string, boolean | undefined>([cfg.public.name, cfg.private.name].map((i) => [i, carrier(i)]));
+  const carrierTimer = setInterval(() => {
+    for (const [iface, was] of carriers) {
+      const now = carrier(iface);
+      if (now !== undefined && now !== was) {
+        carriers.set(iface, now);
+        send({ kind: 'carrier', iface, up: now });
+      }
+    }
+  }, 200);
+  const finish = (code: number) => {
+    clearInterval(carrierTimer);
+    for (const s of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2'] as const) process.removeListener(s, handlers[s]);
+    port1.close();
+    void scripts.idle().then(() => {
+      out?.end(() => resolveDone(code));
+      if (out === undefined) resolveDone(code);
+    });
+  };
+  const stop = () => {
+    if (exiting) return;
+    exiting = true;
+    send({ kind: 'resign' });
+    // Let the resign and the last frames leave, then close the sockets.
+    setTimeout(() => send({ kind: 'stop' }), 100);
+  };
+  const handlers = {
+    SIGHUP: () => send({ kind: 'resign' }),
+    SIGINT: stop,
+    SIGTERM: stop,
+    SIGUSR1: () => send({ kind: 'watched', up: false }),
+    SIGUSR2: () => send({ kind: 'watched', up: true }),
+  };
+  for (const [s, h] of Object.entries(handlers)) process.on(s, h);
+  port1.on('message', (m: FromWorker) => {
+    switch (m.kind) {
+      case 'ready':
+        log(`${cfg.name}: serving on ${cfg.public.name} and ${cfg.private.name} (pid ${process.pid})`);
+        break;
+      case 'trace':
+        for (const ev of m.events) writeTrace(ev);
+        break;
+      case 'script':
+        scripts.run(m.call);
+        break;
+      case 'state':
+        break;
+      case 'stopped':
+        log(`${cfg.name}: stopped ${JSON.stringify(m.stats)}`);
+        void worker.terminate();
+        finish(0);
+        break;
+      case 'error':
+        log(`${cfg.name}: data plane failed: ${m.message}`);
+        void worker.terminate();
+        finish(1);
+        break;
+    }
+  });
+  worker.on('error', (e) => {
+    log(`${cfg.name}: data plane failed: ${e.message}`);
+    finish(1);
+  });
+  return { done, stop, send };
+}

@@ -1,0 +1,301 @@
+/**
+ * `sg lab up|down`: a scenario's topology as Linux network namespaces.
+ *
+ * - One namespace per host and per SG node, named `<prefix>-<name>`, and one more,
+ *   `<prefix>-sw`, that holds a Linux bridge per segment (`br0`, `br1`, ...). A host's interface
+ *   is one end of a veth pair created directly between its namespace (as `eth0`, `eth1`, ...)
+ *   and the switch namespace (as `h<host>i<iface>`, enslaved to the segment's bridge), so no
+ *   interface ever appears in the root namespace and no name can collide with anyone else's.
+ * - The prefix is run-unique (`sg` + 6 hex digits unless given). `down` removes exactly what the
+ *   state file recorded, then any namespace still named `<prefix>-*` (a crashed `up`), and ends
+ *   only the processes it started, by PID.
+ * - Hosts get their addresses, routes and gateway; routers forward; checksum offload is off on
+ *   every host interface (an AF_PACKET reader would otherwise see partial checksums) and IPv6 is
+ *   off (its autoconfiguration chatter is not part of any scenario).
+ * - SG nodes get no IP addresses at all: the engine owns them (`sg daemon` in the namespace).
+ * - Services: `http` is nginx (Debian's) when installed, else the project's Node server; `tcp-echo`
+ *   and `udp-echo` are the project's Node servers (`sg lab serve`). Each answers with its host's
+ *   name, so a client can see which server it reached.
+ *
+ * Not yet carried over from the scenario: link latency/loss (netem is not in this kernel) and
+ * bandwidth (`tc tbf` works; applied when `bandwidth` is set on a segment's default link).
+ */
+
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatIpv4 } from '../wire/addr.ts';
+import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
+import { monotonicUs } from './engine-worker.ts';
+
+export const LAB_STATE_DIR = '/tmp/sg-lab';
+const SG_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sg.mjs');
+
+export interface LabProcess {
+  readonly name: string;
+  readonly ns: string;
+  readonly pid: number;
+  readonly kind: 'daemon' | 'service';
+}
+
+export interface LabState {
+  readonly prefix: string;
+  readonly scenario: string;
+  readonly dir: string;
+  readonly namespaces: string[];
+  readonly processes: LabProcess[];
+  /** CLOCK_MONOTONIC µs that is time 0 of every daemon's trace. */
+  readonly t0: number;
+}
+
+export interface LabOptions {
+  readonly prefix?: string;
+  /** Start the SG daemons (default true). */
+  readonly daemons?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+function ip(args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function inNs(ns: string, cmd: string, args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function nsName(prefix: string, name: string): string {
+  return `${prefix}-${name}`;
+}
+
+function statePath(prefix: string): string {
+  return `${LAB_STATE_DIR}/${prefix}.json`;
+}
+
+function saveState(s: LabState): void {
+  mkdirSync(LAB_STATE_DIR, { recursive: true });
+  writeFileSync(statePath(s.prefix), JSON.stringify(s, null, 2));
+}
+
+export function loadLabState(prefix: string): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(prefix), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Labs with a state file (their prefixes). */
+export function labPrefixes(): string[] {
+  if (!existsSync(LAB_STATE_DIR)) return [];
+  return readdirSync(LAB_STATE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+}
+
+function loadFile(file: string): Scenario {
+  const loaded = loadScenario(readFileSync(file, 'utf8'), file);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
+  return loaded.scenario;
+}
+
+function which(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start `cmd args` in namespace `ns`, detached, output to `logFile`; returns its PID. */
+function startIn(ns: string, cmd: string, args: string[], logFile: string): number {
+  const fd = openSync(logFile, 'a');
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${cmd} in ${ns}`);
+  return child.pid; // `ip netns exec` execs the command: the same PID
+}
+
+function nginxConf(dir: string, host: string, port: number): string {
+  const conf = `${dir}/nginx-${host}-${port}.conf`;
+  writeFileSync(
+    conf,
+    `daemon off;
+worker_processes 1;
+pid ${dir}/nginx-${host}-${port}.pid;
+error_log ${dir}/nginx-${host}-${port}.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-tmp-${host};
+  proxy_temp_path ${dir}/nginx-tmp-${host};
+  fastcgi_temp_path ${dir}/nginx-tmp-${host};
+  uwsgi_temp_path ${dir}/nginx-tmp-${host};
+  scgi_temp_path ${dir}/nginx-tmp-${host};
+  server {
+    listen ${port} reuseport backlog=4096;
+    location / { default_type text/plain; return 200 "${host}\\n"; }
+  }
+}
+`,
+  );
+  mkdirSync(`${dir}/nginx-tmp-${host}`, { recursive: true });
+  return conf;
+}
+
+/** Build the lab for `file`; on failure everything made so far is removed again. */
+export function labUp(file: string, opts: LabOptions = {}): LabState {
+  const log = opts.log ?? (() => {});
+  const sc = loadFile(file);
+  const prefix = opts.prefix ?? `sg${randomBytes(3).toString('hex')}`;
+  if (!/^[a-z][a-z0-9]{1,11}$/.test(prefix)) throw new Error(`lab prefix '${prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
+  const dir = `${LAB_STATE_DIR}/${prefix}`;
+  mkdirSync(dir, { recursive: true });
+  const state: LabState = { prefix, scenario: resolve(file), dir, namespaces: [], processes: [], t0: monotonicUs() };
+  saveState(state);
+  try {
+    build(sc, state, opts.daemons ?? true, log);
+  } catch (e) {
+    labDown(prefix);
+    throw e;
+  }
+  return state;
+}
+
+function addNs(state: LabState, name: string): string {
+  const ns = nsName(state.prefix, name);
+  ip(['netns', 'add', ns]);
+  state.namespaces.push(ns);
+  saveState(state);
+  ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  return ns;
+}
+
+function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string) => void): void {
+  const sw = addNs(state, 'sw');
+  const segIndex = new Map(sc.segments.map((s, i) => [s.name, i]));
+  for (const [i, s] of sc.segments.entries()) {
+    ip(['-n', sw, 'link', 'add', `br${i}`, 'type', 'bridge', 'mcast_snooping', s.snooping ? '1' : '0']);
+    ip(['-n', sw, 'link', 'set', `br${i}`, 'up']);
+  }
+  let port = 0;
+  const plug = (ns: string, ifname: string, segment: string): void => {
+    const seg = segIndex.get(segment);
+    if (seg === undefined) throw new Error(`no segment '${segment}'`);
+    const peer = `p${port++}`;
+    ip(['-n', sw, 'link', 'add', peer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
+    ip(['-n', sw, 'link', 'set', peer, 'master', `br${seg}`, 'up']);
+    ip(['-n', ns, 'link', 'set', ifname, 'up']);
+    try {
+      inNs(ns, 'ethtool', ['-K', ifname, 'tx', 'off']);
+    } catch {
+      log(`warning: ethtool could not turn checksum offload off on ${ns}/${ifname}`);
+    }
+  };
+  for (const h of sc.hosts) {
+    const ns = addNs(state, h.name);
+    h.ifaces.forEach((f, k) => {
+      plug(ns, f.name, f.segment);
+      for (const a of f.addrs) ip(['-n', ns, 'addr', 'add', `${formatIpv4(a.addr)}/${a.prefixLen}`, 'dev', f.name]);
+    });
+    if (h.router) inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    for (const r of h.routes) ip(['-n', ns, 'route', 'add', `${formatIpv4(r.dst)}/${r.prefixLen}`, ...(r.via !== undefined ? ['via', formatIpv4(r.via)] : [])]);
+    if (h.gateway !== undefined) ip(['-n', ns, 'route', 'add', 'default', 'via', formatIpv4(h.gateway)]);
+  }
+  for (const n of sc.cluster?.nodes ?? []) {
+    const ns = addNs(state, n.name);
+    plug(ns, 'eth0', n.publicSegment);
+    plug(ns, 'eth1', n.privateSegment);
+  }
+  // Services.
+  const hasNginx = which('nginx');
+  for (const h of sc.hosts) {
+    const ns = nsName(state.prefix, h.name);
+    for (const s of h.services) {
+      let pid: number;
+      const logFile = `${state.dir}/${h.name}-${s.name}.log`;
+      if (s.kind === 'http' && hasNginx) pid = startIn(ns, 'nginx', ['-c', nginxConf(state.dir, h.name, s.port), '-p', state.dir], logFile);
+      else if (s.kind === 'http' || s.kind === 'tcp-echo' || s.kind === 'udp-echo') pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name], logFile);
+      else {
+        log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
+        continue;
+      }
+      state.processes.push({ name: `${h.name}/${s.name}`, ns, pid, kind: 'service' });
+      saveState(state);
+    }
+  }
+  if (daemons) {
+    for (const n of sc.cluster?.nodes ?? []) {
+      const ns = nsName(state.prefix, n.name);
+      const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.scenario, '--node', n.name, '--trace', `${state.dir}/${n.name}.jsonl`, '--t0', String(state.t0)], `${state.dir}/${n.name}.log`);
+      state.processes.push({ name: n.name, ns, pid, kind: 'daemon' });
+      saveState(state);
+    }
+  }
+  log(`lab ${state.prefix} up: ${state.namespaces.length} namespaces, ${state.processes.length} processes; state in ${statePath(state.prefix)}`);
+}
+
+/** Whether `pid` runs (a zombie waiting for its parent to reap it does not). */
+export function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Remove the lab `prefix`: end its recorded processes (SIGTERM, then SIGKILL after 2 s), then any
+ * process still inside one of its namespaces, delete its namespaces (recorded ones and any
+ * `<prefix>-*` left by a crash), its state file and (unless `keepLogs`) its directory of logs and
+ * traces. Returns what it removed.
+ */
+export function labDown(prefix: string, log: (l: string) => void = () => {}, opts: { keepLogs?: boolean } = {}): { namespaces: string[]; processes: number } {
+  if (!/^[a-z][a-z0-9]{1,11}$/.test(prefix)) throw new Error(`bad lab prefix '${prefix}'`);
+  const state = loadLabState(prefix);
+  const listed = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
+  const namespaces = [...new Set([...(state?.namespaces ?? []), ...listed])].filter((n) => listed.includes(n));
+  const pids = new Set((state?.processes ?? []).map((p) => p.pid));
+  // Whatever else runs inside our namespaces was started there by us (or by our processes).
+  for (const ns of namespaces) {
+    try {
+      for (const p of ip(['netns', 'pids', ns]).split('\n').filter(Boolean)) pids.add(Number(p));
+    } catch {
+      // namespace vanished meanwhile
+    }
+  }
+  let ended = 0;
+  for (const pid of pids) {
+    if (!alive(pid)) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+      ended++;
+    } catch {
+      // gone
+    }
+  }
+  for (let i = 0; i < 40 && [...pids].some(alive); i++) sleepMs(50);
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const ns of namespaces) {
+    try {
+      ip(['netns', 'del', ns]);
+    } catch (e) {
+      log(`warning: could not delete namespace ${ns}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  rmSync(statePath(prefix), { force: true });
+  if (opts.keepLogs !== true) rmSync(`${LAB_STATE_DIR}/${prefix}`, { recursive: true, force: true });
+  log(`lab ${prefix} down: ${namespaces.length} namespaces deleted, ${ended} processes ended`);
+  return { namespaces, processes: ended };
+}
+
+/** Run a command in one of the lab's namespaces and return its output. */
+export function labExec(prefix: string, name: string, cmd: string, args: string[], timeoutMs = 10_000): string {
+  return execFileSync('ip', ['netns', 'exec', nsName(prefix, name), cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
