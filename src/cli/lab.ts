@@ -21,6 +21,13 @@ exit status: 0 done, 1 a step failed (what was built is removed again), 2 bad us
 
 export async function labCommand(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'client') {
+    const { runClient } = await import('../real/client.ts');
+    const spec = rest[0];
+    if (spec === undefined) return usageError('lab', 'usage: sg lab client SPEC-JSON', LAB_USAGE, io);
+    await runClient(JSON.parse(spec), (line) => io.out(`${line}\n`));
+    return EXIT.ok;
+  }
   if (sub === 'serve') {
     const [kind, port, flag, name] = rest;
     if (kind === undefined || port === undefined || flag !== '--name' || name === undefined) return usageError('lab', 'usage: sg lab serve KIND PORT --name HOST', LAB_USAGE, io);

@@ -16,9 +16,13 @@ import { EXIT, type Io } from './io.ts';
 
 export const RUN_USAGE = `usage: sg run <scenario.yaml> [options]
 
-Run a scenario in the simulator and check its expectations.
+Run a scenario in the simulator and check its expectations. With --real, run it in a lab of
+network namespaces instead (sg daemon on AF_PACKET, real services and clients, real faults; needs
+root): the same trace format, expectations and exit status.
 
 options:
+  --real              run in the namespace lab (src/real/run.ts) instead of the simulator
+  --keep-logs         with --real: keep the lab's logs and daemon traces in /tmp/sg-lab/PREFIX
   --seed N            override the scenario's seed
   --until T           stop at simulated time T (e.g. 30s) instead of the scenario's duration
   --trace FILE        write the JSON Lines trace to FILE
@@ -37,10 +41,32 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     pcap: { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
+    real: { type: 'boolean' },
+    'keep-logs': { type: 'boolean' },
   }, RUN_USAGE, io);
   if (typeof args === 'number') return args;
   const v = args.values;
   if (args.positionals.length !== 1) return usageError('run', `expected one scenario file, got ${args.positionals.length}`, RUN_USAGE, io);
+  if (v.real === true) {
+    if (v.seed !== undefined || v.until !== undefined || v.pcap !== undefined) return usageError('run', '--seed, --until and --pcap are for the simulator (not yet with --real)', RUN_USAGE, io);
+    const file = args.positionals[0]!;
+    const loaded = readScenario(file);
+    if (!loaded.ok) {
+      io.err(loaded.message + '\n');
+      return EXIT.usage;
+    }
+    const { runReal } = await import('../real/run.ts');
+    let result: RunResult;
+    try {
+      result = await runReal(file, { ...(v.trace !== undefined ? { trace: v.trace } : {}), keepLogs: v['keep-logs'] === true, log: (l) => io.err(`${l}\n`) });
+    } catch (e) {
+      io.err(`sg run --real: ${e instanceof Error ? e.message : String(e)}\n`);
+      return EXIT.failed;
+    }
+    if (v.json) io.out(JSON.stringify({ file, real: true, ...result, trace: v.trace ?? null }, null, 2) + '\n');
+    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace }).replace(/: simulated /, ': real '));
+    return result.passed ? EXIT.ok : EXIT.failed;
+  }
   let seed: number | undefined;
   if (v.seed !== undefined) {
     seed = Number(v.seed);

@@ -74,7 +74,7 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   let out: WriteStream | undefined;
   let sink: JsonlTrace | undefined;
   if (opts.trace !== undefined) {
-    const stream = createWriteStream(opts.trace);
+    const stream = createWriteStream(opts.trace, { flags: 'a' }); // a restarted daemon appends
     out = stream;
     sink = new JsonlTrace((line) => stream.write(`${line}\n`), { scenario: opts.config, startedAt: new Date().toISOString() });
   }

@@ -209,32 +209,45 @@ function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string)
     plug(ns, 'eth0', n.publicSegment);
     plug(ns, 'eth1', n.privateSegment);
   }
-  // Services.
-  const hasNginx = which('nginx');
-  for (const h of sc.hosts) {
-    const ns = nsName(state.prefix, h.name);
-    for (const s of h.services) {
-      let pid: number;
-      const logFile = `${state.dir}/${h.name}-${s.name}.log`;
-      if (s.kind === 'http' && hasNginx) pid = startIn(ns, 'nginx', ['-c', nginxConf(state.dir, h.name, s.port), '-p', state.dir], logFile);
-      else if (s.kind === 'http' || s.kind === 'tcp-echo' || s.kind === 'udp-echo') pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name], logFile);
-      else {
-        log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
-        continue;
-      }
-      state.processes.push({ name: `${h.name}/${s.name}`, ns, pid, kind: 'service' });
-      saveState(state);
-    }
-  }
+  for (const h of sc.hosts) for (const svc of h.services) startService(state, h.name, svc.name, sc, log);
   if (daemons) {
-    for (const n of sc.cluster?.nodes ?? []) {
-      const ns = nsName(state.prefix, n.name);
-      const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.scenario, '--node', n.name, '--trace', `${state.dir}/${n.name}.jsonl`, '--t0', String(state.t0)], `${state.dir}/${n.name}.log`);
-      state.processes.push({ name: n.name, ns, pid, kind: 'daemon' });
-      saveState(state);
-    }
+    // Time 0 of the scenario: when the SG nodes start, as in the simulator.
+    (state as { t0: number }).t0 = monotonicUs();
+    for (const n of sc.cluster?.nodes ?? []) startDaemon(state, n.name);
   }
   log(`lab ${state.prefix} up: ${state.namespaces.length} namespaces, ${state.processes.length} processes; state in ${statePath(state.prefix)}`);
+}
+
+/** Start (or restart) the service `service` of `host`; returns its PID (undefined: kind not supported here). */
+export function startService(state: LabState, host: string, service: string, sc: Scenario, log: (l: string) => void = () => {}): number | undefined {
+  const h = sc.hosts.find((x) => x.name === host);
+  const s = h?.services.find((x) => x.name === service);
+  if (h === undefined || s === undefined) throw new Error(`no service ${host}/${service}`);
+  const ns = nsName(state.prefix, h.name);
+  const logFile = `${state.dir}/${h.name}-${s.name.replace(/[^a-z0-9.-]/gi, '_')}.log`;
+  let pid: number;
+  if (s.kind === 'http' && which('nginx')) pid = startIn(ns, 'nginx', ['-c', nginxConf(state.dir, h.name, s.port), '-p', state.dir], logFile);
+  else if (s.kind === 'http' || s.kind === 'tcp-echo' || s.kind === 'udp-echo') pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name], logFile);
+  else {
+    log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
+    return undefined;
+  }
+  const rest = state.processes.filter((p) => p.name !== `${h.name}/${s.name}`);
+  state.processes.length = 0;
+  state.processes.push(...rest, { name: `${h.name}/${s.name}`, ns, pid, kind: 'service' });
+  saveState(state);
+  return pid;
+}
+
+/** Start (or restart) the SG daemon of node `name`; returns its PID. */
+export function startDaemon(state: LabState, name: string): number {
+  const ns = nsName(state.prefix, name);
+  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.scenario, '--node', name, '--trace', `${state.dir}/${name}.jsonl`, '--t0', String(state.t0)], `${state.dir}/${name}.log`);
+  const rest = state.processes.filter((p) => p.name !== name);
+  state.processes.length = 0;
+  state.processes.push(...rest, { name, ns, pid, kind: 'daemon' });
+  saveState(state);
+  return pid;
 }
 
 /** Whether `pid` runs (a zombie waiting for its parent to reap it does not). */

@@ -1,0 +1,139 @@
+/**
+ * A scenario workload with real sockets (`sg lab client JSON`, run in the client host's
+ * namespace by `sg run --real`): open-loop Poisson arrivals or closed-loop users, exactly as the
+ * simulator's workload generator, writing one `request` trace event per request to stdout as JSON
+ * Lines, stamped in CLOCK_MONOTONIC µs since the lab's t0 (the daemons' clock). Request kinds:
+ * http (GET, the body names the server), tcp-echo and udp-echo (`size` bytes out and back).
+ */
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import type { WorkloadModel } from '../scenario/load.ts';
+import { Rng } from '../rng.ts';
+import { formatIpv4, type Ipv4Addr } from '../wire/addr.ts';
+import { monotonicUs } from './engine-worker.ts';
+
+export interface ClientSpec {
+  readonly workload: WorkloadModel;
+  readonly t0: number;
+  readonly seed: number;
+}
+
+type Status = 'ok' | 'timeout' | 'refused' | 'reset' | 'unreachable' | 'error';
+
+function statusOf(e: NodeJS.ErrnoException): Status {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'reset';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    default:
+      return 'error';
+  }
+}
+
+/** One request; resolves with its status and the server that answered (http). */
+function once(w: WorkloadModel, timeoutMs: number): Promise<{ status: Status; server?: string; bytes?: number }> {
+  const host = formatIpv4(w.to as Ipv4Addr);
+  const port = w.port ?? 80;
+  const r = w.request;
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (v: { status: Status; server?: string; bytes?: number }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(v);
+    };
+    let cancel = () => {};
+    const timer = setTimeout(() => {
+      cancel();
+      done({ status: 'timeout' });
+    }, timeoutMs);
+    switch (r.kind) {
+      case 'http': {
+        const req = httpRequest({ host, port, path: r.path ?? '/', agent: false, headers: { connection: 'close' } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => done({ status: (res.statusCode ?? 0) < 400 ? 'ok' : 'error', server: body.trim().slice(0, 64), bytes: body.length }));
+          res.on('error', (e) => done({ status: statusOf(e) }));
+        });
+        req.on('error', (e) => done({ status: statusOf(e) }));
+        req.end();
+        cancel = () => req.destroy();
+        break;
+      }
+      case 'tcp-echo': {
+        const s = connect(port, host);
+        const payload = Buffer.alloc(r.size, 0x61);
+        let got = 0;
+        s.on('connect', () => s.write(payload));
+        s.on('data', (d) => {
+          got += d.length;
+          if (got >= r.size) {
+            s.end();
+            done({ status: 'ok', bytes: got });
+          }
+        });
+        s.on('error', (e) => done({ status: statusOf(e) }));
+        cancel = () => s.destroy();
+        break;
+      }
+      case 'udp-echo': {
+        const s = createSocket('udp4');
+        s.on('message', (m) => {
+          s.close();
+          done({ status: 'ok', bytes: m.length });
+        });
+        s.on('error', (e) => done({ status: statusOf(e) }));
+        s.send(Buffer.alloc(r.size, 0x61), port, host);
+        cancel = () => s.close();
+        break;
+      }
+      default:
+        done({ status: 'error' });
+    }
+  });
+}
+
+/** Run the workload to its stop time (plus its timeout); `emit` gets each request event. */
+export async function runClient(spec: ClientSpec, emit: (line: string) => void): Promise<void> {
+  const w = spec.workload;
+  const rng = Rng.fromSeed(spec.seed).split(`client:${w.name}`);
+  const now = () => monotonicUs() - spec.t0;
+  const startUs = w.start ?? 0;
+  const stopUs = w.stop ?? Number.POSITIVE_INFINITY;
+  const timeoutMs = (w.timeout ?? 5_000_000) / 1000;
+  const sleepUntil = (tUs: number) => new Promise<void>((res) => setTimeout(res, Math.max(0, (tUs - now()) / 1000)));
+  const opName = w.request.kind;
+  const fire = async () => {
+    const start = now();
+    const r = await once(w, timeoutMs);
+    const t = now();
+    emit(JSON.stringify({ kind: 'request', t, node: w.from, service: w.name, op: opName, status: r.status, start, latency: t - start, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.server ? { server: r.server } : {}) }));
+  };
+  await sleepUntil(startUs);
+  const inflight = new Set<Promise<void>>();
+  if (w.arrival.kind === 'poisson') {
+    const rate = w.arrival.rate;
+    let next = startUs;
+    for (;;) {
+      next += Math.max(1, Math.round((-Math.log(1 - rng.float()) / rate) * 1e6));
+      if (next >= stopUs) break;
+      await sleepUntil(next);
+      const p = fire().finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+  } else {
+    const users = Array.from({ length: w.arrival.users }, async () => {
+      while (now() < stopUs) await fire();
+    });
+    await Promise.all(users);
+  }
+  await Promise.all(inflight);
+}

@@ -1,0 +1,283 @@
+/**
+ * `sg run FILE --real`: the scenario in the namespace lab instead of the simulator. The lab is
+ * built (`lab.ts`), the SG nodes run as `sg daemon`s, each workload runs as a real client in its
+ * host's namespace (`client.ts`), and the faults are applied with real means at their times:
+ *
+ *   crash / restart      SG node: SIGKILL its daemon / start a fresh one (empty state, as after a
+ *                        crash). Host: SIGKILL its services and take its links down / links up
+ *                        and services started again.
+ *   kill / hang / start  SIGKILL / SIGSTOP / start again (SIGCONT first if it was stopped)
+ *   link-down / link-up  `ip link set` on the host's interface (its carrier, as a cable pull)
+ *   partition / heal     nftables rules on the lab's bridges dropping frames between the sides
+ *   signal, watched-*    SIGHUP, SIGUSR1 / SIGUSR2 to the daemon
+ *   clock stall          SIGSTOP, SIGCONT after the stall (a frozen process)
+ *   loss, delay, clock rate, server-state, counter: not available here (netem is not in this
+ *                        kernel; a host's clock rate cannot be changed): logged and skipped
+ *
+ * The daemons' traces, the clients' request events and the faults are merged in time order (one
+ * clock: CLOCK_MONOTONIC since the lab's t0) into the simulator's trace format, the same
+ * expectations are evaluated over it, and the exit status is the simulator's.
+ */
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync as readText } from 'node:fs';
+import type { RunResult, WorkloadSummary } from '../../sim/scenario.ts';
+import { Evaluator } from '../scenario/expect.ts';
+import { formatScenarioError, loadScenario, type FaultAction, type Scenario } from '../scenario/load.ts';
+import { formatTraceRecord, TRACE_FORMAT, TRACE_VERSION, type TraceEvent, type TraceEventInput } from '../trace.ts';
+import type { Instant } from '../time.ts';
+import { labDown, labUp, nsName, startDaemon, startService, type LabState } from './lab.ts';
+import { monotonicUs } from './engine-worker.ts';
+
+export interface RealRunOptions {
+  readonly trace?: string;
+  readonly prefix?: string;
+  /** Keep the lab's logs and traces (in /tmp/sg-lab/PREFIX) after the run. */
+  readonly keepLogs?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+const SG_BIN = new URL('../../bin/sg.mjs', import.meta.url).pathname;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+export async function runReal(file: string, opts: RealRunOptions = {}): Promise<RunResult> {
+  const log = opts.log ?? (() => {});
+  const loaded = loadScenario(readFileSync(file, 'utf8'), file);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
+  const sc = loaded.scenario;
+  const lab = labUp(file, { ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), log });
+  const events: TraceEventInput[] = [];
+  const now = () => monotonicUs() - lab.t0;
+  const clients: ChildProcess[] = [];
+  let result: RunResult | undefined;
+  try {
+    // Clients.
+    const lines: string[] = [];
+    for (const w of sc.workloads) {
+      const spec = JSON.stringify({ workload: w, t0: lab.t0, seed: sc.seed });
+      const c = spawn('ip', ['netns', 'exec', nsName(lab.prefix, w.from), process.execPath, SG_BIN, 'lab', 'client', spec], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let buf = '';
+      c.stdout!.setEncoding('utf8');
+      c.stdout!.on('data', (d: string) => {
+        buf += d;
+        const parts = buf.split('\n');
+        buf = parts.pop() ?? '';
+        lines.push(...parts.filter(Boolean));
+      });
+      clients.push(c);
+    }
+    // Faults at their times.
+    const stopped = new Set<number>();
+    for (const f of [...sc.faults].sort((a, b) => a.at - b.at)) {
+      await sleep((f.at - now()) / 1000);
+      const t = now() as Instant;
+      const applied = applyFault(lab, sc, f.action, stopped, log);
+      events.push({ kind: 'fault', t, what: faultWhat(f.action), target: faultTarget(f.action), ...(applied === true ? {} : { detail: applied }) } as TraceEventInput);
+    }
+    await sleep((sc.duration - now()) / 1000);
+    for (const c of clients) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const line of lines) events.push(JSON.parse(line) as TraceEventInput);
+  } finally {
+    for (const c of clients) if (c.exitCode === null) c.kill('SIGKILL');
+    // Stop the daemons first so their traces are complete, then read them.
+    for (const p of lab.processes) if (p.kind === 'daemon') try {
+      process.kill(p.pid, 'SIGCONT');
+      process.kill(p.pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+    await sleep(800);
+    for (const n of sc.cluster?.nodes ?? []) {
+      let text = '';
+      try {
+        text = readText(`${lab.dir}/${n.name}.jsonl`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        const ev = JSON.parse(line) as { kind: string; id?: number };
+        if (ev.kind === 'header') continue;
+        delete ev.id;
+        events.push(ev as TraceEventInput);
+      }
+    }
+    labDown(lab.prefix, log, { keepLogs: opts.keepLogs === true });
+  }
+  // Merge in time order (stable: daemons' events keep their own order), evaluate, write.
+  const end = sc.duration as number as Instant;
+  const merged = events.map((e, i) => ({ e, i })).sort((a, b) => a.e.t - b.e.t || a.i - b.i).map((x) => x.e).filter((e) => e.t <= end);
+  const evaluator = new Evaluator(sc.expectations);
+  const out: string[] = [formatTraceRecord({ kind: 'header', format: TRACE_FORMAT, version: TRACE_VERSION, scenario: sc.name, startedAt: new Date().toISOString() })];
+  merged.forEach((e, k) => {
+    const ev = { ...e, id: k + 1 } as TraceEvent;
+    evaluator.observe(ev);
+    out.push(formatTraceRecord(ev));
+  });
+  if (opts.trace !== undefined) writeFileSync(opts.trace, out.join('\n') + '\n');
+  const expectations = evaluator.finish(end);
+  result = { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged) };
+  return result;
+}
+
+function summaries(sc: Scenario, events: readonly TraceEventInput[]): WorkloadSummary[] {
+  return sc.workloads.map((w) => {
+    const reqs = events.filter((e): e is Extract<TraceEventInput, { kind: 'request' }> => e.kind === 'request' && e.service === w.name);
+    const byStatus: Record<string, number> = {};
+    for (const r of reqs) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    const lat = reqs.filter((r) => r.status === 'ok').map((r) => r.latency).sort((a, b) => a - b);
+    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+    return { name: w.name, requests: reqs.length, ok: byStatus['ok'] ?? 0, byStatus, ...(lat.length > 0 ? { p50: pct(50)!, p99: pct(99)! } : {}) };
+  });
+}
+
+function faultWhat(a: FaultAction): string {
+  switch (a.kind) {
+    case 'clock-stall':
+      return 'stall';
+    case 'clock-rate':
+      return 'clock';
+    default:
+      return a.kind;
+  }
+}
+
+function faultTarget(a: FaultAction): string {
+  if ('host' in a) return 'service' in a ? `${a.host}/${a.service}` : a.host;
+  if ('link' in a) return a.link;
+  if (a.kind === 'partition') return a.groups.map((g) => g.join(',')).join(' | ');
+  if (a.kind === 'server-state' || a.kind === 'counter') return `${a.group}/${a.server}`;
+  return 'network';
+}
+
+function pidsIn(ns: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Apply one fault; true, or why it was not (or only partly) applied. */
+function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: Set<number>, log: (l: string) => void): true | string {
+  const daemon = (name: string) => lab.processes.find((p) => p.kind === 'daemon' && p.name === name);
+  const isNode = (name: string) => (sc.cluster?.nodes ?? []).some((n) => n.name === name);
+  const ifaces = (host: string) => sc.hosts.find((h) => h.name === host)?.ifaces.map((f) => f.name) ?? [];
+  switch (a.kind) {
+    case 'crash': {
+      if (isNode(a.host)) {
+        const d = daemon(a.host);
+        if (d !== undefined) signal(d.pid, 'SIGKILL');
+        return true;
+      }
+      for (const pid of pidsIn(nsName(lab.prefix, a.host))) signal(pid, 'SIGKILL');
+      for (const i of ifaces(a.host)) execFileSync('ip', ['-n', nsName(lab.prefix, a.host), 'link', 'set', i, 'down']);
+      return true;
+    }
+    case 'restart': {
+      if (isNode(a.host)) {
+        startDaemon(lab, a.host);
+        return true;
+      }
+      for (const i of ifaces(a.host)) execFileSync('ip', ['-n', nsName(lab.prefix, a.host), 'link', 'set', i, 'up']);
+      for (const s of sc.hosts.find((h) => h.name === a.host)?.services ?? []) startService(lab, a.host, s.name, sc, log);
+      return true;
+    }
+    case 'kill':
+    case 'hang':
+    case 'start': {
+      const p = lab.processes.find((x) => x.name === `${a.host}/${a.service}`);
+      if (a.kind === 'start') {
+        if (p !== undefined && stopped.has(p.pid)) {
+          signal(p.pid, 'SIGCONT');
+          stopped.delete(p.pid);
+          return true;
+        }
+        startService(lab, a.host, a.service, sc, log);
+        return true;
+      }
+      if (p === undefined) return `no running service ${a.host}/${a.service}`;
+      // The service's whole process tree in that namespace (nginx: master and worker).
+      const tree = pidsIn(p.ns).filter((pid) => pid === p.pid || readParent(pid) === p.pid);
+      for (const pid of tree) signal(pid, a.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+      if (a.kind === 'hang') stopped.add(p.pid);
+      return true;
+    }
+    case 'link-down':
+    case 'link-up': {
+      const [host, iface] = a.link.split('.');
+      execFileSync('ip', ['-n', nsName(lab.prefix, host!), 'link', 'set', iface!, a.kind === 'link-down' ? 'down' : 'up']);
+      return true;
+    }
+    case 'signal':
+    case 'watched-down':
+    case 'watched-up': {
+      const d = daemon(a.host);
+      if (d === undefined) return `no daemon ${a.host}`;
+      signal(d.pid, a.kind === 'signal' ? 'SIGHUP' : a.kind === 'watched-down' ? 'SIGUSR1' : 'SIGUSR2');
+      return true;
+    }
+    case 'clock-stall': {
+      const d = daemon(a.host);
+      if (d === undefined) return `clock stall applies to SG nodes in real mode (${a.host} is a host)`;
+      signal(d.pid, 'SIGSTOP');
+      setTimeout(() => signal(d.pid, 'SIGCONT'), a.duration / 1000);
+      return true;
+    }
+    case 'partition':
+      return partition(lab, sc, a.groups);
+    case 'heal':
+      try {
+        execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'sw'), 'nft', 'delete', 'table', 'bridge', 'sgpart']);
+      } catch {
+        // no partition in place
+      }
+      return true;
+    default:
+      log(`real mode: fault ${a.kind} is not available here; skipped`);
+      return `not applied in real mode (${a.kind})`;
+  }
+}
+
+function readParent(pid: number): number | undefined {
+  try {
+    return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Drop frames between the sides' bridge ports (nftables, bridge family, in the switch namespace). */
+function partition(lab: LabState, sc: Scenario, groups: readonly (readonly string[])[]): true | string {
+  // Bridge port names in plug order: hosts' interfaces, then each SG node's eth0 and eth1.
+  const ports = new Map<string, string[]>();
+  let k = 0;
+  for (const h of sc.hosts) for (const _ of h.ifaces) ports.set(h.name, [...(ports.get(h.name) ?? []), `p${k++}`]);
+  for (const n of sc.cluster?.nodes ?? []) ports.set(n.name, [`p${k++}`, `p${k++}`]);
+  const side = groups.map((g) => g.flatMap((n) => ports.get(n) ?? []));
+  const rules: string[] = ['add table bridge sgpart', 'add chain bridge sgpart fwd { type filter hook forward priority 0; }'];
+  for (let i = 0; i < side.length; i++) {
+    for (let j = 0; j < side.length; j++) {
+      if (i === j || side[i]!.length === 0 || side[j]!.length === 0) continue;
+      rules.push(`add rule bridge sgpart fwd iifname { ${side[i]!.join(', ')} } oifname { ${side[j]!.join(', ')} } drop`);
+    }
+  }
+  try {
+    execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'sw'), 'nft', '-f', '-'], { input: rules.join('\n') + '\n' });
+    return true;
+  } catch (e) {
+    return `partition not applied: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
