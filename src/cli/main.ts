@@ -19,6 +19,7 @@ const COMMANDS = {
   daemon: 'run an SG node on real interfaces (AF_PACKET)',
   cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
   hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
+  diff: 'compare the decisions of two traces (simulator against lab)',
   viz: 'open a trace in the browser timeline (not built yet)',
   demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace and capture in out/`,
 } as const;
@@ -68,6 +69,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'hb': {
       const { hbCommand } = await import('./hb.ts');
       return hbCommand(rest, io);
+    }
+    case 'diff': {
+      const { diffCommand } = await import('./diff.ts');
+      return diffCommand(rest, io);
     }
     case 'lab': {
       const { labCommand } = await import('./lab.ts');

@@ -88,6 +88,8 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   const { port1, port2 } = new MessageChannel();
   const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined };
   const worker = new Worker(workerBootstrap(new URL('./engine-worker.ts', import.meta.url)), { workerData: init, transferList: [port2] });
+  const late = monotonicUs() - t0;
+  if (late > 100_000) log(`${cfg.name}: started ${(late / 1000).toFixed(0)} ms after t0`);
   const send = (m: ToWorker) => port1.postMessage(m);
   let exiting = false;
   let resolveDone: (code: number) => void = () => {};

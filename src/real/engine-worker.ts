@@ -52,6 +52,9 @@ export function monotonicUs(): number {
 }
 
 function run(init: WorkerInit): void {
+  // A t0 in the future is a synchronized start (the lab starts every node at the same instant).
+  const wait = init.t0 - monotonicUs();
+  if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait / 1000);
   const post = (m: FromWorker) => init.port.postMessage(m);
   const now = (): Instant => Math.max(0, monotonicUs() - init.t0) as Instant;
   let pending: TraceEventInput[] = [];

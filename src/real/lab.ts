@@ -31,6 +31,8 @@ import { formatScenarioError, loadScenario, type Scenario } from '../scenario/lo
 import { monotonicUs } from './engine-worker.ts';
 
 export const LAB_STATE_DIR = '/tmp/sg-lab';
+/** How far ahead of the daemons' start their common t0 lies (Node + tsx start-up takes ~1-2 s). */
+export const DAEMON_STARTUP_US = 4_000_000;
 const SG_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sg.mjs');
 
 export interface LabProcess {
@@ -211,8 +213,9 @@ function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string)
   }
   for (const h of sc.hosts) for (const svc of h.services) startService(state, h.name, svc.name, sc, log);
   if (daemons) {
-    // Time 0 of the scenario: when the SG nodes start, as in the simulator.
-    (state as { t0: number }).t0 = monotonicUs();
+    // Time 0 of the scenario: when the SG nodes start, as in the simulator. Every daemon waits
+    // for it, so all start together whatever their process start-up took.
+    (state as { t0: number }).t0 = monotonicUs() + DAEMON_STARTUP_US;
     for (const n of sc.cluster?.nodes ?? []) startDaemon(state, n.name);
   }
   log(`lab ${state.prefix} up: ${state.namespaces.length} namespaces, ${state.processes.length} processes; state in ${statePath(state.prefix)}`);

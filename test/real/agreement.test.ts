@@ -1,0 +1,56 @@
+/**
+ * Sim-vs-real agreement (issue 9): every scenario marked `real: true` runs in the simulator and in
+ * the namespace lab (`sg run --real`); its expectations hold in both, and the decisions agree
+ * (`sg diff`: the order of masters within 250 ms, server state transitions, each node's link
+ * targets under the deterministic policy). Needs root and iproute2, like test/real/lab.test.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../sim/scenario.ts';
+import { runReal } from '../../src/real/run.ts';
+import { diffTraces, formatDiff, readTrace, type DiffEvent } from '../../src/scenario/diff.ts';
+import { loadScenario } from '../../src/scenario/load.ts';
+import { JsonlTrace } from '../../src/trace.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function labPossible(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const marked = readdirSync('scenarios')
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => `scenarios/${f}`)
+  .filter((f) => {
+    const r = loadScenario(readFileSync(f, 'utf8'), f);
+    return r.ok && r.scenario.real;
+  });
+
+describe.skipIf(!labPossible())('sim-vs-real agreement', () => {
+  it('there is at least one scenario marked real: true', () => {
+    expect(marked.length).toBeGreaterThanOrEqual(1);
+  });
+
+  for (const file of marked) {
+    it(`${file}: expectations hold in both worlds and the decisions agree`, async () => {
+      const loaded = loadScenario(readFileSync(file, 'utf8'), file);
+      if (!loaded.ok) throw new Error('load');
+      const simEvents: DiffEvent[] = [];
+      const sim = runScenario(loaded.scenario, { trace: new JsonlTrace((l) => { const e = JSON.parse(l) as DiffEvent; if (e.kind !== 'header') simEvents.push(e); }), traceFrames: false });
+      expect(sim.passed).toBe(true);
+      const out = join(mkdtempSync(join(tmpdir(), 'sg-real-')), 'real.jsonl');
+      const real = await runReal(file, { trace: out });
+      for (const e of real.expectations) expect(e.pass, `${e.path}: ${e.measured} [expected ${e.bound}]`).toBe(true);
+      const checks = diffTraces(simEvents, readTrace(readFileSync(out, 'utf8')), 250_000);
+      expect(checks.every((c) => c.agree), formatDiff(checks, 'sim', 'real')).toBe(true);
+    }, 90_000);
+  }
+});
