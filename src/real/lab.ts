@@ -138,11 +138,14 @@ http {
   server {
     listen ${port} reuseport backlog=4096;
     location / { default_type text/plain; return 200 "${host}\\n"; }
+    location = /bulk { default_type application/octet-stream; alias ${dir}/bulk.bin; }
   }
 }
 `,
   );
   mkdirSync(`${dir}/nginx-tmp-${host}`, { recursive: true });
+  // A 64 MiB file for throughput runs (sparse: nothing is written to disk).
+  if (!existsSync(`${dir}/bulk.bin`)) execFileSync('truncate', ['-s', '64M', `${dir}/bulk.bin`]);
   return conf;
 }
 
