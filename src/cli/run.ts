@@ -48,7 +48,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   const v = args.values;
   if (args.positionals.length !== 1) return usageError('run', `expected one scenario file, got ${args.positionals.length}`, RUN_USAGE, io);
   if (v.real === true) {
-    if (v.seed !== undefined || v.until !== undefined || v.pcap !== undefined) return usageError('run', '--seed, --until and --pcap are for the simulator (not yet with --real)', RUN_USAGE, io);
+    if (v.seed !== undefined || v.until !== undefined) return usageError('run', '--seed and --until are for the simulator', RUN_USAGE, io);
     const file = args.positionals[0]!;
     const loaded = readScenario(file);
     if (!loaded.ok) {
@@ -58,13 +58,13 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     const { runReal } = await import('../real/run.ts');
     let result: RunResult;
     try {
-      result = await runReal(file, { ...(v.trace !== undefined ? { trace: v.trace } : {}), keepLogs: v['keep-logs'] === true, log: (l) => io.err(`${l}\n`) });
+      result = await runReal(file, { ...(v.trace !== undefined ? { trace: v.trace } : {}), ...(v.pcap !== undefined ? { pcap: v.pcap } : {}), keepLogs: v['keep-logs'] === true, log: (l) => io.err(`${l}\n`) });
     } catch (e) {
       io.err(`sg run --real: ${e instanceof Error ? e.message : String(e)}\n`);
       return EXIT.failed;
     }
     if (v.json) io.out(JSON.stringify({ file, real: true, ...result, trace: v.trace ?? null }, null, 2) + '\n');
-    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace }).replace(/: simulated /, ': real '));
+    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap }).replace(/: simulated /, ': real '));
     return result.passed ? EXIT.ok : EXIT.failed;
   }
   let seed: number | undefined;

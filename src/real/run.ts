@@ -32,6 +32,8 @@ import { monotonicUs } from './engine-worker.ts';
 
 export interface RealRunOptions {
   readonly trace?: string;
+  /** Capture every segment's bridge with dumpcap (pcapng, one interface per segment). */
+  readonly pcap?: string;
   readonly prefix?: string;
   /** Keep the lab's logs and traces (in /tmp/sg-lab/PREFIX) after the run. */
   readonly keepLogs?: boolean;
@@ -54,6 +56,12 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   const now = () => monotonicUs() - lab.t0;
   const clients: ChildProcess[] = [];
   let result: RunResult | undefined;
+  let capture: ChildProcess | undefined;
+  if (opts.pcap !== undefined) {
+    const ifs = sc.segments.flatMap((_, i) => ['-i', `br${i}`]);
+    capture = spawn('ip', ['netns', 'exec', nsName(lab.prefix, 'sw'), 'dumpcap', '-q', ...ifs, '-w', opts.pcap], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await sleep(500);
+  }
   try {
     // Clients.
     const lines: string[] = [];
@@ -91,6 +99,11 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
       // gone
     }
     await sleep(800);
+    if (capture !== undefined && capture.exitCode === null) {
+      const exited = new Promise((res) => capture!.on('exit', res));
+      capture.kill('SIGINT');
+      await Promise.race([exited, sleep(3000)]);
+    }
     for (const n of sc.cluster?.nodes ?? []) {
       let text = '';
       try {

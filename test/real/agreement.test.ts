@@ -46,11 +46,19 @@ describe.skipIf(!labPossible())('sim-vs-real agreement', () => {
       const simEvents: DiffEvent[] = [];
       const sim = runScenario(loaded.scenario, { trace: new JsonlTrace((l) => { const e = JSON.parse(l) as DiffEvent; if (e.kind !== 'header') simEvents.push(e); }), traceFrames: false });
       expect(sim.passed).toBe(true);
-      const out = join(mkdtempSync(join(tmpdir(), 'sg-real-')), 'real.jsonl');
-      const real = await runReal(file, { trace: out });
+      const dir = mkdtempSync(join(tmpdir(), 'sg-real-'));
+      const out = join(dir, 'real.jsonl');
+      const pcap = join(dir, 'real.pcapng');
+      const real = await runReal(file, { trace: out, pcap });
       for (const e of real.expectations) expect(e.pass, `${e.path}: ${e.measured} [expected ${e.bound}]`).toBe(true);
       const checks = diffTraces(simEvents, readTrace(readFileSync(out, 'utf8')), 250_000);
       expect(checks.every((c) => c.agree), formatDiff(checks, 'sim', 'real')).toBe(true);
+      // The lab's capture (dumpcap on every segment's bridge) opens in tshark without errors and
+      // shows the takeover's gratuitous ARPs.
+      const frames = execFileSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+      expect(frames).toBeGreaterThan(100);
+      expect(execFileSync('tshark', ['-r', pcap, '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8' }).trim()).toBe('');
+      expect(execFileSync('tshark', ['-r', pcap, '-Y', 'arp.isgratuitous'], { encoding: 'utf8' })).toMatch(/ARP Announcement for 10\.10\.1\.10/);
     }, 90_000);
   }
 });
