@@ -280,11 +280,11 @@ function partition(lab: LabState, sc: Scenario, groups: readonly (readonly strin
   for (const h of sc.hosts) for (const _ of h.ifaces) ports.set(h.name, [...(ports.get(h.name) ?? []), `p${k++}`]);
   for (const n of sc.cluster?.nodes ?? []) ports.set(n.name, [`p${k++}`, `p${k++}`]);
   const side = groups.map((g) => g.flatMap((n) => ports.get(n) ?? []));
-  const rules: string[] = ['add table bridge sgpart', 'add chain bridge sgpart fwd { type filter hook forward priority 0; }'];
+  const rules: string[] = ['add table bridge sgpart', 'add chain bridge sgpart cut { type filter hook forward priority 0; }'];
   for (let i = 0; i < side.length; i++) {
     for (let j = 0; j < side.length; j++) {
       if (i === j || side[i]!.length === 0 || side[j]!.length === 0) continue;
-      rules.push(`add rule bridge sgpart fwd iifname { ${side[i]!.join(', ')} } oifname { ${side[j]!.join(', ')} } drop`);
+      rules.push(`add rule bridge sgpart cut iifname { ${side[i]!.join(', ')} } oifname { ${side[j]!.join(', ')} } drop`);
     }
   }
   try {

@@ -155,4 +155,15 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
     const seen = Array.from({ length: 6 }, () => curl(lab));
     expect(seen).toEqual(Array(6).fill('rs1'));
   }, 20_000);
+
+  it('SIGTERM: the daemon steps down (master -> exit in its trace), then exits cleanly', async () => {
+    expect(masterOf(lab)).toBe('sg2');
+    const pid = pidOf(lab, 'sg2');
+    process.kill(pid, 'SIGTERM');
+    await until('sg2 to exit', () => !alive(pid), 5_000);
+    const log = readFileSync(`${lab.dir}/sg2.log`, 'utf8');
+    expect(log).toMatch(/sg2: stopped \{/);
+    const trace = readFileSync(`${lab.dir}/sg2.jsonl`, 'utf8');
+    expect(trace).toMatch(/"machine":"bidd","from":"master","to":"exit"/);
+  }, 10_000);
 });
