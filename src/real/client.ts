@@ -3,11 +3,14 @@
  * namespace by `sg run --real`): open-loop Poisson arrivals or closed-loop users, exactly as the
  * simulator's workload generator, writing one `request` trace event per request to stdout as JSON
  * Lines, stamped in CLOCK_MONOTONIC µs since the lab's t0 (the daemons' clock). Request kinds:
- * http (GET, the body names the server), tcp-echo and udp-echo (`size` bytes out and back).
+ * http (GET, the body names the server), bulk (`GET <size>`, the bytes counted), tcp-echo and
+ * udp-echo (`size` bytes out and back), ping (the system's ping, one echo). Not yet: rpc and
+ * multicast.
  */
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
 import type { WorkloadModel } from '../scenario/load.ts';
 import { Rng } from '../rng.ts';
 import { formatIpv4, type Ipv4Addr } from '../wire/addr.ts';
@@ -66,6 +69,22 @@ function once(w: WorkloadModel, timeoutMs: number): Promise<{ status: Status; se
         req.on('error', (e) => done({ status: statusOf(e) }));
         req.end();
         cancel = () => req.destroy();
+        break;
+      }
+      case 'bulk': {
+        const s = connect(port, host);
+        let got = 0;
+        s.on('connect', () => s.write(`GET ${r.size}\n`));
+        s.on('data', (d) => (got += d.length));
+        s.on('end', () => done({ status: got >= r.size ? 'ok' : 'error', bytes: got }));
+        s.on('error', (e) => done({ status: statusOf(e) }));
+        cancel = () => s.destroy();
+        break;
+      }
+      case 'ping': {
+        const p = spawn('ping', ['-c', '1', '-n', '-q', '-W', String(Math.max(1, Math.ceil(timeoutMs / 1000))), '-s', String(r.size ?? 56), host], { stdio: 'ignore' });
+        p.on('exit', (code) => done({ status: code === 0 ? 'ok' : code === 1 ? 'timeout' : 'unreachable' }));
+        cancel = () => p.kill('SIGKILL');
         break;
       }
       case 'tcp-echo': {

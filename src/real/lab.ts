@@ -13,12 +13,14 @@
  *   every host interface (an AF_PACKET reader would otherwise see partial checksums) and IPv6 is
  *   off (its autoconfiguration chatter is not part of any scenario).
  * - SG nodes get no IP addresses at all: the engine owns them (`sg daemon` in the namespace).
- * - Services: `http` is nginx (Debian's) when installed, else the project's Node server; `tcp-echo`
- *   and `udp-echo` are the project's Node servers (`sg lab serve`). Each answers with its host's
+ * - Services: `http` is nginx (Debian's) when installed, else the project's Node server; `bulk`
+ *   (the simulator's `GET <size>` download), `tcp-echo` and `udp-echo` are the project's Node
+ *   servers (`sg lab serve`). `rpc` does not run in the lab yet: its replies carry the SG
+ *   write-status IP option, which a Node socket cannot set. Each answers with its host's
  *   name, so a client can see which server it reached.
  *
- * Not yet carried over from the scenario: link latency/loss (netem is not in this kernel) and
- * bandwidth (`tc tbf` works; applied when `bandwidth` is set on a segment's default link).
+ * Link bandwidth is carried over with `tc tbf` on the switch side of each cable; latency, jitter
+ * and loss are not (netem is not in this kernel).
  */
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -186,12 +188,18 @@ function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string)
     ip(['-n', sw, 'link', 'set', `br${i}`, 'up']);
   }
   let port = 0;
-  const plug = (ns: string, ifname: string, segment: string): void => {
+  const plug = (ns: string, ifname: string, segment: string, bps: number | undefined): void => {
     const seg = segIndex.get(segment);
     if (seg === undefined) throw new Error(`no segment '${segment}'`);
     const peer = `p${port++}`;
     ip(['-n', sw, 'link', 'add', peer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
     ip(['-n', sw, 'link', 'set', peer, 'master', `br${seg}`, 'up']);
+    if (bps !== undefined && bps < 10e9) {
+      // The cable's line rate, as the switch sends to the host (tbf; netem is not in this kernel,
+      // so latency, jitter and loss are not carried over).
+      const burst = Math.max(16_384, Math.ceil(bps / 8 / 250)); // 4 ms worth
+      inNs(sw, 'tc', ['qdisc', 'add', 'dev', peer, 'root', 'tbf', 'rate', `${Math.round(bps)}bit`, 'burst', String(burst), 'latency', '20ms']);
+    }
     ip(['-n', ns, 'link', 'set', ifname, 'up']);
     try {
       inNs(ns, 'ethtool', ['-K', ifname, 'tx', 'off']);
@@ -202,7 +210,7 @@ function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string)
   for (const h of sc.hosts) {
     const ns = addNs(state, h.name);
     h.ifaces.forEach((f, k) => {
-      plug(ns, f.name, f.segment);
+      plug(ns, f.name, f.segment, f.link.bandwidthBps);
       for (const a of f.addrs) ip(['-n', ns, 'addr', 'add', `${formatIpv4(a.addr)}/${a.prefixLen}`, 'dev', f.name]);
     });
     if (h.router) inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
@@ -211,8 +219,8 @@ function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string)
   }
   for (const n of sc.cluster?.nodes ?? []) {
     const ns = addNs(state, n.name);
-    plug(ns, 'eth0', n.publicSegment);
-    plug(ns, 'eth1', n.privateSegment);
+    plug(ns, 'eth0', n.publicSegment, sc.segments[segIndex.get(n.publicSegment)!]!.link.bandwidthBps);
+    plug(ns, 'eth1', n.privateSegment, sc.segments[segIndex.get(n.privateSegment)!]!.link.bandwidthBps);
   }
   for (const h of sc.hosts) for (const svc of h.services) startService(state, h.name, svc.name, sc, log);
   if (daemons) {
@@ -233,7 +241,7 @@ export function startService(state: LabState, host: string, service: string, sc:
   const logFile = `${state.dir}/${h.name}-${s.name.replace(/[^a-z0-9.-]/gi, '_')}.log`;
   let pid: number;
   if (s.kind === 'http' && which('nginx')) pid = startIn(ns, 'nginx', ['-c', nginxConf(state.dir, h.name, s.port), '-p', state.dir], logFile);
-  else if (s.kind === 'http' || s.kind === 'tcp-echo' || s.kind === 'udp-echo') pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name], logFile);
+  else if (s.kind === 'http' || s.kind === 'bulk' || s.kind === 'tcp-echo' || s.kind === 'udp-echo') pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name], logFile);
   else {
     log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
     return undefined;

@@ -20,6 +20,37 @@ export function serve(kind: string, port: number, name: string, log: (l: string)
       srv.listen(port, () => log(`http on :${port} as ${name}`));
       return () => srv.close();
     }
+    case 'bulk': {
+      // The simulator's protocol: the request line 'GET <size>\n', then <size> bytes and close.
+      const chunk = Buffer.alloc(65536, 0x42);
+      const srv = createTcp((c) => {
+        let line = '';
+        c.setEncoding('latin1');
+        const onData = (d: string) => {
+          line += d;
+          const nl = line.indexOf('\n');
+          if (nl < 0) {
+            if (line.length > 64) c.destroy();
+            return;
+          }
+          c.off('data', onData);
+          let left = Number(/^GET (\d+)/.exec(line)?.[1] ?? 0);
+          const pump = () => {
+            while (left > 0) {
+              const n = Math.min(left, chunk.length);
+              left -= n;
+              if (!c.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void c.once('drain', pump);
+            }
+            c.end();
+          };
+          pump();
+        };
+        c.on('data', onData);
+        c.on('error', () => {});
+      });
+      srv.listen(port, () => log(`bulk on :${port}`));
+      return () => srv.close();
+    }
     case 'tcp-echo': {
       const srv = createTcp((c) => c.pipe(c));
       srv.listen(port, () => log(`tcp-echo on :${port}`));
@@ -32,6 +63,6 @@ export function serve(kind: string, port: number, name: string, log: (l: string)
       return () => s.close();
     }
     default:
-      throw new Error(`sg lab serve: unknown kind '${kind}' (http, tcp-echo, udp-echo)`);
+      throw new Error(`sg lab serve: unknown kind '${kind}' (http, bulk, tcp-echo, udp-echo)`);
   }
 }
