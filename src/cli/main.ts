@@ -20,7 +20,7 @@ const COMMANDS = {
   cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
   hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
   diff: 'compare the decisions of two traces (simulator against lab)',
-  viz: 'open a trace in the browser timeline (not built yet)',
+  viz: 'serve the browser timeline for a trace and print its URL',
   demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace and capture in out/`,
 } as const;
 type Command = keyof typeof COMMANDS;
@@ -69,6 +69,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'hb': {
       const { hbCommand } = await import('./hb.ts');
       return hbCommand(rest, io);
+    }
+    case 'viz': {
+      const { vizCommand } = await import('./viz.ts');
+      return vizCommand(rest, io);
     }
     case 'diff': {
       const { diffCommand } = await import('./diff.ts');

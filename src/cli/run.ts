@@ -6,6 +6,7 @@
  * held, 1 when one failed, 2 on bad usage or a bad scenario file (nothing is run).
  */
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import { JsonlTrace } from '../trace.ts';
@@ -27,6 +28,7 @@ options:
   --until T           stop at simulated time T (e.g. 30s) instead of the scenario's duration
   --trace FILE        write the JSON Lines trace to FILE
   --pcap FILE         write a pcapng capture (one interface per link) to FILE
+  --report FILE       write a self-contained HTML report (summary and timeline) to FILE
   --json              print the result as JSON instead of text
   -q, --quiet         print only failures
   -h, --help          this help
@@ -42,6 +44,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     real: { type: 'boolean' },
+    report: { type: 'string' },
     'keep-logs': { type: 'boolean' },
   }, RUN_USAGE, io);
   if (typeof args === 'number') return args;
@@ -63,6 +66,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
       io.err(`sg run --real: ${e instanceof Error ? e.message : String(e)}\n`);
       return EXIT.failed;
     }
+    if (v.report !== undefined && v.trace !== undefined) await writeReportFile(v.report, readFileSync(v.trace, 'utf8'), file, result);
     if (v.json) io.out(JSON.stringify({ file, real: true, ...result, trace: v.trace ?? null }, null, 2) + '\n');
     else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap }).replace(/: simulated /, ': real '));
     return result.passed ? EXIT.ok : EXIT.failed;
@@ -91,6 +95,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   }
   const sc = loaded.scenario;
   const traceFile = v.trace !== undefined ? new FileSink(v.trace) : undefined;
+  const reportLines: string[] | undefined = v.report !== undefined ? [] : undefined;
   const pcapFile = v.pcap !== undefined ? new FileSink(v.pcap) : undefined;
   const effectiveSeed = seed ?? sc.seed;
   const progress = io.isTTY && !v.json && !v.quiet ? new Progress(io) : undefined;
@@ -99,7 +104,17 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     result = runScenario(sc, {
       seed: effectiveSeed,
       ...(until !== undefined ? { until } : {}),
-      ...(traceFile ? { trace: new JsonlTrace((l) => traceFile.line(l), { seed: effectiveSeed, scenario: sc.name }) } : {}),
+      ...(traceFile || reportLines
+        ? {
+            trace: new JsonlTrace(
+              (l) => {
+                traceFile?.line(l);
+                reportLines?.push(l);
+              },
+              { seed: effectiveSeed, scenario: sc.name },
+            ),
+          }
+        : {}),
       ...(pcapFile ? { pcap: (c: Uint8Array) => pcapFile.write(c) } : {}),
       ...(progress ? { onProgress: (now: Instant, end: Instant) => progress.update(now, end) } : {}),
     });
@@ -108,6 +123,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     traceFile?.close();
     pcapFile?.close();
   }
+  if (v.report !== undefined && reportLines !== undefined) await writeReportFile(v.report, reportLines.join('\n') + '\n', file, result);
   if (v.json) io.out(JSON.stringify({ file, ...result, trace: v.trace ?? null, pcap: v.pcap ?? null }, null, 2) + '\n');
   else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap }));
   return result.passed ? EXIT.ok : EXIT.failed;
@@ -164,4 +180,12 @@ export function formatResult(file: string, r: RunResult, o: { quiet: boolean; tr
     lines.push(`FAIL ${file} seed ${r.seed}: ${failed} of ${r.expectations.length} expectation(s) failed`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The HTML report: the run's summary as a comment at the top, then the timeline with the trace. */
+async function writeReportFile(out: string, trace: string, file: string, r: RunResult): Promise<void> {
+  const { writeReport } = await import('./viz.ts');
+  const summary = formatResult(file, r, { quiet: false }).replace(/--/g, '- -');
+  const html = (await writeReport(trace, `${r.scenario}: ${r.passed ? 'PASS' : 'FAIL'}`)).replace('<body>', `<body>\n<!--\n${summary}-->\n<details class="summary"><summary>${r.passed ? 'PASS' : 'FAIL'}: ${r.scenario}</summary><pre>${summary.replace(/[<&]/g, (c) => (c === '<' ? '&lt;' : '&amp;'))}</pre></details>`);
+  writeFileSync(out, html);
 }

@@ -1,0 +1,56 @@
+/**
+ * The timeline's model (viz/src/model.ts) over a real scenario trace: one lane per node with the
+ * SG nodes first, a role band per bidd state interval, the crash as a fault marker, control
+ * arrows matched through the cause chain from sender to receiver, request metrics per bucket.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildModel, causeChain, parseTrace } from '../../viz/src/model.ts';
+import { scenarioTrace } from './trace-helper.ts';
+
+describe('viz model', () => {
+  const text = scenarioTrace('scenarios/lab-basic.yaml');
+  const { events, header, bad } = parseTrace(text);
+  const m = buildModel(events, header);
+
+  it('parses every line', () => {
+    expect(bad).toBe(0);
+    expect(header?.['scenario']).toBe('lab-basic');
+    expect(m.events).toBe(text.trim().split('\n').length - 1);
+  });
+
+  it('has a lane per node, SG nodes first', () => {
+    expect(m.lanes.slice(0, 2)).toEqual(['sg1', 'sg2']);
+    for (const n of ['client', 'rs1', 'rs2']) expect(m.lanes).toContain(n);
+  });
+
+  it('draws role bands from the bidd transitions and the crash as a marker', () => {
+    const roles = m.bands.filter((b) => b.row === 'role');
+    const sg1 = roles.filter((b) => b.lane === 'sg1').map((b) => b.state);
+    expect(sg1).toContain('master');
+    const sg2Master = roles.find((b) => b.lane === 'sg2' && b.state === 'master')!;
+    expect(sg2Master.from).toBeGreaterThan(5_000_000);
+    // sg1's master band ends at the crash.
+    const sg1Master = roles.find((b) => b.lane === 'sg1' && b.state === 'master')!;
+    expect(sg1Master.to).toBe(5_000_000);
+    expect(m.markers.some((k) => k.kind === 'fault' && k.label === 'crash sg1' && k.t === 5_000_000)).toBe(true);
+  });
+
+  it('matches control arrows from sender to receiver through the switch', () => {
+    const bidd = m.arrows.filter((a) => a.label === 'bidd');
+    expect(bidd.length).toBeGreaterThan(20);
+    expect(bidd.every((a) => a.t1 >= a.t0 && a.from !== a.to)).toBe(true);
+    expect(bidd.some((a) => a.from === 'sg1' && a.to === 'sg2')).toBe(true);
+    expect(bidd.some((a) => a.from === 'sg2' && a.to === 'sg1')).toBe(true);
+    // The receiving frame's cause chain leads back to the sender's transmission.
+    const a = bidd[0]!;
+    const chain = causeChain(m, a.id);
+    expect(chain.some((e) => e.node === a.from && e.dir === 'tx')).toBe(true);
+  });
+
+  it('buckets requests, failures and latency', () => {
+    const total = m.metrics.reduce((s, b) => s + b.requests, 0);
+    expect(total).toBe(events.filter((e) => e.kind === 'request').length);
+    expect(m.metrics.some((b) => Number.isFinite(b.p99))).toBe(true);
+    expect([...m.links.keys()].sort()).toEqual(['web/rs1', 'web/rs2']);
+  });
+});
