@@ -6,7 +6,7 @@
  * saying why, when Chromium is not installed (CI installs it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -55,6 +55,7 @@ describe.skipIf(CHROMIUM === undefined)('timeline in headless Chromium', () => {
   afterAll(async () => {
     viz?.kill('SIGTERM');
     await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   async function open(target: string): Promise<Page> {

@@ -4,8 +4,33 @@
  * arrows matched through the cause chain from sender to receiver, request metrics per bucket.
  */
 import { describe, expect, it } from 'vitest';
-import { buildModel, causeChain, parseTrace } from '../../viz/src/model.ts';
+import { buildModel, causeChain, parseTrace, windowMetrics } from '../../viz/src/model.ts';
 import { scenarioTrace } from './trace-helper.ts';
+
+describe('viz model: server states', () => {
+  it('draws each server state as each SG node sees it, from the health decisions', () => {
+    const { events } = parseTrace(scenarioTrace('scenarios/health-crash.yaml'));
+    const m = buildModel(events);
+    const server = m.bands.filter((b) => b.row !== 'role');
+    expect(server.length).toBeGreaterThan(0);
+    const states = new Set(server.map((b) => b.state));
+    expect(states.has('dead')).toBe(true);
+    // The bands of one server row tile time without overlap, in order.
+    const byRow = new Map<string, typeof server>();
+    for (const b of server) byRow.set(`${b.lane}/${b.row}`, [...(byRow.get(`${b.lane}/${b.row}`) ?? []), b]);
+    for (const rows of byRow.values()) for (let i = 1; i < rows.length; i++) expect(rows[i]!.from).toBeGreaterThanOrEqual(rows[i - 1]!.to);
+    // Each band starts at a server state event of that node and entity.
+    for (const b of server) expect(events.some((e) => e.kind === 'state' && e.machine === 'server' && e.node === b.lane && e.entity === b.row && e.t === b.from && e.to === b.state)).toBe(true);
+  });
+
+  it('re-buckets the metrics of a zoomed window from the events', () => {
+    const { events } = parseTrace(scenarioTrace('scenarios/lab-basic.yaml'));
+    const w = windowMetrics(events, 2_000_000, 3_000_000, 100);
+    expect(w.bucketUs).toBe(10_000);
+    const inWindow = events.filter((e) => e.kind === 'request' && e.t >= 2_000_000 && e.t < 3_000_000).length;
+    expect(w.metrics.reduce((s, b) => s + b.requests, 0)).toBe(inWindow);
+  });
+});
 
 describe('viz model', () => {
   const text = scenarioTrace('scenarios/lab-basic.yaml');

@@ -8,7 +8,7 @@
  * the URL's hash, so a link shows the same view.
  */
 import * as d3 from 'd3';
-import { buildModel, causeChain, eventsNear, flowArrows, flowPort, parseTrace, type Arrow, type Model, type TraceEv } from './model.ts';
+import { buildModel, causeChain, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, type Arrow, type Model, type TraceEv } from './model.ts';
 
 const LANE_H = 34;
 const ROW_H = 9;
@@ -265,8 +265,11 @@ function drawMetrics(m: Model, x: d3.ScaleLinear<number, number>, width: number)
   root.selectAll('*').remove();
   const H = 150;
   const svg = root.append('svg').attr('width', width).attr('height', H * 2 + 40 + H / 2 + 10);
-  const inView = m.metrics.filter((b) => b.t >= view.t0 - m.bucketUs && b.t <= view.t1);
-  const perSec = 1e6 / m.bucketUs;
+  // Whole-trace buckets when they resolve the window well enough; otherwise re-bucket the window.
+  const zoomed = (view.t1 - view.t0) * 50 < (m.end - m.start);
+  const w = zoomed ? windowMetrics(events, view.t0, view.t1, 200) : { bucketUs: m.bucketUs, metrics: m.metrics.filter((b) => b.t >= view.t0 - m.bucketUs && b.t <= view.t1), links: m.links };
+  const inView = w.metrics;
+  const perSec = 1e6 / w.bucketUs;
   const yReq = d3.scaleLinear().domain([0, (d3.max(inView, (b) => b.requests) ?? 1) * perSec || 1]).nice().range([H, 10]);
   const panel = svg.append('g').attr('class', 'requests');
   panel.append('g').attr('class', 'axis').attr('transform', `translate(${LEFT},0)`).call(d3.axisLeft(yReq).ticks(4));
@@ -282,7 +285,8 @@ function drawMetrics(m: Model, x: d3.ScaleLinear<number, number>, width: number)
   lat.append('path').datum(inView).attr('fill', 'none').attr('stroke', '#f4b400').attr('d', line((b) => yLat(b.p99)));
   // New links per server (the balancer's choices), one line per server.
   const lk = svg.append('g').attr('class', 'links').attr('transform', `translate(0,${2 * H + 40})`);
-  const series = [...m.links].map(([k, arr]) => ({ k, pts: inView.map((b) => ({ t: b.t, v: arr[Math.round((b.t - m.start) / m.bucketUs)] ?? 0 })) }));
+  const base = zoomed ? view.t0 : m.start;
+  const series = [...w.links].map(([k, arr]) => ({ k, pts: inView.map((b) => ({ t: b.t, v: arr[Math.round((b.t - base) / w.bucketUs)] ?? 0 })) }));
   const yL = d3.scaleLinear().domain([0, (d3.max(series.flatMap((s) => s.pts.map((p) => p.v))) ?? 1) * perSec || 1]).nice().range([H / 2, 10]);
   lk.append('g').attr('class', 'axis').attr('transform', `translate(${LEFT},0)`).call(d3.axisLeft(yL).ticks(3));
   lk.append('text').attr('x', 6).attr('y', 20).attr('class', 'lane-label').text('new links/s');

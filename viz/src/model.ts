@@ -285,3 +285,45 @@ export function flowArrows(m: Model, events: readonly TraceEv[], port: number, f
   }
   return out;
 }
+
+/**
+ * Request metrics for the window [from, to) in `buckets` buckets, from the time-sorted events
+ * (binary search to the window, then one pass): what the charts show when zoomed in, where the
+ * whole-trace buckets would be wider than the window.
+ */
+export function windowMetrics(events: readonly TraceEv[], from: number, to: number, buckets: number): { bucketUs: number; metrics: Bucket[]; links: Map<string, Float64Array> } {
+  const bucketUs = Math.max(1, Math.ceil((to - from) / buckets));
+  const nb = Math.ceil((to - from) / bucketUs) + 1;
+  const metrics: Bucket[] = Array.from({ length: nb }, (_, i) => ({ t: from + i * bucketUs, requests: 0, failures: 0, p50: NaN, p99: NaN }));
+  const lat: number[][] = Array.from({ length: nb }, () => []);
+  const links = new Map<string, Float64Array>();
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid]!.t < from) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < events.length && events[i]!.t < to; i++) {
+    const e = events[i]!;
+    const b = Math.floor((e.t - from) / bucketUs);
+    if (e.kind === 'request') {
+      metrics[b]!.requests++;
+      if (e.status !== 'ok') metrics[b]!.failures++;
+      else lat[b]!.push(Number(e.latency));
+    } else if (e.kind === 'decision' && e.what === 'link-new') {
+      const d = e.detail as { group?: string; server?: string } | undefined;
+      const k = `${d?.group}/${d?.server}`;
+      let r = links.get(k);
+      if (r === undefined) links.set(k, (r = new Float64Array(nb)));
+      r[b]!++;
+    }
+  }
+  lat.forEach((xs, i) => {
+    if (xs.length === 0) return;
+    xs.sort((a, b) => a - b);
+    metrics[i]!.p50 = xs[Math.floor(xs.length * 0.5)]!;
+    metrics[i]!.p99 = xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))]!;
+  });
+  return { bucketUs, metrics, links };
+}
