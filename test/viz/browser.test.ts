@@ -89,6 +89,9 @@ describe.skipIf(CHROMIUM === undefined)('timeline in headless Chromium', () => {
     await page.goto(`${url}#t0=${flowFrame!.t - 1000}&t1=${flowFrame!.t + 6000}&sel=${flowFrame!.id}`);
     await page.reload();
     await page.waitForSelector('body[data-flow]');
+    const decoded = await page.$$eval('#inspector table.decoded tr', (rows) => rows.map((r) => r.textContent));
+    expect(decoded).toContain('flagsSYN');
+    expect(decoded).toContain('protocolTCP');
     const flowArrows = Number(await page.evaluate(() => document.body.dataset['flow']));
     expect(flowArrows).toBeGreaterThanOrEqual(8); // SYN, SYN-ACK, ACK, request, response... both hops through the SG node
     mkdirSync('out', { recursive: true });
@@ -97,6 +100,20 @@ describe.skipIf(CHROMIUM === undefined)('timeline in headless Chromium', () => {
     await page.reload();
     await page.waitForSelector('body[data-loaded="true"]');
     await page.screenshot({ path: 'out/viz-lab-basic.png', fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it('filters arrow and marker kinds, and keeps the filter in the URL', async () => {
+    const page = await open(url);
+    const kinds = await page.$$eval('#kinds input[data-kind]', (els) => els.map((e) => e.getAttribute('data-kind')));
+    expect(kinds).toEqual(expect.arrayContaining(['bidd', 'sync', 'fault', 'decision']));
+    const before = await page.locator('g.marker').count();
+    await page.locator('#kinds input[data-kind="decision"]').uncheck();
+    await page.locator('#kinds input[data-kind="bidd"]').uncheck();
+    expect(page.url()).toMatch(/hide=(decision%2Cbidd|decision,bidd)/);
+    const after = await page.locator('g.marker').count();
+    expect(after).toBe(model.markers.filter((k) => k.kind === 'fault').length);
+    expect(after).toBeLessThan(before);
     await page.close();
   }, 60_000);
 

@@ -4,7 +4,7 @@
  * arrows matched through the cause chain from sender to receiver, request metrics per bucket.
  */
 import { describe, expect, it } from 'vitest';
-import { buildModel, causeChain, parseTrace, windowMetrics } from '../../viz/src/model.ts';
+import { buildModel, causeChain, decodeSummary, flowArrows, flowPort, parseTrace, windowMetrics } from '../../viz/src/model.ts';
 import { scenarioTrace } from './trace-helper.ts';
 
 describe('viz model: server states', () => {
@@ -77,5 +77,25 @@ describe('viz model', () => {
     expect(total).toBe(events.filter((e) => e.kind === 'request').length);
     expect(m.metrics.some((b) => Number.isFinite(b.p99))).toBe(true);
     expect([...m.links.keys()].sort()).toEqual(['web/rs1', 'web/rs2']);
+  });
+});
+
+describe('viz model: flows', () => {
+  it('a multicast write fans out: the relayed datagram reaches both servers from the SG node (slides 16, 19)', () => {
+    const { events } = parseTrace(scenarioTrace('scenarios/failover-multicast.yaml'));
+    const m = buildModel(events);
+    const first = events.find((e) => e.kind === 'frame' && e.dir === 'rx' && e.node === 'rs1' && String(e.summary).includes('> 234.116.72.114:5000'))!;
+    const port = flowPort(String(first.summary))!;
+    const arrows = flowArrows(m, events, port, first.t - 1000, first.t + 1000);
+    const toServers = arrows.filter((a) => a.from === 'sg1' && (a.to === 'rs1' || a.to === 'rs2') && Math.abs(a.t1 - first.t) < 1000);
+    expect(new Set(toServers.map((a) => a.to))).toEqual(new Set(['rs1', 'rs2']));
+    // And the datagram reached sg1 from the router first.
+    expect(arrows.some((a) => a.from === 'mr' && a.to === 'sg1')).toBe(true);
+  });
+
+  it('decodes a frame summary into fields', () => {
+    expect(decodeSummary('TCP 10.0.0.1:40000 > 10.0.0.2:80 [ACK,SYN] seq=1 ack=2 len=0')).toEqual({ protocol: 'TCP', source: '10.0.0.1:40000', destination: '10.0.0.2:80', flags: 'ACK,SYN', seq: '1', ack: '2', len: '0' });
+    expect(decodeSummary('UDP 10.0.0.1:5891 > 224.1.1.1:5891 len=67')['service']).toBe('bidd (heartbeat/bid/resign)');
+    expect(decodeSummary('ARP who-has 10.0.0.1 tell 10.0.0.2')).toEqual({ protocol: 'ARP', text: 'who-has 10.0.0.1 tell 10.0.0.2' });
   });
 });

@@ -8,7 +8,7 @@
  * the URL's hash, so a link shows the same view.
  */
 import * as d3 from 'd3';
-import { buildModel, causeChain, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, type Arrow, type Model, type TraceEv } from './model.ts';
+import { buildModel, causeChain, decodeSummary, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, type Arrow, type Model, type TraceEv } from './model.ts';
 
 const LANE_H = 34;
 const ROW_H = 9;
@@ -26,13 +26,15 @@ interface View {
   sel: number | undefined;
   arrows: boolean;
   rates: boolean;
+  /** Arrow kinds and marker kinds not shown (e.g. 'sync', 'probe', 'decision'). */
+  hide: Set<string>;
 }
 
 let model: Model | undefined;
 let events: TraceEv[] = [];
 /** The selected client flow, drawn as a sequence diagram over the timeline. */
 let flow: { port: number; arrows: Arrow[] } | undefined;
-const view: View = { t0: 0, t1: 1, lanes: '', sel: undefined, arrows: true, rates: true };
+const view: View = { t0: 0, t1: 1, lanes: '', sel: undefined, arrows: true, rates: true, hide: new Set() };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (s: string) => ($('status').textContent = s);
@@ -45,6 +47,7 @@ function readHash(): void {
   view.sel = h.has('sel') ? Number(h.get('sel')) : undefined;
   view.arrows = h.get('arrows') !== '0';
   view.rates = h.get('rates') !== '0';
+  view.hide = new Set((h.get('hide') ?? '').split(',').filter(Boolean));
 }
 
 function writeHash(): void {
@@ -55,6 +58,7 @@ function writeHash(): void {
   if (view.sel !== undefined) h.set('sel', String(view.sel));
   if (!view.arrows) h.set('arrows', '0');
   if (!view.rates) h.set('rates', '0');
+  if (view.hide.size > 0) h.set('hide', [...view.hide].join(','));
   history.replaceState(null, '', `${location.pathname}${location.search}#${h}`);
 }
 
@@ -78,6 +82,7 @@ export function load(text: string, source: string): void {
   ($('laneFilter') as HTMLInputElement).value = view.lanes;
   ($('showArrows') as HTMLInputElement).checked = view.arrows;
   ($('showRates') as HTMLInputElement).checked = view.rates;
+  kindFilters(m0());
   const t3 = performance.now();
   draw();
   document.body.dataset['events'] = String(model.events);
@@ -88,6 +93,32 @@ export function load(text: string, source: string): void {
   document.body.dataset['loadMs'] = String(Math.round(t2 - t0));
   document.body.dataset['drawMs'] = String(Math.round(performance.now() - t3));
   if (view.sel !== undefined) inspect(view.sel);
+}
+
+function m0(): Model {
+  return model!;
+}
+
+/** One checkbox per arrow kind present in the trace and per marker kind: show or hide it. */
+function kindFilters(m: Model): void {
+  const box = $('kinds');
+  box.innerHTML = '';
+  const kinds = [...new Set(m.arrows.map((a) => a.label))].sort().concat(['fault', 'decision']);
+  for (const k of kinds) {
+    const label = document.createElement('label');
+    const cb = document.createElement('input');
+    cb.type = 'checkbox';
+    cb.dataset['kind'] = k;
+    cb.checked = !view.hide.has(k);
+    cb.onchange = () => {
+      if (cb.checked) view.hide.delete(k);
+      else view.hide.add(k);
+      writeHash();
+      draw();
+    };
+    label.append(cb, ` ${k}`);
+    box.appendChild(label);
+  }
 }
 
 function visibleLanes(m: Model): string[] {
@@ -148,7 +179,7 @@ function draw(): void {
     for (const a of m.arrows) {
       const y0 = laneY.get(a.from);
       const y1 = laneY.get(a.to);
-      if (y0 === undefined || y1 === undefined || a.t1 < view.t0 || a.t0 > view.t1) continue;
+      if (y0 === undefined || y1 === undefined || a.t1 < view.t0 || a.t0 > view.t1 || view.hide.has(a.label)) continue;
       ctx.strokeStyle = ARROW_COLORS[a.label] ?? '#555';
       ctx.globalAlpha = 0.5;
       ctx.beginPath();
@@ -215,7 +246,7 @@ function draw(): void {
   });
   const mk = g
     .selectAll('g.marker')
-    .data(m.markers.filter((mm) => laneY.has(mm.lane) && mm.t >= view.t0 && mm.t <= view.t1))
+    .data(m.markers.filter((mm) => laneY.has(mm.lane) && mm.t >= view.t0 && mm.t <= view.t1 && !view.hide.has(mm.kind)))
     .join('g')
     .attr('class', 'marker')
     .attr('data-id', (mm) => mm.id)
@@ -331,6 +362,16 @@ function inspect(id: number): void {
   h.textContent = `event ${e.id}: ${e.kind} at ${fmtT(e.t)}${e.node ? ` on ${e.node}` : ''}`;
   box.appendChild(h);
   box.dataset['event'] = String(e.id);
+  if (e.kind === 'frame' && typeof e.summary === 'string') {
+    const table = document.createElement('table');
+    table.className = 'decoded';
+    for (const [k, v] of Object.entries(decodeSummary(e.summary))) {
+      const tr = table.insertRow();
+      tr.insertCell().textContent = k;
+      tr.insertCell().textContent = v;
+    }
+    box.appendChild(table);
+  }
   const pre = document.createElement('pre');
   pre.className = 'fields';
   pre.textContent = JSON.stringify(e, null, 2);

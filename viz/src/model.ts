@@ -327,3 +327,28 @@ export function windowMetrics(events: readonly TraceEv[], from: number, to: numb
   });
   return { bucketUs, metrics, links };
 }
+
+/**
+ * The fields of a frame event's summary, as the simulator and real mode write it, e.g.
+ * 'TCP 10.0.0.1:40000 > 10.0.0.2:80 [ACK,SYN] seq=1 ack=2 len=0' or 'ARP 10.0.0.1 is-at 02:..'.
+ */
+export function decodeSummary(summary: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const l4 = /^(TCP|UDP) ([\d.]+):(\d+) > ([\d.]+):(\d+)(?: \[([A-Z,]+)\])?(.*)$/.exec(summary);
+  if (l4) {
+    out['protocol'] = l4[1]!;
+    out['source'] = `${l4[2]}:${l4[3]}`;
+    out['destination'] = `${l4[4]}:${l4[5]}`;
+    if (l4[6]) out['flags'] = l4[6];
+    for (const m of (l4[7] ?? '').matchAll(/(\w+)=(\S+)/g)) out[m[1]!] = m[2]!;
+    const port = Number(l4[5]);
+    const sport = Number(l4[3]);
+    const svc = { 5891: 'bidd (heartbeat/bid/resign)', 5892: 'state sync', 5890: 'feedback protocol (SGctrld)' } as Record<number, string>;
+    if (svc[port] ?? svc[sport]) out['service'] = (svc[port] ?? svc[sport])!;
+    return out;
+  }
+  const words = summary.split(' ');
+  out['protocol'] = words[0] ?? '';
+  out['text'] = words.slice(1).join(' ');
+  return out;
+}
