@@ -108,9 +108,10 @@ describe.skipIf(CHROMIUM === undefined)('timeline in headless Chromium', () => {
     const kinds = await page.$$eval('#kinds input[data-kind]', (els) => els.map((e) => e.getAttribute('data-kind')));
     expect(kinds).toEqual(expect.arrayContaining(['bidd', 'sync', 'fault', 'decision']));
     const before = await page.locator('g.marker').count();
+    expect(await page.locator('#kinds input[data-kind="sync"]').isChecked()).toBe(false); // hidden by default
     await page.locator('#kinds input[data-kind="decision"]').uncheck();
     await page.locator('#kinds input[data-kind="bidd"]').uncheck();
-    expect(page.url()).toMatch(/hide=(decision%2Cbidd|decision,bidd)/);
+    expect(decodeURIComponent(page.url())).toMatch(/hide=sync,decision,bidd/);
     const after = await page.locator('g.marker').count();
     expect(after).toBe(model.markers.filter((k) => k.kind === 'fault').length);
     expect(after).toBeLessThan(before);

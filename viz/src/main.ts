@@ -47,7 +47,8 @@ function readHash(): void {
   view.sel = h.has('sel') ? Number(h.get('sel')) : undefined;
   view.arrows = h.get('arrows') !== '0';
   view.rates = h.get('rates') !== '0';
-  view.hide = new Set((h.get('hide') ?? '').split(',').filter(Boolean));
+  // State sync is a stream to every slave on every link change: hidden unless asked for.
+  view.hide = new Set((h.has('hide') ? (h.get('hide') ?? '') : 'sync').split(',').filter(Boolean));
 }
 
 function writeHash(): void {
@@ -58,7 +59,7 @@ function writeHash(): void {
   if (view.sel !== undefined) h.set('sel', String(view.sel));
   if (!view.arrows) h.set('arrows', '0');
   if (!view.rates) h.set('rates', '0');
-  if (view.hide.size > 0) h.set('hide', [...view.hide].join(','));
+  h.set('hide', [...view.hide].join(','));
   history.replaceState(null, '', `${location.pathname}${location.search}#${h}`);
 }
 
