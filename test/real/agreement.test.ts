@@ -1,7 +1,7 @@
 /**
  * Sim-vs-real agreement (issue 9): every scenario marked `real: true` runs in the simulator and in
  * the namespace lab (`sg run --real`); its expectations hold in both, and the decisions agree
- * (`sg diff`: the order of masters within 250 ms, server state transitions, each node's link
+ * (`sg diff`: the order of masters within 400 ms, server state transitions, each node's link
  * targets under the deterministic policy). Needs root and iproute2, like test/real/lab.test.ts.
  */
 import { execFileSync } from 'node:child_process';
@@ -52,7 +52,8 @@ describe.skipIf(!labPossible())('sim-vs-real agreement', () => {
       const pcap = join(dir, 'real.pcapng');
       const real = await runReal(file, { trace: out, pcap });
       for (const e of real.expectations) expect(e.pass, `${e.path}: ${e.measured} [expected ${e.bound}]`).toBe(true);
-      const checks = diffTraces(simEvents, readTrace(readFileSync(out, 'utf8')), 250_000);
+      // 400 ms: the lab shares 2 cores with the rest of the test run (sg diff defaults to 250 ms).
+      const checks = diffTraces(simEvents, readTrace(readFileSync(out, 'utf8')), 400_000);
       expect(checks.every((c) => c.agree), formatDiff(checks, 'sim', 'real')).toBe(true);
       // The lab's capture (dumpcap on every segment's bridge) opens in tshark without errors and
       // shows the takeover's gratuitous ARPs.
