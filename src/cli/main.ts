@@ -21,7 +21,7 @@ const COMMANDS = {
   hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
   diff: 'compare the decisions of two traces (simulator against lab)',
   viz: 'serve the browser timeline for a trace and print its URL',
-  demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace and capture in out/`,
+  demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace, capture and timeline report in out/`,
 } as const;
 type Command = keyof typeof COMMANDS;
 
@@ -56,7 +56,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'demo': {
       const { mkdirSync } = await import('node:fs');
       mkdirSync('out', { recursive: true });
-      return runCommand([DEMO_SCENARIO, '--trace', 'out/demo.jsonl', '--pcap', 'out/demo.pcapng', ...rest], io);
+      const code = await runCommand([DEMO_SCENARIO, '--trace', 'out/demo.jsonl', '--pcap', 'out/demo.pcapng', '--report', 'out/demo.html', ...rest], io);
+      io.out('report: out/demo.html (open it in a browser: the timeline of the run)\nor: sg viz out/demo.jsonl (serves the same timeline on localhost)\n');
+      return code;
     }
     case 'sweep': {
       const { sweepCommand } = await import('./sweep.ts');

@@ -105,5 +105,10 @@ describe('sg run', () => {
     expect(out).toMatch(/trace: out\/demo\.jsonl/);
     expect(out).toMatch(/capture: out\/demo\.pcapng/);
     expect(existsSync('out/demo.pcapng')).toBe(true);
-  });
+    // The self-contained timeline report, with the run's trace embedded.
+    expect(out).toMatch(/report: out\/demo\.html/);
+    const html = readFileSync('out/demo.html', 'utf8');
+    expect(html).toContain('<script id="sg-trace" type="application/x-ndjson">');
+    expect(html).toContain('PASS: demo');
+  }, 120_000);
 });
