@@ -52,12 +52,16 @@ export interface LabState {
   readonly processes: LabProcess[];
   /** CLOCK_MONOTONIC µs that is time 0 of every daemon's trace. */
   readonly t0: number;
+  /** Whether the daemons write traces. */
+  readonly traces?: boolean;
 }
 
 export interface LabOptions {
   readonly prefix?: string;
   /** Start the SG daemons (default true). */
   readonly daemons?: boolean;
+  /** The daemons write traces (default true; off for throughput benchmarks). */
+  readonly traces?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -159,7 +163,7 @@ export function labUp(file: string, opts: LabOptions = {}): LabState {
   if (!/^[a-z][a-z0-9]{1,11}$/.test(prefix)) throw new Error(`lab prefix '${prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
   const dir = `${LAB_STATE_DIR}/${prefix}`;
   mkdirSync(dir, { recursive: true });
-  const state: LabState = { prefix, scenario: resolve(file), dir, namespaces: [], processes: [], t0: monotonicUs() };
+  const state: LabState = { prefix, scenario: resolve(file), dir, namespaces: [], processes: [], t0: monotonicUs(), traces: opts.traces ?? true };
   saveState(state);
   try {
     build(sc, state, opts.daemons ?? true, log);
@@ -256,7 +260,8 @@ export function startService(state: LabState, host: string, service: string, sc:
 /** Start (or restart) the SG daemon of node `name`; returns its PID. */
 export function startDaemon(state: LabState, name: string): number {
   const ns = nsName(state.prefix, name);
-  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.scenario, '--node', name, '--trace', `${state.dir}/${name}.jsonl`, '--t0', String(state.t0)], `${state.dir}/${name}.log`);
+  const trace = state.traces === false ? [] : ['--trace', `${state.dir}/${name}.jsonl`];
+  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.scenario, '--node', name, ...trace, '--t0', String(state.t0)], `${state.dir}/${name}.log`);
   const rest = state.processes.filter((p) => p.name !== name);
   state.processes.length = 0;
   state.processes.push(...rest, { name, ns, pid, kind: 'daemon' });

@@ -4,7 +4,7 @@
  * for SG (bidd, 100 ms heartbeats) and keepalived (VRRPv3, 100 ms adverts; its VRRP child is
  * killed, not the parent, to simulate a crash). Needs root and Debian's haproxy, keepalived, wrk.
  *
- *   node --import tsx test/bench/real-compare.ts [seconds]
+ *   node --import tsx test/bench/real-compare.ts [seconds] [notrace]
  *
  * Connections/s: wrk from the client with `Connection: close`, so every request is a new TCP
  * connection, 2 threads and 50 connections, against two nginx servers; client, proxy, servers
@@ -19,6 +19,8 @@ import { labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 import { monotonicUs } from '../../src/real/engine-worker.ts';
 
 const SECONDS = Number(process.argv[2] ?? 5);
+/** `notrace`: the daemons write no trace (the connection rate without tracing; no takeover part). */
+const NOTRACE = process.argv[3] === 'notrace';
 const dir = mkdtempSync(join(tmpdir(), 'sg-cmp-'));
 const file = join(dir, 'cmp.yaml');
 writeFileSync(file, `name: compare
@@ -83,7 +85,10 @@ vrrp_instance VI_1 {
   return conf;
 }
 
-const lab = labUp(file, { log: () => {} });
+/** Ends the run early (after the connection rate), through the `finally` that removes the lab. */
+class Done extends Error {}
+
+const lab = labUp(file, { log: () => {}, traces: !NOTRACE });
 try {
   for (let i = 0; i < 100; i++) {
     try {
@@ -117,7 +122,8 @@ backend be
   const viaSg = wrk(lab, 'http://10.50.1.10/');
   const viaHap = wrk(lab, 'http://10.50.1.20/');
   hap.kill('SIGTERM');
-  console.log(`new TCP connections/s (wrk -t2 -c50, Connection: close, ${SECONDS} s): SG ${viaSg.toFixed(0)}, haproxy ${viaHap.toFixed(0)} (SG/haproxy ${((viaSg / viaHap) * 100).toFixed(0)}%)`);
+  console.log(`new TCP connections/s (wrk -t2 -c50, Connection: close, ${SECONDS} s${NOTRACE ? ', daemons not tracing' : ''}): SG ${viaSg.toFixed(0)}, haproxy ${viaHap.toFixed(0)} (SG/haproxy ${((viaSg / viaHap) * 100).toFixed(0)}%)`);
+  if (NOTRACE) throw new Done();
 
   // Takeover: SG.
   const sg1 = lab.processes.find((p) => p.name === 'sg1')!;
@@ -149,6 +155,8 @@ backend be
   const kaT = second !== undefined ? Number(BigInt(second[2]!) - (BigInt(Date.now()) * 1_000_000n - (process.hrtime.bigint() - kaKill))) / 1000 : undefined;
   for (const k of kas) k.kill('SIGTERM');
   console.log(`takeover after SIGKILL of the master, 100 ms interval: SG ${sgT !== undefined ? `${((sgT - killAt) / 1000).toFixed(1)} ms` : 'none'}, keepalived ${kaT !== undefined ? `${(kaT / 1000).toFixed(1)} ms` : 'none'} (${masterKa} killed, ${second?.[0] ?? '?'} took over)`);
+} catch (e) {
+  if (!(e instanceof Done)) throw e;
 } finally {
   labDown(lab.prefix);
 }
