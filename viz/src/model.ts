@@ -146,7 +146,10 @@ export function buildModel(events: readonly TraceEv[], header?: Record<string, u
   // Switch lanes: nodes that only forward (frames on links named like 'host.eth0' under a segment).
   for (const e of events) if (e.kind === 'frame' && typeof e.link === 'string' && e.node !== undefined && (e.link as string).includes('.') && !(e.link as string).startsWith(`${e.node}.`) && !(e.link as string).startsWith(`${e.node}:`)) SWITCHLIKE.add(e.node);
   // Segment switches only forward: their frames show up as the hosts' arrows and rates instead.
-  const lanes = [...lanesSeen.keys()].filter((l) => !SWITCHLIKE.has(l) || sg.has(l)).sort((a, b) => Number(sg.has(b)) - Number(sg.has(a)) || Number(SWITCHLIKE.has(a)) - Number(SWITCHLIKE.has(b)) || lanesSeen.get(a)! - lanesSeen.get(b)!);
+  // SG nodes first, by name (sg1 before sg2 whichever spoke first); then the rest as they appear.
+  const lanes = [...lanesSeen.keys()]
+    .filter((l) => !SWITCHLIKE.has(l) || sg.has(l))
+    .sort((a, b) => Number(sg.has(b)) - Number(sg.has(a)) || (sg.has(a) && sg.has(b) ? a.localeCompare(b, 'en', { numeric: true }) : lanesSeen.get(a)! - lanesSeen.get(b)!));
   // Bands.
   const bands: Band[] = [];
   const open = new Map<string, { lane: string; row: string; state: string; from: number }>();
