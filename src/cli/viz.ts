@@ -5,7 +5,8 @@
  * embedded, one file that opens anywhere (CI keeps it as an artifact).
  */
 import { createServer } from 'node:http';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommand, usageError } from './args.ts';
@@ -22,23 +23,38 @@ traces by file picker or drag and drop. Sim and real traces both work.
   --host ADDR  listen on ADDR (default 127.0.0.1)
 exit status: 0 stopped by SIGINT/SIGTERM, 2 bad usage or unreadable trace`;
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const f of readdirSync(dir, { withFileTypes: true })) {
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const p = join(dir, f.name);
-    t = Math.max(t, f.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    if (f.isDirectory()) out.push(...sources(p));
+    else out.push(p);
   }
-  return t;
+  return out;
 }
 
-/** Build viz/ into viz/dist unless the build is newer than every source file. */
+/**
+ * Build viz/ with Vite into viz/dist/<hash of the sources>, unless that build exists. The build
+ * goes to a temporary directory first and is renamed into place, so concurrent callers (two
+ * test workers, a report while `sg viz` runs) never see half a build.
+ */
 export async function buildViz(): Promise<string> {
-  const index = join(DIST, 'index.html');
-  const src = Math.max(newest(join(VIZ, 'src')), statSync(join(VIZ, 'index.html')).mtimeMs);
-  if (existsSync(index) && statSync(index).mtimeMs >= src) return DIST;
+  const h = createHash('sha256');
+  for (const f of [join(VIZ, 'index.html'), join(VIZ, 'vite.config.ts'), ...sources(join(VIZ, 'src'))]) {
+    h.update(f.slice(VIZ.length));
+    h.update(readFileSync(f));
+  }
+  const out = join(DIST, h.digest('hex').slice(0, 16));
+  if (existsSync(join(out, 'index.html'))) return out;
+  const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
   const { build } = await import('vite');
-  await build({ configFile: join(VIZ, 'vite.config.ts'), logLevel: 'warn' });
-  return DIST;
+  await build({ configFile: join(VIZ, 'vite.config.ts'), logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
+  try {
+    renameSync(tmp, out);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another process finished the same build first
+  }
+  return out;
 }
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.jsonl': 'application/x-ndjson', '.svg': 'image/svg+xml' };
@@ -64,6 +80,7 @@ export async function vizCommand(argv: readonly string[], io: Io): Promise<numbe
       return;
     }
     const file = resolve(dist, `.${path === '/' ? '/index.html' : path}`);
+    // Inside the build directory only (no ../ escapes).
     if (!file.startsWith(dist) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end('not found');
       return;
