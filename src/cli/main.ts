@@ -57,7 +57,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       const { mkdirSync } = await import('node:fs');
       mkdirSync('out', { recursive: true });
       const code = await runCommand([DEMO_SCENARIO, '--trace', 'out/demo.jsonl', '--pcap', 'out/demo.pcapng', '--report', 'out/demo.html', ...rest], io);
-      io.out('report: out/demo.html (open it in a browser: the timeline of the run)\nor: sg viz out/demo.jsonl (serves the same timeline on localhost)\n');
+      io.out('open out/demo.html in a browser for the timeline of the run, or: sg viz out/demo.jsonl\n');
       return code;
     }
     case 'sweep': {

@@ -6,7 +6,9 @@
  * held, 1 when one failed, 2 on bad usage or a bad scenario file (nothing is run).
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import { JsonlTrace } from '../trace.ts';
@@ -59,16 +61,18 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
       return EXIT.usage;
     }
     const { runReal } = await import('../real/run.ts');
+    // A report needs the trace: keep it in a temporary file when --trace was not given.
+    const realTrace = v.trace ?? (v.report !== undefined ? join(mkdtempSync(join(tmpdir(), 'sg-real-')), 'trace.jsonl') : undefined);
     let result: RunResult;
     try {
-      result = await runReal(file, { ...(v.trace !== undefined ? { trace: v.trace } : {}), ...(v.pcap !== undefined ? { pcap: v.pcap } : {}), keepLogs: v['keep-logs'] === true, log: (l) => io.err(`${l}\n`) });
+      result = await runReal(file, { ...(realTrace !== undefined ? { trace: realTrace } : {}), ...(v.pcap !== undefined ? { pcap: v.pcap } : {}), keepLogs: v['keep-logs'] === true, log: (l) => io.err(`${l}\n`) });
     } catch (e) {
       io.err(`sg run --real: ${e instanceof Error ? e.message : String(e)}\n`);
       return EXIT.failed;
     }
-    if (v.report !== undefined && v.trace !== undefined) await writeReportFile(v.report, readFileSync(v.trace, 'utf8'), file, result);
+    if (v.report !== undefined && realTrace !== undefined) await writeReportFile(v.report, readFileSync(realTrace, 'utf8'), file, result);
     if (v.json) io.out(JSON.stringify({ file, real: true, ...result, trace: v.trace ?? null }, null, 2) + '\n');
-    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap }).replace(/: simulated /, ': real '));
+    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap, report: v.report }).replace(/: simulated /, ': real '));
     return result.passed ? EXIT.ok : EXIT.failed;
   }
   let seed: number | undefined;
@@ -125,7 +129,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   }
   if (v.report !== undefined && reportLines !== undefined) await writeReportFile(v.report, reportLines.join('\n') + '\n', file, result);
   if (v.json) io.out(JSON.stringify({ file, ...result, trace: v.trace ?? null, pcap: v.pcap ?? null }, null, 2) + '\n');
-  else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap }));
+  else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap, report: v.report }));
   return result.passed ? EXIT.ok : EXIT.failed;
 }
 
@@ -147,7 +151,7 @@ class Progress {
   }
 }
 
-export function formatResult(file: string, r: RunResult, o: { quiet: boolean; trace?: string | undefined; pcap?: string | undefined }): string {
+export function formatResult(file: string, r: RunResult, o: { quiet: boolean; trace?: string | undefined; pcap?: string | undefined; report?: string | undefined }): string {
   const lines: string[] = [];
   const failed = r.expectations.filter((e) => !e.pass).length;
   if (!o.quiet) lines.push(`${r.scenario} (${file}), seed ${r.seed}: simulated ${formatDuration(r.end as number as Duration)}, ${r.events} events`);
@@ -175,6 +179,7 @@ export function formatResult(file: string, r: RunResult, o: { quiet: boolean; tr
     lines.push('');
     if (o.trace) lines.push(`trace: ${o.trace}`);
     if (o.pcap) lines.push(`capture: ${o.pcap}`);
+    if (o.report) lines.push(`report: ${o.report}`);
     lines.push(r.passed ? `PASS: ${r.expectations.length} expectation(s) held` : `FAIL: ${failed} of ${r.expectations.length} expectation(s) failed${r.aborted ? ' (run aborted)' : ''}`);
   } else if (!r.passed) {
     lines.push(`FAIL ${file} seed ${r.seed}: ${failed} of ${r.expectations.length} expectation(s) failed`);
