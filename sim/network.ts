@@ -367,11 +367,13 @@ export class Network {
         }
         return;
       case 'kill':
-        return this.getHost(f.host).service(f.service).kill();
       case 'hang':
-        return this.getHost(f.host).service(f.service).hang();
-      case 'start':
-        return this.getHost(f.host).service(f.service).start();
+      case 'start': {
+        // A fault event like every other fault's (real mode writes the same), then the act.
+        w.emit({ kind: 'fault', t: w.now, what: f.kind, target: `${f.host}/${f.service}` });
+        const svc = this.getHost(f.host).service(f.service);
+        return f.kind === 'kill' ? svc.kill() : f.kind === 'hang' ? svc.hang() : svc.start();
+      }
       case 'link-down':
         return this.getLink(f.link).setUp(false);
       case 'link-up':

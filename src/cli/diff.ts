@@ -13,7 +13,8 @@ export const DIFF_USAGE = `usage: sg diff A.jsonl B.jsonl [--tolerance T]
 Compare the decisions of two traces of one scenario (say 'sg run s.yaml --trace sim.jsonl' and
 'sg run s.yaml --real --trace real.jsonl'): the order in which nodes became master, each server's
 state transitions (each within T of the other run's, default 250ms), and the servers each SG
-node's new links went to (the shorter run's sequence must be a prefix of the longer's).
+node's new links went to between server state changes (the same servers, and the same cycle
+under round robin).
 exit status: 0 the decisions agree, 1 they differ, 2 bad usage or unreadable file`;
 
 export function diffCommand(argv: readonly string[], io: Io): number {

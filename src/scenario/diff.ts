@@ -7,10 +7,11 @@
  *   at a time that must agree within `toleranceUs`;
  * - **server states**: per server (entity group/server) the order of states it went through,
  *   each transition within the tolerance;
- * - **link targets**: per SG node and group, the servers its new links went to, in order. The two
- *   runs need not open the same number of links (real clients are real), so the shorter sequence
- *   must be a prefix of the longer: under a deterministic policy such as round robin the choices
- *   are then the same.
+ * - **link targets**: per SG node and group, the servers its new links went to, in order, split
+ *   into segments at that node's server state changes (links within the tolerance of a change
+ *   are left out). The runs need not open the same number of links (real clients are real), so
+ *   each segment must use the same servers and, when the choices cycle (round robin), the same
+ *   cycle whatever server it starts at.
  */
 
 export interface DiffEvent {
@@ -69,15 +70,59 @@ function serverStates(evs: readonly DiffEvent[]): Map<string, Timed[]> {
   return m;
 }
 
-function linkTargets(evs: readonly DiffEvent[]): Map<string, string[]> {
-  const m = new Map<string, string[]>();
+interface LinkPick {
+  readonly t: number;
+  readonly server: string;
+}
+
+function linkTargets(evs: readonly DiffEvent[]): Map<string, LinkPick[]> {
+  const m = new Map<string, LinkPick[]>();
   for (const e of evs) {
     if (e.kind !== 'decision' || e.what !== 'link-new') continue;
     const d = e.detail as { group?: string; server?: string } | undefined;
     const k = `${e.node}:${d?.group}`;
-    m.set(k, [...(m.get(k) ?? []), String(d?.server)]);
+    m.set(k, [...(m.get(k) ?? []), { t: e.t, server: String(d?.server) }]);
   }
   return m;
+}
+
+/** Times at which node `node` saw a server of `group` change state (segment boundaries). */
+function boundaries(evs: readonly DiffEvent[], node: string, group: string): number[] {
+  return evs.filter((e) => e.kind === 'state' && e.machine === 'server' && e.node === node && String(e.entity).startsWith(`${group}/`)).map((e) => e.t);
+}
+
+/** Split picks at the boundaries, dropping picks within `tol` of one (the two runs' clocks differ by that much). */
+function segments(picks: readonly LinkPick[], cuts: readonly number[], tol: number): string[][] {
+  const out: string[][] = Array.from({ length: cuts.length + 1 }, () => []);
+  for (const p of picks) {
+    if (cuts.some((c) => Math.abs(p.t - c) <= tol)) continue;
+    let k = 0;
+    while (k < cuts.length && p.t > cuts[k]!) k++;
+    out[k]!.push(p.server);
+  }
+  return out;
+}
+
+/**
+ * Whether two runs of one deterministic policy made the same choices in a segment: the same
+ * servers, and (for round robin and other cyclic policies) the same cycle, whatever server it
+ * happened to start at: the two runs open different numbers of links before a segment begins.
+ */
+function sameChoices(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length === 0 || b.length === 0) return a.length === b.length;
+  const sa = [...new Set(a)].sort();
+  const sb = [...new Set(b)].sort();
+  if (sa.join() !== sb.join()) return false;
+  const cycle = (xs: readonly string[]): string[] | undefined => {
+    const n = new Set(xs).size;
+    const p = xs.slice(0, n);
+    return xs.every((x, i) => x === p[i % n]) ? p : undefined;
+  };
+  const ca = cycle(a);
+  const cb = cycle(b);
+  if (ca === undefined || cb === undefined) return ca === cb; // neither cyclic: the sets agree
+  const i = cb.indexOf(ca[0]!);
+  return ca.every((x, k) => x === cb[(i + k) % cb.length]);
 }
 
 const fmtT = (us: number) => `${(us / 1e6).toFixed(3)}s`;
@@ -103,17 +148,20 @@ export function diffTraces(a: readonly DiffEvent[], b: readonly DiffEvent[], tol
   const la = linkTargets(a);
   const lb = linkTargets(b);
   for (const k of [...new Set([...la.keys(), ...lb.keys()])].sort()) {
+    const [node, group] = k.split(':') as [string, string];
     const x = la.get(k) ?? [];
     const y = lb.get(k) ?? [];
-    const n = Math.min(x.length, y.length);
-    let at = -1;
-    for (let i = 0; i < n; i++) if (x[i] !== y[i]) {
-      at = i;
-      break;
+    const segA = segments(x, boundaries(a, node, group), toleranceUs);
+    const segB = segments(y, boundaries(b, node, group), toleranceUs);
+    const sum = (s: readonly LinkPick[]) => `${s.length} links: ${s.slice(0, 8).map((p) => p.server).join(' ')}${s.length > 8 ? ' ...' : ''}`;
+    let where: string | undefined;
+    if ((x.length > 0) !== (y.length > 0)) where = 'one side opened no links';
+    else if (segA.length !== segB.length) where = `${segA.length} vs ${segB.length} segments between server state changes`;
+    else {
+      const bad = segA.findIndex((s, i) => !sameChoices(s, segB[i]!));
+      if (bad >= 0) where = `segment ${bad + 1} (between server state changes): ${segA[bad]!.slice(0, 6).join(' ')} vs ${segB[bad]!.slice(0, 6).join(' ')}`;
     }
-    const sum = (s: readonly string[]) => `${s.length} links: ${s.slice(0, 8).join(' ')}${s.length > 8 ? ' ...' : ''}`;
-    const agree = at < 0 && (x.length > 0) === (y.length > 0);
-    checks.push({ name: `links ${k}`, agree, a: sum(x), b: sum(y), ...(agree ? {} : { where: at >= 0 ? `link #${at + 1}: ${x[at]} vs ${y[at]}` : 'one side opened no links' }) });
+    checks.push({ name: `links ${k}`, agree: where === undefined, a: sum(x), b: sum(y), ...(where !== undefined ? { where } : {}) });
   }
   return checks;
 }
