@@ -21,6 +21,8 @@ import { monotonicUs } from '../../src/real/engine-worker.ts';
 const SECONDS = Number(process.argv[2] ?? 5);
 /** `notrace`: the daemons write no trace (the connection rate without tracing; no takeover part). */
 const NOTRACE = process.argv[3] === 'notrace';
+/** The SG nodes' bid timeout (SG_BID_TIMEOUT, default 100ms): the takeover is master timeout + this. */
+const BID = process.env['SG_BID_TIMEOUT'] ?? '100ms';
 const dir = mkdtempSync(join(tmpdir(), 'sg-cmp-'));
 const file = join(dir, 'cmp.yaml');
 writeFileSync(file, `name: compare
@@ -37,7 +39,7 @@ topology:
     rs1: { ifaces: [{ segment: pool, ip: 10.50.2.1 }], gateway: 10.50.2.254, services: [{ kind: http, port: 80 }] }
     rs2: { ifaces: [{ segment: pool, ip: 10.50.2.2 }], gateway: 10.50.2.254, services: [{ kind: http, port: 80 }] }
 cluster:
-  failover: { group: 224.1.1.1, heartbeat: 100ms, master-timeout: 300ms, bid-timeout: 100ms, key: "5eed5eed5eed5eed5eed5eed5eed5eed", private-vip: 10.50.2.254 }
+  failover: { group: 224.1.1.1, heartbeat: 100ms, master-timeout: 300ms, bid-timeout: ${BID}, key: "5eed5eed5eed5eed5eed5eed5eed5eed", private-vip: 10.50.2.254 }
   nodes:
     sg1: { public: { segment: public, ip: 10.50.1.11 }, private: { segment: pool, ip: 10.50.2.11 }, price: 200 }
     sg2: { public: { segment: public, ip: 10.50.1.12 }, private: { segment: pool, ip: 10.50.2.12 }, price: 100 }
@@ -154,7 +156,7 @@ backend be
   const second = readNotify()[1];
   const kaT = second !== undefined ? Number(BigInt(second[2]!) - (BigInt(Date.now()) * 1_000_000n - (process.hrtime.bigint() - kaKill))) / 1000 : undefined;
   for (const k of kas) k.kill('SIGTERM');
-  console.log(`takeover after SIGKILL of the master, 100 ms interval: SG ${sgT !== undefined ? `${((sgT - killAt) / 1000).toFixed(1)} ms` : 'none'}, keepalived ${kaT !== undefined ? `${(kaT / 1000).toFixed(1)} ms` : 'none'} (${masterKa} killed, ${second?.[0] ?? '?'} took over)`);
+  console.log(`takeover after SIGKILL of the master, 100 ms interval (SG bid timeout ${BID}): SG ${sgT !== undefined ? `${((sgT - killAt) / 1000).toFixed(1)} ms` : 'none'}, keepalived ${kaT !== undefined ? `${(kaT / 1000).toFixed(1)} ms` : 'none'} (${masterKa} killed, ${second?.[0] ?? '?'} took over)`);
 } catch (e) {
   if (!(e instanceof Done)) throw e;
 } finally {
