@@ -45,6 +45,7 @@ export async function labCommand(argv: readonly string[], io: Io): Promise<numbe
       case 'up': {
         const [file] = args.positionals;
         if (file === undefined) return usage('sg lab up needs a scenario FILE');
+        if (v.prefix !== undefined && !/^[a-z][a-z0-9]{1,11}$/.test(v.prefix)) return usage(`lab prefix '${v.prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
         const st = labUp(file, { ...(v.prefix !== undefined ? { prefix: v.prefix } : {}), daemons: v['no-daemons'] !== true, log });
         io.out(`${st.prefix}\n`);
         return EXIT.ok;

@@ -12,7 +12,7 @@ export { EXIT };
 export const DEMO_SCENARIO = 'scenarios/demo.yaml';
 
 const COMMANDS = {
-  run: 'run a scenario in the simulator and check its expectations',
+  run: 'run a scenario in the simulator (or with --real in a namespace lab) and check its expectations',
   sweep: 'run a scenario over many seeds in parallel',
   fuzz: 'generate fault schedules, check expectations, shrink failures',
   lab: 'build (up) or remove (down) a network-namespace lab from a scenario',
