@@ -4,7 +4,7 @@
  * arrows matched through the cause chain from sender to receiver, request metrics per bucket.
  */
 import { describe, expect, it } from 'vitest';
-import { buildModel, causeChain, decodeSummary, flowArrows, flowPort, parseTrace, windowMetrics } from '../../viz/src/model.ts';
+import { buildModel, causeChain, decodeSummary, flowArrows, flowPort, parseTrace, windowMetrics, windowRates } from '../../viz/src/model.ts';
 import { scenarioTrace } from './trace-helper.ts';
 
 describe('viz model: server states', () => {
@@ -21,6 +21,15 @@ describe('viz model: server states', () => {
     for (const rows of byRow.values()) for (let i = 1; i < rows.length; i++) expect(rows[i]!.from).toBeGreaterThanOrEqual(rows[i - 1]!.to);
     // Each band starts at a server state event of that node and entity.
     for (const b of server) expect(events.some((e) => e.kind === 'state' && e.machine === 'server' && e.node === b.lane && e.entity === b.row && e.t === b.from && e.to === b.state)).toBe(true);
+  });
+
+  it('re-buckets the data rates of a zoomed window from the events', () => {
+    const { events } = parseTrace(scenarioTrace('scenarios/lab-basic.yaml'));
+    const w = windowRates(events, new Set(['client', 'sg1']), 2_000_000, 3_000_000, 50);
+    const sent = events.filter((e) => e.kind === 'frame' && e.dir === 'tx' && e.node === 'client' && e.t >= 2_000_000 && e.t < 3_000_000).length;
+    expect(sent).toBeGreaterThan(0);
+    expect([...w.rates.get('client')!].reduce((a, b) => a + b, 0)).toBe(sent);
+    expect(w.rates.has('rs1')).toBe(false);
   });
 
   it('re-buckets the metrics of a zoomed window from the events', () => {

@@ -8,7 +8,7 @@
  * the URL's hash, so a link shows the same view.
  */
 import * as d3 from 'd3';
-import { buildModel, causeChain, decodeSummary, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, type Arrow, type Model, type TraceEv } from './model.ts';
+import { buildModel, causeChain, decodeSummary, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, windowRates, type Arrow, type Model, type TraceEv } from './model.ts';
 
 const LANE_H = 34;
 const ROW_H = 9;
@@ -158,17 +158,20 @@ function draw(): void {
   const canvas = root.append('canvas').attr('width', width).attr('height', height).style('position', 'absolute').style('left', '0').style('top', '0').node()!;
   const svg = root.append('svg').attr('width', width).attr('height', height).style('position', 'absolute').style('left', '0').style('top', '0');
   const ctx = canvas.getContext('2d')!;
-  // Data rates: a heat strip along each lane.
+  // Data rates: a heat strip along each lane, re-bucketed for a zoomed window.
   if (view.rates) {
+    const zoomed = (view.t1 - view.t0) * 50 < m.end - m.start;
+    const wr = zoomed ? windowRates(events, new Set(lanes), view.t0, view.t1, 400) : { bucketUs: m.bucketUs, rates: m.rates };
+    const origin = zoomed ? view.t0 : m.start;
     for (const l of lanes) {
-      const r = m.rates.get(l);
+      const r = wr.rates.get(l);
       if (r === undefined) continue;
       const max = d3.max(r) ?? 1;
       const ly = laneY.get(l)! + 2;
       for (let i = 0; i < r.length; i++) {
         if (r[i] === 0) continue;
-        const bx0 = x(m.start + i * m.bucketUs);
-        const bx1 = x(m.start + (i + 1) * m.bucketUs);
+        const bx0 = x(origin + i * wr.bucketUs);
+        const bx1 = x(origin + (i + 1) * wr.bucketUs);
         if (bx1 < LEFT || bx0 > width) continue;
         ctx.fillStyle = `rgba(30, 90, 200, ${0.12 + 0.6 * (r[i]! / max)})`;
         ctx.fillRect(Math.max(LEFT, bx0), ly, Math.max(1, bx1 - bx0), 4);

@@ -355,3 +355,25 @@ export function decodeSummary(summary: string): Record<string, string> {
   out['text'] = words.slice(1).join(' ');
   return out;
 }
+
+/** Data frames sent per lane in `buckets` buckets over [from, to): the heat strips of a zoomed window. */
+export function windowRates(events: readonly TraceEv[], lanes: ReadonlySet<string>, from: number, to: number, buckets: number): { bucketUs: number; rates: Map<string, Float64Array> } {
+  const bucketUs = Math.max(1, Math.ceil((to - from) / buckets));
+  const nb = Math.ceil((to - from) / bucketUs) + 1;
+  const rates = new Map<string, Float64Array>();
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid]!.t < from) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < events.length && events[i]!.t < to; i++) {
+    const e = events[i]!;
+    if (e.kind !== 'frame' || e.dir !== 'tx' || e.node === undefined || !lanes.has(e.node)) continue;
+    let r = rates.get(e.node);
+    if (r === undefined) rates.set(e.node, (r = new Float64Array(nb)));
+    r[Math.floor((e.t - from) / bucketUs)]!++;
+  }
+  return { bucketUs, rates };
+}
