@@ -72,7 +72,14 @@ export interface SyncStats {
   gaps: number;
   /** Records dropped from the log before every slave had them. */
   logOverflow: number;
+  /** Acks or requests from slaves beyond SYNC_PEERS_MAX. */
+  peersRefused: number;
 }
+
+/** Slaves a master tracks at most; acks from more (a misconfigured cluster) are counted and ignored. */
+export const SYNC_PEERS_MAX = 256;
+/** Messages one entry point may queue before the caller drains (a full snapshot burst, resends). */
+export const SYNC_SENDS_QUEUED_MAX = 65_536;
 
 type TimerName = 'flush' | 'retransmit' | 'request' | 'announce' | 'snapshot';
 const TIMER_NAMES = ['flush', 'retransmit', 'request', 'announce', 'snapshot'] as const satisfies readonly TimerName[];
@@ -91,7 +98,7 @@ interface Outgoing {
 
 export class StateSync {
   readonly cfg: SyncConfig;
-  readonly stats: SyncStats = { recordsSent: 0, recordsApplied: 0, retransmits: 0, snapshotsSent: 0, snapshotsDone: 0, gaps: 0, logOverflow: 0 };
+  readonly stats: SyncStats = { recordsSent: 0, recordsApplied: 0, retransmits: 0, snapshotsSent: 0, snapshotsDone: 0, gaps: 0, logOverflow: 0, peersRefused: 0 };
   readonly #target: SyncTarget;
   readonly #timers = new TimerTable<TimerName>(TIMER_NAMES);
   readonly #out: SyncSend[] = [];
@@ -185,6 +192,10 @@ export class StateSync {
       // Only our own slaves' acks and requests; another master's stream, or its slaves (two
       // masters meet after a partition heals), is bidd's to settle.
       if (fromMaster || leader !== this.cfg.node) return;
+      if (!this.#peers.has(from) && this.#peers.size >= SYNC_PEERS_MAX) {
+        this.stats.peersRefused++;
+        return;
+      }
       const peer = this.#peers.get(from) ?? { acked: 0, heardAt: now };
       peer.heardAt = now;
       this.#peers.set(from, peer);
@@ -272,7 +283,7 @@ export class StateSync {
           if (this.#master) this.#flush(now);
           else if (this.#ackDue) {
             this.#ackDue = false;
-            if (this.#stream !== undefined) this.#out.push({ epoch: this.#stream.epoch, leader: this.#stream.node, body: { kind: 'ack', acked: this.#applied } });
+            if (this.#stream !== undefined) this.#send({ epoch: this.#stream.epoch, leader: this.#stream.node, body: { kind: 'ack', acked: this.#applied } });
           }
           break;
         case 'retransmit': {
@@ -295,7 +306,7 @@ export class StateSync {
           break;
         case 'announce':
           if (!this.#master) break;
-          if (this.#sent === this.#seq) this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: this.#sent + 1, records: [] } });
+          if (this.#sent === this.#seq) this.#send({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: this.#sent + 1, records: [] } });
           this.#timers.set('announce', addDuration(now, this.cfg.announce));
           break;
         case 'request':
@@ -304,6 +315,11 @@ export class StateSync {
           break;
       }
     }
+  }
+
+  #send(m: SyncSend): void {
+    assert(this.#out.length < SYNC_SENDS_QUEUED_MAX, 'sync send queue full: caller is not draining');
+    this.#out.push(m);
   }
 
   pollSend(): SyncSend | undefined {
@@ -325,7 +341,7 @@ export class StateSync {
       const first = this.#sent + 1;
       const n = Math.min(SYNC_RECORDS_MAX, this.#seq - this.#sent);
       const at = first - this.#logStart;
-      this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first, records: this.#log.slice(at, at + n) } });
+      this.#send({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first, records: this.#log.slice(at, at + n) } });
       this.#sent += n;
       this.stats.recordsSent += n;
     }
@@ -338,7 +354,7 @@ export class StateSync {
     if (snap !== undefined) {
       for (let k = 0; k < this.cfg.snapshotBurst && snap.next < snap.parts; k++, snap.next++) {
         const records = snap.records.slice(snap.next * SYNC_RECORDS_MAX, (snap.next + 1) * SYNC_RECORDS_MAX);
-        this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'snapshot', base: snap.base, part: snap.next, parts: snap.parts, records } });
+        this.#send({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'snapshot', base: snap.base, part: snap.next, parts: snap.parts, records } });
       }
       if (snap.next < snap.parts) this.#timers.set('snapshot', addDuration(now, this.cfg.snapshotInterval));
       else {
@@ -357,7 +373,7 @@ export class StateSync {
     for (let s = Math.max(from, this.#logStart); s <= this.#sent; s += SYNC_RECORDS_MAX) {
       const n = Math.min(SYNC_RECORDS_MAX, this.#sent - s + 1);
       const at = s - this.#logStart;
-      this.#out.push({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: s, records: this.#log.slice(at, at + n) } });
+      this.#send({ epoch: this.#epoch, leader: this.cfg.node, body: { kind: 'updates', first: s, records: this.#log.slice(at, at + n) } });
     }
   }
 
@@ -379,7 +395,7 @@ export class StateSync {
   #request(now: Instant, full: boolean): void {
     const s = this.#stream;
     if (s === undefined) return;
-    this.#out.push({ epoch: s.epoch, leader: s.node, body: { kind: 'request', have: this.#applied, full } });
+    this.#send({ epoch: s.epoch, leader: s.node, body: { kind: 'request', have: this.#applied, full } });
     this.#timers.set('request', addDuration(now, (this.cfg.retransmit * 4) as Duration));
   }
 
