@@ -33,6 +33,7 @@ import { ARP_LEN, ARP_OP, encodeArp, parseArp } from '../wire/arp.ts';
 import { internetChecksum, updateChecksum16, updateChecksum32, updateUdpChecksum16, updateUdpChecksum32 } from '../wire/checksum.ts';
 import { ETHERTYPE } from '../wire/ethernet.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
+import type { Parsed } from '../wire/result.ts';
 import { TCP_FLAG } from '../wire/tcp.ts';
 import { ArpTable } from './arp.ts';
 import { Ctld, SgNodeTarget } from '../ctl/ctld.ts';
@@ -849,19 +850,38 @@ export class SgNode implements Endpoint {
 
   // ---- failover ----
 
-  #biddIn(f: Uint8Array, ihl: number, end: number): void {
+  /**
+   * The gate every failover datagram passes (bidd and sync alike): the UDP payload, parsed;
+   * authenticated with the group key; not our own looped-back copy; and newer than anything that
+   * peer sent before (replays and reordered copies are dropped). Bad input is a counted drop.
+   */
+  #groupMessage<F extends { readonly message: { readonly keyId: number; readonly node: number; readonly seq: number } }>(
+    layer: 'bidd' | 'sync',
+    f: Uint8Array,
+    ihl: number,
+    end: number,
+    parse: (b: Uint8Array) => Parsed<F>,
+    verify: (frame: F, secret: Uint8Array) => boolean,
+    seen: Map<number, number>,
+  ): F['message'] | undefined {
     const fo = this.cfg.failover!;
     const l4 = ETH + ihl;
     const ulen = readU16(f, l4 + 4);
-    if (ulen < 8 || l4 + ulen > end) return this.#drop('bidd', 'bad-length');
-    const p = parseBidd(f.subarray(l4 + 8, l4 + ulen));
-    if (!p.ok) return this.#drop('bidd', p.error.reason);
+    if (ulen < 8 || l4 + ulen > end) return void this.#drop(layer, 'bad-length');
+    const p = parse(f.subarray(l4 + 8, l4 + ulen));
+    if (!p.ok) return void this.#drop(layer, p.error.reason);
     const m = p.value.message;
-    if (m.keyId !== fo.key.id || !verifyBidd(p.value, fo.key.secret)) return this.#emitDrop('bidd', 'unauthenticated', `node ${m.node}`);
-    if (m.node === fo.node) return; // our own, looped back
-    const last = this.#biddPeerSeq.get(m.node);
-    if (last !== undefined && m.seq <= last) return this.#emitDrop('bidd', 'replay', `node ${m.node} seq ${m.seq}`);
-    this.#biddPeerSeq.set(m.node, m.seq);
+    if (m.keyId !== fo.key.id || !verify(p.value, fo.key.secret)) return void this.#emitDrop(layer, 'unauthenticated', `node ${m.node}`);
+    if (m.node === fo.node) return undefined; // our own, looped back
+    const last = seen.get(m.node);
+    if (last !== undefined && m.seq <= last) return void this.#emitDrop(layer, 'replay', `node ${m.node} seq ${m.seq}`);
+    seen.set(m.node, m.seq);
+    return m;
+  }
+
+  #biddIn(f: Uint8Array, ihl: number, end: number): void {
+    const m = this.#groupMessage('bidd', f, ihl, end, parseBidd, verifyBidd, this.#biddPeerSeq);
+    if (m === undefined) return;
     const now = this.#now as Instant;
     this.bidd!.handleMessage(now, { kind: m.kind, node: m.node, price: m.price, epoch: m.epoch, group: m.group });
     this.#biddRun(now);
@@ -1142,19 +1162,9 @@ export class SgNode implements Endpoint {
   }
 
   #syncIn(f: Uint8Array, ihl: number, end: number): void {
-    const fo = this.cfg.failover!;
-    const l4 = ETH + ihl;
-    const ulen = readU16(f, l4 + 4);
-    if (ulen < 8 || l4 + ulen > end) return this.#drop('sync', 'bad-length');
-    const p = parseSync(f.subarray(l4 + 8, l4 + ulen));
-    if (!p.ok) return this.#drop('sync', p.error.reason);
-    const m = p.value.message;
-    if (m.keyId !== fo.key.id || !verifySync(p.value, fo.key.secret)) return this.#emitDrop('sync', 'unauthenticated', `node ${m.node}`);
-    if (m.node === fo.node) return;
-    if (m.group !== fo.group) return this.#drop('sync', 'other-group');
-    const last = this.#syncPeerSeq.get(m.node);
-    if (last !== undefined && m.seq <= last) return this.#emitDrop('sync', 'replay', `node ${m.node} seq ${m.seq}`);
-    this.#syncPeerSeq.set(m.node, m.seq);
+    const m = this.#groupMessage('sync', f, ihl, end, parseSync, verifySync, this.#syncPeerSeq);
+    if (m === undefined) return;
+    if (m.group !== this.cfg.failover!.group) return this.#drop('sync', 'other-group');
     const now = this.#now as Instant;
     this.sync!.handleMessage(now, m.node, m.epoch, m.leader, m);
     this.#syncRun(now);

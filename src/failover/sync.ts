@@ -201,7 +201,7 @@ export class StateSync {
       this.#peers.set(from, peer);
       if (epoch !== this.#epoch) {
         // The slave follows an older stream: it needs everything.
-        if (body.kind === 'request' || body.kind === 'ack') this.#startSnapshot(now, from);
+        if (body.kind === 'request' || body.kind === 'ack') this.#startSnapshot(now);
         return;
       }
       if (body.kind === 'ack') {
@@ -209,7 +209,7 @@ export class StateSync {
         if (peer.acked < this.#sent && !this.#timers.isArmed('retransmit')) this.#timers.set('retransmit', addDuration(now, this.cfg.retransmit));
       } else if (body.kind === 'request') {
         peer.acked = Math.max(peer.acked, Math.min(body.have, this.#seq));
-        if (body.full || body.have + 1 < this.#logStart) this.#startSnapshot(now, from);
+        if (body.full || body.have + 1 < this.#logStart) this.#startSnapshot(now);
         else this.#resend(body.have + 1);
       }
       return;
@@ -292,7 +292,7 @@ export class StateSync {
           if (low < this.#sent) {
             this.stats.retransmits++;
             if (low + 1 < this.#logStart) {
-              for (const [node, p] of this.#peers) if (p.acked + 1 < this.#logStart && now - p.heardAt <= this.cfg.peerTimeout) this.#startSnapshot(now, node);
+              for (const [node, p] of this.#peers) if (p.acked + 1 < this.#logStart && now - p.heardAt <= this.cfg.peerTimeout) this.#startSnapshot(now);
             } else this.#resend(low + 1);
             this.#timers.set('retransmit', addDuration(now, this.cfg.retransmit));
           }
@@ -363,7 +363,7 @@ export class StateSync {
         if (snap.base < this.#seq) this.#resend(snap.base + 1);
         if (this.#snapAgain) {
           this.#snapAgain = false;
-          this.#startSnapshot(now, -1);
+          this.#startSnapshot(now);
         }
       }
     }
@@ -377,7 +377,7 @@ export class StateSync {
     }
   }
 
-  #startSnapshot(now: Instant, _peer: number): void {
+  #startSnapshot(now: Instant): void {
     if (this.#snap !== undefined) {
       // One is under way: let it finish (restarting it for every request would never finish
       // under a stream of requests), then send another for whoever asked meanwhile.

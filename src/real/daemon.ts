@@ -67,7 +67,7 @@ export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
 }
 
 /** Run the daemon until SIGINT/SIGTERM (or `stop()`); resolves with the exit status. */
-export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: () => void; send: (m: ToWorker) => void } {
+export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: () => void } {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const cfg = daemonConfig(opts);
   const t0 = opts.t0 ?? monotonicUs();
@@ -139,8 +139,6 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
       case 'script':
         scripts.run(m.call);
         break;
-      case 'state':
-        break;
       case 'stopped':
         log(`${cfg.name}: stopped ${JSON.stringify(m.stats)}`);
         void worker.terminate();
@@ -157,5 +155,5 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
     log(`${cfg.name}: data plane failed: ${e.message}`);
     finish(1);
   });
-  return { done, stop, send };
+  return { done, stop };
 }

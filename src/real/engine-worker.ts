@@ -3,7 +3,7 @@
  * engine. It loops on `poll` (bounded by the engine's next deadline), hands every received frame
  * to the engine, fires its timers, and sends what it queued in batches. The main thread (the
  * control plane) talks to it through a MessagePort: signals, watched resources and carrier
- * changes go in; trace events (batched), script calls and counters come out.
+ * changes go in; trace events (batched), script calls and the final counters come out.
  *
  * Time is the system-wide monotonic clock (CLOCK_MONOTONIC, the same in every network namespace)
  * in microseconds since `t0`, so the traces of several daemons and of the lab line up.
@@ -38,7 +38,6 @@ export type FromWorker =
   | { readonly kind: 'ready' }
   | { readonly kind: 'trace'; readonly events: readonly TraceEventInput[] }
   | { readonly kind: 'script'; readonly call: ScriptCall }
-  | { readonly kind: 'state'; readonly bidd: string | undefined; readonly links: number; readonly framesIn: number; readonly framesOut: number }
   | { readonly kind: 'stopped'; readonly stats: Record<string, number> }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -87,7 +86,6 @@ function run(init: WorkerInit): void {
   };
   transmit();
   post({ kind: 'ready' });
-  let lastState = 0;
   for (;;) {
     // Control messages first: they are rare and must not wait behind traffic.
     for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) {
@@ -128,10 +126,6 @@ function run(init: WorkerInit): void {
     if (d !== undefined && d <= t2) node.handleTimeout(t2);
     transmit();
     if (trace !== undefined && t2 - lastTraceFlush > TRACE_FLUSH_MS * 1000) flushTrace();
-    if (t2 - lastState > 500_000) {
-      lastState = t2;
-      post({ kind: 'state', bidd: node.bidd?.state, links: node.links.size, framesIn: node.counters.framesIn, framesOut: node.counters.framesOut });
-    }
   }
 }
 

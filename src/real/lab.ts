@@ -35,7 +35,8 @@ import { monotonicUs } from './engine-worker.ts';
 export const LAB_STATE_DIR = '/tmp/sg-lab';
 /** How far ahead of the daemons' start their common t0 lies (Node + tsx start-up takes ~1-2 s). */
 export const DAEMON_STARTUP_US = 4_000_000;
-const SG_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sg.mjs');
+/** The `sg` entry point the lab starts its daemons, services and clients with. */
+export const SG_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sg.mjs');
 
 export interface LabProcess {
   readonly name: string;

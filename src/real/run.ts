@@ -21,13 +21,12 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readFileSync as readText } from 'node:fs';
 import type { RunResult, WorkloadSummary } from '../../sim/scenario.ts';
 import { Evaluator } from '../scenario/expect.ts';
 import { formatScenarioError, loadScenario, type FaultAction, type Scenario } from '../scenario/load.ts';
 import { formatTraceRecord, TRACE_FORMAT, TRACE_VERSION, type TraceEvent, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
-import { labDown, labUp, nsName, startDaemon, startService, type LabState } from './lab.ts';
+import { labDown, labUp, nsName, SG_BIN, startDaemon, startService, type LabState } from './lab.ts';
 import { monotonicUs } from './engine-worker.ts';
 
 export interface RealRunOptions {
@@ -40,7 +39,6 @@ export interface RealRunOptions {
   readonly log?: (line: string) => void;
 }
 
-const SG_BIN = new URL('../../bin/sg.mjs', import.meta.url).pathname;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -55,7 +53,6 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   const events: TraceEventInput[] = [];
   const now = () => monotonicUs() - lab.t0;
   const clients: ChildProcess[] = [];
-  let result: RunResult | undefined;
   let capture: ChildProcess | undefined;
   if (opts.pcap !== undefined) {
     const ifs = sc.segments.flatMap((_, i) => ['-i', `br${i}`]);
@@ -107,7 +104,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
     for (const n of sc.cluster?.nodes ?? []) {
       let text = '';
       try {
-        text = readText(`${lab.dir}/${n.name}.jsonl`, 'utf8');
+        text = readFileSync(`${lab.dir}/${n.name}.jsonl`, 'utf8');
       } catch {
         continue;
       }
@@ -133,8 +130,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   });
   if (opts.trace !== undefined) writeFileSync(opts.trace, out.join('\n') + '\n');
   const expectations = evaluator.finish(end);
-  result = { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged) };
-  return result;
+  return { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged) };
 }
 
 function summaries(sc: Scenario, events: readonly TraceEventInput[]): WorkloadSummary[] {

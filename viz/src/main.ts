@@ -83,7 +83,7 @@ export function load(text: string, source: string): void {
   ($('laneFilter') as HTMLInputElement).value = view.lanes;
   ($('showArrows') as HTMLInputElement).checked = view.arrows;
   ($('showRates') as HTMLInputElement).checked = view.rates;
-  kindFilters(m0());
+  kindFilters(model);
   const t3 = performance.now();
   draw();
   document.body.dataset['events'] = String(model.events);
@@ -94,10 +94,6 @@ export function load(text: string, source: string): void {
   document.body.dataset['loadMs'] = String(Math.round(t2 - t0));
   document.body.dataset['drawMs'] = String(Math.round(performance.now() - t3));
   if (view.sel !== undefined) inspect(view.sel);
-}
-
-function m0(): Model {
-  return model!;
 }
 
 /** One checkbox per arrow kind present in the trace and per marker kind: show or hide it. */

@@ -121,6 +121,7 @@ function controlLabel(summary: string): string | undefined {
   return undefined;
 }
 
+/** `events` in time order, as traces are written (and as the page sorts them). */
 export function buildModel(events: readonly TraceEv[], header?: Record<string, unknown>, bucketCount = 400): Model {
   let start = Infinity;
   let end = -Infinity;
@@ -192,39 +193,22 @@ export function buildModel(events: readonly TraceEv[], header?: Record<string, u
       c = c.cause !== undefined ? byId.get(c.cause) : undefined;
     }
   }
-  // Rates and metrics by bucket.
-  const bucketUs = Math.max(1, Math.ceil((end - start) / bucketCount));
-  const nb = Math.ceil((end - start) / bucketUs) + 1;
-  const rates = new Map<string, Float64Array>();
-  const links = new Map<string, Float64Array>();
-  const metrics: Bucket[] = Array.from({ length: nb }, (_, i) => ({ t: start + i * bucketUs, requests: 0, failures: 0, p50: NaN, p99: NaN }));
-  const lat: number[][] = Array.from({ length: nb }, () => []);
-  for (const e of events) {
-    const b = Math.min(nb - 1, Math.floor((e.t - start) / bucketUs));
-    if (e.kind === 'frame' && e.dir === 'tx' && isHostLane(e.node)) {
-      let r = rates.get(e.node!);
-      if (r === undefined) rates.set(e.node!, (r = new Float64Array(nb)));
-      r[b]!++;
-    } else if (e.kind === 'request') {
-      const m = metrics[b]!;
-      m.requests++;
-      if (e.status !== 'ok') m.failures++;
-      else lat[b]!.push(Number(e.latency));
-    } else if (e.kind === 'decision' && e.what === 'link-new') {
-      const d = e.detail as { group?: string; server?: string } | undefined;
-      const k = `${d?.group}/${d?.server}`;
-      let r = links.get(k);
-      if (r === undefined) links.set(k, (r = new Float64Array(nb)));
-      r[b]!++;
-    }
-  }
-  lat.forEach((xs, i) => {
-    if (xs.length === 0) return;
-    xs.sort((a, b) => a - b);
-    metrics[i]!.p50 = xs[Math.floor(xs.length * 0.5)]!;
-    metrics[i]!.p99 = xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))]!;
-  });
+  // Rates and metrics by bucket: the same functions that re-bucket a zoomed window, over the whole trace.
+  const { bucketUs, metrics, links } = windowMetrics(events, start, end + 1, bucketCount);
+  const { rates } = windowRates(events, new Set(lanes), start, end + 1, bucketCount);
   return { start, end, lanes, bands, markers, arrows, rates, bucketUs, metrics, links, events: events.length, kinds, byId, header };
+}
+
+/** Index of the first event at or after `t` in time-sorted `events`. */
+function firstAtOrAfter(events: readonly TraceEv[], t: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid]!.t < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The chain of causes of event `id`, newest first (bounded: a trace is a DAG, but be safe). */
@@ -241,14 +225,7 @@ export function causeChain(m: Model, id: number, max = 32): TraceEv[] {
 /** Events at or near time `t` (µs) in lane `lane`, nearest first. */
 export function eventsNear(events: readonly TraceEv[], lane: string | undefined, t: number, within: number, limit = 20): TraceEv[] {
   const out: TraceEv[] = [];
-  // Binary search the time-sorted array for the window.
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (events[mid]!.t < t - within) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstAtOrAfter(events, t - within);
   for (let i = lo; i < events.length && events[i]!.t <= t + within; i++) {
     const e = events[i]!;
     if (lane === undefined || e.node === lane) out.push(e);
@@ -300,13 +277,7 @@ export function windowMetrics(events: readonly TraceEv[], from: number, to: numb
   const metrics: Bucket[] = Array.from({ length: nb }, (_, i) => ({ t: from + i * bucketUs, requests: 0, failures: 0, p50: NaN, p99: NaN }));
   const lat: number[][] = Array.from({ length: nb }, () => []);
   const links = new Map<string, Float64Array>();
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (events[mid]!.t < from) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstAtOrAfter(events, from);
   for (let i = lo; i < events.length && events[i]!.t < to; i++) {
     const e = events[i]!;
     const b = Math.floor((e.t - from) / bucketUs);
@@ -361,13 +332,7 @@ export function windowRates(events: readonly TraceEv[], lanes: ReadonlySet<strin
   const bucketUs = Math.max(1, Math.ceil((to - from) / buckets));
   const nb = Math.ceil((to - from) / bucketUs) + 1;
   const rates = new Map<string, Float64Array>();
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (events[mid]!.t < from) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstAtOrAfter(events, from);
   for (let i = lo; i < events.length && events[i]!.t < to; i++) {
     const e = events[i]!;
     if (e.kind !== 'frame' || e.dir !== 'tx' || e.node === undefined || !lanes.has(e.node)) continue;
