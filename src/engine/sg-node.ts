@@ -33,15 +33,17 @@ import { ARP_LEN, ARP_OP, encodeArp, parseArp } from '../wire/arp.ts';
 import { internetChecksum, updateChecksum16, updateChecksum32, updateUdpChecksum16, updateUdpChecksum32 } from '../wire/checksum.ts';
 import { ETHERTYPE } from '../wire/ethernet.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
-import type { Parsed } from '../wire/result.ts';
+import { assertNever, type Parsed } from '../wire/result.ts';
 import { TCP_FLAG } from '../wire/tcp.ts';
 import { ArpTable } from './arp.ts';
 import { Ctld, SgNodeTarget } from '../ctl/ctld.ts';
 import { HealthMonitor } from '../health/monitor.ts';
 import { Bidd } from '../failover/bidd.ts';
-import { encodeBidd, parseBidd, verifyBidd } from '../wire/bidd.ts';
+import { encodeBidd, parseBidd, verifyBidd, type BiddMessage } from '../wire/bidd.ts';
+import { FreshGate, FreshSender, NonceSource } from '../failover/fresh.ts';
+import { encodeFresh, isFresh, parseFresh, verifyFresh, type FreshMessage, type FreshStream } from '../wire/fresh.ts';
 import { StateSync, type SyncTarget } from '../failover/sync.ts';
-import { encodeSync, parseSync, verifySync, type SyncRecord } from '../wire/sync.ts';
+import { encodeSync, parseSync, verifySync, type SyncMessage, type SyncRecord } from '../wire/sync.ts';
 import { multicastMac } from '../wire/addr.ts';
 import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
@@ -117,8 +119,11 @@ export class SgNode implements Endpoint {
   readonly bidd: Bidd | undefined;
   /** Stateful failover (undefined: off, or no failover). */
   readonly sync: StateSync | undefined;
-  #biddSeq = 0;
-  readonly #syncPeerSeq = new Map<number, number>();
+  /** Our incarnation and sequences on the group, and our answers to challenges (`src/failover/fresh.ts`). */
+  readonly #freshOut: FreshSender;
+  /** Per stream, what we believe of each peer's incarnation and sequence. */
+  readonly #biddGate: FreshGate<BiddMessage>;
+  readonly #syncGate: FreshGate<SyncMessage>;
   /** Multicast MACs accepted on the public interface: all-systems, the failover group (slide 8) and the joined write groups. */
   readonly #pubMacs = new Set<number>();
   /** IGMPv2 membership on the public interface: the failover group always, the write groups while serving. */
@@ -127,8 +132,6 @@ export class SgNode implements Endpoint {
   /** The multicast write addresses (slide 21). */
   readonly #mcast: ReadonlySet<number>;
   #mcastJoined = false;
-  /** Highest sequence seen per peer node id (replays and reordered copies are dropped). */
-  readonly #biddPeerSeq = new Map<number, number>();
   /** Health monitor per group (undefined: no health checks for that group). */
   readonly monitors: readonly (HealthMonitor | undefined)[];
   /** Port tests in flight: key `${proto}/${server addr}/${server port}/${local port}` -> [group, probe id]. */
@@ -151,7 +154,12 @@ export class SgNode implements Endpoint {
   /** Server address -> list of [group, server] (a server may serve several groups). */
   readonly #serverIndex = new Map<number, [number, number][]>();
 
-  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number } = {}) {
+  /**
+   * `incarnation` draws this process's incarnation on the group (a non-zero random u32; real mode
+   * passes a cryptographic source, the simulator a generator split per boot); by default it comes
+   * from the config's seed.
+   */
+  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number } = {}) {
     this.cfg = cfg;
     this.#trace = opts.trace;
     this.#wallClockUs = opts.wallClockUs;
@@ -189,6 +197,11 @@ export class SgNode implements Endpoint {
     const fo = cfg.failover;
     this.#mcast = new Set(cfg.multicast ?? []);
     this.igmp = this.#makeIgmp(Rng.fromSeed(cfg.seed ?? 1).split('igmp'));
+    const incRng = Rng.fromSeed(cfg.seed ?? 1).split('incarnation');
+    this.#freshOut = new FreshSender(opts.incarnation ?? (() => incRng.u32()));
+    const nonces = new NonceSource(() => this.#freshOut.incarnation);
+    this.#biddGate = new FreshGate('bidd', nonces);
+    this.#syncGate = new FreshGate('sync', nonces);
     this.#pubMacs.add(multicastMac(IGMP_ALL_SYSTEMS));
     if (fo !== undefined) {
       // Join the failover group so that IGMP-snooping switches deliver it to every node.
@@ -852,36 +865,91 @@ export class SgNode implements Endpoint {
 
   /**
    * The gate every failover datagram passes (bidd and sync alike): the UDP payload, parsed;
-   * authenticated with the group key; not our own looped-back copy; and newer than anything that
-   * peer sent before (replays and reordered copies are dropped). Bad input is a counted drop.
+   * authenticated with the group key; not our own looped-back copy; and fresh (`src/failover/fresh.ts`):
+   * in a believed incarnation newer than anything that peer sent before (replays and reordered
+   * copies are dropped), in another one held until the peer answers our challenge. Bad input is a
+   * counted drop.
    */
-  #groupMessage<F extends { readonly message: { readonly keyId: number; readonly node: number; readonly seq: number } }>(
+  #groupMessage<F extends { readonly message: { readonly keyId: number; readonly node: number; readonly inc: number; readonly seq: number } }>(
     layer: 'bidd' | 'sync',
     f: Uint8Array,
     ihl: number,
     end: number,
     parse: (b: Uint8Array) => Parsed<F>,
     verify: (frame: F, secret: Uint8Array) => boolean,
-    seen: Map<number, number>,
+    gate: FreshGate<F['message']>,
   ): F['message'] | undefined {
     const fo = this.cfg.failover!;
     const l4 = ETH + ihl;
     const ulen = readU16(f, l4 + 4);
     if (ulen < 8 || l4 + ulen > end) return void this.#drop(layer, 'bad-length');
-    const p = parse(f.subarray(l4 + 8, l4 + ulen));
+    const payload = f.subarray(l4 + 8, l4 + ulen);
+    if (layer === 'bidd' && isFresh(payload)) return void this.#freshIn(payload);
+    const p = parse(payload);
     if (!p.ok) return void this.#drop(layer, p.error.reason);
     const m = p.value.message;
     if (m.keyId !== fo.key.id || !verify(p.value, fo.key.secret)) return void this.#emitDrop(layer, 'unauthenticated', `node ${m.node}`);
     if (m.node === fo.node) return undefined; // our own, looped back
-    const last = seen.get(m.node);
-    if (last !== undefined && m.seq <= last) return void this.#emitDrop(layer, 'replay', `node ${m.node} seq ${m.seq}`);
-    seen.set(m.node, m.seq);
-    return m;
+    const a = gate.admit(this.#now as Instant, m.node, m.inc, m.seq, m);
+    switch (a.kind) {
+      case 'accept':
+        return m;
+      case 'replay':
+        return void this.#emitDrop(layer, 'replay', `node ${m.node} incarnation ${m.inc} seq ${m.seq}`);
+      case 'unverified':
+        if (a.challenge !== undefined) this.#sendFresh({ kind: 'challenge', stream: layer, peer: m.node, nonceHi: a.challenge.hi, nonceLo: a.challenge.lo, inc: this.#freshOut.incarnation, seq: 0 });
+        return void this.#emitDrop(layer, 'unverified', `node ${m.node} incarnation ${m.inc} seq ${m.seq}`);
+      case 'full':
+        return void this.#emitDrop(layer, 'peers-full', `node ${m.node}`);
+      default:
+        return assertNever(a, 'admission');
+    }
+  }
+
+  /** A challenge or response of the freshness handshake, on the bidd port. */
+  #freshIn(payload: Uint8Array): void {
+    const fo = this.cfg.failover!;
+    const p = parseFresh(payload);
+    if (!p.ok) return this.#drop('fresh', p.error.reason);
+    const m = p.value.message;
+    if (m.keyId !== fo.key.id || !verifyFresh(p.value, fo.key.secret)) return this.#emitDrop('fresh', 'unauthenticated', `node ${m.node}`);
+    if (m.node === fo.node || m.peer !== fo.node) return; // our own, or for another node
+    if (m.group !== fo.group) return this.#drop('fresh', 'other-group');
+    const now = this.#now as Instant;
+    if (m.kind === 'challenge') {
+      if (!this.#freshOut.mayAnswer(now, m.stream, m.node)) return this.#drop('fresh', 'rate-limited');
+      this.#sendFresh({ kind: 'response', stream: m.stream, peer: m.node, nonceHi: m.nonceHi, nonceLo: m.nonceLo, inc: this.#freshOut.incarnation, seq: this.#freshOut.last(m.stream) });
+      return;
+    }
+    const nonce = { hi: m.nonceHi, lo: m.nonceLo };
+    if (m.stream === 'bidd') {
+      const a = this.#biddGate.answer(m.node, nonce, m.inc, m.seq);
+      if (a.kind === 'unexpected') return this.#drop('fresh', 'unexpected');
+      this.#tracePeer(now, m.node, 'bidd', a.inc, a.seq, a.previous);
+      if (a.released !== undefined) this.#biddApply(a.released);
+    } else {
+      const a = this.#syncGate.answer(m.node, nonce, m.inc, m.seq);
+      if (a.kind === 'unexpected') return this.#drop('fresh', 'unexpected');
+      this.#tracePeer(now, m.node, 'sync', a.inc, a.seq, a.previous);
+      if (a.released !== undefined) this.#syncApply(a.released);
+    }
+  }
+
+  #tracePeer(now: Instant, peer: number, stream: FreshStream, inc: number, seq: number, previous: number | undefined): void {
+    this.#trace?.emit({ kind: 'decision', t: now, node: this.cfg.name, what: 'peer-incarnation', detail: { peer, stream, incarnation: inc, seq, ...(previous !== undefined ? { previous } : {}) } });
+  }
+
+  #sendFresh(m: Omit<FreshMessage, 'group' | 'node' | 'keyId'>): void {
+    const fo = this.cfg.failover!;
+    this.#sendToGroup(fo.port, encodeFresh({ ...m, group: fo.group, node: fo.node, keyId: fo.key.id }, fo.key.secret));
   }
 
   #biddIn(f: Uint8Array, ihl: number, end: number): void {
-    const m = this.#groupMessage('bidd', f, ihl, end, parseBidd, verifyBidd, this.#biddPeerSeq);
-    if (m === undefined) return;
+    const m = this.#groupMessage('bidd', f, ihl, end, parseBidd, verifyBidd, this.#biddGate);
+    if (m !== undefined) this.#biddApply(m);
+  }
+
+  #biddApply(m: BiddMessage): void {
     const now = this.#now as Instant;
     this.bidd!.handleMessage(now, { kind: m.kind, node: m.node, price: m.price, epoch: m.epoch, group: m.group });
     this.#biddRun(now);
@@ -895,10 +963,7 @@ export class SgNode implements Endpoint {
     for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
       switch (a.kind) {
         case 'send': {
-          // The sequence follows the node's clock (µs), so a restarted node's messages are newer
-          // than anything it sent before its crash and its peers do not take them for replays.
-          this.#biddSeq = Math.max(this.#biddSeq + 1, now);
-          this.#sendToGroup(fo.port, encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, seq: this.#biddSeq }, fo.key.secret));
+          this.#sendToGroup(fo.port, encodeBidd({ ...a.msg, links: a.msg.kind === 'heartbeat' ? this.links.size : 0, keyId: fo.key.id, ...this.#freshOut.next('bidd') }, fo.key.secret));
           break;
         }
         case 'take-vip':
@@ -1162,8 +1227,11 @@ export class SgNode implements Endpoint {
   }
 
   #syncIn(f: Uint8Array, ihl: number, end: number): void {
-    const m = this.#groupMessage('sync', f, ihl, end, parseSync, verifySync, this.#syncPeerSeq);
-    if (m === undefined) return;
+    const m = this.#groupMessage('sync', f, ihl, end, parseSync, verifySync, this.#syncGate);
+    if (m !== undefined) this.#syncApply(m);
+  }
+
+  #syncApply(m: SyncMessage): void {
     if (m.group !== this.cfg.failover!.group) return this.#drop('sync', 'other-group');
     const now = this.#now as Instant;
     this.sync!.handleMessage(now, m.node, m.epoch, m.leader, m);
@@ -1176,8 +1244,7 @@ export class SgNode implements Endpoint {
     const fo = this.cfg.failover;
     if (sync === undefined || fo === undefined) return;
     for (let o = sync.pollSend(); o !== undefined; o = sync.pollSend()) {
-      this.#biddSeq = Math.max(this.#biddSeq + 1, now);
-      this.#sendToGroup(fo.port + 1, encodeSync({ ...o.body, group: fo.group, node: fo.node, epoch: o.epoch, leader: o.leader, keyId: fo.key.id, seq: this.#biddSeq }, fo.key.secret));
+      this.#sendToGroup(fo.port + 1, encodeSync({ ...o.body, group: fo.group, node: fo.node, epoch: o.epoch, leader: o.leader, keyId: fo.key.id, ...this.#freshOut.next('sync') }, fo.key.secret));
     }
     const b = this.bidd;
     if (b !== undefined && b.price !== (sync.ready ? fo.price : 0)) {

@@ -10,6 +10,7 @@
  */
 
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { randomInt } from 'node:crypto';
 import type { ScriptCall, SgNodeConfig } from '../engine/config.ts';
 import { SgNode } from '../engine/sg-node.ts';
 import { ifaceName, type IfaceName } from '../port.ts';
@@ -78,7 +79,7 @@ function run(init: WorkerInit): void {
   const priv = new RawSocket(cfg.private.name);
   const socks = [pub, priv];
   const names: IfaceName[] = [ifaceName(cfg.public.name), ifaceName(cfg.private.name)];
-  const node = new SgNode(cfg, { ...(trace ? { trace } : {}), now: now(), onScript: (call) => post({ kind: 'script', call }), wallClockUs: () => Date.now() * 1000 });
+  const node = new SgNode(cfg, { ...(trace ? { trace } : {}), now: now(), onScript: (call) => post({ kind: 'script', call }), wallClockUs: () => Date.now() * 1000, incarnation: () => randomInt(1, 2 ** 32) });
   const transmit = () => {
     for (let tx = node.pollTransmit(); tx !== undefined; tx = node.pollTransmit()) (tx.iface === names[0] ? pub : priv).send(tx.frame);
     pub.flush();

@@ -7,15 +7,17 @@
  *   once, so they bid now instead of waiting out the master timeout;
  * - an epoch (a term counter), so a stale master's heartbeat can be told from the current one's;
  * - in a heartbeat, the size of the master's link table (informational);
- * - an auth trailer: key id, a strictly increasing 53-bit sequence and an HMAC-SHA256 over every
- *   byte before it. ucarp has no sequence and accepts replays; here a captured datagram replayed
- *   later is refused because its sequence is not above the last one seen from that node.
+ * - an auth trailer: key id, the sender's incarnation (random, drawn at every process start), a
+ *   sequence within it, and an HMAC-SHA256 over every byte before it. ucarp has no sequence and
+ *   accepts replays; here a captured datagram replayed later is refused: in a known incarnation
+ *   because its sequence is not above the last one seen, and in an unknown one because the
+ *   receiver believes a new incarnation only after a challenge-response (`fresh.ts`).
  *
  * Every message is one UDP datagram, big-endian:
  *
  *   Header (5 bytes)
  *     0   magic    2 bytes  0x53 0x42 ('S' 'B')
- *     2   version  u8       1
+ *     2   version  u8       2 (1 had a 53-bit sequence in place of incarnation and sequence)
  *     3   type     u16      0xff01 heartbeat, 0xff02 bid, 0xff03 resign (our addition)
  *
  *   Body (from offset 5; the same fields in every type, links in a heartbeat only)
@@ -28,8 +30,8 @@
  *
  *   Auth trailer (42 bytes, at offset T = 21 for bid and resign, 25 for heartbeat)
  *     T+0   key id       u16   which key signed it
- *     T+2   sequence hi  u32   sequence = hi * 2^32 + lo; hi <= 0x1fffff, so the value is at
- *     T+6   sequence lo  u32   most 2^53 - 1 (a safe integer)
+ *     T+2   incarnation  u32   the sender's incarnation, non-zero (`auth.ts` session trailer)
+ *     T+6   sequence     u32   the sender's sequence in that incarnation, from 1
  *     T+10  HMAC-SHA256  32 bytes, keyed with the key's secret, over bytes [0, T+10)
  *
  *   Sizes: bid and resign are 63 bytes (BIDD_BID_LEN), heartbeat 67 (BIDD_HEARTBEAT_LEN).
@@ -39,7 +41,7 @@
  *   does not know).
  * - A datagram is exact: fewer bytes than its type's length fail with 'truncated', more with
  *   'bad-length'. With the bounded sequence, every accepted message has exactly one encoding.
- * - A sequence above 2^53 - 1 fails with 'unsupported'.
+ * - Incarnation 0 fails with 'unsupported' (no sender uses it).
  * - The parser checks structure only and needs no key: the receiver looks the secret up by the
  *   parsed key id and calls `verifyBidd` (timing-safe). The replay check (a sequence not above
  *   the last seen from that node id is dropped) is the receiver's, not the codec's.
@@ -50,13 +52,13 @@
 
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
-import { emitAuthTrailer, readAuthTrailer, verifyAuth } from './auth.ts';
+import { emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
 import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'bidd';
 
 export const BIDD_MAGIC = 0x5342; // 'S' 'B'
-export const BIDD_VERSION = 1;
+export const BIDD_VERSION = 2;
 /** Message types: slide 9's numbers, plus resign (our addition). */
 export const BIDD_TYPE = { heartbeat: 0xff01, bid: 0xff02, resign: 0xff03 } as const;
 export type BiddKind = keyof typeof BIDD_TYPE;
@@ -64,13 +66,11 @@ export type BiddKind = keyof typeof BIDD_TYPE;
 export const BIDD_HEADER_LEN = 5;
 /** Key id, sequence and HMAC. */
 export const BIDD_AUTH_LEN = 2 + 8 + HMAC_SHA256_BYTES;
-/** The sequence's high word may not exceed this: hi * 2^32 + lo stays a safe integer. */
-export const BIDD_SEQUENCE_HI_MAX = 0x1fffff;
 
 /** Offsets of the fixed fields from the start of the message. */
 export const BIDD_OFF = { magic: 0, version: 2, type: 3, group: 5, node: 9, price: 13, epoch: 17, links: 21 } as const;
 /** Offsets within the auth trailer. */
-export const BIDD_AUTH_OFF = { keyId: 0, sequenceHi: 2, sequenceLo: 6, mac: 10 } as const;
+export const BIDD_AUTH_OFF = { keyId: 0, incarnation: 2, sequence: 6, mac: 10 } as const;
 
 /** Where the auth trailer starts in a bid or resign, and in a heartbeat. */
 const BID_BODY_END = BIDD_OFF.links;
@@ -95,7 +95,9 @@ export interface BiddMessage {
   readonly links: number;
   /** Which key signs the message (u16). */
   readonly keyId: number;
-  /** Per-sender sequence, 0 to 2^53 - 1, strictly increasing. */
+  /** The sender's incarnation (non-zero u32, drawn at its process start). */
+  readonly inc: number;
+  /** The sender's sequence in that incarnation (u32), strictly increasing. */
   readonly seq: number;
 }
 
@@ -128,9 +130,7 @@ export function biddProblem(v: BiddMessage): string | undefined {
     if (!isUint(v[f], 0xffffffff)) return `${f} ${v[f]} is not a u32`;
   }
   if (v.kind !== 'heartbeat' && v.links !== 0) return `links ${v.links} in a ${v.kind}: only a heartbeat carries links`;
-  if (!isUint(v.keyId, 0xffff)) return `key id ${v.keyId} is not a u16`;
-  if (!isUint(v.seq, Number.MAX_SAFE_INTEGER)) return `sequence ${v.seq} is not a non-negative safe integer`;
-  return undefined;
+  return sessionProblem(v);
 }
 
 /** Where the auth trailer starts for a message of `kind`. */
@@ -169,7 +169,7 @@ export function emitBidd(v: BiddMessage, secret: Uint8Array, buf: Uint8Array, of
   writeU32(b, BIDD_OFF.epoch, v.epoch);
   const t = bodyEnd(v.kind);
   if (v.kind === 'heartbeat') writeU32(b, BIDD_OFF.links, v.links);
-  emitAuthTrailer(b, t, len, v.keyId, v.seq, secret, 'bidd');
+  emitSessionTrailer(b, t, len, v, secret, 'bidd');
   return len;
 }
 
@@ -189,7 +189,7 @@ export function encodeBidd(v: BiddMessage, secret: Uint8Array): Uint8Array {
 /**
  * Parse one datagram's structure: header, body, key id, sequence, and where the HMAC and the
  * bytes it covers are. Does not authenticate: look the secret up by `message.keyId`, then call
- * `verifyBidd`; then drop the message unless its sequence is above the last seen from its node.
+ * `verifyBidd`; then hand it to the receiver's freshness gate (`src/failover/fresh.ts`).
  * The frame's `signed` and `mac` are views into `b`.
  */
 export function parseBidd(b: Uint8Array): Parsed<BiddFrame> {
@@ -205,8 +205,8 @@ export function parseBidd(b: Uint8Array): Parsed<BiddFrame> {
   const len = t + BIDD_AUTH_LEN;
   if (b.length < len) return fail(LAYER, 'truncated', `${kind} of ${b.length} bytes, needs ${len}`);
   if (b.length > len) return fail(LAYER, 'bad-length', `${b.length - len} bytes after the hmac`);
-  const auth = readAuthTrailer(b, t);
-  if (auth === undefined) return fail(LAYER, 'unsupported', 'sequence above 2^53 - 1');
+  const auth = readSessionTrailer(b, t);
+  if (auth === undefined) return fail(LAYER, 'unsupported', 'incarnation 0');
   const macAt = t + BIDD_AUTH_OFF.mac;
   const message: BiddMessage = {
     kind,
@@ -216,7 +216,8 @@ export function parseBidd(b: Uint8Array): Parsed<BiddFrame> {
     epoch: readU32(b, BIDD_OFF.epoch),
     links: kind === 'heartbeat' ? readU32(b, BIDD_OFF.links) : 0,
     keyId: auth.keyId,
-    seq: auth.value,
+    inc: auth.inc,
+    seq: auth.seq,
   };
   return ok({ message, signed: b.subarray(0, macAt), mac: b.subarray(macAt, len) });
 }

@@ -3,13 +3,13 @@
  * to the slaves, which acknowledge them; a recovering node asks for a full state transfer. Like
  * LVS's sync daemon it rides UDP multicast (the bidd group, on the bidd port + 1), but unlike it
  * every record is sequenced and acknowledged, a gap is asked for again, and every datagram is
- * signed with the same auth trailer as bidd (key id, strictly increasing sequence, HMAC-SHA256).
+ * signed with the same auth trailer as bidd (key id, incarnation, sequence, HMAC-SHA256).
  *
  * Every message is one UDP datagram, big-endian:
  *
  *   Header (20 bytes)
  *     0   magic    2 bytes  0x53 0x59 ('S' 'Y')
- *     2   version  u8       1
+ *     2   version  u8       2 (1 had a 53-bit sequence in the trailer)
  *     3   type     u8       1 updates, 2 snapshot, 3 ack, 4 request
  *     4   group    u32      the failover group's id (as in bidd)
  *     8   node     u32      the sender's node id
@@ -30,10 +30,11 @@
  *     4  group u16  6 server u16  8 client addr u32  12 client port u16  14 vip port u16
  *     16 vip u32  20 server addr u32  24 server port u16  26 reserved (0)
  *   A link record carries the whole link (created, remapped or changed state; state 0 new,
- *   1 active, 2 closing); link-gone needs the client key only; a server record carries group,
+ *   1 active, 2 closing); link-gone carries the link's key only (proto, client addr and port,
+ *   vip, vip port), every other byte 0; a server record carries group,
  *   server and the state (0 alive, 1 pending, 2 dead), the other fields 0.
  *
- *   Auth trailer (42 bytes, `auth.ts`).
+ *   Auth trailer (42 bytes, `auth.ts`'s session trailer: key id, incarnation, sequence, HMAC).
  *
  * At most SYNC_RECORDS_MAX (48) records per datagram: 20 + 10 + 48 * 28 + 42 = 1416 bytes, under
  * a 1500-byte MTU with IP and UDP headers. The parser never throws; it checks lengths exactly,
@@ -42,12 +43,12 @@
 
 import { HMAC_SHA256_BYTES } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
-import { AUTH_TRAILER_LEN, emitAuthTrailer, readAuthTrailer, verifyAuth } from './auth.ts';
+import { AUTH_TRAILER_LEN, emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
 import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'sync';
 export const SYNC_MAGIC = 0x5359;
-export const SYNC_VERSION = 1;
+export const SYNC_VERSION = 2;
 export const SYNC_TYPE = { updates: 1, snapshot: 2, ack: 3, request: 4 } as const;
 export type SyncKind = keyof typeof SYNC_TYPE;
 export const SYNC_HEADER_LEN = 20;
@@ -82,6 +83,8 @@ interface SyncHead {
   /** The stream's master: the sender for updates and snapshots, the followed master for ack/request. */
   readonly leader: number;
   readonly keyId: number;
+  /** The sender's incarnation (non-zero u32) and its sequence in it (u32). */
+  readonly inc: number;
   readonly seq: number;
 }
 
@@ -129,8 +132,8 @@ export function syncLength(m: SyncBody): number {
 /** Why `m` cannot be encoded, or undefined. */
 export function syncProblem(m: SyncMessage): string | undefined {
   for (const f of ['group', 'node', 'epoch', 'leader'] as const) if (!isUint(m[f], 0xffffffff)) return `${f} ${m[f]} is not a u32`;
-  if (!isUint(m.keyId, 0xffff)) return `key id ${m.keyId} is not a u16`;
-  if (!isUint(m.seq, Number.MAX_SAFE_INTEGER)) return `sequence ${m.seq} is not a safe integer`;
+  const auth = sessionProblem(m);
+  if (auth !== undefined) return auth;
   switch (m.kind) {
     case 'updates':
     case 'snapshot': {
@@ -229,7 +232,7 @@ export function encodeSync(m: SyncMessage, secret: Uint8Array): Uint8Array {
     default:
       assertNever(m, 'sync kind');
   }
-  emitAuthTrailer(b, o, len, m.keyId, m.seq, secret, 'sync');
+  emitSessionTrailer(b, o, len, m, secret, 'sync');
   return b;
 }
 
@@ -247,7 +250,11 @@ function parseRecord(b: Uint8Array, o: number): Parsed<SyncRecord> {
   const proto = b[o + 1]!;
   if (!PROTOS.has(proto)) return fail(LAYER, 'bad-value', `proto ${proto}`);
   const key = { proto: proto as 6 | 17 | 1, clientAddr: readU32(b, o + 8), clientPort: readU16(b, o + 12), vport: readU16(b, o + 14), vip: readU32(b, o + 16) };
-  if (op === SYNC_OP['link-gone']) return ok({ op: 'link-gone', ...key });
+  if (op === SYNC_OP['link-gone']) {
+    // The key only: state, group, server and the server's address and port are 0.
+    if (b[o + 2] !== 0 || group !== 0 || server !== 0 || readU32(b, o + 20) !== 0 || readU16(b, o + 24) !== 0) return fail(LAYER, 'bad-value', 'link-gone record carries more than the key');
+    return ok({ op: 'link-gone', ...key });
+  }
   if (op !== SYNC_OP.link) return fail(LAYER, 'unsupported', `record op ${op}`);
   const state = SYNC_LINK_STATES[b[o + 2]!];
   if (state === undefined) return fail(LAYER, 'bad-value', `link state ${b[o + 2]}`);
@@ -325,10 +332,10 @@ export function parseSync(b: Uint8Array): Parsed<SyncFrame> {
     default:
       return assertNever(kind, 'sync kind');
   }
-  const auth = readAuthTrailer(b, t);
-  if (auth === undefined) return fail(LAYER, 'unsupported', 'sequence above 2^53 - 1');
+  const auth = readSessionTrailer(b, t);
+  if (auth === undefined) return fail(LAYER, 'unsupported', 'incarnation 0');
   const macAt = t + 10;
-  const message = { group: readU32(b, 4), node: readU32(b, 8), epoch: readU32(b, 12), leader: readU32(b, 16), keyId: auth.keyId, seq: auth.value, ...body } as SyncMessage;
+  const message = { group: readU32(b, 4), node: readU32(b, 8), epoch: readU32(b, 12), leader: readU32(b, 16), keyId: auth.keyId, inc: auth.inc, seq: auth.seq, ...body } as SyncMessage;
   return ok({ message, signed: b.subarray(0, macAt), mac: b.subarray(macAt, macAt + HMAC_SHA256_BYTES) });
 }
 

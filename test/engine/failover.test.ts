@@ -10,6 +10,7 @@ import type { SgNodeConfig } from '../../src/engine/config.ts';
 import { seconds, millis } from '../../src/time.ts';
 import { ip, mac, multicastMac } from '../../src/wire/addr.ts';
 import { encodeBidd } from '../../src/wire/bidd.ts';
+import { encodeFresh, parseFresh, type FreshMessage } from '../../src/wire/fresh.ts';
 import { encodeSync, parseSync, type SyncBody, type SyncMessage, type SyncRecord } from '../../src/wire/sync.ts';
 import { CLIENT, config, PUB, Rig, SERVERS, udpFrame, VIP, udpOffset } from './rig.ts';
 
@@ -32,9 +33,28 @@ function failoverConfig(): SgNodeConfig {
 const onGroup = (port: number, payload: Uint8Array) =>
   udpFrame({ srcMac: OTHER_MAC, dstMac: multicastMac(GROUP), src: OTHER, dst: GROUP, sport: port, dport: port, ttl: 1, payload });
 
+/** Node 2's incarnation and its sequences (one counter for both streams: the gate needs only a rise). */
+const INC = 0x2222;
 let seq = 1_000;
-const heartbeat = (secret = KEY, s = ++seq) => onGroup(5891, encodeBidd({ kind: 'heartbeat', group: GROUP, node: 2, price: 200, epoch: 3, links: 0, keyId: 1, seq: s }, secret));
-const sync = (body: SyncBody, secret = KEY, s = ++seq) => onGroup(5892, encodeSync({ ...body, group: GROUP, node: 2, epoch: 3, leader: 2, keyId: 1, seq: s }, secret));
+const heartbeat = (secret = KEY, s = ++seq) => onGroup(5891, encodeBidd({ kind: 'heartbeat', group: GROUP, node: 2, price: 200, epoch: 3, links: 0, keyId: 1, inc: INC, seq: s }, secret));
+const sync = (body: SyncBody, secret = KEY, s = ++seq) => onGroup(5892, encodeSync({ ...body, group: GROUP, node: 2, epoch: 3, leader: 2, keyId: 1, inc: INC, seq: s }, secret));
+
+/** The node's freshness challenges among `out`, parsed. */
+function challenges(frames: readonly { frame: Uint8Array }[]): FreshMessage[] {
+  return frames.flatMap(({ frame }) => {
+    const l4 = udpOffset(frame);
+    if (frame[23] !== 17) return [];
+    const p = parseFresh(frame.subarray(l4 + 8));
+    return p.ok && p.value.message.kind === 'challenge' ? [p.value.message] : [];
+  });
+}
+
+/** Node 2 answers the node's challenges in `out`: its incarnation, and `last` as its latest sequence. */
+function answer(r: Rig, out: readonly { frame: Uint8Array }[], last = seq) {
+  const cs = challenges(out);
+  expect(cs.length).toBeGreaterThan(0);
+  return cs.flatMap((c) => r.rx(PUB, onGroup(5891, encodeFresh({ kind: 'response', stream: c.stream, group: GROUP, node: 2, peer: 1, nonceHi: c.nonceHi, nonceLo: c.nonceLo, inc: INC, seq: last, keyId: 1 }, KEY))));
+}
 const link = (port: number): SyncRecord => ({ op: 'link', proto: 6, state: 'active', group: 0, server: 1, clientAddr: CLIENT, clientPort: port, vip: VIP, vport: 80, serverAddr: SERVERS[1]!, serverPort: 80 });
 
 /** The node's sync datagrams among `out`, parsed. */
@@ -54,7 +74,9 @@ describe('SG node failover input', () => {
     expect(r.drop('bidd/unauthenticated')).toBe(1);
     expect(r.node.bidd!.state).toBe('initial');
     const hb = heartbeat();
-    r.rx(PUB, hb);
+    // A new incarnation: held, challenged, and acted on once node 2 names it as its latest.
+    answer(r, r.rx(PUB, hb));
+    expect(r.drop('bidd/unverified')).toBe(1);
     expect(r.node.bidd!.state).toBe('slave');
     r.rx(PUB, hb);
     expect(r.drop('bidd/replay')).toBe(1);
@@ -66,9 +88,9 @@ describe('SG node failover input', () => {
 
   it('a slave asks for the state and applies an authentic snapshot; forged and replayed ones change nothing', () => {
     const r = new Rig(failoverConfig());
-    r.rx(PUB, heartbeat());
+    answer(r, r.rx(PUB, heartbeat()));
     // The master's stream announces itself: the node is not ready and asks for everything.
-    const asked = syncOut(r.rx(PUB, sync({ kind: 'updates', first: 8, records: [] })));
+    const asked = syncOut(answer(r, r.rx(PUB, sync({ kind: 'updates', first: 8, records: [] }))));
     expect(asked).toMatchObject([{ kind: 'request', full: true, leader: 2 }]);
     expect(r.node.sync!.ready).toBe(false);
     expect(r.node.bidd!.price).toBe(0);

@@ -28,18 +28,18 @@ import {
 const KEY = new TextEncoder().encode('bidd-test-key');
 
 const HEARTBEAT: BiddMessage = {
-  kind: 'heartbeat', group: 0xe0010101, node: 3, price: 100, epoch: 5, links: 12, keyId: 1, seq: 2 ** 32 + 7,
+  kind: 'heartbeat', group: 0xe0010101, node: 3, price: 100, epoch: 5, links: 12, keyId: 1, inc: 0x5eed0001, seq: 7,
 };
 const HEARTBEAT_HEX = [
-  '5342 01 ff01', // magic 'SB', version 1, type 0xff01 heartbeat
+  '5342 02 ff01', // magic 'SB', version 2, type 0xff01 heartbeat
   'e0010101', // group 224.1.1.1
   '00000003', // node 3
   '00000064', // price 100
   '00000005', // epoch 5
   '0000000c', // links 12
   '0001', // key id 1
-  '00000001 00000007', // sequence hi, lo: 2^32 + 7
-  '4d377f5626e388e66f3c86ae10765e083268a4510467c4f75f196437c96a3a2b', // HMAC-SHA256
+  '5eed0001 00000007', // incarnation 0x5eed0001, sequence 7
+  'f21dd131b60a95ca9853920b9b771d4629f4acddb4aa31bca5b9eac99c20eee0', // HMAC-SHA256
 ].join(' ');
 
 function frameOf(b: Uint8Array): BiddFrame {
@@ -96,7 +96,7 @@ describe('bidd parse errors, each with its reason', () => {
 
   it('bad magic, bad version', () => {
     expect(reasonOf(edited(0, 0x53, 0x47))).toBe('bad-magic');
-    expect(reasonOf(edited(2, 2))).toBe('bad-version');
+    expect(reasonOf(edited(2, 1))).toBe('bad-version');
   });
 
   it('unknown types are unsupported', () => {
@@ -108,13 +108,13 @@ describe('bidd parse errors, each with its reason', () => {
     expect(reasonOf(edited(3, 0xff, 0x02))).toBe('bad-length');
   });
 
-  it('sequences up to 2^53 - 1 are carried; above, unsupported', () => {
-    const max = { ...HEARTBEAT, seq: Number.MAX_SAFE_INTEGER };
+  it('incarnation and sequence are full u32s; incarnation 0 is unsupported', () => {
+    const max = { ...HEARTBEAT, inc: 0xffffffff, seq: 0xffffffff };
     const b = encodeBidd(max, KEY);
-    expect(hex(b.subarray(b.length - 40, b.length - 32))).toBe('001fffffffffffff');
+    expect(hex(b.subarray(b.length - 40, b.length - 32))).toBe('ffffffffffffffff');
     expect(frameOf(b).message).toEqual(max);
-    b[b.length - 42 + 2 + 1] = 0x20; // hi = 0x00200000: 2^53
-    expect(parseBidd(b)).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'sequence above 2^53 - 1' } });
+    b.fill(0, b.length - 40, b.length - 36); // incarnation 0
+    expect(parseBidd(b)).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'incarnation 0' } });
   });
 
   it('a datagram longer than the longest message is bad-length', () => {
@@ -127,7 +127,7 @@ describe('bidd sizes, encoder limits and the tie-break', () => {
     expect([BIDD_BID_LEN, BIDD_HEARTBEAT_LEN, BIDD_MESSAGE_MAX]).toEqual([63, 67, 67]);
     expect(encodeBidd({ ...HEARTBEAT, kind: 'bid', links: 0 }, KEY).length).toBe(63);
     expect(encodeBidd({ ...HEARTBEAT, kind: 'resign', links: 0 }, KEY).length).toBe(63);
-    expect(hex(encodeBidd({ ...HEARTBEAT, kind: 'resign', links: 0 }, KEY).subarray(0, 5))).toBe('534201ff03');
+    expect(hex(encodeBidd({ ...HEARTBEAT, kind: 'resign', links: 0 }, KEY).subarray(0, 5))).toBe('534202ff03');
   });
 
   it('emitBidd writes exactly biddLength bytes at its offset', () => {
@@ -144,7 +144,8 @@ describe('bidd sizes, encoder limits and the tie-break', () => {
     ['a negative price', { ...HEARTBEAT, price: -1 }, /price/],
     ['a fractional epoch', { ...HEARTBEAT, epoch: 1.5 }, /epoch/],
     ['a key id above u16', { ...HEARTBEAT, keyId: 65536 }, /key id/],
-    ['a sequence above 2^53 - 1', { ...HEARTBEAT, seq: 2 ** 53 }, /sequence/],
+    ['a sequence above u32', { ...HEARTBEAT, seq: 2 ** 32 }, /sequence/],
+    ['incarnation 0', { ...HEARTBEAT, inc: 0 }, /incarnation/],
     ['an unknown kind', { ...HEARTBEAT, kind: 'toString' as BiddKind }, /unknown kind/],
   ];
   for (const [name, v, why] of cases) {
@@ -170,7 +171,8 @@ const message: fc.Arbitrary<BiddMessage> = fc
     kind: fc.constantFrom(...(Object.keys(BIDD_TYPE) as BiddKind[])),
     group: u32, node: u32, price: u32, epoch: u32, links: u32,
     keyId: fc.integer({ min: 0, max: 0xffff }),
-    seq: fc.oneof(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat({ max: 1000 })),
+    inc: fc.integer({ min: 1, max: 0xffffffff }),
+    seq: fc.oneof(u32, fc.nat({ max: 1000 })),
   })
   .map((m) => (m.kind === 'heartbeat' ? m : { ...m, links: 0 }));
 const key = fc.oneof(fc.uint8Array({ minLength: 16, maxLength: 64 }), fc.uint8Array({ minLength: 65, maxLength: 100 }));

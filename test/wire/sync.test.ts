@@ -19,7 +19,7 @@ const record: fc.Arbitrary<SyncRecord> = fc.oneof(
   fc.record({ op: fc.constant('link-gone' as const), proto, clientAddr: u32, clientPort: u16, vip: u32, vport: u16 }),
   fc.record({ op: fc.constant('server' as const), group: u16, server: u16, state: fc.constantFrom('alive' as const, 'pending' as const, 'dead' as const) }),
 );
-const head = { group: u32, node: u32, epoch: u32, leader: u32, keyId: u16, seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) };
+const head = { group: u32, node: u32, epoch: u32, leader: u32, keyId: u16, inc: fc.integer({ min: 1, max: 0xffffffff }), seq: u32 };
 const message: fc.Arbitrary<SyncMessage> = fc.oneof(
   fc.record({ ...head, kind: fc.constant('updates' as const), first: u32, records: fc.array(record, { maxLength: SYNC_RECORDS_MAX }) }),
   fc.integer({ min: 1, max: 0xffff }).chain((parts) =>
@@ -31,9 +31,9 @@ const message: fc.Arbitrary<SyncMessage> = fc.oneof(
 
 describe('sync codec', () => {
   it('encodes an ack byte for byte', () => {
-    const b = encodeSync({ kind: 'ack', group: 0xe0010101, node: 2, epoch: 7, leader: 1, acked: 300, keyId: 1, seq: 9 }, KEY);
+    const b = encodeSync({ kind: 'ack', group: 0xe0010101, node: 2, epoch: 7, leader: 1, acked: 300, keyId: 1, inc: 0x5eed0002, seq: 9 }, KEY);
     expect(hex(b.subarray(0, SYNC_HEADER_LEN + 4 + 10))).toBe(
-      ['5359', '01', '03', 'e0010101', '00000002', '00000007', '00000001', '0000012c', '0001', '00000000', '00000009'].join(''),
+      ['5359', '02', '03', 'e0010101', '00000002', '00000007', '00000001', '0000012c', '0001', '5eed0002', '00000009'].join(''),
     );
     expect(b.length).toBe(SYNC_HEADER_LEN + 4 + 42);
   });
@@ -82,7 +82,7 @@ describe('sync codec', () => {
 
   it('refuses a reserved byte that is not zero, and bad enums', () => {
     const r: SyncRecord = { op: 'link', proto: 6, state: 'active', group: 0, server: 1, clientAddr: 1, clientPort: 2, vip: 3, vport: 80, serverAddr: 4, serverPort: 80 };
-    const b = encodeSync({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: [r], keyId: 1, seq: 1 }, KEY);
+    const b = encodeSync({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: [r], keyId: 1, inc: 1, seq: 1 }, KEY);
     const rec = SYNC_HEADER_LEN + 6;
     for (const [off, v] of [[rec + 3, 1], [rec + 27, 1], [rec + 2, 3], [rec + 1, 99], [rec, 9]] as const) {
       const c = b.slice();
@@ -90,6 +90,20 @@ describe('sync codec', () => {
       const p = parseSync(c);
       expect(p.ok, `byte ${off - rec} of the record = ${v}`).toBe(false);
     }
-    expect(syncProblem({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: Array(SYNC_RECORDS_MAX + 1).fill(r), keyId: 1, seq: 1 })).toMatch(/records/);
+    expect(syncProblem({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: Array(SYNC_RECORDS_MAX + 1).fill(r), keyId: 1, inc: 1, seq: 1 })).toMatch(/records/);
+  });
+
+  it('a link-gone record carries the key only: any other non-zero byte is bad-value', () => {
+    const gone: SyncRecord = { op: 'link-gone', proto: 17, clientAddr: 0x0a000001, clientPort: 4000, vip: 0x0a000002, vport: 53 };
+    const b = encodeSync({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: [gone], keyId: 1, inc: 1, seq: 1 }, KEY);
+    const rec = SYNC_HEADER_LEN + 6;
+    const parsed = parseSync(b);
+    expect(parsed.ok && parsed.value.message.kind === 'updates' && parsed.value.message.records).toEqual([gone]);
+    // state (2), group (4-5), server (6-7), server address (20-23) and port (24-25) are unused.
+    for (const off of [2, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25]) {
+      const c = b.slice();
+      c[rec + off] = 1;
+      expect(parseSync(c), `byte ${off} of a link-gone record`).toMatchObject({ ok: false, error: { reason: 'bad-value' } });
+    }
   });
 });
