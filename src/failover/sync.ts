@@ -158,9 +158,14 @@ export class StateSync {
     this.#timers.set('announce', now);
   }
 
-  /** Stop being master; wait for the next stream (whose snapshot replaces our state). */
-  becomeSlave(_now: Instant): void {
+  /**
+   * Stop being master; wait for the next stream (whose snapshot replaces our state). What is
+   * logged but not yet sent goes out first: a master that steps down (SIGHUP, a dead watched
+   * process, a lost carrier) hands over every link, not all but the last `flushDelay`'s.
+   */
+  becomeSlave(now: Instant): void {
     if (!this.#master) return;
+    this.#flush(now);
     this.#master = false;
     this.#log = [];
     this.#peers.clear();

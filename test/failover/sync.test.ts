@@ -125,6 +125,20 @@ describe('StateSync', () => {
     );
   });
 
+  it('a master that steps down sends what it logged but had not flushed yet (a planned hand-over loses no link)', () => {
+    const m = node(1);
+    const s = node(2);
+    m.sync.becomeMaster(0 as Instant, 1);
+    let t = run([m, s], 0, 500_000, () => false);
+    expect(s.sync.ready).toBe(true);
+    // A link opened 1 ms before the master steps down, inside the 10 ms batch window.
+    m.table.apply(link(7000, 1, 'new'));
+    m.sync.record(t as Instant, link(7000, 1, 'new'));
+    m.sync.becomeSlave((t + 1_000) as Instant);
+    t = run([m, s], t + 1_000, t + 1_000, () => false);
+    expect(s.table.links.get('6/167772161/7000')).toMatchObject({ clientPort: 7000, server: 1 });
+  });
+
   it('a lost update is recovered from the log (gap request and retransmission), not by a snapshot', () => {
     const m = node(1);
     const s = node(2);
