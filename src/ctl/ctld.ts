@@ -25,8 +25,9 @@
  * apart from 'bad MAC' would also tell a prober which key ids exist. So the node is silent, and
  * counts and traces the attempt (decision 'ctl', status 'unauthenticated', reply false). The
  * same holds for a datagram that does not parse (there is no key to check) and for a result
- * sent to the node (answering results could make two nodes bounce them forever). The node
- * answers only authentic commands, one result each, signed with the key that signed the
+ * sent to the node (answering results could make two nodes bounce them forever). (The SG node
+ * traces refusals one by one only for the first few per reason per second and summarises the
+ * rest, src/engine/drop-trace.ts, so a flood cannot fill its disk.) The node answers only authentic commands, one result each, signed with the key that signed the
  * command. A long answer (a listing) goes only to a fresh command, once; a captured command
  * replayed from a spoofed address draws a short 'replay' or 'stale'. No oracle, and no
  * amplification for anyone without a key.
