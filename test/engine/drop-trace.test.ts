@@ -9,6 +9,7 @@ import { CtlSession } from '../../src/ctl/client.ts';
 import type { CtlKey } from '../../src/ctl/types.ts';
 import { DROP_SAMPLES_PER_INTERVAL, DROP_SUMMARY_INTERVAL_US, DropSampler } from '../../src/engine/drop-trace.ts';
 import type { SgNodeConfig } from '../../src/engine/config.ts';
+import { Evaluator } from '../../src/scenario/expect.ts';
 import { formatTraceRecord, type TraceEvent } from '../../src/trace.ts';
 import { millis, seconds, type Instant } from '../../src/time.ts';
 import { ip, mac, multicastMac } from '../../src/wire/addr.ts';
@@ -112,5 +113,18 @@ describe('an SG node under a flood of junk datagrams', () => {
     const drops = rig.trace.ofKind('drop');
     expect(drops).toHaveLength(DROP_SAMPLES_PER_INTERVAL);
     expect(drops.every((d) => d.count === undefined && d.layer === 'feedback')).toBe(true);
+  });
+});
+
+describe('count: expectations over summaries', () => {
+  it('weigh a drop summary by its count, so a count of drops means the same under a flood', () => {
+    const model = { kind: 'count', match: { kind: 'drop', layer: 'bidd' }, from: 0, to: 10_000_000, min: 10, max: 10 } as const;
+    const ev = new Evaluator([{ model, path: 'expect[0]', line: 1, text: 'count bidd drops' }]);
+    const t = 5 as Instant;
+    ev.observe({ kind: 'drop', id: 1, t, layer: 'bidd', reason: 'replay', detail: 'node 2 seq 7' });
+    ev.observe({ kind: 'drop', id: 2, t, layer: 'bidd', reason: 'unauthenticated', detail: 'node 2' });
+    ev.observe({ kind: 'drop', id: 3, t, layer: 'bidd', reason: 'unauthenticated', count: 8, since: 0 });
+    ev.observe({ kind: 'drop', id: 4, t, layer: 'ctl', reason: 'unauthenticated', count: 50, since: 0 });
+    expect(ev.finish(10_000_000 as Instant)[0]).toMatchObject({ pass: true, measured: expect.stringContaining('10 ×') });
   });
 });
