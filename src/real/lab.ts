@@ -26,7 +26,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIpv4 } from '../wire/addr.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
@@ -170,7 +170,7 @@ export function labUp(file: string, opts: LabOptions = {}): LabState {
   if (!/^[a-z][a-z0-9]{1,11}$/.test(prefix)) throw new Error(`lab prefix '${prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
   const dir = `${LAB_STATE_DIR}/${prefix}`;
   mkdirSync(dir, { recursive: true });
-  const config = `${dir}/scenario.yaml`;
+  const config = `${dir}/${basename(file)}`;
   rmSync(config, { force: true }); // writeFileSync's mode applies only to a new file
   writeFileSync(config, readFileSync(file), { mode: SECRET_FILE_MODE });
   const state: LabState = { prefix, scenario: resolve(file), config, dir, namespaces: [], processes: [], t0: monotonicUs(), traces: opts.traces ?? true };
