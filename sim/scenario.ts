@@ -204,6 +204,8 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
     sample();
     opts.onProgress?.(k.now, end);
   }
+  // Pending drop summaries belong to the run (src/engine/drop-trace.ts).
+  for (const e of net.engines()) e.finishTrace(k.now);
   const expectations = evaluator.finish(k.now);
   const workloads = net.workloads.map((w) => {
     const p50 = w.log.latencyPercentile(50);

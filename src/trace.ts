@@ -98,13 +98,22 @@ export interface DecisionEvent extends TraceBase {
   readonly detail: Readonly<Record<string, DetailValue>>;
 }
 
-/** Bad input counted and dropped (STYLE.md 2), with a stable reason code such as 'bad-checksum'. */
+/**
+ * Bad input counted and dropped (STYLE.md 2), with a stable reason code such as 'bad-checksum'.
+ * One event is one drop, unless it has `count`: a summary of that many drops of this layer and
+ * reason since `since`, none of them traced one by one (an SG node under a flood traces a few
+ * per second one by one and summarises the rest, src/engine/drop-trace.ts).
+ */
 export interface DropEvent extends TraceBase {
   readonly kind: 'drop';
   /** Which layer said no, e.g. 'ipv4' or 'feedback'. */
   readonly layer: string;
   readonly reason: string;
   readonly detail?: string;
+  /** A summary: the number of drops it stands for. */
+  readonly count?: number;
+  /** A summary: when its interval began (µs). */
+  readonly since?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -198,6 +207,8 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
     layer: { type: 'string' },
     reason: { type: 'string' },
     detail: { type: 'string', optional: true },
+    count: { type: 'int', optional: true },
+    since: { type: 'int', optional: true },
   },
   log: {
     level: { type: 'enum', values: LOG_LEVELS },

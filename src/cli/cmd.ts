@@ -11,7 +11,8 @@
  * answered ok; 1 it answered with an error status, or did not answer; 2 bad usage or key file.
  */
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { secretFileProblem } from '../real/secrets.ts';
 import { CtlSession, readResult, requestProblem } from '../ctl/client.ts';
 import { CTL_CLASS, CTL_OP, CTL_PORT_DEFAULT, CTL_STATUS, type CtlClass, type CtlKey, type CtlOp, type CtlResult } from '../ctl/types.ts';
 import { parseIpv4Addr } from '../wire/addr.ts';
@@ -76,15 +77,10 @@ export function parseKey(text: string, where: string): KeyFile {
   return { ok: true, key: { id: o.id, secret, role } };
 }
 
-/** Read a key file, refusing one that group or others may read. */
+/** Read a key file, refusing one that group or others may read (src/real/secrets.ts: the daemon's configuration follows the same rule). */
 export function readKeyFile(path: string): KeyFile {
-  let mode: number;
-  try {
-    mode = statSync(path).mode;
-  } catch (e) {
-    return { ok: false, message: `${path}: cannot read: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}` };
-  }
-  if ((mode & 0o077) !== 0) return { ok: false, message: `${path}: key file is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it` };
+  const problem = secretFileProblem(path, 'key file');
+  if (problem !== undefined) return { ok: false, message: problem };
   return parseKey(readFileSync(path, 'utf8'), path);
 }
 

@@ -8,7 +8,8 @@ import { EXIT, type Io } from './io.ts';
 export const DAEMON_USAGE = `usage: sg daemon --config FILE --node NAME [--public IFACE] [--private IFACE] [--trace FILE] [--t0 US]
 
 Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section and
-segments are used) on real interfaces, through AF_PACKET raw sockets. The node owns its
+segments are used) on real interfaces, through AF_PACKET raw sockets. A FILE holding secrets
+(cluster.keys, cluster.failover.key) must be mode 600, as key files are. The node owns its
 addresses itself: give the interfaces no IP addresses (the kernel would answer ARP for them too).
 Needs CAP_NET_RAW (root).
   --public IFACE    the public interface (default eth0)

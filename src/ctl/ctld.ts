@@ -16,7 +16,8 @@
  *   5. time      timestamp outside [clock - window, clock + window] -> signed 'stale'.
  *   6. replay    (key id, timestamp) already accepted -> signed 'replay'. Every message that
  *                passes 5 is recorded, whatever it comes to afterwards.
- *   7. command   role, names, property, value, then one write (below).
+ *   7. command   role, names, property, value, order (below), admin hold (below), then the
+ *                write.
  *
  * What an unauthenticated sender gets back: nothing. An answer could not be signed with a key
  * the sender holds, so it could prove nothing to a genuine client, anyone could forge one, and
@@ -24,8 +25,9 @@
  * apart from 'bad MAC' would also tell a prober which key ids exist. So the node is silent, and
  * counts and traces the attempt (decision 'ctl', status 'unauthenticated', reply false). The
  * same holds for a datagram that does not parse (there is no key to check) and for a result
- * sent to the node (answering results could make two nodes bounce them forever). The node
- * answers only authentic commands, one result each, signed with the key that signed the
+ * sent to the node (answering results could make two nodes bounce them forever). (The SG node
+ * traces refusals one by one only for the first few per reason per second and summarises the
+ * rest, src/engine/drop-trace.ts, so a flood cannot fill its disk.) The node answers only authentic commands, one result each, signed with the key that signed the
  * command. A long answer (a listing) goes only to a fresh command, once; a captured command
  * replayed from a spoofed address draws a short 'replay' or 'stale'. No oracle, and no
  * amplification for anyone without a key.
@@ -48,6 +50,28 @@
  * forgetting an entry still inside the window would let its message be replayed. Caches of keys
  * removed by `setKeys` are kept until they empty, so removing and re-adding a key within the
  * window does not reopen replays.
+ *
+ * Order: per signing key, a high-water mark per property of each entity (cluster, group or
+ * server, and property name): the timestamp of the newest `set` of it that key had applied. A
+ * `set` with an older timestamp (a datagram delayed past a newer one, or a copy resent late) is
+ * refused with a signed 'superseded' and applies nothing, so the newer command wins whatever the
+ * arrival order. Unrelated commands are not refused (another property, another entity, another
+ * key), nor reads. Marks are per key because timestamps from different senders' clocks are not
+ * comparable: two admins that must not overrule each other out of order share no key, or
+ * agree on one sender. Only applied sets move a mark (a refused one does not). A mark older than
+ * clock - window can go (anything older is 'stale' anyway); they are swept when a key's table
+ * doubles, so a key holds at most about 2 x replayCacheMax marks.
+ *
+ * Admin hold: an admin's `set` of a server's state to dead or pending, or of its counter, holds
+ * the server (its `held` property becomes true): while held, the server's own key may not set
+ * its state or counter ('forbidden'), and its heartbeats are recorded but not taken by the health
+ * monitor as recoveries (SgNodeTarget). So a server cannot undo an admin's decision (come back
+ * alive, report counter 0 and take every new link). An admin lifts the hold with state alive or
+ * `held false`, and may set `held true` to freeze a server's state and counter as they are. The
+ * implied `held` write moves the `held` mark too, so an older `held false` arriving late does not
+ * lift a newer hold. The health monitor's own detectors (port tests) are not held: in a group with
+ * health checks an admin's dead lasts until they see the server recover (slide 35: the latest
+ * event wins).
  *
  * Roles (issue 6): an admin key may do everything. A server key (role { group, server }) may
  * only name its own server (class 'server', that group and server): read any of its properties,
@@ -265,6 +289,8 @@ export class Ctld {
   readonly counters: CtldCounters = { status: statusCounts(), rateDropped: 0, replayCacheFull: 0, replies: 0, applied: 0 };
   #keys = new Map<number, CtlKey>();
   readonly #caches = new Map<number, ReplayCache>();
+  /** Per key id: the timestamp of the newest applied set per entity property (see Order). */
+  readonly #marks = new Map<number, Marks>();
   /** Key ids removed from the table whose caches still hold timestamps inside the window. */
   readonly #retired = new Set<number>();
   #now = 0;
@@ -389,7 +415,9 @@ export class Ctld {
       const c = this.#caches.get(id);
       c?.evictBelow(this.#clock - this.windowUs);
       if (c === undefined || c.size === 0) {
+        // Every mark is a timestamp the cache held: it is below the window too.
         this.#caches.delete(id);
+        this.#marks.delete(id);
         this.#retired.delete(id);
       }
     }
@@ -503,14 +531,55 @@ export class Ctld {
     if (!mayWrite(spec, writer)) return { status: 'forbidden', data: `only ${spec.write.join(' or ')} may set ${cmd.property}` };
     const v = parseValue(cmd.property, spec, cmd.data);
     if (!v.ok) return { status: 'bad-value', data: v.message };
+    let marks = this.#marks.get(key.id);
+    if (marks === undefined) this.#marks.set(key.id, (marks = { byTarget: new Map(), sweepAt: MARKS_SWEEP_MIN }));
+    const mk = markKey(cmd.cls, group, server, cmd.property);
+    const mark = marks.byTarget.get(mk);
+    if (mark !== undefined && cmd.timestamp < mark) {
+      return { status: 'superseded', data: `key ${key.id} already set ${cmd.property} with a newer command (timestamp ${mark}); this one (${cmd.timestamp}) came late` };
+    }
+    const holds = cmd.cls === 'server' && (cmd.property === 'state' || cmd.property === 'counter');
+    if (holds && writer === 'self' && this.#read('server', 'held', group, server) === 'true') {
+      return { status: 'forbidden', data: `${cmd.group}/${cmd.server} is held by an admin: its own ${cmd.property} requests are refused until an admin sets state alive or held false` };
+    }
     const before = this.#read(cmd.cls, cmd.property, group, server);
     const w = { cls: cmd.cls, property: cmd.property, group, server, value: v.value } as PropWrite;
     const r = this.target.write(w, now, key.role.kind);
     if (!r.ok) return { status: r.status, data: r.message };
+    this.#setMark(marks, mk, cmd.timestamp);
+    if (holds && writer === 'admin') {
+      // An admin's dead, pending or counter holds the server; an admin's alive lifts the hold.
+      const hold = cmd.property === 'counter' || v.value !== 'alive';
+      const h = this.target.write({ cls: 'server', property: 'held', group, server, value: hold }, now, 'admin');
+      assert(h.ok, `target refused held ${hold} for server ${group}/${server}`);
+      this.#setMark(marks, markKey('server', group, server, 'held'), cmd.timestamp);
+    }
     const after = this.#read(cmd.cls, cmd.property, group, server);
     const applied: CtlApplied = { cls: cmd.cls, target: targetText(cmd.cls, cmd.group, cmd.server), property: cmd.property, from: before, to: after, keyId: key.id, by: key.role.kind };
     return { status: 'ok', data: after, applied };
   }
+
+  #setMark(marks: Marks, mk: string, ts: number): void {
+    marks.byTarget.set(mk, Math.max(ts, marks.byTarget.get(mk) ?? 0));
+    if (marks.byTarget.size < marks.sweepAt) return;
+    const floor = this.#clock - this.windowUs;
+    for (const [k, t] of marks.byTarget) if (t < floor) marks.byTarget.delete(k);
+    marks.sweepAt = Math.max(MARKS_SWEEP_MIN, 2 * marks.byTarget.size);
+  }
+}
+
+/** A key's high-water marks: entity property -> timestamp of the newest applied set. */
+interface Marks {
+  readonly byTarget: Map<string, number>;
+  /** Sweep out marks below the window when the table reaches this size. */
+  sweepAt: number;
+}
+
+/** Marks a key may hold before the first sweep. */
+const MARKS_SWEEP_MIN = 64;
+
+function markKey(cls: CtlCommand['cls'], group: number, server: number, property: string): string {
+  return `${cls}/${group}/${server}/${property}`;
 }
 
 function noSuchProperty(cmd: CtlCommand): Exec {
@@ -580,11 +649,19 @@ export class SgNodeTarget implements CtlTarget {
   #clusterReadOnly = false;
   readonly #groupReadOnly: boolean[];
   readonly #heartbeats: (HeartbeatRecord | undefined)[][];
+  /** Per server: held by an admin (see Ctld's header, Admin hold). */
+  readonly #held: boolean[][];
 
   constructor(node: SgNode) {
     this.node = node;
     this.#groupReadOnly = node.cfg.groups.map(() => false);
     this.#heartbeats = node.cfg.groups.map((g) => g.servers.map(() => undefined));
+    this.#held = node.cfg.groups.map((g) => g.servers.map(() => false));
+  }
+
+  /** Whether an admin holds server `server` of group `group`. */
+  held(group: number, server: number): boolean {
+    return this.#held[group]?.[server] === true;
   }
 
   /** Whether group `g` is read-only now (its own flag or the cluster's). */
@@ -647,6 +724,8 @@ export class SgNodeTarget implements CtlTarget {
         switch (ref.property) {
           case 'state':
             return b.state(ref.server);
+          case 'held':
+            return this.held(ref.group, ref.server);
           case 'weight':
             return b.weight(ref.server);
           case 'counter':
@@ -668,7 +747,7 @@ export class SgNodeTarget implements CtlTarget {
     }
   }
 
-  write(w: PropWrite, now: Instant, _by: WriteOrigin): WriteOutcome {
+  write(w: PropWrite, now: Instant, by: WriteOrigin): WriteOutcome {
     const node = this.node;
     switch (w.cls) {
       case 'cluster': {
@@ -701,6 +780,12 @@ export class SgNodeTarget implements CtlTarget {
             // Through the node, so its health monitor (if any) takes it as its latest event.
             this.node.setServerState(w.group, w.server, w.value, now);
             return { ok: true };
+          case 'held': {
+            const row = this.#held[w.group];
+            assert(row !== undefined, `no group ${w.group}`);
+            row[w.server] = w.value;
+            return { ok: true };
+          }
           case 'weight':
             b.setWeight(w.server, w.value, now);
             return { ok: true };
@@ -711,7 +796,9 @@ export class SgNodeTarget implements CtlTarget {
             const row = this.#heartbeats[w.group];
             assert(row !== undefined, `no group ${w.group}`);
             row[w.server] = { count: w.value, at: now };
-            this.node.heartbeat(w.group, w.server, now);
+            // A held server's own heartbeats are recorded, but must not revive it through the
+            // health monitor (an admin's dead wins until an admin lifts it).
+            if (by === 'admin' || !this.held(w.group, w.server)) this.node.heartbeat(w.group, w.server, now);
             return { ok: true };
           }
           default:

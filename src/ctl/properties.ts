@@ -25,6 +25,7 @@
  *            vip           string  dotted quad                        -
  *            port          string  a port number or 'all'             -
  *   server   state         enum    alive pending dead                 admin, self (a request)
+ *            held          bool    an admin's decision holds state and counter   admin
  *            weight        int     0..1000 (0 drains)                 admin
  *            counter       number  0..2^53-1 (slide 28's external counter)   admin, self
  *            heartbeat     int     0..2^32-1 (slide 41's heartbeat count)    admin, self
@@ -84,6 +85,12 @@ export const PROPERTIES = {
       read: true,
       write: ['admin', 'self'],
       doc: "health state (slide 35); a server's own key requests it (slide 33: recovery triggered by the server)",
+    },
+    held: {
+      type: 'bool',
+      read: true,
+      write: ['admin'],
+      doc: "true while an admin's decision holds the server: the server's own state and counter requests are refused; set by an admin's state dead or pending and by an admin's counter, lifted by an admin's state alive or held false",
     },
     weight: { type: 'int', min: 0, max: WEIGHT_MAX, read: true, write: ['admin'], doc: 'relative weight; 0 drains (no new links, open links finish)' },
     counter: { type: 'number', min: 0, max: COUNTER_MAX, read: true, write: ['admin', 'self'], doc: "the server's external load counter (slide 28); lower is less loaded" },

@@ -28,6 +28,7 @@ export const CTL_STATUS = {
   'bad-value': 9, // wrong type or out of range
   'rate-limited': 10,
   'not-supported': 11, // a valid request this node does not implement (yet)
+  superseded: 12, // a set older than one this key already applied to the same property (reordered)
 } as const;
 export type CtlStatus = keyof typeof CTL_STATUS;
 

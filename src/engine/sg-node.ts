@@ -50,10 +50,11 @@ import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import { IGMP_ALL_ROUTERS, IGMP_ALL_SYSTEMS, parseIgmp, type IgmpMessage } from '../wire/igmp.ts';
 import { IgmpHost } from './igmp-host.ts';
 import { Rng } from '../rng.ts';
+import { DropSampler } from './drop-trace.ts';
 import type { ScriptCall, SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
-const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync', 'igmp'] as const;
+const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync', 'igmp', 'drops'] as const;
 type TimerName = (typeof TIMERS)[number];
 
 /**
@@ -141,6 +142,8 @@ export class SgNode implements Endpoint {
   readonly #pub: Iface;
   readonly #priv: Iface;
   readonly #arp = new ArpTable();
+  /** Which drops are traced one by one and which only in summaries (src/engine/drop-trace.ts). */
+  readonly #dropTrace = new DropSampler();
   readonly #timers = new TimerTable<TimerName>(TIMERS);
   #tx: TxFrame[] = [];
   #txHead = 0;
@@ -292,6 +295,9 @@ export class SgNode implements Endpoint {
           break;
         case 'igmp':
           this.#igmpRun(now);
+          break;
+        case 'drops':
+          this.#dropSummaries(now, false);
           break;
       }
     }
@@ -699,7 +705,11 @@ export class SgNode implements Endpoint {
     if (ulen < 8 || l4 + ulen > end) return this.#drop('udp', 'bad-length');
     const now = this.#now as Instant;
     const out = this.ctld!.handleBytes(now, { addr: src, port: sport }, f.slice(l4 + 8, l4 + ulen), this.#wallClockUs?.() ?? now);
-    this.#trace?.emit({ ...out.trace, t: now, node: this.cfg.name } as Parameters<TraceSink['emit']>[0]);
+    // Every refusal is sampled like a drop (a flood of junk must not fill the trace); a command
+    // that went through ('ok') is traced one by one.
+    const tr = out.trace;
+    const traced = tr.kind === 'drop' ? this.#sampleDrop(tr.layer, tr.reason) : out.status === 'ok' || this.#sampleDrop('ctl', out.status);
+    if (traced) this.#trace?.emit({ ...tr, t: now, node: this.cfg.name } as Parameters<TraceSink['emit']>[0]);
     if (out.replyBytes === undefined) return;
     const reply = encodeFrame({
       eth: { dst: MAC_BROADCAST, src: ifc.cfg.mac },
@@ -1333,9 +1343,38 @@ export class SgNode implements Endpoint {
     this.counters.drops.set(k, (this.counters.drops.get(k) ?? 0) + 1);
   }
 
+  /** A counted drop that is also traced: one by one while few, else in a summary (drop-trace.ts). */
   #emitDrop(layer: string, reason: string, detail: string): void {
     this.#drop(layer, reason);
-    this.#trace?.emit({ kind: 'drop', t: this.#now as Instant, node: this.cfg.name, layer, reason, detail });
+    if (this.#sampleDrop(layer, reason)) this.#trace?.emit({ kind: 'drop', t: this.#now as Instant, node: this.cfg.name, layer, reason, detail });
+  }
+
+  /** Whether to trace this drop one by one (false: a summary will count it). No trace, no work. */
+  #sampleDrop(layer: string, reason: string): boolean {
+    if (this.#trace === undefined) return false;
+    const now = this.#now;
+    this.#dropSummaries(now as Instant, false);
+    if (this.#dropTrace.take(now, layer, reason)) return true;
+    if (this.#timers.get('drops') === undefined) this.#timers.set('drops', this.#dropTrace.due! as Instant);
+    return false;
+  }
+
+  /** Emit the summaries of an interval that has ended by `now` (all pending ones: `force`). */
+  #dropSummaries(now: Instant, force: boolean): void {
+    const out = this.#dropTrace.close(now, force);
+    for (const d of out) {
+      this.#trace?.emit({ kind: 'drop', t: now, node: this.cfg.name, layer: d.layer, reason: d.reason, detail: `${d.count} more since ${d.since} µs, not traced one by one`, count: d.count, since: d.since });
+    }
+    if (this.#dropTrace.due === undefined) this.#timers.clear('drops');
+  }
+
+  /**
+   * Emit the drop summaries still pending (call at the end of a run or before stopping, at the
+   * node's current time or later), so every drop the trace counts is in it.
+   */
+  finishTrace(now: Instant): void {
+    if (now > this.#now) this.#now = now;
+    this.#dropSummaries(this.#now as Instant, true);
   }
 
   /** Group index by name (for admin calls), or -1. */

@@ -26,6 +26,7 @@ import { mac, type MacAddr } from '../wire/addr.ts';
 import { workerBootstrap } from '../cli/sweep.ts';
 import { monotonicUs, type FromWorker, type ToWorker, type WorkerInit } from './engine-worker.ts';
 import { ScriptRunner } from './scripts.ts';
+import { secretFileProblem } from './secrets.ts';
 
 export interface DaemonOptions {
   readonly config: string;
@@ -61,6 +62,12 @@ export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
   if (c === undefined) throw new Error(`${opts.config}: no cluster: section`);
   const index = c.nodes.findIndex((n) => n.name === opts.node);
   if (index < 0) throw new Error(`${opts.config}: no SG node '${opts.node}' (nodes: ${c.nodes.map((n) => n.name).join(', ')})`);
+  // Secrets in the configuration: the same rule as for key files (src/real/secrets.ts).
+  const secrets = [...(c.keys.length > 0 ? ['cluster.keys'] : []), ...(c.failover !== undefined ? ['cluster.failover.key'] : [])];
+  if (secrets.length > 0) {
+    const problem = secretFileProblem(opts.config, `configuration holding secrets (${secrets.join(', ')})`);
+    if (problem !== undefined) throw new Error(problem);
+  }
   const pubIface = opts.publicIface ?? 'eth0';
   const privIface = opts.privateIface ?? 'eth1';
   return sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed: randomInt(2 ** 31), pubIface, privIface });

@@ -104,6 +104,7 @@ function run(init: WorkerInit): void {
           break;
         case 'stop':
           transmit();
+          node.finishTrace(t);
           flushTrace();
           pub.close();
           priv.close();

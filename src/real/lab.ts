@@ -26,11 +26,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIpv4 } from '../wire/addr.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
 import { monotonicUs } from './engine-worker.ts';
+import { SECRET_FILE_MODE } from './secrets.ts';
 
 export const LAB_STATE_DIR = '/tmp/sg-lab';
 /** How far ahead of the daemons' start their common t0 lies (Node + tsx start-up takes ~1-2 s). */
@@ -48,6 +49,11 @@ export interface LabProcess {
 export interface LabState {
   readonly prefix: string;
   readonly scenario: string;
+  /**
+   * The daemons' configuration: a copy of the scenario written 0600 in `dir` (its keys are
+   * secrets to `sg daemon`, src/real/secrets.ts); absent in state files of older labs.
+   */
+  readonly config?: string;
   readonly dir: string;
   readonly namespaces: string[];
   readonly processes: LabProcess[];
@@ -164,7 +170,10 @@ export function labUp(file: string, opts: LabOptions = {}): LabState {
   if (!/^[a-z][a-z0-9]{1,11}$/.test(prefix)) throw new Error(`lab prefix '${prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
   const dir = `${LAB_STATE_DIR}/${prefix}`;
   mkdirSync(dir, { recursive: true });
-  const state: LabState = { prefix, scenario: resolve(file), dir, namespaces: [], processes: [], t0: monotonicUs(), traces: opts.traces ?? true };
+  const config = `${dir}/${basename(file)}`;
+  rmSync(config, { force: true }); // writeFileSync's mode applies only to a new file
+  writeFileSync(config, readFileSync(file), { mode: SECRET_FILE_MODE });
+  const state: LabState = { prefix, scenario: resolve(file), config, dir, namespaces: [], processes: [], t0: monotonicUs(), traces: opts.traces ?? true };
   saveState(state);
   try {
     build(sc, state, opts.daemons ?? true, log);
@@ -262,7 +271,7 @@ export function startService(state: LabState, host: string, service: string, sc:
 export function startDaemon(state: LabState, name: string): number {
   const ns = nsName(state.prefix, name);
   const trace = state.traces === false ? [] : ['--trace', `${state.dir}/${name}.jsonl`];
-  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.scenario, '--node', name, ...trace, '--t0', String(state.t0)], `${state.dir}/${name}.log`);
+  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.config ?? state.scenario, '--node', name, ...trace, '--t0', String(state.t0)], `${state.dir}/${name}.log`);
   const rest = state.processes.filter((p) => p.name !== name);
   state.processes.length = 0;
   state.processes.push(...rest, { name, ns, pid, kind: 'daemon' });

@@ -6,7 +6,8 @@
  * Vocabulary (later parts add kinds):
  * - success: the fraction of a workload's requests, started in a window, that succeeded >= min;
  * - latency: the p-th percentile latency of a workload's successful requests <= max;
- * - count: events matching a filter, in a window, within [min, max];
+ * - count: events matching a filter, in a window, within [min, max] (a drop summary counts as
+ *   its `count` drops);
  * - value: the last `metric` sample at or before T within [min, max];
  * - never: no event matches the filter, over the whole run (safety);
  * - within: every event matching `after` is followed by one matching `then` within D (liveness).
@@ -108,7 +109,8 @@ function check(m: ExpectationModel): Check {
       let n = 0;
       return {
         observe(ev) {
-          if (ev.t >= m.from && ev.t < m.to && matches(m.match, ev)) n++;
+          // A drop summary (src/engine/drop-trace.ts) counts as the drops it stands for.
+          if (ev.t >= m.from && ev.t < m.to && matches(m.match, ev)) n += ev.kind === 'drop' && ev.count !== undefined ? ev.count : 1;
         },
         finish() {
           const lo = m.min ?? 0;

@@ -24,7 +24,7 @@
  *   Result body (from offset 4; slide 27 lists status last, here it comes before the data so
  *   every fixed field precedes the variable one)
  *     4   id       u32      the command's id
- *     8   status   u16      CTL_STATUS: 0 ok, 1 bad-message, ... 11 not-supported
+ *     8   status   u16      CTL_STATUS: 0 ok, 1 bad-message, ... 12 superseded
  *     10  data     u16 length, then that many bytes of UTF-8 (0-1024)
  *
  *   Auth trailer (42 bytes, at offset T = the end of the body)

@@ -11,10 +11,10 @@ import { parseFeedback, verifyFeedback } from '../../src/wire/feedback.ts';
 
 const SECRET = '11111111111111111111111111111111';
 
-function keyFile(): string {
+function keyFile(mode = 0o600): string {
   const p = join(mkdtempSync(join(tmpdir(), 'sg-hb-')), 'rs1.json');
   writeFileSync(p, JSON.stringify({ id: 11, secret: SECRET, role: { group: 'web', server: 'rs1' } }));
-  chmodSync(p, 0o600);
+  chmodSync(p, mode);
   return p;
 }
 
@@ -50,6 +50,13 @@ describe('sg hb', () => {
     expect(code).toBe(1);
     expect(io.stderr).toMatch(/is gone; heartbeats stop/);
     expect(processAlive(child.pid!)).toBe(false);
+  });
+
+  it('refuses a key file readable by group or others, as sg cmd and sg daemon do (exit 2, the fix named)', async () => {
+    const key = keyFile(0o640);
+    const io = memoryIo();
+    expect(await hbCommand(['--node', '127.0.0.1:9', '--key', key, '--server', 'web/rs1', '--pid', String(process.pid), '--count', '1'], io)).toBe(2);
+    expect(io.stderr).toContain(`${key}: key file is readable by group or others (mode 640); chmod 600 ${key}`);
   });
 
   it('finds a process by name and refuses bad usage', async () => {

@@ -2,6 +2,9 @@
  * The real-mode and timeline commands' bad input: a clear message and exit 2, before anything is
  * built or bound (no root needed).
  */
+import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { memoryIo } from '../../src/cli/io.ts';
@@ -18,6 +21,28 @@ describe('real-mode and timeline commands: bad input', () => {
     expect(await run('daemon', '--config', 'scenarios/lab-basic.yaml')).toMatchObject({ code: 2, err: expect.stringContaining('--node NAME is required') });
     expect(await run('daemon', '--config', 'scenarios/lab-basic.yaml', '--node', 'nope')).toMatchObject({ code: 2, err: expect.stringContaining("no SG node 'nope' (nodes: sg1, sg2)") });
     expect(await run('daemon', '--config', 'no/such.yaml', '--node', 'sg1')).toMatchObject({ code: 2, err: expect.stringContaining('no/such.yaml') });
+  });
+
+  it('sg daemon: a configuration holding secrets must be mode 600, as key files are for sg cmd and sg hb', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-daemon-'));
+    const config = join(dir, 'lab.yaml');
+    copyFileSync('scenarios/lab-basic.yaml', config);
+    for (const mode of [0o644, 0o640, 0o604, 0o660]) {
+      chmodSync(config, mode);
+      const r = await run('daemon', '--config', config, '--node', 'sg1', '--public', 'sg-no-such-if0');
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${config}: configuration holding secrets (cluster.keys, cluster.failover.key) is readable by group or others (mode ${mode.toString(8)}); chmod 600 ${config}`);
+    }
+    // At 600 the file passes and the daemon goes on to its interfaces (here one that does not exist).
+    chmodSync(config, 0o600);
+    const r = await run('daemon', '--config', config, '--node', 'sg1', '--public', 'sg-no-such-if0');
+    expect(r.code).toBe(2);
+    expect(r.err).not.toContain('readable by group or others');
+    expect(r.err).toContain('sg-no-such-if0');
+    // A configuration without secrets may be world-readable.
+    const open = await run('daemon', '--config', 'scenarios/bombing.yaml', '--node', 'sg1', '--public', 'sg-no-such-if0');
+    expect(open.err).not.toContain('readable by group or others');
+    expect(open.err).toContain('sg-no-such-if0');
   });
 
   it('sg lab: missing subcommand, file or prefix; a bad prefix is refused before anything is made', async () => {

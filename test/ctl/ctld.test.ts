@@ -11,11 +11,11 @@ import { CtlSession, readResult, type CtlRequest } from '../../src/ctl/client.ts
 import { Ctld, fitData, SgNodeTarget, type CtldOptions, type CtlBytesOutcome, type CtlSource, type CtlTarget, type WriteOutcome } from '../../src/ctl/ctld.ts';
 import type { PropRef, PropValue, PropWrite } from '../../src/ctl/properties.ts';
 import type { CtlCommand, CtlKey, CtlResult, CtlStatus } from '../../src/ctl/types.ts';
-import type { Instant } from '../../src/time.ts';
+import { seconds, type Duration, type Instant } from '../../src/time.ts';
 import { ip } from '../../src/wire/addr.ts';
 import { encodeCommand, encodeResult, FEEDBACK_DATA_MAX } from '../../src/wire/feedback.ts';
 import { TCP_FLAG } from '../../src/wire/tcp.ts';
-import { CLIENT, CLIENT_MAC, G_WEB, ipv4Of, PRIV, PUB, Rig, SERVER_MACS, SERVERS, SG_PRIV_MAC, SG_PUB_MAC, tcpFrame, VIP } from '../engine/rig.ts';
+import { CLIENT, CLIENT_MAC, config, G_WEB, ipv4Of, PRIV, PUB, Rig, SERVER_MACS, SERVERS, SG_PRIV_MAC, SG_PUB_MAC, tcpFrame, VIP } from '../engine/rig.ts';
 
 const secret = (b: number) => new Uint8Array(16).fill(b);
 const ADMIN: CtlKey = { id: 1, secret: secret(0xa1), role: { kind: 'admin' } };
@@ -110,7 +110,7 @@ class Bench {
     this.rig.node.cfg.groups.forEach((g, gi) => {
       for (const p of ['policy', 'weighted', 'read-only', 'servers', 'vip', 'port'] as const) lines.push(`${g.name}.${p}=${show(this.target.read({ cls: 'group', property: p, group: gi, server: -1 }))}`);
       g.servers.forEach((s, si) => {
-        for (const p of ['state', 'weight', 'counter', 'heartbeat', 'heartbeat-at', 'links', 'addr'] as const) {
+        for (const p of ['state', 'held', 'weight', 'counter', 'heartbeat', 'heartbeat-at', 'links', 'addr'] as const) {
           lines.push(`${g.name}/${s.name}.${p}=${show(this.target.read({ cls: 'server', property: p, group: gi, server: si }))}`);
         }
       });
@@ -229,7 +229,7 @@ describe('server properties', () => {
     expect(b.get(ADMIN, 'server', 'web/rs1', 'addr')).toEqual(ok('192.168.1.1'));
     expect(b.get(ADMIN, 'server', 'dns/rs2', 'addr')).toEqual(ok('192.168.1.2:5353'));
     expect(b.ask(ADMIN, { cls: 'server', op: 'list', group: 'web', server: 'rs2' })).toEqual(
-      ok('state=alive\nweight=1\ncounter=\nheartbeat=\nheartbeat-at=\nlinks=0\naddr=192.168.1.2'),
+      ok('state=alive\nheld=false\nweight=1\ncounter=\nheartbeat=\nheartbeat-at=\nlinks=0\naddr=192.168.1.2'),
     );
     expect(b.ask(ADMIN, { cls: 'server', op: 'list', group: 'web', server: 'rs2', property: 'state' }).status).toBe('bad-message');
   });
@@ -651,5 +651,162 @@ describe('the codec and the session agree', () => {
     const cmd: CtlCommand = { kind: 'command', id: 5, handle: 9, cls: 'cluster', op: 'get', group: '', server: '', property: 'links-max', data: '', keyId: 1, timestamp: b.now };
     const s = b.deliver(ADMIN, encodeCommand(cmd, ADMIN.secret), cmd);
     expect(s.result).toEqual({ kind: 'result', id: 5, status: 'ok', data: '1000', keyId: 1, timestamp: b.now });
+  });
+});
+
+// ---- order: per (key, entity property) high-water marks ----
+
+/** A command signed with `key` stamped exactly `ts` (a session of its own: sessions never go back). */
+function signed(key: CtlKey, req: CtlRequest, ts: number) {
+  return new CtlSession(key, (ts % 100_000) + 1).command(req, ts);
+}
+
+describe('commands applied in timestamp order per key and property', () => {
+  /** Two signed sets of one key, stamped `t1` < `t2`, to be delivered in any order. */
+  function pair(_b: Bench, key: CtlKey, req: (v: string) => CtlRequest, t1: number, t2: number) {
+    return { older: signed(key, req('older'), t1), newer: signed(key, req('newer'), t2) };
+  }
+  const weight = (v: string): CtlRequest => ({ cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'weight', data: v === 'older' ? '5' : '0' });
+
+  it('two sets delivered in reverse order: the newer wins, the late older one is refused as superseded and counted', () => {
+    const b = new Bench();
+    b.at(10 * SEC);
+    const { older, newer } = pair(b, ADMIN, weight, 8 * SEC, 9 * SEC);
+    expect(b.deliver(ADMIN, newer.bytes, newer.command).result?.status).toBe('ok');
+    const late = b.deliver(ADMIN, older.bytes, older.command);
+    expect(late.result).toMatchObject({ status: 'superseded', data: `key 1 already set weight with a newer command (timestamp ${9 * SEC}); this one (${8 * SEC}) came late` });
+    expect(late.out.applied).toBeUndefined();
+    expect(late.out.trace).toMatchObject({ kind: 'decision', what: 'ctl', detail: { status: 'superseded', reply: true, applied: false } });
+    expect(b.rig.node.balancers[G_WEB]!.weight(0)).toBe(0);
+    expect(b.ctld.counters.status.superseded).toBe(1);
+    // In order, both apply and the last one stays.
+    const c = new Bench();
+    c.at(10 * SEC);
+    const p = pair(c, ADMIN, weight, 8 * SEC, 9 * SEC);
+    expect(c.deliver(ADMIN, p.older.bytes, p.older.command).result?.status).toBe('ok');
+    expect(c.deliver(ADMIN, p.newer.bytes, p.newer.command).result?.status).toBe('ok');
+    expect(c.rig.node.balancers[G_WEB]!.weight(0)).toBe(0);
+  });
+
+  it("a server's counter reports reordered in flight: the newest report stays", () => {
+    const b = new Bench();
+    b.at(10 * SEC);
+    const counter = (v: string): CtlRequest => ({ cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'counter', data: v === 'older' ? '0' : '90' });
+    const { older, newer } = pair(b, RS1, counter, 9 * SEC, 9 * SEC + 1);
+    expect(b.deliver(RS1, newer.bytes, newer.command, RS1_SRC).result?.status).toBe('ok');
+    expect(b.deliver(RS1, older.bytes, older.command, RS1_SRC).result?.status).toBe('superseded');
+    expect(b.rig.node.balancers[G_WEB]!.counterValue(0)).toBe(90);
+  });
+
+  it('refuses nothing unrelated: other properties, other servers, other keys, reads; a refused set moves no mark', () => {
+    const b = new Bench({ keys: [ADMIN, ADMIN_NEW, RS1, RS2] });
+    b.at(10 * SEC);
+    const at = (key: CtlKey, ts: number, req: CtlRequest) => {
+      const { bytes, command } = signed(key, req, ts);
+      return b.deliver(key, bytes, command, key.role.kind === 'admin' ? ADMIN_SRC : RS1_SRC).result?.status;
+    };
+    const set = (server: string, property: string, data: string): CtlRequest => ({ cls: 'server', op: 'set', group: 'web', server, property, data });
+    expect(at(ADMIN, 9 * SEC, set('rs1', 'weight', '3'))).toBe('ok');
+    expect(at(ADMIN, 8 * SEC, set('rs1', 'counter', '4'))).toBe('ok'); // another property
+    expect(at(ADMIN, 8 * SEC + 5, set('rs2', 'weight', '4'))).toBe('ok'); // another server
+    expect(at(ADMIN_NEW, 8 * SEC, set('rs1', 'weight', '7'))).toBe('ok'); // another key: its own clock
+    expect(at(ADMIN, 7 * SEC, { cls: 'server', op: 'get', group: 'web', server: 'rs1', property: 'weight' })).toBe('ok'); // a read
+    expect(at(ADMIN, 9 * SEC + 1, set('rs3', 'weight', '2000'))).toBe('bad-value');
+    expect(at(ADMIN, 9 * SEC - 5, set('rs3', 'weight', '2'))).toBe('ok'); // the bad-value one set no mark
+    expect(at(ADMIN, 8 * SEC + 2, { cls: 'group', op: 'set', group: 'web', property: 'read-only', data: 'true' })).toBe('ok');
+    expect(at(ADMIN, 8 * SEC + 3, { cls: 'group', op: 'set', group: 'dns', property: 'read-only', data: 'true' })).toBe('ok');
+    expect(at(ADMIN, 8 * SEC + 1, { cls: 'group', op: 'set', group: 'web', property: 'read-only', data: 'false' })).toBe('superseded');
+    expect(b.get(ADMIN, 'group', 'web', 'read-only')).toEqual(ok('true'));
+    expect(b.ctld.counters.status.superseded).toBe(1);
+  });
+
+  it('keeps its marks bounded: marks older than the window are swept', () => {
+    const b = new Bench({ replayCacheMax: 100_000 });
+    const t = 100 * SEC;
+    b.at(t);
+    for (let i = 0; i < 2_000; i++) {
+      const g = i % 2 === 0 ? 'web/rs1' : 'web/rs2';
+      b.at(t + i * 100_000); // 10 per second: the window holds about 300 of them
+      const { bytes, command } = b.session(ADMIN).command({ cls: 'server', op: 'set', ...names('server', g), property: 'weight', data: String(i % 1000) }, b.now);
+      expect(b.deliver(ADMIN, bytes, command).result?.status).toBe('ok');
+    }
+    // A hidden table; its effect: an old command is stale (outside the window), never superseded by a forgotten mark.
+    const { bytes, command } = signed(ADMIN, { cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'weight', data: '1' }, b.now - 31 * SEC);
+    expect(b.deliver(ADMIN, bytes, command).result?.status).toBe('stale');
+  });
+});
+
+// ---- admin hold ----
+
+describe("an admin's decision on a server holds against the server's own requests", () => {
+  it("a server key cannot undo an admin's dead (state alive, counter 0): no new link goes to it", () => {
+    const b = new Bench();
+    b.at(SEC);
+    expect(b.set(ADMIN, 'server', 'web/rs1', 'state', 'dead')).toEqual(ok('dead'));
+    expect(b.get(ADMIN, 'server', 'web/rs1', 'held')).toEqual(ok('true'));
+    b.at(2 * SEC);
+    const held = { status: 'forbidden', data: 'web/rs1 is held by an admin: its own state requests are refused until an admin sets state alive or held false' };
+    expect(b.set(RS1, 'server', 'web/rs1', 'state', 'alive', RS1_SRC)).toEqual(held);
+    expect(b.set(RS1, 'server', 'web/rs1', 'counter', '0', RS1_SRC).status).toBe('forbidden');
+    expect(b.set(RS1, 'server', 'web/rs1', 'held', 'false', RS1_SRC)).toEqual({ status: 'forbidden', data: 'only admin may set held' });
+    expect(b.set(RS1, 'server', 'web/rs1', 'heartbeat', '7', RS1_SRC)).toEqual(ok('7')); // recorded
+    expect(b.rig.node.balancers[G_WEB]!.state(0)).toBe('dead');
+    const picks = Array.from({ length: 300 }, (_, k) => serverOf(b.rig, b.rig.rx(PUB, clientSyn(45_000 + k))[0]!.frame));
+    expect(picks.filter((i) => i === 0)).toHaveLength(0);
+    // The admin lifts it: the server's own requests count again.
+    b.at(3 * SEC);
+    expect(b.set(ADMIN, 'server', 'web/rs1', 'state', 'alive')).toEqual(ok('alive'));
+    expect(b.get(ADMIN, 'server', 'web/rs1', 'held')).toEqual(ok('false'));
+    expect(b.set(RS1, 'server', 'web/rs1', 'state', 'dead', RS1_SRC)).toEqual(ok('dead')); // draining itself is fine
+    expect(b.get(ADMIN, 'server', 'web/rs1', 'held')).toEqual(ok('false')); // its own request holds nothing
+    expect(b.set(RS1, 'server', 'web/rs1', 'state', 'alive', RS1_SRC)).toEqual(ok('alive'));
+    const after = Array.from({ length: 30 }, (_, k) => serverOf(b.rig, b.rig.rx(PUB, clientSyn(46_000 + k))[0]!.frame));
+    expect(after).toContain(0);
+  });
+
+  it("an admin's counter holds too, held false lifts it, and held true freezes a server as it is", () => {
+    const b = new Bench();
+    b.at(SEC);
+    expect(b.set(ADMIN, 'server', 'web/rs2', 'counter', '1000')).toEqual(ok('1000'));
+    b.at(2 * SEC);
+    expect(b.set(RS2, 'server', 'web/rs2', 'counter', '0', RS1_SRC).status).toBe('forbidden');
+    expect(b.rig.node.balancers[G_WEB]!.counterValue(1)).toBe(1000);
+    expect(b.set(ADMIN, 'server', 'web/rs2', 'held', 'false')).toEqual(ok('false'));
+    expect(b.set(RS2, 'server', 'web/rs2', 'counter', '0', RS1_SRC)).toEqual(ok('0'));
+    expect(b.set(ADMIN, 'server', 'web/rs2', 'held', 'true')).toEqual(ok('true'));
+    expect(b.set(RS2, 'server', 'web/rs2', 'state', 'dead', RS1_SRC).status).toBe('forbidden');
+    expect(b.rig.node.balancers[G_WEB]!.state(1)).toBe('alive');
+  });
+
+  it("an older 'held false' arriving after a newer dead does not lift the hold", () => {
+    const b = new Bench();
+    b.at(10 * SEC);
+    const lift = signed(ADMIN, { cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'held', data: 'false' }, 8 * SEC);
+    const dead = signed(ADMIN, { cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'state', data: 'dead' }, 9 * SEC);
+    expect(b.deliver(ADMIN, dead.bytes, dead.command).result?.status).toBe('ok');
+    expect(b.deliver(ADMIN, lift.bytes, lift.command).result?.status).toBe('superseded');
+    expect(b.target.held(G_WEB, 0)).toBe(true);
+  });
+
+  it("a held server's own heartbeats do not revive it through the health monitor; the admin's alive does", () => {
+    const rig = new Rig(config({ health: [{ keyports: [80], heartbeat: { H: seconds(1) }, rise: 1, slowStart: 0 as Duration }, undefined, undefined] }));
+    const target = new SgNodeTarget(rig.node);
+    const ctld = new Ctld({ keys: [ADMIN, RS1], target });
+    const sessions = new Map<CtlKey, CtlSession>([[ADMIN, new CtlSession(ADMIN)], [RS1, new CtlSession(RS1)]]);
+    const set = (key: CtlKey, property: string, data: string) =>
+      ctld.handle(rig.now, ADMIN_SRC, sessions.get(key)!.command({ cls: 'server', op: 'set', group: 'web', server: 'rs1', property, data }, rig.now).command, true).status;
+    rig.advance(SEC);
+    expect(set(RS1, 'heartbeat', '1')).toBe('ok');
+    expect(set(ADMIN, 'state', 'dead')).toBe('ok');
+    for (let k = 2; k < 6; k++) {
+      rig.advance(rig.now + 200_000);
+      expect(set(RS1, 'heartbeat', String(k))).toBe('ok');
+    }
+    expect(rig.node.balancers[G_WEB]!.state(0)).toBe('dead');
+    expect(target.heartbeat(G_WEB, 0)?.count).toBe(5);
+    expect(set(ADMIN, 'state', 'alive')).toBe('ok');
+    rig.advance(rig.now + 200_000);
+    expect(set(RS1, 'heartbeat', '6')).toBe('ok');
+    expect(rig.node.balancers[G_WEB]!.state(0)).toBe('alive');
   });
 });

@@ -32,11 +32,11 @@ describe('the table', () => {
   it('lists the properties of each class', () => {
     expect(propNames('cluster')).toEqual(['links', 'links-max', 'read-only', 'groups']);
     expect(propNames('group')).toEqual(['policy', 'weighted', 'read-only', 'servers', 'vip', 'port']);
-    expect(propNames('server')).toEqual(['state', 'weight', 'counter', 'heartbeat', 'heartbeat-at', 'links', 'addr']);
+    expect(propNames('server')).toEqual(['state', 'held', 'weight', 'counter', 'heartbeat', 'heartbeat-at', 'links', 'addr']);
   });
 
   it('says who may write: admin everything writable, a server key only state, counter, heartbeat', () => {
-    expect(WRITABLE).toEqual({ cluster: ['read-only'], group: ['policy', 'weighted', 'read-only'], server: ['state', 'weight', 'counter', 'heartbeat'] });
+    expect(WRITABLE).toEqual({ cluster: ['read-only'], group: ['policy', 'weighted', 'read-only'], server: ['state', 'held', 'weight', 'counter', 'heartbeat'] });
     const self = (['cluster', 'group', 'server'] as const).flatMap((c) => propNames(c).filter((p) => mayWrite(spec(c, p), 'self')).map((p) => `${c}.${p}`));
     expect(self).toEqual(['server.state', 'server.counter', 'server.heartbeat']);
     for (const c of ['cluster', 'group', 'server'] as const) {

@@ -132,7 +132,7 @@ describe('feedback parse errors, each with its reason', () => {
     expect(parseFeedback(edited(cmd, 12, 4))).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'class 4' } });
     expect(parseFeedback(edited(cmd, 12, 0))).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'class 0' } });
     expect(parseFeedback(edited(cmd, 13, 6))).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'op 6' } });
-    expect(parseFeedback(edited(res, 8, 0, 12))).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'status 12' } });
+    expect(parseFeedback(edited(res, 8, 0, 13))).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'status 13' } });
     expect(parseFeedback(edited(res, 8, 1, 0))).toMatchObject({ ok: false, error: { reason: 'unsupported', detail: 'status 256' } });
   });
 
