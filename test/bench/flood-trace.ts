@@ -29,7 +29,7 @@ const trace = new JsonlTrace((l) => {
 const node = new SgNode(cfg, { trace, now: 0 as Instant });
 const forgedCmd = new CtlSession({ id: 1, secret: new Uint8Array(16).fill(0xee), role: { kind: 'admin' } }).command({ cls: 'server', op: 'set', group: 'web', server: 'rs1', property: 'state', data: 'alive' }, 0).bytes;
 const junk = new TextEncoder().encode('junk junk junk');
-const bidd = encodeBidd({ kind: 'heartbeat', group: GROUP, node: 2, price: 200, epoch: 3, links: 0, keyId: 1, seq: 7 }, new TextEncoder().encode('wrong-key-wrong-key'));
+const bidd = encodeBidd({ kind: 'heartbeat', group: GROUP, node: 2, price: 200, epoch: 3, links: 0, keyId: 1, inc: 1, seq: 7 }, new TextEncoder().encode('wrong-key-wrong-key'));
 const frames = [
   (a: number) => udpFrame({ srcMac: CLIENT_MAC, dstMac: SG_PUB_MAC, src: (ip('10.1.0.0') + (a % 1000)) as typeof SG_PUB, dst: SG_PUB, sport: 40_000, dport: 5890, payload: junk }),
   (a: number) => udpFrame({ srcMac: CLIENT_MAC, dstMac: SG_PUB_MAC, src: (ip('10.1.0.0') + (a % 1000)) as typeof SG_PUB, dst: SG_PUB, sport: 40_000, dport: 5890, payload: forgedCmd }),

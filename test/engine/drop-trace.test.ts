@@ -87,7 +87,7 @@ describe('an SG node under a flood of junk datagrams', () => {
     });
     const rig = new Rig(cfg);
     const wrong = new TextEncoder().encode('wrong-key-wrong-key');
-    const payload = encodeBidd({ kind: 'heartbeat', group: GROUP, node: 2, price: 200, epoch: 3, links: 0, keyId: 1, seq: 7 }, wrong);
+    const payload = encodeBidd({ kind: 'heartbeat', group: GROUP, node: 2, price: 200, epoch: 3, links: 0, keyId: 1, inc: 1, seq: 7 }, wrong);
     const forged = udpFrame({ srcMac: mac('02:00:00:00:01:09'), dstMac: multicastMac(GROUP), src: OTHER, dst: GROUP, sport: 5891, dport: 5891, ttl: 1, payload });
     const start = rig.now;
     for (let i = 0; i < N; i++) {

@@ -179,7 +179,11 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     const evs = traceSince(lab, 'sg2', from2).filter((e) => e.kind !== 'header') as { kind: string; what?: string; t: number }[];
     const syncedAfterUs = evs.find((e) => e.kind === 'decision' && e.what === 'sync-ready')!.t - evs[0]!.t;
     expect(syncedAfterUs, `sync-ready ${syncedAfterUs} µs after the restarted daemon's first event`).toBeLessThan(2_000_000);
-    expect(traceSince(lab, 'sg1', from1).some((e) => e.kind === 'decision' && e.what === 'peer-incarnation')).toBe(true);
+    const since1 = traceSince(lab, 'sg1', from1) as { kind: string; what?: string; layer?: string; reason?: string; count?: number }[];
+    expect(since1.some((e) => e.kind === 'decision' && e.what === 'peer-incarnation')).toBe(true);
+    // Nothing the restarted sg2 sent was taken for a replay (drop events, samples or summaries).
+    const replays = since1.filter((e) => e.kind === 'drop' && e.reason === 'replay').reduce((n, e) => n + (e.count ?? 1), 0);
+    expect(replays, 'sg1 dropped datagrams of the restarted sg2 as replays').toBe(0);
     // An echo connection through the VIP, open across the master's SIGKILL.
     const script = `
       const s = require('node:net').connect(7, '${VIP}');
