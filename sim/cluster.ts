@@ -23,9 +23,9 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
   const segOf = new Map(segments.map((s) => [s.name, s]));
   for (const [index, n] of c.nodes.entries()) {
     const pubSeg = segOf.get(n.publicSegment)!;
-    net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world) => {
+    net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world, now) => {
       const cfg = sgNodeConfig(c, index, segments, { pubMac, privMac, seed: world.rng.split(`sg:${n.name}`).u32() });
-      const sg = new SgNode(cfg, { trace: worldTrace(world), now: world.now });
+      const sg = new SgNode(cfg, { trace: worldTrace(world), now });
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {
         if (s.state !== 'alive') sg.setServerState(gi, si, s.state);
       }));
