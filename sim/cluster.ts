@@ -25,10 +25,10 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
     const pubSeg = segOf.get(n.publicSegment)!;
     // Each boot draws a new incarnation on the group, as a real process does at start.
     let boots = 0;
-    net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world) => {
+    net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world, now) => {
       const cfg = sgNodeConfig(c, index, segments, { pubMac, privMac, seed: world.rng.split(`sg:${n.name}`).u32() });
       const incarnations = world.rng.split(`sg:${n.name}:boot:${boots++}`);
-      const sg = new SgNode(cfg, { trace: worldTrace(world), now: world.now, incarnation: () => incarnations.u32() });
+      const sg = new SgNode(cfg, { trace: worldTrace(world), now, incarnation: () => incarnations.u32() });
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {
         if (s.state !== 'alive') sg.setServerState(gi, si, s.state);
       }));

@@ -8,12 +8,20 @@
  * `stall` freezes the process (SIGSTOP, a VM pause): frames wait in the bounded receive buffer,
  * nothing is sent, no timer fires, but the monotonic clock keeps running, so on resume the endpoint
  * sees its timers fire late by the length of the stall.
+ *
+ * The clock belongs to the node (the machine), not to the process: a crash ends a stall (the
+ * frozen process is gone) but keeps the clock, its rate and its reading, and `restart` builds the
+ * fresh endpoint at the node's local time, never the world's (a node whose clock runs slow would
+ * otherwise start its engine in its own future, and its next call would step time back).
  */
 
 import { drive, type Endpoint, type IfaceInfo, type IfaceName, type Port, type RxFrame, type TxFrame } from '../src/port.ts';
 import type { Duration, Instant } from '../src/time.ts';
 import type { MacAddr } from '../src/wire/addr.ts';
 import type { EventId } from './kernel.ts';
+
+/** An endpoint, or how to build one at the node's local time (what a restart needs). */
+export type EndpointStart = Endpoint | ((localNow: Instant) => Endpoint);
 import type { Attachment, Device, World } from './world.ts';
 
 /** Frames a node buffers while busy or stalled (a socket receive buffer); more are dropped. */
@@ -62,11 +70,13 @@ export class EngineNode implements Port {
   #localBase = 0;
   #worldBase = 0;
   #stalled = false;
+  /** The end of a stall given a length (see `stall`). */
+  #unstall: { id: EventId; end: Instant } | undefined;
   /** Outside events waiting for the process (see `signal`). */
   #pending: ((ep: Endpoint, now: Instant) => void)[] = [];
   #lastLocal = 0;
 
-  constructor(world: World, name: string, ifaces: readonly IfaceInfo[], endpoint?: Endpoint) {
+  constructor(world: World, name: string, ifaces: readonly IfaceInfo[], endpoint?: EndpointStart) {
     world.claimName(name);
     this.world = world;
     this.name = name;
@@ -74,7 +84,11 @@ export class EngineNode implements Port {
     const devices = new Map<IfaceName, Device>();
     for (const i of ifaces) devices.set(i.name, new EngineDevice(this, name, i.name, i.mac, i.mtu));
     this.devices = devices;
-    this.#endpoint = endpoint;
+    // A new node's clock starts in step with the world.
+    this.#localBase = world.now;
+    this.#worldBase = world.now;
+    this.#lastLocal = world.now;
+    this.#endpoint = typeof endpoint === 'function' ? endpoint(this.localNow()) : endpoint;
     this.#scheduleDrive();
   }
 
@@ -110,8 +124,23 @@ export class EngineNode implements Port {
     this.#rescheduleWake();
   }
 
-  /** Freeze the process: no frame handled, no timer fired, until `resume`. */
-  stall(): void {
+  /**
+   * Freeze the process: no frame handled, no timer fired, until `resume` or, given a length, until
+   * it has passed in world time (a second stall while frozen extends it to the later end). A crash
+   * ends the stall.
+   */
+  stall(length?: Duration): void {
+    if (length !== undefined) {
+      const end = (this.world.now + length) as Instant;
+      if (this.#unstall === undefined || end > this.#unstall.end) {
+        this.#cancelUnstall();
+        const id = this.world.at(end, () => {
+          this.#unstall = undefined;
+          this.resume();
+        });
+        this.#unstall = { id, end };
+      }
+    }
     if (this.#stalled) return;
     this.#stalled = true;
     this.#cancelWake();
@@ -120,6 +149,7 @@ export class EngineNode implements Port {
 
   /** Unfreeze: queued frames are handled and overdue timers fire, at a clock that kept running. */
   resume(): void {
+    this.#cancelUnstall();
     if (!this.#stalled) return;
     this.#stalled = false;
     this.world.emit({ kind: 'fault', t: this.world.now, node: this.name, what: 'resume', target: this.name });
@@ -138,9 +168,14 @@ export class EngineNode implements Port {
     this.#scheduleDrive();
   }
 
-  /** Crash: the endpoint and everything it held are gone; frames are dropped until `restart`. */
+  /**
+   * Crash: the endpoint and everything it held are gone (a stall with it); frames are dropped until
+   * `restart`. The node's clock runs on.
+   */
   crash(): void {
     this.#endpoint = undefined;
+    this.#stalled = false;
+    this.#cancelUnstall();
     this.#pending = [];
     this.#rx = [];
     this.#rxHead = 0;
@@ -148,9 +183,12 @@ export class EngineNode implements Port {
     this.world.emit({ kind: 'fault', t: this.world.now, node: this.name, what: 'crash', target: this.name });
   }
 
-  /** Start a fresh endpoint (state is whatever the new endpoint starts with). */
-  restart(endpoint: Endpoint): void {
-    this.#endpoint = endpoint;
+  /**
+   * Start a fresh endpoint (state is whatever the new endpoint starts with); a factory is handed the
+   * node's local time to build it at.
+   */
+  restart(endpoint: EndpointStart): void {
+    this.#endpoint = typeof endpoint === 'function' ? endpoint(this.localNow()) : endpoint;
     this.world.emit({ kind: 'fault', t: this.world.now, node: this.name, what: 'restart', target: this.name });
     this.#scheduleDrive();
   }
@@ -230,6 +268,11 @@ export class EngineNode implements Port {
     if (w === undefined) return;
     this.#cancelWake();
     if (!this.#stalled) this.#setWake(w.at);
+  }
+
+  #cancelUnstall(): void {
+    if (this.#unstall !== undefined) this.world.kernel.cancel(this.#unstall.id);
+    this.#unstall = undefined;
   }
 
   #cancelWake(): void {

@@ -119,7 +119,8 @@ export type FaultSpec =
 /** An SG node in the simulator: its EngineNode and how to build a fresh engine on restart. */
 export interface SimSgNode {
   readonly node: EngineNode;
-  readonly make: () => SgNode;
+  /** Builds a fresh engine at `now`, the node's local time. */
+  readonly make: (now: Instant) => SgNode;
 }
 
 export class Network {
@@ -258,16 +259,17 @@ export class Network {
 
   /**
    * An SG node on two segments: eth0 on `pub` (clients, VIPs), eth1 on `priv` (servers). `make`
-   * builds its engine; it is called again on restart (state is lost, as in a crash).
+   * builds its engine at `now`, the node's local time (not the world's: its clock may run fast or
+   * slow); it is called again on restart (state is lost, as in a crash).
    */
-  sgNode(name: string, pub: Switch, priv: Switch, make: (ifaces: { pubMac: MacAddr; privMac: MacAddr }, world: World) => SgNode, link: LinkProps = {}): SimSgNode {
+  sgNode(name: string, pub: Switch, priv: Switch, make: (ifaces: { pubMac: MacAddr; privMac: MacAddr }, world: World, now: Instant) => SgNode, link: LinkProps = {}): SimSgNode {
     const pubMac = this.nextMac();
     const privMac = this.nextMac();
-    const factory = () => make({ pubMac, privMac }, this.world);
+    const factory = (now: Instant) => make({ pubMac, privMac }, this.world, now);
     const node = new EngineNode(this.world, name, [
       { name: ifaceName('eth0'), mac: pubMac, mtu: 1500 },
       { name: ifaceName('eth1'), mac: privMac, mtu: 1500 },
-    ], factory());
+    ], factory);
     this.link(`${name}.eth0`, node.device('eth0'), pub, link);
     this.link(`${name}.eth1`, node.device('eth1'), priv, link);
     const sg = { node, make: factory };
@@ -343,7 +345,7 @@ export class Network {
       }
       case 'restart': {
         const sg = this.sgNodes.get(f.host);
-        return sg ? sg.node.restart(sg.make()) : this.getHost(f.host).restart();
+        return sg ? sg.node.restart(sg.make) : this.getHost(f.host).restart();
       }
       case 'signal':
         return this.sgNodes.get(f.host)!.node.signal('signal', (ep, now) => (ep as SgNode).resign(now));
@@ -395,9 +397,8 @@ export class Network {
       case 'clock-stall': {
         const sg = this.sgNodes.get(f.host);
         if (sg) {
-          // An SG node's stall is a process pause (its clock keeps running).
-          sg.node.stall();
-          this.world.at((this.world.now + f.duration) as Instant, () => sg.node.resume());
+          // An SG node's stall is a process pause (its clock keeps running; a crash ends it).
+          sg.node.stall(f.duration);
           return;
         }
         return this.getHost(f.host).host.stallClock(f.duration);

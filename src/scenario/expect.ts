@@ -185,7 +185,9 @@ function check(m: ExpectationModel): Check {
       };
     }
     case 'safety-no-link-to-dead': {
-      // Per node: group -> server -> state, from the scenario's initial states and 'server' state events.
+      // Per node: group -> server -> state, from the scenario's initial states and 'server' state
+      // events. The view belongs to one incarnation of the node: a crash or restart forgets it (the
+      // restarted engine starts again from the scenario's initial states).
       const states = new Map<string, Map<string, Map<string, string>>>();
       const groupsOf = (node: string): Map<string, Map<string, string>> => {
         let g = states.get(node);
@@ -203,6 +205,8 @@ function check(m: ExpectationModel): Check {
           if (ev.kind === 'state' && ev.machine === 'server' && ev.node !== undefined) {
             const slash = ev.entity.indexOf('/');
             groupsOf(ev.node).get(ev.entity.slice(0, slash))?.set(ev.entity.slice(slash + 1), ev.to);
+          } else if (ev.kind === 'fault' && (ev.what === 'crash' || ev.what === 'restart')) {
+            states.delete(ev.target);
           } else if (ev.kind === 'decision' && ev.what === 'link-new' && ev.node !== undefined) {
             links++;
             const g = groupsOf(ev.node).get(String(ev.detail['group']));

@@ -102,6 +102,54 @@ describe('EngineNode', () => {
     expect(trace.ofKind('fault').map((f) => f.what)).toEqual(['crash', 'restart']);
     expect(trace.ofKind('frame').filter((f) => f.dir === 'drop').map((f) => f.reason)).toEqual(['node-down']);
   });
+
+  for (const rate of [0.1, 2]) {
+    it(`a restart at clock rate ${rate} builds the fresh endpoint at the node's local time, and its timers run on that clock`, () => {
+      const { world, node, dev } = setup();
+      node.setClockRate(rate);
+      world.at(1_000_000 as Instant, () => node.crash());
+      const built: { at: Instant; ep: EchoTicker }[] = [];
+      world.at(2_000_000 as Instant, () =>
+        node.restart((now) => {
+          const ep = new EchoTicker();
+          built.push({ at: now, ep });
+          return ep;
+        }),
+      );
+      world.at(2_000_000 as Instant, () => dev.deliver(new Uint8Array([7])));
+      world.kernel.run({ until: (2_000_000 + 350_000 / rate) as Instant });
+      // Local time at world 2 s is 2 s x rate (the clock ran on through the crash), not 2 s.
+      expect(built.map((b) => b.at)).toEqual([2_000_000 * rate]);
+      const fresh = built[0]!.ep;
+      expect(fresh.frames.map((f) => f.now)).toEqual([2_000_000 * rate]);
+      // Ticks every 100 ms of local time from there: 3 within 350 ms of local time.
+      expect(fresh.ticks).toEqual([1, 2, 3].map((k) => 2_000_000 * rate + k * 100_000));
+    });
+  }
+
+  it('a crash ends a stall: the restarted endpoint runs at once, and the stall\'s end is dropped', () => {
+    const { world, node, dev, trace } = setup();
+    world.at(100 as Instant, () => node.stall(millis(500)));
+    world.at(200 as Instant, () => node.crash());
+    const fresh = new EchoTicker();
+    world.at(300 as Instant, () => node.restart(fresh));
+    world.at(400 as Instant, () => dev.deliver(new Uint8Array([5])));
+    world.kernel.run({ until: 700_000 as Instant });
+    expect(node.stalled).toBe(false);
+    expect(fresh.frames.map((f) => f.now)).toEqual([400]);
+    expect(trace.ofKind('fault').map((f) => f.what)).toEqual(['stall', 'crash', 'restart']);
+  });
+
+  it('a stall given a length ends by itself; a second one while frozen extends it to the later end', () => {
+    const { world, ep, node, dev, trace } = setup();
+    world.at(100_000 as Instant, () => node.stall(millis(100)));
+    world.at(150_000 as Instant, () => node.stall(millis(200)));
+    world.at(160_000 as Instant, () => dev.deliver(new Uint8Array([1])));
+    world.at(180_000 as Instant, () => node.stall(millis(10)));
+    world.kernel.run({ until: 400_000 as Instant });
+    expect(trace.ofKind('fault').map((f) => [f.what, f.t])).toEqual([['stall', 100_000], ['resume', 350_000]]);
+    expect(ep.frames.map((f) => f.now)).toEqual([350_000]);
+  });
 });
 
 function int(d: number): Instant {
