@@ -456,6 +456,10 @@ class ByteRing {
   get free(): number {
     return this.max - this.#len;
   }
+  /** Bytes allocated for the ring (0 while it is empty). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
   /** Append up to `free` bytes; returns how many. */
   push(bytes: Uint8Array): number {
     const n = Math.min(bytes.length, this.free);
@@ -942,6 +946,13 @@ export class TcpStack {
   bytesHeld(): number {
     let n = 0;
     for (const c of this.#conns.values()) n += c.sendBuf.length + c.recvBytes + c.reasm.bytes;
+    return n;
+  }
+
+  /** Bytes allocated for send buffers over all connections (an idle connection holds none). */
+  sendBufferBytesAllocated(): number {
+    let n = 0;
+    for (const c of this.#conns.values()) n += c.sendBuf.capacity;
     return n;
   }
 
