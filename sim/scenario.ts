@@ -73,7 +73,7 @@ function requestSpec(r: RequestModel): RequestSpec {
     case 'multicast':
       return { kind: 'multicast', size: r.size };
     case 'tcp-echo':
-      return { kind: 'tcp-echo', size: r.size };
+      return r.hold !== undefined ? { kind: 'tcp-echo', size: r.size, hold: r.hold } : { kind: 'tcp-echo', size: r.size };
     case 'rpc':
       return { kind: 'rpc', writeRatio: r.writeRatio, keys: r.keys };
     case 'ping':

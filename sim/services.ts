@@ -31,7 +31,7 @@ import type { Ipv4Addr } from '../src/wire/addr.ts';
 import { SG_WRITE_STATUS, sgWriteStatus } from '../src/wire/sgopt.ts';
 import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
-import type { TcpConnection, TcpListener, TcpStack } from './host/tcp.ts';
+import type { TcpConnection, TcpHandlers, TcpListener, TcpStack } from './host/tcp.ts';
 import type { UdpSocket } from './host/udp.ts';
 
 export type ServiceState = 'running' | 'hung' | 'dead';
@@ -203,17 +203,19 @@ export class TcpEchoService extends TcpService {
   constructor(host: Host, tcp: TcpStack, port: number, opts: { name?: string; backlog?: number; autostart?: boolean } = {}) {
     super(host, tcp, port, opts.backlog ?? 128, opts.name ?? `tcp-echo:${port}`, opts.autostart ?? true);
   }
+  /** One handlers object for every connection (a server may hold a million idle ones). */
+  readonly #handlers: TcpHandlers = {
+    onData: (bytes, c) => {
+      this.counters.requests++;
+      if (!this.running) return;
+      c.send(bytes);
+      this.counters.replies++;
+    },
+    onPeerClosed: (c) => c.close(),
+    onClosed: (_reason, c) => this.done(c),
+  };
   protected accepted(c: TcpConnection): void {
-    c.setHandlers({
-      onData: (bytes) => {
-        this.counters.requests++;
-        if (!this.running) return;
-        c.send(bytes);
-        this.counters.replies++;
-      },
-      onPeerClosed: () => c.close(),
-      onClosed: () => this.done(c),
-    });
+    c.setHandlers(this.#handlers);
   }
   protected dropWork(): void {}
 }

@@ -11,7 +11,7 @@ import type { Ipv4Addr } from '../src/wire/addr.ts';
 import { assert } from '../src/wire/result.ts';
 import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
-import type { TcpCloseReason, TcpConnection, TcpStack } from './host/tcp.ts';
+import type { TcpCloseReason, TcpConnection, TcpHandlers, TcpStack } from './host/tcp.ts';
 import type { UdpSocket } from './host/udp.ts';
 import { decodeRpcReply, encodeRpcRequest, RPC_OP, RPC_STATUS, drawServiceTime, type ServiceTime } from './services.ts';
 
@@ -26,8 +26,12 @@ export type RequestSpec =
   | { readonly kind: 'ping'; readonly size?: number }
   /** A UDP datagram of `size` bytes to an echo service. */
   | { readonly kind: 'udp-echo'; readonly size: number }
-  /** A TCP connection that sends `size` bytes to an echo service and reads them back. */
-  | { readonly kind: 'tcp-echo'; readonly size: number }
+  /**
+   * A TCP connection that sends `size` bytes to an echo service and reads them back; with `hold`
+   * it then stays open and idle that long before it closes (long-lived links). A closed-loop user
+   * waits for the close before its next request, so `users: N` keeps N connections open.
+   */
+  | { readonly kind: 'tcp-echo'; readonly size: number; readonly hold?: Duration }
   /**
    * A datagram to a multicast group (TTL 16), recorded 'ok' once sent: delivery is what the
    * receivers (`MulticastSink`) record. The payload starts with the send time, so sinks can
@@ -117,6 +121,7 @@ export class Workload {
   #udp: UdpSocket | undefined;
   readonly #pendingUdp = new Map<number, (payload: Uint8Array | undefined, status: RequestStatus) => void>();
   #xid = 1;
+  #payload: Uint8Array | undefined;
   #pingSeq = 0;
   readonly #pingId: number;
 
@@ -155,7 +160,7 @@ export class Workload {
       this.#arrivalCancel = undefined;
       if (!this.#running) return;
       if (this.#outstanding >= (this.opts.outstandingMax ?? 10_000)) this.#record('error', this.opts.host.now(), undefined);
-      else this.#issue(() => {});
+      else this.#issue(NOTHING);
       this.#nextArrival();
     });
   }
@@ -178,25 +183,18 @@ export class Workload {
       return;
     }
     this.#outstanding++;
-    const start = host.now();
-    let finished = false;
-    let timer: Cancel | undefined;
-    let abort: () => void = () => {};
-    const finish = (status: RequestStatus, bytes?: number): void => {
-      if (finished) return;
-      finished = true;
-      timer?.();
-      this.#outstanding--;
-      this.#record(status, start, bytes);
-      then();
-    };
-    timer = host.timer(this.#timeout, () => {
-      timer = undefined;
-      finish('timeout'); // first: aborting may report a reset synchronously
-      abort();
-    });
-    abort = this.#start(finish);
+    const req = new InFlight(this.#settler, host.now(), then);
+    req.timer = host.timer(this.#timeout, () => req.expire());
+    req.abort = this.#start(req);
   }
+
+  /** What every `InFlight` of this workload reports to (one object per workload, not per request). */
+  readonly #settler: Settler = {
+    settled: (req, status, bytes) => {
+      this.#outstanding--;
+      this.#record(status, req.start, bytes);
+    },
+  };
 
   #record(status: RequestStatus, start: Instant, bytes: number | undefined): void {
     const host = this.opts.host;
@@ -223,17 +221,18 @@ export class Workload {
   }
 
   /** Begin the request's protocol exchange; returns how to abort it. */
-  #start(finish: (s: RequestStatus, bytes?: number) => void): () => void {
+  #start(req: InFlight): () => void {
+    const finish = (s: RequestStatus, bytes?: number): void => req.finish(s, bytes);
     const r = this.opts.request;
     const dst = this.opts.target.addr;
     const port = this.opts.target.port ?? DEFAULT_PORT[r.kind];
     switch (r.kind) {
       case 'http':
-        return this.#tcpRequest(port, new TextEncoder().encode(`GET ${r.path ?? '/'} ${r.size}\n`), r.size, true, finish);
+        return this.#tcpRequest(req, port, this.#tcpPayload(() => new TextEncoder().encode(`GET ${r.path ?? '/'} ${r.size}\n`)), r.size, true, false, undefined);
       case 'bulk':
-        return this.#tcpRequest(port, new TextEncoder().encode(`GET ${r.size}\n`), r.size, false, finish);
+        return this.#tcpRequest(req, port, this.#tcpPayload(() => new TextEncoder().encode(`GET ${r.size}\n`)), r.size, false, false, undefined);
       case 'tcp-echo':
-        return this.#tcpRequest(port, new Uint8Array(r.size).fill(0x2a), r.size, false, finish, true);
+        return this.#tcpRequest(req, port, this.#tcpPayload(() => new Uint8Array(r.size).fill(0x2a)), r.size, false, true, r.hold);
       case 'ping': {
         const seq = this.#pingSeq++ & 0xffff;
         let aborted = false;
@@ -277,68 +276,31 @@ export class Workload {
     }
   }
 
+  /** The request bytes, the same for every TCP request of this workload (TCP copies what it sends). */
+  #tcpPayload(make: () => Uint8Array): Uint8Array {
+    this.#payload ??= make();
+    return this.#payload;
+  }
+
   #tcpRequest(
+    req: InFlight,
     port: number,
     request: Uint8Array,
     expect: number,
     withHeader: boolean,
-    finish: (s: RequestStatus, bytes?: number) => void,
-    echo = false,
+    echo: boolean,
+    hold: Duration | undefined,
   ): () => void {
     const tcp = this.opts.tcp;
     assert(tcp !== undefined, 'tcp workload without TCP');
     const src = this.opts.host.sourceAddressFor(this.opts.target.addr);
     if (src === undefined) {
-      finish('unreachable');
+      req.finish('unreachable');
       return () => {};
     }
-    let got = 0;
-    let headerDone = !withHeader;
-    let header = '';
-    let bodyExpected = expect;
-    let conn: TcpConnection | undefined;
-    const complete = (): boolean => headerDone && got >= bodyExpected;
-    conn = tcp.connect({
-      localAddr: src,
-      remoteAddr: this.opts.target.addr,
-      remotePort: port,
-      handlers: {
-        onEstablished: (c) => {
-          c.send(request);
-        },
-        onData: (bytes, c) => {
-          let body = bytes;
-          if (!headerDone) {
-            let i = 0;
-            for (; i < bytes.length && !header.endsWith('\n'); i++) header += String.fromCharCode(bytes[i]!);
-            if (!header.endsWith('\n')) return;
-            headerDone = true;
-            const m = /^(\d+) (\d+)\n$/.exec(header);
-            if (!m || m[1] !== '200') {
-              finish('error');
-              c.abort();
-              return;
-            }
-            bodyExpected = Number(m[2]);
-            body = bytes.subarray(i);
-          }
-          got += body.length;
-          if (complete()) {
-            finish('ok', got);
-            c.close();
-          }
-        },
-        onPeerClosed: (c) => {
-          if (!complete()) finish(echo ? 'error' : 'reset', got);
-          c.close();
-        },
-        onClosed: (reason: TcpCloseReason) => {
-          if (reason === 'normal') finish(complete() ? 'ok' : 'error', got);
-          else finish(reason === 'refused' ? 'refused' : reason === 'timeout' ? 'timeout' : 'reset', got);
-        },
-      },
-    });
-    return () => conn?.abort();
+    const ex = new TcpExchange(req, this.opts.host, request, expect, withHeader, echo, hold);
+    const conn = tcp.connect({ localAddr: src, remoteAddr: this.opts.target.addr, remotePort: port, handlers: ex });
+    return () => conn.abort();
   }
 
   #udpRequest(xid: number, port: number, payload: Uint8Array, done: (reply: Uint8Array | undefined, status: RequestStatus) => void): () => void {
@@ -373,5 +335,130 @@ export class Workload {
       },
     });
     return this.#udp;
+  }
+}
+
+const NOTHING = (): void => {};
+
+/** Where an `InFlight` reports its outcome. */
+interface Settler {
+  settled(req: InFlight, status: RequestStatus, bytes: number | undefined): void;
+}
+
+/**
+ * One request in flight. A class with methods rather than closures: a run may hold a million of
+ * them at once (long-lived connections), and every named closure costs a function object, its
+ * context and (under tsx's keepNames) a property array of its own.
+ */
+class InFlight {
+  finished = false;
+  timer: Cancel | undefined;
+  abort: (() => void) | undefined;
+  /** `then` waits for the held connection to close (see `release`). */
+  deferThen = false;
+
+  constructor(
+    readonly settler: Settler,
+    readonly start: Instant,
+    readonly then: () => void,
+  ) {}
+
+  finish(status: RequestStatus, bytes?: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.timer?.();
+    this.timer = undefined;
+    this.settler.settled(this, status, bytes);
+    if (!this.deferThen) this.then();
+  }
+
+  /** The request timed out. */
+  expire(): void {
+    this.timer = undefined;
+    this.finish('timeout'); // first: aborting may report a reset synchronously
+    this.abort?.();
+  }
+
+  /** A held connection has closed: the closed-loop user may go on. */
+  release(): void {
+    if (!this.deferThen) return;
+    this.deferThen = false;
+    this.then();
+  }
+}
+
+/** The client side of one TCP request (its handlers are its methods). */
+class TcpExchange implements TcpHandlers {
+  got = 0;
+  headerDone: boolean;
+  header = '';
+  bodyExpected: number;
+  /** Cancels the end of the hold (set while a completed connection is held open). */
+  holdCancel: Cancel | undefined;
+
+  constructor(
+    readonly req: InFlight,
+    readonly host: Host,
+    readonly request: Uint8Array,
+    expect: number,
+    readonly withHeader: boolean,
+    readonly echo: boolean,
+    readonly hold: Duration | undefined,
+  ) {
+    this.headerDone = !withHeader;
+    this.bodyExpected = expect;
+  }
+
+  complete(): boolean {
+    return this.headerDone && this.got >= this.bodyExpected;
+  }
+
+  onEstablished(c: TcpConnection): void {
+    c.send(this.request);
+  }
+
+  onData(bytes: Uint8Array, c: TcpConnection): void {
+    let body = bytes;
+    if (!this.headerDone) {
+      let i = 0;
+      for (; i < bytes.length && !this.header.endsWith('\n'); i++) this.header += String.fromCharCode(bytes[i]!);
+      if (!this.header.endsWith('\n')) return;
+      this.headerDone = true;
+      const m = /^(\d+) (\d+)\n$/.exec(this.header);
+      if (!m || m[1] !== '200') {
+        this.req.finish('error');
+        c.abort();
+        return;
+      }
+      this.bodyExpected = Number(m[2]);
+      body = bytes.subarray(i);
+    }
+    this.got += body.length;
+    if (this.complete()) {
+      if (this.hold !== undefined && !this.req.finished) {
+        this.req.deferThen = true;
+        this.req.finish('ok', this.got);
+        this.holdCancel = this.host.timer(this.hold, () => {
+          this.holdCancel = undefined;
+          c.close();
+        });
+        return;
+      }
+      this.req.finish('ok', this.got);
+      c.close();
+    }
+  }
+
+  onPeerClosed(c: TcpConnection): void {
+    if (!this.complete()) this.req.finish(this.echo ? 'error' : 'reset', this.got);
+    c.close();
+  }
+
+  onClosed(reason: TcpCloseReason): void {
+    this.holdCancel?.();
+    this.holdCancel = undefined;
+    if (reason === 'normal') this.req.finish(this.complete() ? 'ok' : 'error', this.got);
+    else this.req.finish(reason === 'refused' ? 'refused' : reason === 'timeout' ? 'timeout' : 'reset', this.got);
+    this.req.release();
   }
 }

@@ -18,6 +18,13 @@ export interface Deadline<K> {
   readonly at: Instant;
 }
 
+interface TableIndex<K extends string> {
+  readonly names: readonly K[];
+  readonly index: ReadonlyMap<K, number>;
+}
+/** Name index per names array, shared by every `TimerTable` built from that array. */
+const TABLE_INDEXES = new WeakMap<readonly string[], TableIndex<string>>();
+
 /**
  * A table of named timers. The constructor takes every name once, in the order that breaks ties
  * between equal deadlines, e.g. `new TimerTable(['heartbeat', 'bidTimeout'] as const)`.
@@ -28,14 +35,21 @@ export class TimerTable<K extends string> {
   readonly #at: (Instant | undefined)[];
 
   constructor(names: readonly K[]) {
-    const index = new Map<K, number>();
-    names.forEach((name, i) => {
-      assert(!index.has(name), `duplicate timer name ${JSON.stringify(name)}`);
-      index.set(name, i);
-    });
-    this.names = [...names];
-    this.#index = index;
-    this.#at = names.map(() => undefined);
+    // Tables made from the same names array share one index (a simulated host may hold a
+    // million TCP connections, each with its own table).
+    let shared = TABLE_INDEXES.get(names) as TableIndex<K> | undefined;
+    if (shared === undefined) {
+      const index = new Map<K, number>();
+      names.forEach((name, i) => {
+        assert(!index.has(name), `duplicate timer name ${JSON.stringify(name)}`);
+        index.set(name, i);
+      });
+      shared = { names: Object.freeze([...names]), index };
+      TABLE_INDEXES.set(names, shared);
+    }
+    this.names = shared.names;
+    this.#index = shared.index;
+    this.#at = new Array<Instant | undefined>(names.length).fill(undefined);
   }
 
   #slot(name: K): number {

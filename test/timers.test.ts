@@ -39,6 +39,17 @@ describe('TimerTable', () => {
     expect(timers.next()).toBeUndefined();
   });
 
+  it('tables made from one names array share the name index but not their deadlines', () => {
+    const a = new TimerTable<Name>(NAMES);
+    const b = new TimerTable<Name>(NAMES);
+    expect(a.names).toBe(b.names);
+    a.set('probe', at(100));
+    expect(b.isArmed('probe')).toBe(false);
+    b.set('heartbeat', at(50));
+    expect(a.next()).toEqual({ name: 'probe', at: 100 });
+    expect(b.next()).toEqual({ name: 'heartbeat', at: 50 });
+  });
+
   it('rejects unknown and duplicate names', () => {
     expect(() => new TimerTable(['a', 'a'])).toThrow(/duplicate/);
     const timers = new TimerTable<string>(['a']);

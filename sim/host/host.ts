@@ -42,7 +42,6 @@ import { ifaceName } from '../../src/port.ts';
 import type { Rng } from '../../src/rng.ts';
 import { fnv1a32 } from '../../src/rng.ts';
 import { MICROS_PER_S, seconds, type Duration, type Instant } from '../../src/time.ts';
-import { KeyedTimers } from '../../src/timers.ts';
 import type { TraceEventInput } from '../../src/trace.ts';
 import {
   formatIpv4,
@@ -101,6 +100,14 @@ import {
 
 export type Cancel = () => void;
 
+/** One armed host timer; `index` is its place in the clock's heap, -1 once fired or cancelled. */
+interface HostTimer {
+  readonly at: number;
+  readonly seq: number;
+  readonly fn: () => void;
+  index: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The host clock: one timer facility per host, honouring a clock rate and stalls.
 // ---------------------------------------------------------------------------------------------
@@ -121,9 +128,9 @@ export class HostClock {
   #stalled = false;
   #anchorWorld: number;
   #anchorLocal: number;
-  readonly #timers = new KeyedTimers<number>({ maxEntries: HOST_TIMERS_MAX });
-  readonly #fns = new Map<number, () => void>();
-  #nextId = 1;
+  /** Armed timers: a binary min-heap by (deadline, arming order), each entry knowing its index. */
+  readonly #heap: HostTimer[] = [];
+  #seq = 0;
   #event: EventId | undefined;
   #eventAt = Number.POSITIVE_INFINITY;
 
@@ -141,7 +148,7 @@ export class HostClock {
   }
   /** Timers armed. */
   get pending(): number {
-    return this.#timers.size;
+    return this.#heap.length;
   }
 
   /** Local time, integer µs. */
@@ -152,14 +159,68 @@ export class HostClock {
   /** Run `fn` once `d` of local time has passed; the returned function cancels it. */
   timer(d: Duration, fn: () => void): Cancel {
     assert(Number.isFinite(d), `timer duration must be finite, got ${d}`);
-    const id = this.#nextId++;
-    const at = (this.now() + Math.max(0, Math.ceil(d))) as Instant;
-    this.#timers.set(id, at);
-    this.#fns.set(id, fn);
+    const at = this.now() + Math.max(0, Math.ceil(d));
+    assert(this.#heap.length < HOST_TIMERS_MAX, `more than ${HOST_TIMERS_MAX} timers armed on one host`);
+    const e: HostTimer = { at, seq: this.#seq++, fn, index: this.#heap.length };
+    this.#heap.push(e);
+    this.#siftUp(e.index);
     this.#schedule(false);
-    return () => {
-      if (this.#fns.delete(id)) this.#timers.clear(id);
-    };
+    return () => this.#cancel(e);
+  }
+
+  #cancel(e: HostTimer): void {
+    const i = e.index;
+    if (i < 0) return;
+    e.index = -1;
+    const last = this.#heap.pop()!;
+    if (last !== e) {
+      this.#heap[i] = last;
+      last.index = i;
+      this.#siftUp(i);
+      this.#siftDown(last.index);
+    }
+  }
+
+  /** Remove and return the earliest timer if it is due at local time `now`. */
+  #popDue(now: number): HostTimer | undefined {
+    const top = this.#heap[0];
+    if (top === undefined || top.at > now) return undefined;
+    this.#cancel(top);
+    return top;
+  }
+
+  #siftUp(i: number): void {
+    const h = this.#heap;
+    const e = h[i]!;
+    while (i > 0) {
+      const pi = (i - 1) >> 1;
+      const p = h[pi]!;
+      if (p.at < e.at || (p.at === e.at && p.seq < e.seq)) break;
+      h[i] = p;
+      p.index = i;
+      i = pi;
+    }
+    h[i] = e;
+    e.index = i;
+  }
+
+  #siftDown(i: number): void {
+    const h = this.#heap;
+    const n = h.length;
+    const e = h[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      const r = c + 1;
+      if (r < n && (h[r]!.at < h[c]!.at || (h[r]!.at === h[c]!.at && h[r]!.seq < h[c]!.seq))) c = r;
+      const ce = h[c]!;
+      if (e.at < ce.at || (e.at === ce.at && e.seq < ce.seq)) break;
+      h[i] = ce;
+      ce.index = i;
+      i = c;
+    }
+    h[i] = e;
+    e.index = i;
   }
 
   setRate(rate: number): void {
@@ -185,8 +246,8 @@ export class HostClock {
 
   /** Cancel every timer (host crash). */
   clear(): void {
-    this.#timers.clearAll();
-    this.#fns.clear();
+    for (const e of this.#heap) e.index = -1;
+    this.#heap.length = 0;
     this.#cancelEvent();
   }
 
@@ -216,7 +277,7 @@ export class HostClock {
   }
 
   #schedule(force: boolean): void {
-    const next = this.#timers.next();
+    const next = this.#heap[0];
     if (next === undefined || this.#stalled) {
       this.#cancelEvent();
       return;
@@ -234,11 +295,9 @@ export class HostClock {
     this.#eventAt = Number.POSITIVE_INFINITY;
     for (let n = 0; !this.#stalled; n++) {
       assert(n < TIMERS_PER_WAKEUP_MAX, 'host timers re-arm themselves without end');
-      const [id] = this.#timers.popExpired(this.now(), 1);
-      if (id === undefined) break;
-      const fn = this.#fns.get(id);
-      this.#fns.delete(id);
-      fn?.();
+      const e = this.#popDue(this.now());
+      if (e === undefined) break;
+      e.fn();
     }
     this.#schedule(false);
   }

@@ -81,8 +81,11 @@ export const TCP_RTO_GRANULARITY = millis(1);
 export const TCP_OUTPUT_SEGMENTS_PER_CALL_MAX = 4096;
 /** Queued application events plus outputs one settle may run before we call it a livelock. */
 export const TCP_SETTLE_STEPS_MAX = 1_000_000;
-/** Bytes a send buffer grows by at least when it grows. */
-const SEND_BUFFER_GROW_MIN_BYTES = 4096;
+/**
+ * Smallest send buffer allocated; it then doubles as needed (up to `sendBufferMax`) and is freed
+ * whenever everything in it has been acknowledged.
+ */
+const SEND_BUFFER_ALLOC_MIN_BYTES = 256;
 
 export type TcpCongestionControl = 'reno' | 'newreno';
 
@@ -437,7 +440,7 @@ function connKey(localAddr: number, localPort: number, remoteAddr: number, remot
 // ---------------------------------------------------------------------------------------------
 // Buffers
 
-/** The send buffer: a ring of bytes that grows by doubling up to `max`. */
+/** The send buffer: a ring of bytes that grows by doubling up to `max`, freed when empty. */
 class ByteRing {
   readonly max: number;
   #buf: Uint8Array = EMPTY;
@@ -452,6 +455,10 @@ class ByteRing {
   }
   get free(): number {
     return this.max - this.#len;
+  }
+  /** Bytes allocated for the ring (0 while it is empty). */
+  get capacity(): number {
+    return this.#buf.length;
   }
   /** Append up to `free` bytes; returns how many. */
   push(bytes: Uint8Array): number {
@@ -481,7 +488,11 @@ class ByteRing {
     assert(n >= 0 && n <= this.#len, `send buffer drop ${n} of ${this.#len}`);
     if (n === 0) return;
     this.#len -= n;
-    this.#head = this.#len === 0 ? 0 : (this.#head + n) % this.#buf.length;
+    if (this.#len === 0) {
+      // An idle connection holds no buffer: a million open links must not each keep kilobytes.
+      this.#buf = EMPTY;
+      this.#head = 0;
+    } else this.#head = (this.#head + n) % this.#buf.length;
   }
   clear(): void {
     this.#buf = EMPTY;
@@ -490,7 +501,7 @@ class ByteRing {
   }
   #reserve(need: number): void {
     if (need <= this.#buf.length) return;
-    const cap = Math.min(this.max, Math.max(need, this.#buf.length * 2, SEND_BUFFER_GROW_MIN_BYTES));
+    const cap = Math.min(this.max, Math.max(need, this.#buf.length * 2, SEND_BUFFER_ALLOC_MIN_BYTES));
     const next = new Uint8Array(cap);
     if (this.#len > 0) next.set(this.copy(0, this.#len), 0);
     this.#buf = next;
@@ -935,6 +946,13 @@ export class TcpStack {
   bytesHeld(): number {
     let n = 0;
     for (const c of this.#conns.values()) n += c.sendBuf.length + c.recvBytes + c.reasm.bytes;
+    return n;
+  }
+
+  /** Bytes allocated for send buffers over all connections (an idle connection holds none). */
+  sendBufferBytesAllocated(): number {
+    let n = 0;
+    for (const c of this.#conns.values()) n += c.sendBuf.capacity;
     return n;
   }
 

@@ -78,7 +78,9 @@ export interface HostModel {
 
 export type RequestModel =
   | { readonly kind: 'http'; readonly size: number; readonly path?: string }
-  | { readonly kind: 'bulk' | 'udp-echo' | 'tcp-echo' | 'multicast'; readonly size: number }
+  | { readonly kind: 'bulk' | 'udp-echo' | 'multicast'; readonly size: number }
+  /** `hold`: the connection stays open and idle this long after the echo, then closes. */
+  | { readonly kind: 'tcp-echo'; readonly size: number; readonly hold?: Duration }
   | { readonly kind: 'rpc'; readonly writeRatio: number; readonly keys: number }
   | { readonly kind: 'ping'; readonly size: number };
 
@@ -561,6 +563,11 @@ class Resolver {
       case 'ping':
         request = { kind: 'ping', size: r.size === undefined ? 56 : this.bytes(r.size, [...p, 'request', 'size']) };
         break;
+      case 'tcp-echo': {
+        const hold = this.dur(r.hold, [...p, 'request', 'hold']);
+        request = { kind: 'tcp-echo', size: this.bytes(r.size, [...p, 'request', 'size']), ...(hold !== undefined ? { hold } : {}) };
+        break;
+      }
       default:
         request = { kind: r.kind, size: this.bytes(r.size, [...p, 'request', 'size']) };
     }

@@ -84,7 +84,7 @@ export const Request = Type.Union([
   Type.Object({ kind: Type.Literal('rpc'), 'write-ratio': Type.Optional(Fraction), keys: Type.Optional(Type.Integer({ minimum: 1 })) }, strict),
   Type.Object({ kind: Type.Literal('ping'), size: Type.Optional(Size) }, strict),
   Type.Object({ kind: Type.Literal('udp-echo'), size: Size }, strict),
-  Type.Object({ kind: Type.Literal('tcp-echo'), size: Size }, strict),
+  Type.Object({ kind: Type.Literal('tcp-echo'), size: Size, hold: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'Keep the connection open and idle this long after the echo came back, then close it (long-lived links)' })) }, strict),
   Type.Object({ kind: Type.Literal('multicast'), size: Size }, strict),
 ]);
 

@@ -127,6 +127,14 @@ describe('errors point at the line and path', () => {
     expect(errorsOf(withLine(18, '  - success: { workload: nope, between: [0s, 2s], min: 99.9% }'))).toEqual(["f.yaml:18:26: expect[0].success.workload: unknown workload 'nope' (workloads: w)"]);
   });
 
+  it('a tcp-echo request with hold: (long-lived links) loads in µs; a bad hold is an error', () => {
+    const r = loadScenario(withLine(13, '  - { name: w, from: b, to: 10.0.0.1:7, request: { kind: tcp-echo, size: 64, hold: 90s }, users: 5 }'), 'f.yaml');
+    expect(r.ok && r.scenario.workloads[0]!.request).toEqual({ kind: 'tcp-echo', size: 64, hold: 90_000_000 });
+    const e = errorsOf(withLine(13, '  - { name: w, from: b, to: 10.0.0.1:7, request: { kind: tcp-echo, size: 64, hold: soon }, users: 5 }'));
+    expect(e).toHaveLength(1);
+    expect(e[0]).toMatch(/^f\.yaml:13:\d+: workload\[0\]\.request\.hold: /);
+  });
+
   it('rate and users together', () => {
     expect(errorsOf(withLine(13, '  - { name: w, from: b, to: 10.0.0.1:80, request: { kind: http, size: 1 }, rate: 1/s, users: 2 }'))).toEqual(['f.yaml:13:5: workload[0]: give exactly one of rate: (open loop) or users: (closed loop)']);
   });

@@ -15,7 +15,7 @@ import { IP_PROTO } from '../../src/wire/ipv4.ts';
 import { sgWriteStatus } from '../../src/wire/sgopt.ts';
 import { TCP_FLAG, type TcpSegment } from '../../src/wire/tcp.ts';
 import * as A from '../wire/arbitraries.ts';
-import { Host, type HostOptions, type PingResult } from '../../sim/host/host.ts';
+import { Host, HostClock, type HostOptions, type PingResult } from '../../sim/host/host.ts';
 import { RouteTable } from '../../sim/host/route.ts';
 import type { UdpError } from '../../sim/host/udp.ts';
 import type { TcpEnv } from '../../sim/host/tcp-api.ts';
@@ -481,6 +481,53 @@ describe('faults', () => {
     a.unstallClock();
     run(world, 21_000_000);
     expect(fired).toEqual([1_000_000, 15_000_000, 20_250_000]);
+  });
+});
+
+describe('HostClock timers', () => {
+  it('fire in (deadline, arming order) under arbitrary arms and cancels, like a sorted-list model', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('arm' as const), d: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({ kind: fc.constant('cancel' as const), which: fc.nat() }),
+      fc.record({ kind: fc.constant('advance' as const), d: fc.integer({ min: 0, max: 30 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const world = new World({ seed: 1 });
+        const clock = new HostClock(world);
+        const fired: number[] = [];
+        const model: { id: number; at: number; live: boolean }[] = [];
+        const cancels: (() => void)[] = [];
+        const expected: number[] = [];
+        const due = (now: number): void => {
+          const ready = model.filter((m) => m.live && m.at <= now).sort((x, y) => x.at - y.at || x.id - y.id);
+          for (const m of ready) {
+            m.live = false;
+            expected.push(m.id);
+          }
+        };
+        for (const o of ops) {
+          if (o.kind === 'arm') {
+            const id = model.length;
+            model.push({ id, at: world.now + o.d, live: true });
+            cancels.push(clock.timer(o.d as Duration, () => fired.push(id)));
+          } else if (o.kind === 'cancel') {
+            if (model.length === 0) continue;
+            const i = o.which % model.length;
+            model[i]!.live = false;
+            cancels[i]!();
+          } else {
+            const until = world.now + o.d;
+            // The model fires everything due at each instant, in order, as the kernel reaches it.
+            for (let t = world.now; t <= until; t++) due(t);
+            world.kernel.run({ until: until as Instant });
+          }
+        }
+        expect(fired).toEqual(expected);
+        expect(clock.pending).toBe(model.filter((m) => m.live).length);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -168,3 +168,41 @@ describe('bad fault schedules are handled, not crashes', () => {
     expect(w.log.successRatio(3.1e6, 5e6)).toBe(1);
   });
 });
+
+describe('long-lived idle connections (tcp-echo with hold)', () => {
+  it('keep every connection open and idle for the hold, with no send buffer; a closed-loop user waits for the close', () => {
+    const { net, server, client } = lan();
+    net.tcpEcho(server, { port: 7 });
+    // One ping first resolves ARP (a host queues only a few packets per unresolved address).
+    net.workload({ name: 'arp', host: client, target: { addr: ip('10.0.0.1') }, request: { kind: 'ping' }, arrival: { kind: 'closed', users: 1 }, stop: millis(1) });
+    const w = net.workload({ name: 'hold', host: client, target: { addr: ip('10.0.0.1'), port: 7 }, request: { kind: 'tcp-echo', size: 64, hold: seconds(2) }, arrival: { kind: 'closed', users: 20 }, start: millis(500), stop: seconds(3) });
+    net.run(seconds(1));
+    // Each user's echo came back at once; its connection is still open, idle, holding no buffer.
+    expect(w.log.byStatus.ok).toBe(20);
+    expect(w.log.total).toBe(20);
+    const [ct, st] = [client.tcp!, server.tcp!];
+    expect(ct.connections().map((c) => c.state)).toEqual(Array(20).fill('ESTABLISHED'));
+    expect(st.connections().filter((c) => c.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(ct.sendBufferBytesAllocated()).toBe(0);
+    expect(st.sendBufferBytesAllocated()).toBe(0);
+    net.run(seconds(3));
+    // The holds ended near 2.5 s: each user closed, then opened its second connection.
+    expect(w.log.byStatus.ok).toBe(40);
+    expect(ct.connections().filter((c) => c.state === 'ESTABLISHED')).toHaveLength(20);
+    net.run(seconds(8));
+    // Stopped at 3 s: the second connections closed at about 4.5 s, and nothing followed.
+    expect(w.log.total).toBe(40);
+    expect(ct.connections().filter((c) => c.state === 'ESTABLISHED')).toHaveLength(0);
+  });
+
+  it('an open-loop workload with hold keeps one connection per arrival', () => {
+    const { net, server, client } = lan();
+    net.tcpEcho(server, { port: 7 });
+    const w = net.workload({ name: 'hold', host: client, target: { addr: ip('10.0.0.1'), port: 7 }, request: { kind: 'tcp-echo', size: 16, hold: seconds(100) }, arrival: { kind: 'poisson', rate: 300 }, stop: seconds(1) });
+    net.run(seconds(2));
+    expect(w.log.byStatus.ok).toBe(w.log.total);
+    expect(w.log.total).toBeGreaterThan(250);
+    expect(client.tcp!.connections().filter((c) => c.state === 'ESTABLISHED')).toHaveLength(w.log.total);
+    expect(client.tcp!.sendBufferBytesAllocated()).toBe(0);
+  });
+});
