@@ -13,6 +13,7 @@ import { runScenario, type RunResult } from '../../sim/scenario.ts';
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import { JsonlTrace } from '../trace.ts';
 import { duration } from '../scenario/units.ts';
+import { SCENARIO_DURATION_MAX_US } from '../scenario/limits.ts';
 import { FileSink, readScenario } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
@@ -86,8 +87,8 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   let until: Duration | undefined;
   if (v.until !== undefined) {
     until = duration(v.until);
-    if (until === undefined || until <= 0) {
-      io.err(`sg run: --until must be a duration such as 30s or 1500ms, got '${v.until}'\n`);
+    if (until === undefined || until <= 0 || until > SCENARIO_DURATION_MAX_US) {
+      io.err(`sg run: --until must be a duration such as 30s or 1500ms, at most ${formatDuration(SCENARIO_DURATION_MAX_US as Duration)}, got '${v.until}'\n`);
       return EXIT.usage;
     }
   }
