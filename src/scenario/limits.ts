@@ -23,7 +23,9 @@ export { HTTP_BODY_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, RPC_KEYS_MAX } fro
 export { TCP_ECHO_SIZE_MAX, WORKLOAD_RATE_MAX_PER_S, WORKLOAD_RATE_MIN_PER_S, WORKLOAD_USERS_MAX } from '../../sim/workload.ts';
 export { TCP_BACKLOG_MAX_DEFAULT } from '../../sim/host/tcp.ts';
 export { UDP_PAYLOAD_MAX } from '../../sim/host/udp.ts';
-export { CLOCK_RATE_MAX, CLOCK_RATE_MIN, PING_SIZE_MAX } from '../../sim/host/host.ts';
+export { ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, PING_SIZE_MAX } from '../../sim/host/host.ts';
+export { ROUTES_MAX } from '../../sim/host/route.ts';
+export { SWITCH_PORTS_MAX } from '../../sim/net/switch.ts';
 
 /**
  * Longest scenario (`duration:`, and `sg run --until`): 24 hours of simulated time. The run is

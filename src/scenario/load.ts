@@ -17,7 +17,7 @@ import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
 import {
-  DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
+  DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
   WORKLOAD_RATE_MIN_PER_S,
 } from './limits.ts';
 
@@ -976,6 +976,10 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
     if (wlNames.has(w.name)) rep.at(['workload', k, 'name'], `duplicate workload name '${w.name}'`);
     wlNames.add(w.name);
   });
+  // Every interface on a segment is a port of its switch.
+  const cabled = new Map<string, number>();
+  for (const seg of [...hosts.flatMap((h) => h.ifaces.map((i) => i.segment)), ...(cluster?.nodes.flatMap((n) => [n.publicSegment, n.privateSegment]) ?? [])]) cabled.set(seg, (cabled.get(seg) ?? 0) + 1);
+  for (const [seg, n] of cabled) if (n > SWITCH_PORTS_MAX) rep.at(['topology', 'segments', seg], `${n} interfaces on segment ${seg}, more than its switch's ${SWITCH_PORTS_MAX} ports`, true);
   const links = new Set([...linkNames(hosts), ...(cluster?.nodes.flatMap((n) => [`${n.name}.eth0`, `${n.name}.eth1`]) ?? [])]);
   // Cluster nodes crash and restart like hosts.
   const crashable = new Map<string, HostModel>(hostMap);

@@ -8,7 +8,7 @@
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
-  CLOCK_RATE_MAX, CLOCK_RATE_MIN, COUNTER_MAX, HEALTH_COUNT_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, KEYPORTS_MAX, KEYS_MAX, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT,
+  ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, ROUTES_MAX, COUNTER_MAX, HEALTH_COUNT_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, KEYPORTS_MAX, KEYS_MAX, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT,
   RPC_KEYS_MAX, SERVERS_MAX, SYNC_LOG_MAX, SYNC_RECORDS_MAX, TCP_BACKLOG_MAX_DEFAULT, WEIGHT_MAX, WORKLOAD_USERS_MAX,
 } from './limits.ts';
 import { BANDWIDTH_PATTERN, DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.ts';
@@ -22,7 +22,8 @@ const Bandwidth = Type.String({ pattern: BANDWIDTH_PATTERN, description: 'Bandwi
 const Fraction = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.String({ pattern: PERCENT_PATTERN })], { description: 'A fraction in [0, 1] or a percentage such as 99.9%' });
 const Name = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$', description: 'A name: letters, digits, _ . - (starting with a letter)' });
 const Ipv4 = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$', description: 'An IPv4 address' });
-const Cidr = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(/\\d{1,2})?$', description: 'An IPv4 address, optionally with /prefix' });
+const PREFIX = '(3[0-2]|[12]?\\d)';
+const Cidr = Type.String({ pattern: `^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(/${PREFIX})?$`, description: 'An IPv4 address, optionally with /prefix (0 to 32)' });
 const Endpoint = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(:\\d{1,5})?$', description: 'address[:port]' });
 
 export const LinkSpec = Type.Object(
@@ -38,7 +39,7 @@ export const LinkSpec = Type.Object(
 
 export const Segment = Type.Object(
   {
-    subnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}/\\d{1,2}$', description: 'The segment subnet, e.g. 10.0.1.0/24' }),
+    subnet: Type.String({ pattern: `^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}/${PREFIX}$`, description: 'The segment subnet, e.g. 10.0.1.0/24' }),
     link: Type.Optional(LinkSpec),
     snooping: Type.Optional(Type.Boolean({ description: 'IGMP snooping on the segment switch' })),
     querier: Type.Optional(Ipv4),
@@ -49,7 +50,7 @@ export const Segment = Type.Object(
 export const Iface = Type.Object(
   {
     segment: Name,
-    ip: Type.Union([Cidr, Type.Array(Cidr, { minItems: 1 })], { description: 'Address(es); the prefix defaults to the segment subnet' }),
+    ip: Type.Union([Cidr, Type.Array(Cidr, { minItems: 1, maxItems: ADDRESSES_PER_INTERFACE_MAX })], { description: 'Address(es); the prefix defaults to the segment subnet' }),
     name: Type.Optional(Type.String({ description: 'Interface name (default eth0, eth1, ...)' })),
     link: Type.Optional(LinkSpec),
   },
@@ -69,9 +70,9 @@ export const Service = Type.Union([
 
 export const Host = Type.Object(
   {
-    ifaces: Type.Array(Iface, { minItems: 1 }),
+    ifaces: Type.Array(Iface, { minItems: 1, maxItems: HOST_INTERFACES_MAX }),
     gateway: Type.Optional(Ipv4),
-    routes: Type.Optional(Type.Array(Type.Object({ dst: Cidr, via: Type.Optional(Ipv4) }, strict))),
+    routes: Type.Optional(Type.Array(Type.Object({ dst: Cidr, via: Type.Optional(Ipv4) }, strict), { maxItems: ROUTES_MAX })),
     router: Type.Optional(Type.Boolean({ description: 'Forward datagrams between interfaces' })),
     mrouter: Type.Optional(Type.Union([
       Type.Boolean(),

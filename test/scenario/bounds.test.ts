@@ -14,7 +14,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { runScenario } from '../../sim/scenario.ts';
 import { formatScenarioError, loadScenario, type LoadResult } from '../../src/scenario/load.ts';
 import {
-  CLOCK_RATE_MAX, CLOCK_RATE_MIN, COUNTER_MAX, DURATION_MAX_US, HEALTH_COUNT_MAX, HTTP_BODY_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, LINK_BANDWIDTH_MAX_BPS,
+  ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, COUNTER_MAX, HOST_INTERFACES_MAX, KEYPORTS_MAX, ROUTES_MAX, SWITCH_PORTS_MAX, DURATION_MAX_US, HEALTH_COUNT_MAX, HTTP_BODY_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, LINK_BANDWIDTH_MAX_BPS,
   LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT, PING_SIZE_MAX, RPC_KEYS_MAX, SCENARIO_DURATION_MAX_US, SYNC_LOG_MAX, TCP_BACKLOG_MAX_DEFAULT,
   TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WEIGHT_MAX, WORKLOAD_RATE_MIN_PER_S, WORKLOAD_USERS_MAX,
 } from '../../src/scenario/limits.ts';
@@ -171,6 +171,29 @@ describe('scenario bounds: every numeric field, swept', () => {
     }
     expect(zeroRuns.length).toBeGreaterThan(10);
   }, 120_000);
+});
+
+describe('scenario bounds: prefix lengths and counts', () => {
+  const c1 = ['topology', 'hosts', 'c1'];
+  const many = (n: number, f: (i: number) => unknown) => Array.from({ length: n }, (_, i) => f(i));
+  const cases: [string, Path, unknown, Path][] = [
+    ['a /40 address', [...c1, 'ifaces', 0, 'ip'], '140.116.72.118/40', [...c1, 'ifaces', 0, 'ip']],
+    ['a /33 route', [...c1, 'routes'], [{ dst: '10.0.0.0/33', via: '140.116.72.1' }], [...c1, 'routes', 0, 'dst']],
+    ['a /99 subnet', ['topology', 'segments', 'pool', 'subnet'], '192.168.1.0/99', ['topology', 'segments', 'pool', 'subnet']],
+    [`${ROUTES_MAX + 1} routes`, [...c1, 'routes'], many(ROUTES_MAX + 1, (i) => ({ dst: `10.${i >> 8}.${i & 255}.0/24`, via: '140.116.72.1' })), [...c1, 'routes']],
+    [`${ADDRESSES_PER_INTERFACE_MAX + 1} addresses`, [...c1, 'ifaces', 0, 'ip'], many(ADDRESSES_PER_INTERFACE_MAX + 1, (i) => `140.116.${73 + (i >> 8)}.${i & 255}/16`), [...c1, 'ifaces', 0, 'ip']],
+    [`${HOST_INTERFACES_MAX + 1} interfaces`, [...c1, 'ifaces'], many(HOST_INTERFACES_MAX + 1, (i) => ({ segment: 'internet', ip: `140.116.72.${20 + i}` })), [...c1, 'ifaces']],
+    ['duplicate keyports', ['cluster', 'groups', 0, 'health', 'keyports'], [80, 80], ['cluster', 'groups', 0, 'health', 'keyports']],
+    [`${KEYPORTS_MAX + 1} keyports`, ['cluster', 'groups', 0, 'health', 'keyports'], many(KEYPORTS_MAX + 1, (i) => 80 + i), ['cluster', 'groups', 0, 'health', 'keyports']],
+  ];
+  for (const [what, path, value, at] of cases) it(`${what}: a load error at its line`, () => expectRejected(mutate(path, value), at, what));
+
+  it(`more than ${SWITCH_PORTS_MAX} interfaces on one segment: a load error at the segment`, () => {
+    const hosts = Object.fromEntries(Array.from({ length: SWITCH_PORTS_MAX }, (_, i) => [`h${i}`, { ifaces: [{ segment: 'lan', ip: `10.${i >> 8}.${i & 255}.1` }, { segment: 'lan', ip: `10.${i >> 8}.${i & 255}.2` }] }] as const));
+    const text = `name: big\nduration: 1s\ntopology:\n  segments:\n    lan: { subnet: 10.0.0.0/8 }\n  hosts: ${JSON.stringify(hosts)}\n`;
+    const r = loadScenario(text, 'big.yaml');
+    expect(!r.ok && r.errors.map(formatScenarioError)).toEqual([`big.yaml:5:5: topology.segments.lan: ${2 * SWITCH_PORTS_MAX} interfaces on segment lan, more than its switch's ${SWITCH_PORTS_MAX} ports`]);
+  });
 });
 
 describe('scenario bounds: the engine runs every field at its maximum', () => {
