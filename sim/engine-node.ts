@@ -23,6 +23,7 @@ import type { EventId } from './kernel.ts';
 /** An endpoint, or how to build one at the node's local time (what a restart needs). */
 export type EndpointStart = Endpoint | ((localNow: Instant) => Endpoint);
 import type { Attachment, Device, World } from './world.ts';
+import { CLOCK_RATE_MAX, CLOCK_RATE_MIN } from './host/host.ts';
 
 /** Frames a node buffers while busy or stalled (a socket receive buffer); more are dropped. */
 export const ENGINE_RX_QUEUE_MAX = 4096;
@@ -118,7 +119,7 @@ export class EngineNode implements Port {
 
   /** Run the local clock at `rate` times world time from now on (1 = in step). */
   setClockRate(rate: number): void {
-    if (!(rate > 0 && Number.isFinite(rate))) throw new Error(`clock rate must be positive, got ${rate}`);
+    if (!(rate >= CLOCK_RATE_MIN && rate <= CLOCK_RATE_MAX)) throw new Error(`clock rate must be in [${CLOCK_RATE_MIN}, ${CLOCK_RATE_MAX}], got ${rate}`);
     this.#rebase();
     this.#rate = rate;
     this.#rescheduleWake();

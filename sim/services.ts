@@ -224,6 +224,10 @@ export class TcpEchoService extends TcpService {
 export const HTTP_REQUEST_LINE_MAX = 1024;
 /** Largest response body a request may ask for. */
 export const HTTP_BODY_MAX = 1 << 30;
+/** Largest http `concurrency` (requests in service at once): one TCP connection each. */
+export const HTTP_CONCURRENCY_MAX = 65_536;
+/** Largest http `queue` (requests waiting for a worker). */
+export const HTTP_QUEUE_MAX = 65_536;
 
 export interface HttpServiceOptions {
   readonly name?: string;
@@ -255,7 +259,10 @@ export class HttpService extends TcpService {
     this.serviceTime = opts.serviceTime ?? { kind: 'fixed', d: millis(1) };
     this.concurrency = opts.concurrency ?? 64;
     this.queueMax = opts.queueMax ?? 1024;
-    assert(this.concurrency > 0 && this.queueMax >= 0, 'http service limits must be positive');
+    assert(
+      Number.isSafeInteger(this.concurrency) && this.concurrency > 0 && this.concurrency <= HTTP_CONCURRENCY_MAX && Number.isSafeInteger(this.queueMax) && this.queueMax >= 0 && this.queueMax <= HTTP_QUEUE_MAX,
+      `http service limits out of range: concurrency ${this.concurrency} (1..${HTTP_CONCURRENCY_MAX}), queue ${this.queueMax} (0..${HTTP_QUEUE_MAX})`,
+    );
     this.#rng = host.world.rngFor(`service:${host.name}:${this.name}`);
   }
 

@@ -71,6 +71,14 @@ export interface Outcome {
 
 /** Outcomes kept in memory at most (STYLE.md 7); older ones are summarised only. */
 export const OUTCOMES_MAX = 1_000_000;
+/** Closed-loop users per workload at most: each holds a TCP connection (an ephemeral port). */
+export const WORKLOAD_USERS_MAX = 10_000;
+/** Fastest open-loop rate (requests per second): arrivals are at least 1 µs apart. */
+export const WORKLOAD_RATE_MAX_PER_S = 1_000_000;
+/** Slowest open-loop rate: the mean gap (1e12 µs) keeps every drawn arrival time a safe integer. */
+export const WORKLOAD_RATE_MIN_PER_S = 1e-6;
+/** Largest tcp-echo request: one write the echo server can take whole (TCP's default send buffer). */
+export const TCP_ECHO_SIZE_MAX = 64 * 1024;
 
 /** Request outcomes with the summaries expectations need. */
 export class OutcomeLog {
@@ -132,7 +140,9 @@ export class Workload {
     this.#pingId = this.#rng.int(1, 0xffff);
     const k = opts.request.kind;
     assert(!(k === 'http' || k === 'bulk' || k === 'tcp-echo') || opts.tcp !== undefined, `workload ${opts.name}: ${k} needs the host's TCP`);
-    if (opts.arrival.kind === 'poisson') assert(opts.arrival.rate > 0, `workload ${opts.name}: rate must be positive`);
+    const a = opts.arrival;
+    if (a.kind === 'poisson') assert(a.rate >= WORKLOAD_RATE_MIN_PER_S && a.rate <= WORKLOAD_RATE_MAX_PER_S, `workload ${opts.name}: rate must be in [${WORKLOAD_RATE_MIN_PER_S}, ${WORKLOAD_RATE_MAX_PER_S}]/s, got ${a.rate}`);
+    else assert(Number.isSafeInteger(a.users) && a.users >= 1 && a.users <= WORKLOAD_USERS_MAX, `workload ${opts.name}: users must be 1..${WORKLOAD_USERS_MAX}, got ${a.users}`);
     const w = opts.host.world;
     w.at((opts.start ?? w.now) as Instant, () => this.#begin());
     if (opts.stop !== undefined) w.at(opts.stop as Instant, () => this.halt());

@@ -22,6 +22,13 @@ export const EPOCH = 0 as Instant;
 export const MICROS_PER_MS = 1_000;
 export const MICROS_PER_S = 1_000_000;
 
+/**
+ * Longest configured duration (a timeout, interval, mean service time...): 365 days. An instant
+ * within a run plus such a duration, or an exponential draw with it as the mean (below 40 times
+ * the mean), stays far below 2^53 µs.
+ */
+export const DURATION_MAX_US = 365 * 24 * 3600 * MICROS_PER_S;
+
 /** An instant from integer microseconds since the epoch; asserts it is a non-negative safe integer. */
 export function instant(us: number): Instant {
   assert(Number.isSafeInteger(us) && us >= 0, `instant must be a non-negative integer of µs, got ${us}`);

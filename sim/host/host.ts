@@ -224,7 +224,7 @@ export class HostClock {
   }
 
   setRate(rate: number): void {
-    assert(Number.isFinite(rate) && rate > 0, `clock rate must be finite and > 0, got ${rate}`);
+    assert(rate >= CLOCK_RATE_MIN && rate <= CLOCK_RATE_MAX, `clock rate must be in [${CLOCK_RATE_MIN}, ${CLOCK_RATE_MAX}], got ${rate}`);
     this.#reanchor();
     this.#rate = rate;
     this.#schedule(true);
@@ -340,6 +340,12 @@ export const PINGS_PENDING_MAX = 4096;
 export const PING_TIMEOUT_DEFAULT: Duration = seconds(10);
 /** Default ping payload (56 data bytes, 64 with the ICMP header). */
 export const PING_SIZE_DEFAULT = 56;
+/** Largest ping payload: an IPv4 datagram of 65535 bytes less the IP (20) and ICMP (8) headers. */
+export const PING_SIZE_MAX = 65_535 - 20 - 8;
+/** A host clock runs at most this much faster than true time (a clock-rate fault)... */
+export const CLOCK_RATE_MAX = 1_000;
+/** ...and at least this fraction of it, so local deadlines stay safe integers of µs. */
+export const CLOCK_RATE_MIN = 0.001;
 export const ICMP_ERRORS_PER_SECOND_DEFAULT = 1000;
 export const ICMP_ERROR_BURST_DEFAULT = 50;
 const DEFAULT_TTL = 64;

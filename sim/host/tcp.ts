@@ -135,13 +135,16 @@ export interface TcpOptions {
 
 export type TcpConfig = { readonly [K in keyof TcpOptions]-?: Exclude<TcpOptions[K], undefined> };
 
+/** Largest listen backlog by default (Linux somaxconn): what a scenario's `backlog` may ask for. */
+export const TCP_BACKLOG_MAX_DEFAULT = 4096;
+
 export const TCP_DEFAULTS: TcpConfig = {
   sendBufferMax: 64 * 1024,
   recvBufferMax: 64 * 1024,
   reassemblySegmentsMax: 256,
   connectionsMax: 65_536,
   listenersMax: 1024,
-  backlogMax: 4096,
+  backlogMax: TCP_BACKLOG_MAX_DEFAULT,
   msl: seconds(30),
   finWait2Timeout: seconds(60),
   rtoInitial: seconds(1),

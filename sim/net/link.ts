@@ -64,8 +64,10 @@ export const LINK_QUEUE_FRAMES_MAX = 1 << 20;
 export const LINK_IN_FLIGHT_MAX = 1 << 20;
 /** Fastest link we model: 1 Tbit/s keeps the exact serialisation arithmetic below 2^53. */
 export const LINK_BANDWIDTH_MAX_BPS = 1e12;
-/** Largest latency or jitter: one hour. */
+/** Largest latency (and delay spike): one hour. */
 export const LINK_DELAY_MAX_US = 3_600_000_000;
+/** Largest jitter: 30 minutes (a uniform draw's 2 * jitter + 1 values must fit the generator's 2^32). */
+export const LINK_JITTER_MAX_US = 1_800_000_000;
 
 export type LinkDropReason = 'loss' | 'queue-full' | 'link-down' | 'partition';
 export const LINK_DROP_REASONS = ['loss', 'queue-full', 'link-down', 'partition'] as const satisfies readonly LinkDropReason[];
@@ -197,6 +199,10 @@ function checkDelay(d: number, what: string): void {
   }
 }
 
+function checkJitter(d: number): void {
+  if (!(Number.isSafeInteger(d) && d >= 0 && d <= LINK_JITTER_MAX_US)) assert(false, `jitter must be whole µs in [0, ${LINK_JITTER_MAX_US}], got ${d}`);
+}
+
 function checkBandwidth(bps: number | undefined): number {
   if (bps === undefined) return 0;
   if (!(Number.isSafeInteger(bps) && bps > 0 && bps <= LINK_BANDWIDTH_MAX_BPS)) {
@@ -277,7 +283,7 @@ class Channel {
     checkProbability(this.lossBase, 'loss');
     this.loss = this.lossBase;
     this.jitter = props.jitter ?? 0;
-    checkDelay(this.jitter, 'jitter');
+    checkJitter(this.jitter);
     this.jitterDist = props.jitterDistribution ?? 'uniform';
     this.reorder = props.reorder ?? false;
     this.bps = checkBandwidth(props.bandwidthBps);
@@ -638,7 +644,7 @@ export class Link {
   }
 
   setJitter(d: Duration, distribution?: JitterDistribution, dir?: LinkDirection): void {
-    checkDelay(d, 'jitter');
+    checkJitter(d);
     for (const c of this.#channels(dir)) {
       c.jitter = d;
       if (distribution !== undefined) c.jitterDist = distribution;

@@ -15,7 +15,7 @@ Compare the decisions of two traces of one scenario (say 'sg run s.yaml --trace 
 state transitions (each within T of the other run's, default 250ms), and the servers each SG
 node's new links went to between server state changes (the same servers, and the same cycle
 under round robin).
-exit status: 0 the decisions agree, 1 they differ, 2 bad usage or unreadable file`;
+exit status: 0 the decisions agree, 1 they differ, 2 bad usage, or a file unreadable or not a trace`;
 
 export function diffCommand(argv: readonly string[], io: Io): number {
   const args = parseCommand('diff', argv, { tolerance: { type: 'string' } }, DIFF_USAGE, io);
@@ -33,7 +33,16 @@ export function diffCommand(argv: readonly string[], io: Io): number {
     io.err(`sg diff: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.usage;
   }
-  const checks = diffTraces(readTrace(ta), readTrace(tb), tol);
+  const ra = readTrace(ta);
+  const rb = readTrace(tb);
+  for (const [file, r] of [[a, ra], [b, rb]] as const) {
+    if (!r.ok) {
+      io.err(`sg diff: ${file}:${r.line}: ${r.message}\n`);
+      return EXIT.usage;
+    }
+  }
+  if (!ra.ok || !rb.ok) return EXIT.usage;
+  const checks = diffTraces(ra.events, rb.events, tol);
   io.out(formatDiff(checks, a, b));
   return checks.every((c) => c.agree) ? EXIT.ok : EXIT.failed;
 }

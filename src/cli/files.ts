@@ -47,6 +47,16 @@ export class FileSink {
   }
 }
 
+/** Open `path` for writing; a path that cannot be opened is a message, not a throw. */
+export function openSink(path: string, what: string): { readonly ok: true; readonly sink: FileSink } | { readonly ok: false; readonly message: string } {
+  try {
+    return { ok: true, sink: new FileSink(path) };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { ok: false, message: `${what} ${path}: cannot open for writing: ${err.code ?? err.message}` };
+  }
+}
+
 export type ScenarioFile = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly message: string };
 
 /** Read and load a scenario file; every error formatted as `file:line:col: path: message`. */

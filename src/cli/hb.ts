@@ -26,6 +26,9 @@ Send a signed heartbeat to an SG node every interval while a process is alive (s
   --count N      stop after N heartbeats (default: run until the process dies or SIGTERM)
 exit status: 0 stopped by --count or SIGTERM, 1 the watched process died or vanished, 2 bad usage`;
 
+/** Largest process id Linux hands out (pid_max is at most 2^22). */
+export const PID_MAX = 4_194_304;
+
 /** Whether a process exists and answers signal 0 (EPERM also means it exists). */
 export function processAlive(pid: number): boolean {
   try {
@@ -76,6 +79,7 @@ export async function hbCommand(argv: readonly string[], io: Io): Promise<number
   if (interval === undefined || interval <= 0) return usage(`--interval must be a duration such as 1s`);
   const count = v.count !== undefined ? Number(v.count) : Number.POSITIVE_INFINITY;
   if (!(count > 0)) return usage('--count must be positive');
+  if (v.pid !== undefined && !(/^\d{1,10}$/.test(v.pid) && Number(v.pid) >= 1 && Number(v.pid) <= PID_MAX)) return usage(`--pid must be a process id 1..${PID_MAX}, got '${v.pid}'`);
   const problem = requestProblem({ cls: 'server', op: 'set', group, server, property: 'heartbeat', data: '0' });
   if (problem) return usage(problem);
   const pid = v.pid !== undefined ? Number(v.pid) : findProcess(v.name!);

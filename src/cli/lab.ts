@@ -2,7 +2,8 @@
  * `sg lab up|down|list|serve`: the scenario's topology as network namespaces (src/real/lab.ts).
  */
 import { labDown, labPrefixes, labUp, loadLabState } from '../real/lab.ts';
-import { serve } from '../real/serve.ts';
+import { serve, SERVE_KINDS } from '../real/serve.ts';
+import { readScenario } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
@@ -22,15 +23,19 @@ exit status: 0 done, 1 a step failed (what was built is removed again), 2 bad us
 export async function labCommand(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'client') {
-    const { runClient } = await import('../real/client.ts');
+    const { parseClientSpec, runClient } = await import('../real/client.ts');
     const spec = rest[0];
-    if (spec === undefined) return usageError('lab', 'usage: sg lab client SPEC-JSON', LAB_USAGE, io);
-    await runClient(JSON.parse(spec), (line) => io.out(`${line}\n`));
+    if (spec === undefined || rest.length !== 1) return usageError('lab', 'usage: sg lab client SPEC-JSON', LAB_USAGE, io);
+    const parsed = parseClientSpec(spec);
+    if (!parsed.ok) return usageError('lab', `client: bad SPEC-JSON: ${parsed.message}`, LAB_USAGE, io);
+    await runClient(parsed.spec, (line) => io.out(`${line}\n`));
     return EXIT.ok;
   }
   if (sub === 'serve') {
     const [kind, port, flag, name] = rest;
     if (kind === undefined || port === undefined || flag !== '--name' || name === undefined) return usageError('lab', 'usage: sg lab serve KIND PORT --name HOST', LAB_USAGE, io);
+    if (!(SERVE_KINDS as readonly string[]).includes(kind)) return usageError('lab', `serve: unknown kind '${kind}' (${SERVE_KINDS.join(', ')})`, LAB_USAGE, io);
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) return usageError('lab', `serve: PORT must be an integer 1..65535, got '${port}'`, LAB_USAGE, io);
     serve(kind, Number(port), name, (l) => io.err(`${l}\n`));
     await new Promise<void>((res) => process.once('SIGTERM', () => res()));
     return EXIT.ok;
@@ -46,6 +51,12 @@ export async function labCommand(argv: readonly string[], io: Io): Promise<numbe
         const [file] = args.positionals;
         if (file === undefined) return usage('sg lab up needs a scenario FILE');
         if (v.prefix !== undefined && !/^[a-z][a-z0-9]{1,11}$/.test(v.prefix)) return usage(`lab prefix '${v.prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
+        // A missing or broken file is bad input (exit 2), not a failed step.
+        const loaded = readScenario(file);
+        if (!loaded.ok) {
+          io.err(`${loaded.message}\n`);
+          return EXIT.usage;
+        }
         const st = labUp(file, { ...(v.prefix !== undefined ? { prefix: v.prefix } : {}), daemons: v['no-daemons'] !== true, log });
         io.out(`${st.prefix}\n`);
         return EXIT.ok;

@@ -13,7 +13,8 @@ import { runScenario, type RunResult } from '../../sim/scenario.ts';
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import { JsonlTrace } from '../trace.ts';
 import { duration } from '../scenario/units.ts';
-import { FileSink, readScenario } from './files.ts';
+import { SCENARIO_DURATION_MAX_US } from '../scenario/limits.ts';
+import { openSink, readScenario, type FileSink } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
@@ -60,6 +61,10 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
       io.err(loaded.message + '\n');
       return EXIT.usage;
     }
+    // Every output path must open before anything runs (exit 2, not a failure after the lab).
+    const sinks = openOutputs({ trace: v.trace, pcap: v.pcap, report: v.report }, io);
+    if (sinks === undefined) return EXIT.usage;
+    for (const f of Object.values(sinks)) f?.close();
     const { runReal } = await import('../real/run.ts');
     // A report needs the trace: keep it in a temporary file when --trace was not given.
     const realTrace = v.trace ?? (v.report !== undefined ? join(mkdtempSync(join(tmpdir(), 'sg-real-')), 'trace.jsonl') : undefined);
@@ -86,8 +91,8 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   let until: Duration | undefined;
   if (v.until !== undefined) {
     until = duration(v.until);
-    if (until === undefined || until <= 0) {
-      io.err(`sg run: --until must be a duration such as 30s or 1500ms, got '${v.until}'\n`);
+    if (until === undefined || until <= 0 || until > SCENARIO_DURATION_MAX_US) {
+      io.err(`sg run: --until must be a duration such as 30s or 1500ms, at most ${formatDuration(SCENARIO_DURATION_MAX_US as Duration)}, got '${v.until}'\n`);
       return EXIT.usage;
     }
   }
@@ -98,9 +103,12 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     return EXIT.usage;
   }
   const sc = loaded.scenario;
-  const traceFile = v.trace !== undefined ? new FileSink(v.trace) : undefined;
+  const sinks = openOutputs({ trace: v.trace, pcap: v.pcap, report: v.report }, io);
+  if (sinks === undefined) return EXIT.usage;
+  sinks.report?.close(); // written whole at the end; opened now so a bad path fails before the run
+  const traceFile = sinks.trace;
   const reportLines: string[] | undefined = v.report !== undefined ? [] : undefined;
-  const pcapFile = v.pcap !== undefined ? new FileSink(v.pcap) : undefined;
+  const pcapFile = sinks.pcap;
   const effectiveSeed = seed ?? sc.seed;
   const progress = io.isTTY && !v.json && !v.quiet ? new Progress(io) : undefined;
   let result: RunResult;
@@ -131,6 +139,23 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   if (v.json) io.out(JSON.stringify({ file, ...result, trace: v.trace ?? null, pcap: v.pcap ?? null }, null, 2) + '\n');
   else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap, report: v.report }));
   return result.passed ? EXIT.ok : EXIT.failed;
+}
+
+/** Open the --trace, --pcap and --report files; undefined (after saying why) when one cannot be opened. */
+function openOutputs(paths: { trace: string | undefined; pcap: string | undefined; report: string | undefined }, io: Io): { trace?: FileSink; pcap?: FileSink; report?: FileSink } | undefined {
+  const out: { trace?: FileSink; pcap?: FileSink; report?: FileSink } = {};
+  for (const k of ['trace', 'pcap', 'report'] as const) {
+    const path = paths[k];
+    if (path === undefined) continue;
+    const r = openSink(path, `--${k}`);
+    if (!r.ok) {
+      for (const f of Object.values(out)) f?.close();
+      io.err(`sg run: ${r.message}\n`);
+      return undefined;
+    }
+    out[k] = r.sink;
+  }
+  return out;
 }
 
 /** A one-line progress bar on a terminal (stderr), redrawn at most 10 times a second. */

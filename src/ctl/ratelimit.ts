@@ -16,7 +16,9 @@
  * as a new source); otherwise the newcomer is dropped ('drop', counted in `sourcesFull`): a flood
  * from many addresses cannot make the limiter forget who is over its limit. A consequence to
  * know: while `sourcesMax` addresses are all active, a new address (the administrator's, too)
- * is not served until one of them goes quiet for `burst / perSecond` seconds.
+ * is not served until one of them has been quiet long enough for both its buckets to refill: up
+ * to max(burst / perSecond, rejectBurst / rejectsPerSecond) seconds, 5 s with the defaults (the
+ * reject bucket's 5 answers at 1/s; the serve bucket's 200 at 100/s take only 2 s).
  */
 
 import type { Instant } from '../time.ts';

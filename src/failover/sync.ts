@@ -80,6 +80,8 @@ export interface SyncStats {
 export const SYNC_PEERS_MAX = 256;
 /** Messages one entry point may queue before the caller drains (a full snapshot burst, resends). */
 export const SYNC_SENDS_QUEUED_MAX = 65_536;
+/** Largest configured log (`logMax`, records kept for resends); at least one datagram's worth. */
+export const SYNC_LOG_MAX = 16_000_000;
 
 type TimerName = 'flush' | 'retransmit' | 'request' | 'announce' | 'snapshot';
 const TIMER_NAMES = ['flush', 'retransmit', 'request', 'announce', 'snapshot'] as const satisfies readonly TimerName[];
@@ -122,7 +124,7 @@ export class StateSync {
 
   constructor(cfg: SyncConfig, target: SyncTarget) {
     assert(cfg.flushDelay > 0 && cfg.retransmit > 0 && cfg.peerTimeout > 0 && cfg.announce > 0, 'sync delays must be positive');
-    assert(cfg.logMax >= SYNC_RECORDS_MAX && cfg.snapshotBurst >= 1, 'sync logMax must be >= one datagram and snapshotBurst >= 1');
+    assert(Number.isSafeInteger(cfg.logMax) && cfg.logMax >= SYNC_RECORDS_MAX && cfg.logMax <= SYNC_LOG_MAX && cfg.snapshotBurst >= 1, `sync logMax must be ${SYNC_RECORDS_MAX}..${SYNC_LOG_MAX} and snapshotBurst >= 1`);
     this.cfg = cfg;
     this.#target = target;
   }

@@ -67,6 +67,8 @@ import type { HealthConfig, HealthEvent, ProbeOutcome, ProbeRequest, StateChange
 
 export const SERVERS_MAX = 1_024;
 export const KEYPORTS_MAX = 16;
+/** Largest count threshold (snoop P packets, porttest E errors, mcast M mismatches): a u32. */
+export const HEALTH_COUNT_MAX = 0xffff_ffff;
 /** The port a 'tcp-closed' probe targets: expected closed, so a live host answers RST. */
 export const CLOSED_PROBE_PORT = 1;
 /** Slow start's first weight multiplier. */
@@ -154,6 +156,10 @@ function countLevel(count: number, x: number): Level {
   return count > 2 * x ? 2 : count > x ? 1 : 0;
 }
 
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0 && n <= HEALTH_COUNT_MAX;
+}
+
 function isNonNegInt(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
@@ -187,16 +193,16 @@ export class HealthMonitor {
     for (const p of cfg.udpKeyports ?? []) assert(this.#keyportIndex.has(p) && p !== 0, `udp keyport ${p} is not a nonzero keyport`);
     assert(Number.isSafeInteger(cfg.rise) && cfg.rise >= 1, `rise must be an integer >= 1, got ${cfg.rise}`);
     assert(isNonNegInt(cfg.slowStart), `slowStart must be >= 0 µs, got ${cfg.slowStart}`);
-    if (cfg.snoop) assert(isNonNegInt(cfg.snoop.P) && isNonNegInt(cfg.snoop.T), 'snoop P and T must be integers >= 0');
+    if (cfg.snoop) assert(isCount(cfg.snoop.P) && isNonNegInt(cfg.snoop.T), `snoop P must be 0..${HEALTH_COUNT_MAX} and T an integer >= 0`);
     if (cfg.porttest) {
       const pt = cfg.porttest;
       assert(Number.isSafeInteger(pt.interval) && pt.interval > 0, 'porttest interval must be > 0');
       assert(pt.jitter >= 0 && pt.jitter < 1, `porttest jitter must be in [0, 1), got ${pt.jitter}`);
       assert(Number.isSafeInteger(pt.timeout) && pt.timeout > 0, 'porttest timeout must be > 0');
-      assert(isNonNegInt(pt.E), 'porttest E must be an integer >= 0');
+      assert(isCount(pt.E), `porttest E must be an integer 0..${HEALTH_COUNT_MAX}`);
     }
     if (cfg.heartbeat) assert(Number.isSafeInteger(cfg.heartbeat.H) && cfg.heartbeat.H > 0, 'heartbeat H must be > 0');
-    if (cfg.mcast) assert(isNonNegInt(cfg.mcast.M), 'mcast M must be an integer >= 0');
+    if (cfg.mcast) assert(isCount(cfg.mcast.M), `mcast M must be an integer 0..${HEALTH_COUNT_MAX}`);
     if (cfg.panicThreshold !== undefined) assert(cfg.panicThreshold >= 0 && cfg.panicThreshold <= 1, 'panicThreshold must be in [0, 1]');
 
     this.cfg = cfg;

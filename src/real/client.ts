@@ -22,6 +22,34 @@ export interface ClientSpec {
   readonly seed: number;
 }
 
+/**
+ * The JSON argument of `sg lab client`, checked: a message instead of a throw when it is not JSON
+ * or not a spec (the fields `runClient` reads, of the right types).
+ */
+export function parseClientSpec(json: string): { readonly ok: true; readonly spec: ClientSpec } | { readonly ok: false; readonly message: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    return { ok: false, message: `not JSON: ${(e as Error).message}` };
+  }
+  const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!obj(v)) return { ok: false, message: 'the spec is a JSON object { workload, t0, seed }' };
+  const w = v['workload'];
+  if (!(typeof v['t0'] === 'number' && Number.isFinite(v['t0']))) return { ok: false, message: 't0: a finite number of µs' };
+  if (!(typeof v['seed'] === 'number' && Number.isSafeInteger(v['seed']))) return { ok: false, message: 'seed: an integer' };
+  if (!obj(w)) return { ok: false, message: 'workload: an object (a resolved scenario workload)' };
+  if (typeof w['name'] !== 'string' || typeof w['from'] !== 'string') return { ok: false, message: 'workload.name and workload.from: strings' };
+  if (!(typeof w['to'] === 'number' && Number.isInteger(w['to']) && w['to'] >= 0 && w['to'] <= 0xffffffff)) return { ok: false, message: 'workload.to: an IPv4 address as a u32' };
+  const r = w['request'];
+  if (!obj(r) || typeof r['kind'] !== 'string') return { ok: false, message: 'workload.request: an object with a kind' };
+  const a = w['arrival'];
+  const poisson = obj(a) && a['kind'] === 'poisson' && typeof a['rate'] === 'number' && a['rate'] > 0 && Number.isFinite(a['rate']);
+  const closed = obj(a) && a['kind'] === 'closed' && typeof a['users'] === 'number' && Number.isSafeInteger(a['users']) && a['users'] >= 1;
+  if (!poisson && !closed) return { ok: false, message: 'workload.arrival: { kind: poisson, rate > 0 } or { kind: closed, users >= 1 }' };
+  return { ok: true, spec: v as unknown as ClientSpec };
+}
+
 type Status = 'ok' | 'timeout' | 'refused' | 'reset' | 'unreachable' | 'error';
 
 function statusOf(e: NodeJS.ErrnoException): Status {

@@ -7,6 +7,9 @@ import { createServer as createHttp } from 'node:http';
 import { createServer as createTcp } from 'node:net';
 import { createSocket } from 'node:dgram';
 
+/** The kinds `serve` runs. */
+export const SERVE_KINDS = ['http', 'bulk', 'tcp-echo', 'udp-echo'] as const;
+
 export function serve(kind: string, port: number, name: string, log: (l: string) => void): () => void {
   switch (kind) {
     case 'http': {

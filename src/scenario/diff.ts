@@ -14,6 +14,8 @@
  *   cycle whatever server it starts at.
  */
 
+import { parseTraceLine } from '../trace.ts';
+
 export interface DiffEvent {
   readonly kind: string;
   readonly t: number;
@@ -35,19 +37,35 @@ export interface DiffCheck {
   readonly where?: string;
 }
 
-/** Parse a JSON Lines trace (the header and unparsable lines are skipped). */
-export function readTrace(text: string): DiffEvent[] {
+/** A trace read for diffing, or where it is not one: the 1-based line and what is wrong. */
+export type ReadTrace = { readonly ok: true; readonly events: DiffEvent[] } | { readonly ok: false; readonly line: number; readonly message: string };
+
+/**
+ * Parse a JSON Lines trace: the first line must be the `sg-trace` header and every other line a
+ * trace event (src/trace.ts `parseTraceLine`); blank lines are skipped. Never throws.
+ */
+export function readTrace(text: string): ReadTrace {
   const out: DiffEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    try {
-      const ev = JSON.parse(line) as DiffEvent;
-      if (ev.kind !== 'header') out.push(ev);
-    } catch {
-      // not an event
+  const lines = text.split('\n');
+  let header = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    const r = parseTraceLine(line);
+    if (!r.ok) {
+      const why = `${r.error.reason}${r.error.detail !== undefined ? `: ${r.error.detail}` : ''}`;
+      return { ok: false, line: i + 1, message: header ? `not a trace event (${why})` : `not an sg trace: the first line must be its header (${why})` };
     }
+    if (!header) {
+      if (r.value.kind !== 'header') return { ok: false, line: i + 1, message: 'not an sg trace: the first line must be its header {"kind":"header","format":"sg-trace",...}' };
+      header = true;
+      continue;
+    }
+    if (r.value.kind === 'header') return { ok: false, line: i + 1, message: 'a second header' };
+    out.push(r.value as unknown as DiffEvent);
   }
-  return out;
+  if (!header) return { ok: false, line: 1, message: 'not an sg trace: empty (no header line)' };
+  return { ok: true, events: out };
 }
 
 interface Timed {

@@ -11,11 +11,15 @@ import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
-import type { Duration } from '../time.ts';
+import { formatDuration, type Duration } from '../time.ts';
 import type { HealthConfig } from '../health/types.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
-import { bandwidth, duration, fraction, rate, size } from './units.ts';
+import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
+import {
+  DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
+  WORKLOAD_RATE_MIN_PER_S,
+} from './limits.ts';
 
 export interface ScenarioError {
   readonly file: string;
@@ -319,10 +323,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function pickVariant(variants: readonly TSchema[], value: Record<string, unknown>): TSchema | undefined {
   const objs = variants.filter((v) => v[Kind] === 'Object') as (TSchema & { properties: Record<string, TSchema>; required?: string[] })[];
   if (objs.length === 0) return undefined;
-  const kind = value['kind'];
-  if (typeof kind === 'string') {
-    const byKind = objs.find((o) => (o.properties['kind'] as { const?: unknown } | undefined)?.const === kind);
-    if (byKind) return byKind;
+  for (const tag of ['kind', 'mode']) {
+    const v = value[tag];
+    if (typeof v !== 'string') continue;
+    const byTag = objs.find((o) => (o.properties[tag] as { const?: unknown } | undefined)?.const === v);
+    if (byTag) return byTag;
   }
   const keys = Object.keys(value);
   const byKey = objs.filter((o) => (o.required ?? []).every((r) => r === 'kind' || keys.includes(r)) && keys.some((k) => k !== 'at' && k !== 'kind' && k in o.properties));
@@ -397,10 +402,26 @@ class Resolver {
     readonly doc: ScenarioDoc,
   ) {}
 
-  dur(text: string | undefined, path: PathSeg[]): Duration | undefined {
+  /** A duration, at most `max` µs (DURATION_MAX_US unless the engine's limit is tighter). */
+  dur(text: string | undefined, path: PathSeg[], max: number = DURATION_MAX_US): Duration | undefined {
     if (text === undefined) return undefined;
     const d = duration(text);
-    if (d === undefined) this.rep.at(path, `${JSON.stringify(text)} is not a whole number of microseconds`);
+    if (d === undefined && (durationApproxUs(text) ?? 0) > max) this.rep.at(path, `${JSON.stringify(text)} is longer than the maximum ${formatDuration(max as Duration)}`);
+    else if (d === undefined) this.rep.at(path, `${JSON.stringify(text)} is not a whole number of microseconds`);
+    else if (d > max) {
+      this.rep.at(path, `${JSON.stringify(text)} is longer than the maximum ${formatDuration(max as Duration)}`);
+      return undefined;
+    }
+    return d;
+  }
+
+  /** A positive duration (the engine asserts it is > 0). */
+  positive(text: string | undefined, path: PathSeg[], max?: number): Duration | undefined {
+    const d = this.dur(text, path, max);
+    if (d !== undefined && d <= 0) {
+      this.rep.at(path, `${JSON.stringify(text)} must be longer than 0`);
+      return undefined;
+    }
     return d;
   }
 
@@ -411,10 +432,14 @@ class Resolver {
     return f;
   }
 
-  bytes(v: string | number | undefined, path: PathSeg[]): number {
+  bytes(v: string | number | undefined, path: PathSeg[], max: number): number {
     if (v === undefined) return 0;
     const s = size(v);
     if (s === undefined) this.rep.at(path, `${JSON.stringify(v)} is not a whole number of bytes`);
+    else if (s > max) {
+      this.rep.at(path, `${JSON.stringify(v)} is more than the maximum ${max} bytes for this request kind`);
+      return 0;
+    }
     return s ?? 0;
   }
 
@@ -427,16 +452,18 @@ class Resolver {
   link(l: LinkDoc | undefined, path: PathSeg[], base: LinkProps = {}): LinkProps {
     if (l === undefined) return base;
     const out: { -readonly [K in keyof LinkProps]: LinkProps[K] } = { ...base };
-    const lat = this.dur(l.latency, [...path, 'latency']);
+    const lat = this.dur(l.latency, [...path, 'latency'], LINK_DELAY_MAX_US);
     if (lat !== undefined) out.latency = lat;
     if (l.bandwidth !== undefined) {
       const bw = bandwidth(l.bandwidth);
       if (bw === undefined || bw <= 0) this.rep.at([...path, 'bandwidth'], `${JSON.stringify(l.bandwidth)} is not a positive bandwidth`);
+      else if (bw > LINK_BANDWIDTH_MAX_BPS) this.rep.at([...path, 'bandwidth'], `${JSON.stringify(l.bandwidth)} is more than the maximum ${LINK_BANDWIDTH_MAX_BPS / 1e9}Gbit`);
+      else if (!Number.isSafeInteger(bw)) this.rep.at([...path, 'bandwidth'], `${JSON.stringify(l.bandwidth)} is not a whole number of bit/s`);
       else out.bandwidthBps = bw;
     }
     const loss = this.frac(l.loss, [...path, 'loss']);
     if (loss !== undefined) out.loss = loss;
-    const jit = this.dur(l.jitter, [...path, 'jitter']);
+    const jit = this.dur(l.jitter, [...path, 'jitter'], LINK_JITTER_MAX_US);
     if (jit !== undefined) out.jitter = jit;
     if (l.queue !== undefined) out.queueLimitFrames = l.queue;
     return out;
@@ -555,27 +582,30 @@ class Resolver {
     let request: RequestModel;
     switch (r.kind) {
       case 'http':
-        request = { kind: 'http', size: this.bytes(r.size, [...p, 'request', 'size']), ...(r.path !== undefined ? { path: r.path } : {}) };
+        request = { kind: 'http', size: this.bytes(r.size, [...p, 'request', 'size'], HTTP_BODY_MAX), ...(r.path !== undefined ? { path: r.path } : {}) };
         break;
       case 'rpc':
         request = { kind: 'rpc', writeRatio: this.frac(r['write-ratio'], [...p, 'request', 'write-ratio']) ?? 0, keys: r.keys ?? 100 };
         break;
       case 'ping':
-        request = { kind: 'ping', size: r.size === undefined ? 56 : this.bytes(r.size, [...p, 'request', 'size']) };
+        request = { kind: 'ping', size: r.size === undefined ? 56 : this.bytes(r.size, [...p, 'request', 'size'], PING_SIZE_MAX) };
         break;
       case 'tcp-echo': {
         const hold = this.dur(r.hold, [...p, 'request', 'hold']);
-        request = { kind: 'tcp-echo', size: this.bytes(r.size, [...p, 'request', 'size']), ...(hold !== undefined ? { hold } : {}) };
+        request = { kind: 'tcp-echo', size: this.bytes(r.size, [...p, 'request', 'size'], TCP_ECHO_SIZE_MAX), ...(hold !== undefined ? { hold } : {}) };
         break;
       }
-      default:
-        request = { kind: r.kind, size: this.bytes(r.size, [...p, 'request', 'size']) };
+      default: {
+        const max = { bulk: HTTP_BODY_MAX, 'udp-echo': UDP_PAYLOAD_MAX, multicast: UDP_PAYLOAD_MAX }[r.kind];
+        request = { kind: r.kind, size: this.bytes(r.size, [...p, 'request', 'size'], max) };
+      }
     }
     let arrival: WorkloadModel['arrival'] = { kind: 'poisson', rate: 1 };
     if ((w.rate === undefined) === (w.users === undefined)) this.rep.at(p, 'give exactly one of rate: (open loop) or users: (closed loop)');
     else if (w.rate !== undefined) {
       const v = rate(w.rate);
       if (v === undefined || v <= 0) this.rep.at([...p, 'rate'], `${JSON.stringify(w.rate)} is not a positive rate`);
+      else if (v > WORKLOAD_RATE_MAX_PER_S || v < WORKLOAD_RATE_MIN_PER_S) this.rep.at([...p, 'rate'], `${JSON.stringify(w.rate)} is outside ${WORKLOAD_RATE_MIN_PER_S}/s to ${WORKLOAD_RATE_MAX_PER_S}/s`);
       else arrival = { kind: 'poisson', rate: v };
     } else {
       const think = this.serviceTime(w.think, [...p, 'think']);
@@ -655,15 +685,15 @@ class Resolver {
         health = {
           keyports: h.keyports,
           ...(h.snoop ? { snoop: { P: h.snoop.P, T: this.dur(h.snoop.T, [...hp, 'snoop', 'T']) ?? zero } } : {}),
-          ...(h.porttest ? { porttest: { interval: this.dur(h.porttest.interval, [...hp, 'porttest', 'interval']) ?? zero, jitter: h.porttest.jitter ?? 0.1, timeout: this.dur(h.porttest.timeout, [...hp, 'porttest', 'timeout']) ?? zero, E: h.porttest.E } } : {}),
-          ...(h.heartbeat ? { heartbeat: { H: this.dur(h.heartbeat.H, [...hp, 'heartbeat', 'H']) ?? zero } } : {}),
+          ...(h.porttest ? { porttest: { interval: this.dur(h.porttest.interval, [...hp, 'porttest', 'interval']) ?? zero, jitter: h.porttest.jitter ?? 0.1, timeout: this.positive(h.porttest.timeout, [...hp, 'porttest', 'timeout']) ?? zero, E: h.porttest.E } } : {}),
+          ...(h.heartbeat ? { heartbeat: { H: this.positive(h.heartbeat.H, [...hp, 'heartbeat', 'H']) ?? zero } } : {}),
           ...(h.mcast ? { mcast: { M: h.mcast.M } } : {}),
           rise: h.rise ?? 1,
           slowStart: this.dur(h['slow-start'], [...hp, 'slow-start']) ?? zero,
           ...(h.panic !== undefined ? { panicThreshold: h.panic } : {}),
         };
         if (h.porttest && (health.porttest?.interval ?? 0) <= 0) this.rep.at([...hp, 'porttest', 'interval'], 'interval must be positive');
-        if (h.porttest && (health.porttest?.timeout ?? 0) >= (health.porttest?.interval ?? 0)) this.rep.at([...hp, 'porttest', 'timeout'], 'timeout must be shorter than the interval');
+        if (h.porttest && (health.porttest?.timeout ?? 0) > 0 && (health.porttest?.timeout ?? 0) >= (health.porttest?.interval ?? 0)) this.rep.at([...hp, 'porttest', 'timeout'], 'timeout must be shorter than the interval');
       }
       return {
         ...(health !== undefined ? { health } : {}),
@@ -712,11 +742,11 @@ class Resolver {
       failover = {
         group,
         port: fo.port ?? 5891,
-        heartbeat: this.dur(fo.heartbeat, [...fp, 'heartbeat']) ?? z,
-        masterTimeout: this.dur(fo['master-timeout'], [...fp, 'master-timeout']) ?? z,
-        bidTimeout: this.dur(fo['bid-timeout'], [...fp, 'bid-timeout']) ?? z,
+        heartbeat: this.positive(fo.heartbeat, [...fp, 'heartbeat']) ?? z,
+        masterTimeout: this.positive(fo['master-timeout'], [...fp, 'master-timeout']) ?? z,
+        bidTimeout: this.positive(fo['bid-timeout'], [...fp, 'bid-timeout']) ?? z,
         holdDown: this.dur(fo['hold-down'], [...fp, 'hold-down']) ?? (10_000_000 as Duration),
-        stallBound: this.dur(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
+        stallBound: this.positive(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
         secret: hexBytes(fo.key),
         igmpRefresh: fo['igmp-refresh'] ?? true,
         ...(pv !== undefined ? { privateVip: pv } : {}),
@@ -734,12 +764,15 @@ class Resolver {
           ? {}
           : {
               sync: {
-                flushDelay: this.dur(fo.sync === true ? undefined : fo.sync?.flush, [...fp, 'sync', 'flush']) ?? (2_000 as Duration),
-                retransmit: this.dur(fo.sync === true ? undefined : fo.sync?.retransmit, [...fp, 'sync', 'retransmit']) ?? (200_000 as Duration),
+                flushDelay: this.positive(fo.sync === true ? undefined : fo.sync?.flush, [...fp, 'sync', 'flush']) ?? (2_000 as Duration),
+                retransmit: this.positive(fo.sync === true ? undefined : fo.sync?.retransmit, [...fp, 'sync', 'retransmit']) ?? (200_000 as Duration),
                 logMax: (fo.sync === true ? undefined : fo.sync?.['log-max']) ?? 65_536,
               },
             }),
       };
+    }
+    if (failover !== undefined && failover.heartbeat > 0 && failover.masterTimeout > 0 && failover.masterTimeout <= failover.heartbeat) {
+      this.rep.at(['cluster', 'failover', 'master-timeout'], `master-timeout (${fo!['master-timeout']}) must be longer than heartbeat (${fo!.heartbeat})`);
     }
     return {
       ...(failover !== undefined ? { failover } : {}),
@@ -838,8 +871,8 @@ class Resolver {
       }));
       action = { kind: 'partition', groups: f.partition };
     } else if ('heal' in f) action = { kind: 'heal' };
-    else if ('loss' in f) action = { kind: 'loss', link: link(f.loss.link, [...p, 'loss', 'link']), p: this.frac(f.loss.p, [...p, 'loss', 'p']) ?? 0, duration: this.dur(f.loss.for, [...p, 'loss', 'for']) ?? (0 as Duration) };
-    else if ('delay' in f) action = { kind: 'delay', link: link(f.delay.link, [...p, 'delay', 'link']), extra: this.dur(f.delay.extra, [...p, 'delay', 'extra']) ?? (0 as Duration), duration: this.dur(f.delay.for, [...p, 'delay', 'for']) ?? (0 as Duration) };
+    else if ('loss' in f) action = { kind: 'loss', link: link(f.loss.link, [...p, 'loss', 'link']), p: this.frac(f.loss.p, [...p, 'loss', 'p']) ?? 0, duration: this.dur(f.loss.for, [...p, 'loss', 'for'], LINK_DELAY_MAX_US) ?? (0 as Duration) };
+    else if ('delay' in f) action = { kind: 'delay', link: link(f.delay.link, [...p, 'delay', 'link']), extra: this.dur(f.delay.extra, [...p, 'delay', 'extra'], LINK_DELAY_MAX_US) ?? (0 as Duration), duration: this.dur(f.delay.for, [...p, 'delay', 'for'], LINK_DELAY_MAX_US) ?? (0 as Duration) };
     else if ('server-state' in f) {
       const x = f['server-state'];
       this.groupServer(x.group, x.server, [...p, 'server-state']);
@@ -938,8 +971,7 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
   if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
   const sdoc = value as ScenarioDoc;
   const r = new Resolver(rep, sdoc);
-  const durationUs = r.dur(sdoc.duration, ['duration']) ?? (0 as Duration);
-  if (durationUs <= 0) rep.at(['duration'], 'duration must be positive');
+  const durationUs = r.positive(sdoc.duration, ['duration'], SCENARIO_DURATION_MAX_US) ?? (0 as Duration);
   const segments = r.segments();
   const hosts = r.hosts(segments);
   const hostMap = new Map(hosts.map((h) => [h.name, h]));
@@ -951,6 +983,10 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
     if (wlNames.has(w.name)) rep.at(['workload', k, 'name'], `duplicate workload name '${w.name}'`);
     wlNames.add(w.name);
   });
+  // Every interface on a segment is a port of its switch.
+  const cabled = new Map<string, number>();
+  for (const seg of [...hosts.flatMap((h) => h.ifaces.map((i) => i.segment)), ...(cluster?.nodes.flatMap((n) => [n.publicSegment, n.privateSegment]) ?? [])]) cabled.set(seg, (cabled.get(seg) ?? 0) + 1);
+  for (const [seg, n] of cabled) if (n > SWITCH_PORTS_MAX) rep.at(['topology', 'segments', seg], `${n} interfaces on segment ${seg}, more than its switch's ${SWITCH_PORTS_MAX} ports`, true);
   const links = new Set([...linkNames(hosts), ...(cluster?.nodes.flatMap((n) => [`${n.name}.eth0`, `${n.name}.eth1`]) ?? [])]);
   // Cluster nodes crash and restart like hosts.
   const crashable = new Map<string, HostModel>(hostMap);

@@ -7,6 +7,10 @@
  */
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, ROUTES_MAX, COUNTER_MAX, HEALTH_COUNT_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, KEYPORTS_MAX, KEYS_MAX, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT,
+  RPC_KEYS_MAX, SERVERS_MAX, SYNC_LOG_MAX, SYNC_RECORDS_MAX, TCP_BACKLOG_MAX_DEFAULT, WEIGHT_MAX, WORKLOAD_USERS_MAX,
+} from './limits.ts';
 import { BANDWIDTH_PATTERN, DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -18,7 +22,8 @@ const Bandwidth = Type.String({ pattern: BANDWIDTH_PATTERN, description: 'Bandwi
 const Fraction = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.String({ pattern: PERCENT_PATTERN })], { description: 'A fraction in [0, 1] or a percentage such as 99.9%' });
 const Name = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$', description: 'A name: letters, digits, _ . - (starting with a letter)' });
 const Ipv4 = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$', description: 'An IPv4 address' });
-const Cidr = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(/\\d{1,2})?$', description: 'An IPv4 address, optionally with /prefix' });
+const PREFIX = '(3[0-2]|[12]?\\d)';
+const Cidr = Type.String({ pattern: `^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(/${PREFIX})?$`, description: 'An IPv4 address, optionally with /prefix (0 to 32)' });
 const Endpoint = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(:\\d{1,5})?$', description: 'address[:port]' });
 
 export const LinkSpec = Type.Object(
@@ -27,14 +32,14 @@ export const LinkSpec = Type.Object(
     bandwidth: Type.Optional(Bandwidth),
     loss: Type.Optional(Fraction),
     jitter: Type.Optional(Duration),
-    queue: Type.Optional(Type.Integer({ minimum: 1, description: 'Drop-tail queue limit in frames' })),
+    queue: Type.Optional(Type.Integer({ minimum: 1, maximum: LINK_QUEUE_FRAMES_MAX, description: 'Drop-tail queue limit in frames' })),
   },
   { ...strict, description: 'Properties of a cable (both directions)' },
 );
 
 export const Segment = Type.Object(
   {
-    subnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}/\\d{1,2}$', description: 'The segment subnet, e.g. 10.0.1.0/24' }),
+    subnet: Type.String({ pattern: `^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}/${PREFIX}$`, description: 'The segment subnet, e.g. 10.0.1.0/24' }),
     link: Type.Optional(LinkSpec),
     snooping: Type.Optional(Type.Boolean({ description: 'IGMP snooping on the segment switch' })),
     querier: Type.Optional(Ipv4),
@@ -45,7 +50,7 @@ export const Segment = Type.Object(
 export const Iface = Type.Object(
   {
     segment: Name,
-    ip: Type.Union([Cidr, Type.Array(Cidr, { minItems: 1 })], { description: 'Address(es); the prefix defaults to the segment subnet' }),
+    ip: Type.Union([Cidr, Type.Array(Cidr, { minItems: 1, maxItems: ADDRESSES_PER_INTERFACE_MAX })], { description: 'Address(es); the prefix defaults to the segment subnet' }),
     name: Type.Optional(Type.String({ description: 'Interface name (default eth0, eth1, ...)' })),
     link: Type.Optional(LinkSpec),
   },
@@ -55,7 +60,7 @@ export const Iface = Type.Object(
 const ServiceTime = Type.Union([Duration, Type.Object({ exponential: Duration }, strict)], { description: 'Fixed (2ms) or { exponential: 2ms }' });
 
 export const Service = Type.Union([
-  Type.Object({ kind: Type.Literal('http'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name), 'service-time': Type.Optional(ServiceTime), concurrency: Type.Optional(Type.Integer({ minimum: 1 })), queue: Type.Optional(Type.Integer({ minimum: 0 })), backlog: Type.Optional(Type.Integer({ minimum: 0 })) }, strict),
+  Type.Object({ kind: Type.Literal('http'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name), 'service-time': Type.Optional(ServiceTime), concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: HTTP_CONCURRENCY_MAX })), queue: Type.Optional(Type.Integer({ minimum: 0, maximum: HTTP_QUEUE_MAX })), backlog: Type.Optional(Type.Integer({ minimum: 0, maximum: TCP_BACKLOG_MAX_DEFAULT })) }, strict),
   Type.Object({ kind: Type.Literal('bulk'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
   Type.Object({ kind: Type.Literal('tcp-echo'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
   Type.Object({ kind: Type.Literal('udp-echo'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
@@ -65,9 +70,9 @@ export const Service = Type.Union([
 
 export const Host = Type.Object(
   {
-    ifaces: Type.Array(Iface, { minItems: 1 }),
+    ifaces: Type.Array(Iface, { minItems: 1, maxItems: HOST_INTERFACES_MAX }),
     gateway: Type.Optional(Ipv4),
-    routes: Type.Optional(Type.Array(Type.Object({ dst: Cidr, via: Type.Optional(Ipv4) }, strict))),
+    routes: Type.Optional(Type.Array(Type.Object({ dst: Cidr, via: Type.Optional(Ipv4) }, strict), { maxItems: ROUTES_MAX })),
     router: Type.Optional(Type.Boolean({ description: 'Forward datagrams between interfaces' })),
     mrouter: Type.Optional(Type.Union([
       Type.Boolean(),
@@ -81,7 +86,7 @@ export const Host = Type.Object(
 export const Request = Type.Union([
   Type.Object({ kind: Type.Literal('http'), size: Size, path: Type.Optional(Type.String()) }, strict),
   Type.Object({ kind: Type.Literal('bulk'), size: Size }, strict),
-  Type.Object({ kind: Type.Literal('rpc'), 'write-ratio': Type.Optional(Fraction), keys: Type.Optional(Type.Integer({ minimum: 1 })) }, strict),
+  Type.Object({ kind: Type.Literal('rpc'), 'write-ratio': Type.Optional(Fraction), keys: Type.Optional(Type.Integer({ minimum: 1, maximum: RPC_KEYS_MAX })) }, strict),
   Type.Object({ kind: Type.Literal('ping'), size: Type.Optional(Size) }, strict),
   Type.Object({ kind: Type.Literal('udp-echo'), size: Size }, strict),
   Type.Object({ kind: Type.Literal('tcp-echo'), size: Size, hold: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'Keep the connection open and idle this long after the echo came back, then close it (long-lived links)' })) }, strict),
@@ -95,7 +100,7 @@ export const Workload = Type.Object(
     to: Endpoint,
     request: Request,
     rate: Type.Optional(Rate),
-    users: Type.Optional(Type.Integer({ minimum: 1, description: 'Closed loop: users each waiting for an answer, then thinking' })),
+    users: Type.Optional(Type.Integer({ minimum: 1, maximum: WORKLOAD_USERS_MAX, description: 'Closed loop: users each waiting for an answer, then thinking' })),
     think: Type.Optional(ServiceTime),
     start: Type.Optional(Duration),
     stop: Type.Optional(Duration),
@@ -119,9 +124,9 @@ export const Fault = Type.Union([
   Type.Object({ at: Duration, heal: Type.Literal(true) }, strict),
   Type.Object({ at: Duration, loss: Type.Object({ link: Type.String(), p: Fraction, for: Duration }, strict) }, strict),
   Type.Object({ at: Duration, delay: Type.Object({ link: Type.String(), extra: Duration, for: Duration }, strict) }, strict),
-  Type.Object({ at: Duration, clock: Type.Object({ host: Name, rate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })), stall: Type.Optional(Duration) }, strict) }, strict),
+  Type.Object({ at: Duration, clock: Type.Object({ host: Name, rate: Type.Optional(Type.Number({ minimum: CLOCK_RATE_MIN, maximum: CLOCK_RATE_MAX })), stall: Type.Optional(Duration) }, strict) }, strict),
   Type.Object({ at: Duration, 'server-state': Type.Object({ group: Name, server: Name, state: Type.Union([Type.Literal('alive'), Type.Literal('pending'), Type.Literal('dead')]) }, strict) }, strict),
-  Type.Object({ at: Duration, counter: Type.Object({ group: Name, server: Name, value: Type.Number() }, strict) }, strict),
+  Type.Object({ at: Duration, counter: Type.Object({ group: Name, server: Name, value: Type.Number({ minimum: 0, maximum: COUNTER_MAX }) }, strict) }, strict),
 ]);
 
 /** Which trace events an expectation looks at: `kind` plus fields that must be equal. */
@@ -156,11 +161,11 @@ export const ClusterNode = Type.Object(
 
 export const GroupHealth = Type.Object(
   {
-    keyports: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { minItems: 1, description: 'Ports that matter; 0 is ICMP echo (slide 36)' }),
-    snoop: Type.Optional(Type.Object({ P: Type.Integer({ minimum: 0 }), T: Duration }, strict)),
-    porttest: Type.Optional(Type.Object({ interval: Duration, jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })), timeout: Duration, E: Type.Integer({ minimum: 0 }) }, strict)),
+    keyports: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { minItems: 1, maxItems: KEYPORTS_MAX, uniqueItems: true, description: 'Ports that matter; 0 is ICMP echo (slide 36)' }),
+    snoop: Type.Optional(Type.Object({ P: Type.Integer({ minimum: 0, maximum: HEALTH_COUNT_MAX }), T: Duration }, strict)),
+    porttest: Type.Optional(Type.Object({ interval: Duration, jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })), timeout: Duration, E: Type.Integer({ minimum: 0, maximum: HEALTH_COUNT_MAX }) }, strict)),
     heartbeat: Type.Optional(Type.Object({ H: Duration }, strict)),
-    mcast: Type.Optional(Type.Object({ M: Type.Integer({ minimum: 0 }) }, strict)),
+    mcast: Type.Optional(Type.Object({ M: Type.Integer({ minimum: 0, maximum: HEALTH_COUNT_MAX }) }, strict)),
     rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     'slow-start': Type.Optional(Duration),
     panic: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Use every server when more than this fraction is Dead' })),
@@ -183,7 +188,7 @@ export const ClusterGroup = Type.Object(
     ])),
     'load-window': Type.Optional(Duration),
     'load-from-totals': Type.Optional(Type.Boolean({ description: 'Balance on totals, not recent change (shows the bombing problem of slide 30)' })),
-    servers: Type.Array(Type.Object({ host: Name, port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })), state: Type.Optional(ServerState) }, strict), { minItems: 1 }),
+    servers: Type.Array(Type.Object({ host: Name, port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), weight: Type.Optional(Type.Integer({ minimum: 0, maximum: WEIGHT_MAX })), state: Type.Optional(ServerState) }, strict), { minItems: 1, maxItems: SERVERS_MAX }),
   },
   strict,
 );
@@ -193,7 +198,7 @@ const Hex = Type.String({ pattern: '^([0-9a-fA-F]{2}){16,64}$', description: 'A 
 export const ClusterKey = Type.Object(
   {
     name: Name,
-    id: Type.Integer({ minimum: 0, maximum: 65535 }),
+    id: Type.Integer({ minimum: 0, maximum: KEY_ID_MAX }),
     secret: Hex,
     role: Type.Union([Type.Literal('admin'), Type.Object({ group: Name, server: Name }, strict)]),
   },
@@ -202,7 +207,7 @@ export const ClusterKey = Type.Object(
 
 export const Cluster = Type.Object(
   {
-    keys: Type.Optional(Type.Array(ClusterKey)),
+    keys: Type.Optional(Type.Array(ClusterKey, { maxItems: KEYS_MAX })),
     multicast: Type.Optional(Type.Array(Ipv4, { description: 'Multicast write addresses of the virtual server (slide 21): the master joins them on its public interface (IGMP) and relays their datagrams to the private segment' })),
     failover: Type.Optional(Type.Object({
       group: Ipv4,
@@ -226,14 +231,14 @@ export const Cluster = Type.Object(
         Type.Object({
           flush: Type.Optional(Duration),
           retransmit: Type.Optional(Duration),
-          'log-max': Type.Optional(Type.Integer({ minimum: 48, maximum: 16_000_000 })),
+          'log-max': Type.Optional(Type.Integer({ minimum: SYNC_RECORDS_MAX, maximum: SYNC_LOG_MAX })),
         }, strict),
       ], { description: 'Stateful failover (slides 10-11): the master streams link-table and server-state changes to the slaves (default on; false turns it off)' })),
     }, { ...strict, description: 'Symmetric failover (bidd): the nodes elect a master over a multicast group' })),
     'control-port': Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     nodes: Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$' }), ClusterNode, { additionalProperties: false }),
     groups: Type.Array(ClusterGroup, { minItems: 1 }),
-    'links-max': Type.Optional(Type.Integer({ minimum: 1, maximum: 16_000_000 })),
+    'links-max': Type.Optional(Type.Integer({ minimum: 1, maximum: LINKS_MAX_LIMIT })),
     idle: Type.Optional(Type.Object({ tcp: Type.Optional(Duration), udp: Type.Optional(Duration), icmp: Type.Optional(Duration), closing: Type.Optional(Duration), unanswered: Type.Optional(Duration) }, strict)),
   },
   { ...strict, description: 'The server group: SG nodes, VIP groups, balancing' },
@@ -245,7 +250,7 @@ export const ControlMessage = Type.Union([
       at: Duration,
       from: Name,
       node: Ipv4,
-      key: Type.Union([Name, Type.Object({ id: Type.Integer({ minimum: 0, maximum: 65535 }), secret: Hex }, strict)], { description: 'A key name from cluster.keys, or an explicit (e.g. forged) key' }),
+      key: Type.Union([Name, Type.Object({ id: Type.Integer({ minimum: 0, maximum: KEY_ID_MAX }), secret: Hex }, strict)], { description: 'A key name from cluster.keys, or an explicit (e.g. forged) key' }),
       op: Type.Union([Type.Literal('get'), Type.Literal('set'), Type.Literal('add'), Type.Literal('delete'), Type.Literal('list')]),
       class: Type.Union([Type.Literal('cluster'), Type.Literal('group'), Type.Literal('server')]),
       target: Type.Optional(Type.String({ description: 'group, or group/server' })),

@@ -17,6 +17,14 @@ export function duration(text: string): Duration | undefined {
   return parseDuration(text.replace(/\s+/g, ''));
 }
 
+const DURATION_UNIT_US: Record<string, number> = { us: 1, µs: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
+
+/** Roughly how many µs a duration text is (a float: for saying "too long" when it is not exact). */
+export function durationApproxUs(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$/.exec(text);
+  return m ? Number(m[1]) * DURATION_UNIT_US[m[2]!]! : undefined;
+}
+
 const RATE_UNIT_S: Record<string, number> = { s: 1, ms: 0.001, m: 60, min: 60, h: 3600 };
 
 /** Events per second. */

@@ -65,4 +65,12 @@ describe('sg hb', () => {
       expect(await hbCommand(argv, memoryIo())).toBe(2);
     }
   });
+
+  it('a --pid that is not a process id is bad usage (exit 2), not a vanished process (exit 1)', async () => {
+    for (const pid of ['abc', '0', '1.5', '12abc', '99999999999', '-5', '']) {
+      const io = memoryIo();
+      expect(await hbCommand(['--node', '127.0.0.1:9', '--key', keyFile(), '--server', 'web/rs1', `--pid=${pid}`, '--count', '1'], io), pid).toBe(2);
+      expect(io.stderr).toContain('--pid must be a process id');
+    }
+  });
 });

@@ -2,7 +2,8 @@
  * The real-mode and timeline commands' bad input: a clear message and exit 2, before anything is
  * built or bound (no root needed).
  */
-import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +62,35 @@ describe('real-mode and timeline commands: bad input', () => {
     expect(await run('viz')).toMatchObject({ code: 2, err: expect.stringContaining('give one trace file') });
     expect(await run('viz', 'no/such.jsonl')).toMatchObject({ code: 2, err: expect.stringContaining('no such file') });
   });
+
+  it('sg lab up on a missing or broken file: exit 2 with the file named, before anything is made', async () => {
+    expect(await run('lab', 'up', 'no/such.yaml')).toMatchObject({ code: 2, err: expect.stringContaining('no/such.yaml: cannot read: no such file') });
+    const dir = mkdtempSync(join(tmpdir(), 'sg-lab-bad-'));
+    writeFileSync(join(dir, 'b.yaml'), 'name: b\n');
+    expect(await run('lab', 'up', join(dir, 'b.yaml'))).toMatchObject({ code: 2, err: expect.stringMatching(/b\.yaml:1:1: duration: missing required key/) });
+  });
+
+  it('sg lab client with bad SPEC-JSON and sg lab serve with a bad port or kind: exit 2 with a message', async () => {
+    for (const spec of ['{not json', '42', '{}', '{"workload":{},"t0":0,"seed":1}', '{"workload":{"name":"w","from":"c","to":1,"request":{"kind":"http"},"arrival":{"kind":"poisson","rate":-1}},"t0":0,"seed":1}']) {
+      const r = await run('lab', 'client', spec);
+      expect(r.code, spec).toBe(2);
+      expect(r.err, spec).toContain('sg lab: client: bad SPEC-JSON: ');
+    }
+    for (const port of ['abc', '0', '70000', '-1', '8.5', '']) {
+      const r = await run('lab', 'serve', 'http', port, '--name', 'rs1');
+      expect(r.code, port).toBe(2);
+      expect(r.err, port).toContain('PORT must be an integer 1..65535');
+    }
+    expect(await run('lab', 'serve', 'gopher', '80', '--name', 'rs1')).toMatchObject({ code: 2, err: expect.stringContaining("unknown kind 'gopher'") });
+  });
+
+  it('sg lab client and serve with bad input, as processes: exit 2 and no stack trace', () => {
+    for (const argv of [['lab', 'client', '{not json'], ['lab', 'serve', 'http', 'abc', '--name', 'rs1']]) {
+      const p = spawnSync(process.execPath, ['bin/sg.mjs', ...argv], { encoding: 'utf8', timeout: 30_000 });
+      expect(p.status, argv.join(' ')).toBe(2);
+      expect(p.stderr).not.toMatch(/\n\s+at |Error:/);
+    }
+  }, 60_000);
 
   it('sg run --real refuses simulator-only options', async () => {
     expect(await run('run', 'scenarios/lab-basic.yaml', '--real', '--seed', '3')).toMatchObject({ code: 2, err: expect.stringContaining('--seed and --until are for the simulator') });

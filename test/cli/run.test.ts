@@ -91,6 +91,22 @@ describe('sg run', () => {
     expect(JSON.parse(io.stdout).end).toBe(1_000_000);
   });
 
+  it('--trace, --pcap or --report to a path that cannot be opened: exit 2 with a message, before the run', async () => {
+    const file = tmp('t.yaml', TINY);
+    const dir = mkdtempSync(join(tmpdir(), 'sg-run-out-'));
+    for (const opt of ['--trace', '--pcap', '--report']) {
+      for (const out of [join(dir, 'no', 'such', 'dir', 'x'), dir]) {
+        const io = memoryIo();
+        expect(await main(['run', file, opt, out], io), `${opt} ${out}`).toBe(2);
+        expect(io.stderr).toContain(`sg run: ${opt} ${out}: cannot open for writing: `);
+        expect(io.stdout).toBe('');
+      }
+    }
+    const p = spawnSync(process.execPath, ['bin/sg.mjs', 'run', file, '--trace', join(dir, 'no', 'x.jsonl')], { encoding: 'utf8' });
+    expect(p.status).toBe(2);
+    expect(p.stderr).not.toMatch(/\n\s+at |Error:/);
+  });
+
   it('the real command line: bin/sg.mjs exits with the same codes', () => {
     const ok = spawnSync(process.execPath, ['bin/sg.mjs', 'run', tmp('t.yaml', TINY), '-q'], { encoding: 'utf8' });
     expect(ok.status).toBe(0);

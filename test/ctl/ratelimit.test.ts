@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { SourceLimiter, type RateVerdict } from '../../src/ctl/ratelimit.ts';
+import { RATE_LIMIT_DEFAULTS, SourceLimiter, type RateVerdict } from '../../src/ctl/ratelimit.ts';
 import type { Instant } from '../../src/time.ts';
 
 const at = (us: number) => us as Instant;
@@ -54,6 +54,18 @@ describe('SourceLimiter', () => {
     // After 2 s both buckets of source 1 are full again: it may be forgotten for a newcomer.
     expect(l.take(3, at(2_000_000))).toBe('pass');
     expect(l.size).toBe(2);
+  });
+
+  it('with the defaults, a full table locks a newcomer out for up to 5 s, the reject bucket\'s refill', () => {
+    // The time the module comment gives: max(burst / perSecond, rejectBurst / rejectsPerSecond).
+    const l = new SourceLimiter(RATE_LIMIT_DEFAULTS, 1);
+    const d = RATE_LIMIT_DEFAULTS;
+    const lockoutUs = Math.max(d.burst / d.perSecond, d.rejectBurst / d.rejectsPerSecond) * 1_000_000;
+    expect(lockoutUs).toBe(5_000_000);
+    takeN(l, 1, d.burst + d.rejectBurst + 1, 0); // source 1 empties both buckets, then goes quiet
+    expect(l.take(2, at((d.burst / d.perSecond) * 1_000_000))).toBe('drop'); // serve bucket full, reject bucket not
+    expect(l.take(2, at(lockoutUs - 1))).toBe('drop');
+    expect(l.take(2, at(lockoutUs))).toBe('pass');
   });
 
   it('refuses time going backwards (our bug)', () => {

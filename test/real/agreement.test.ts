@@ -52,8 +52,10 @@ describe.skipIf(!labPossible())('sim-vs-real agreement', () => {
       const pcap = join(dir, 'real.pcapng');
       const real = await runReal(file, { trace: out, pcap });
       for (const e of real.expectations) expect(e.pass, `${e.path}: ${e.measured} [expected ${e.bound}]`).toBe(true);
+      const realTrace = readTrace(readFileSync(out, 'utf8'));
+      expect(realTrace.ok ? '' : `${out}:${realTrace.line}: ${realTrace.message}`).toBe('');
       // 400 ms: the lab shares 2 cores with the rest of the test run (sg diff defaults to 250 ms).
-      const checks = diffTraces(simEvents, readTrace(readFileSync(out, 'utf8')), 400_000);
+      const checks = diffTraces(simEvents, realTrace.ok ? realTrace.events : [], 400_000);
       expect(checks.every((c) => c.agree), formatDiff(checks, 'sim', 'real')).toBe(true);
       // The lab's capture (dumpcap on every segment's bridge) opens in tshark without errors and
       // shows the takeover's gratuitous ARPs.
