@@ -660,6 +660,13 @@ export class SgNodeTarget implements CtlTarget {
   }
 
   /** Whether an admin holds server `server` of group `group`. */
+  /** Hold or release a server (an admin's write, or the master's sync stream on a slave). */
+  setHeld(group: number, server: number, held: boolean): void {
+    const row = this.#held[group];
+    assert(row !== undefined && server >= 0 && server < row.length, `no server ${group}/${server}`);
+    row[server] = held;
+  }
+
   held(group: number, server: number): boolean {
     return this.#held[group]?.[server] === true;
   }
@@ -780,12 +787,10 @@ export class SgNodeTarget implements CtlTarget {
             // Through the node, so its health monitor (if any) takes it as its latest event.
             this.node.setServerState(w.group, w.server, w.value, now);
             return { ok: true };
-          case 'held': {
-            const row = this.#held[w.group];
-            assert(row !== undefined, `no group ${w.group}`);
-            row[w.server] = w.value;
+          case 'held':
+            this.setHeld(w.group, w.server, w.value);
+            this.node.syncServer(w.group, w.server); // the slaves hold it too
             return { ok: true };
-          }
           case 'weight':
             b.setWeight(w.server, w.value, now);
             return { ok: true };

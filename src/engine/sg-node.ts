@@ -337,8 +337,20 @@ export class SgNode implements Endpoint {
       return;
     }
     b.setState(server, state, this.#now as Instant);
+    this.syncServer(group, server);
     const g = this.cfg.groups[group]!;
     this.#trace?.emit({ kind: 'state', t: this.#now as Instant, node: this.cfg.name, entity: `${g.name}/${g.servers[server]!.name}`, machine: 'server', from, to: state, reason: 'admin' });
+  }
+
+  /**
+   * Master: stream server `server` of `group` as it is now (state, and whether an admin holds
+   * it) to the slaves. Called on every state change and by SGctrld when a hold changes.
+   */
+  syncServer(group: number, server: number): void {
+    const b = this.balancers[group];
+    if (this.sync?.isMaster !== true || b === undefined) return;
+    this.sync.record(this.#now as Instant, { op: 'server', group, server, state: b.state(server), held: this.ctlTarget?.held(group, server) ?? false });
+    this.#syncArm();
   }
 
   /** A heartbeat from a server (feedback protocol, slide 41). */
@@ -729,10 +741,7 @@ export class SgNode implements Endpoint {
       for (let c = m.pollChange(); c !== undefined; c = m.pollChange()) {
         const g = this.cfg.groups[gi]!;
         this.balancers[gi]!.setState(c.server, c.to, now);
-        if (this.sync?.isMaster) {
-          this.sync.record(now, { op: 'server', group: gi, server: c.server, state: c.to });
-          this.#syncArm();
-        }
+        this.syncServer(gi, c.server);
         this.#trace?.emit({
           kind: 'state', t: now, node: this.cfg.name, entity: `${g.name}/${g.servers[c.server]!.name}`, machine: 'server',
           from: c.from, to: c.to, reason: `${c.event.detector}: ${c.event.detail}`,
@@ -1199,8 +1208,10 @@ export class SgNode implements Endpoint {
     return {
       apply: (r, now) => {
         if (r.op === 'server') {
-          if (r.group < this.cfg.groups.length && r.server < this.cfg.groups[r.group]!.servers.length) this.setServerState(r.group, r.server, r.state, now);
-          else this.#drop('sync', 'unknown-server');
+          if (r.group < this.cfg.groups.length && r.server < this.cfg.groups[r.group]!.servers.length) {
+            this.setServerState(r.group, r.server, r.state, now);
+            this.ctlTarget?.setHeld(r.group, r.server, r.held);
+          } else this.#drop('sync', 'unknown-server');
           return;
         }
         const found = this.links.lookupClient(r.proto, r.clientAddr as Ipv4Addr, r.clientPort, r.vip as Ipv4Addr, r.vport);
@@ -1229,7 +1240,7 @@ export class SgNode implements Endpoint {
         const out: SyncRecord[] = [];
         this.links.forEach((id) => out.push(this.#linkRecord(id)));
         this.balancers.forEach((b, gi) => {
-          for (let si = 0; si < this.cfg.groups[gi]!.servers.length; si++) out.push({ op: 'server', group: gi, server: si, state: b.state(si) });
+          for (let si = 0; si < this.cfg.groups[gi]!.servers.length; si++) out.push({ op: 'server', group: gi, server: si, state: b.state(si), held: this.ctlTarget?.held(gi, si) ?? false });
         });
         return out;
       },

@@ -28,7 +28,7 @@ class Table implements SyncTarget {
     this.resets++;
   }
   snapshot(): SyncRecord[] {
-    return [...this.links.values(), ...[...this.servers].map(([k, state]) => ({ op: 'server' as const, group: Number(k.split('/')[0]), server: Number(k.split('/')[1]), state: state as 'alive' }))];
+    return [...this.links.values(), ...[...this.servers].map(([k, state]) => ({ op: 'server' as const, group: Number(k.split('/')[0]), server: Number(k.split('/')[1]), state: state as 'alive', held: false }))];
   }
 }
 
@@ -107,7 +107,7 @@ describe('StateSync', () => {
           ops.forEach(([port, what], i) => {
             if (i === joinAt) live.push(b);
             const r: SyncRecord =
-              what === 0 ? { op: 'link-gone', proto: 6, clientAddr: 0x0a000001, clientPort: port, vip: 0x0a0000fe, vport: 80 } : what === 3 ? { op: 'server', group: 0, server: port % 4, state: port % 2 ? 'dead' : 'alive' } : link(port, what, what === 1 ? 'new' : 'active');
+              what === 0 ? { op: 'link-gone', proto: 6, clientAddr: 0x0a000001, clientPort: port, vip: 0x0a0000fe, vport: 80 } : what === 3 ? { op: 'server', group: 0, server: port % 4, state: port % 2 ? 'dead' : 'alive', held: port % 3 === 0 } : link(port, what, what === 1 ? 'new' : 'active');
             m.table.apply(r);
             m.sync.record(t as Instant, r);
             t = run(live, t, t + 40_000, () => rnd() < loss);

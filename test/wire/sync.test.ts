@@ -17,7 +17,7 @@ const proto = fc.constantFrom(6 as const, 17 as const, 1 as const);
 const record: fc.Arbitrary<SyncRecord> = fc.oneof(
   fc.record({ op: fc.constant('link' as const), proto, state: fc.constantFrom('new' as const, 'active' as const, 'closing' as const), group: u16, server: u16, clientAddr: u32, clientPort: u16, vip: u32, vport: u16, serverAddr: u32, serverPort: u16 }),
   fc.record({ op: fc.constant('link-gone' as const), proto, clientAddr: u32, clientPort: u16, vip: u32, vport: u16 }),
-  fc.record({ op: fc.constant('server' as const), group: u16, server: u16, state: fc.constantFrom('alive' as const, 'pending' as const, 'dead' as const) }),
+  fc.record({ op: fc.constant('server' as const), group: u16, server: u16, state: fc.constantFrom('alive' as const, 'pending' as const, 'dead' as const), held: fc.boolean() }),
 );
 const head = { group: u32, node: u32, epoch: u32, leader: u32, keyId: u16, inc: fc.integer({ min: 1, max: 0xffffffff }), seq: u32 };
 const message: fc.Arbitrary<SyncMessage> = fc.oneof(
@@ -91,6 +91,17 @@ describe('sync codec', () => {
       expect(p.ok, `byte ${off - rec} of the record = ${v}`).toBe(false);
     }
     expect(syncProblem({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: Array(SYNC_RECORDS_MAX + 1).fill(r), keyId: 1, inc: 1, seq: 1 })).toMatch(/records/);
+  });
+
+  it('a server record carries its held flag in byte 1; any other flag bit is bad-value', () => {
+    const rec: SyncRecord = { op: 'server', group: 0, server: 2, state: 'dead', held: true };
+    const b = encodeSync({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: [rec], keyId: 1, inc: 1, seq: 1 }, KEY);
+    const at = SYNC_HEADER_LEN + 6;
+    expect(b[at + 1]).toBe(1);
+    const p = parseSync(b);
+    expect(p.ok && p.value.message.kind === 'updates' && p.value.message.records).toEqual([rec]);
+    b[at + 1] = 2;
+    expect(parseSync(b)).toMatchObject({ ok: false, error: { reason: 'bad-value' } });
   });
 
   it('a link-gone record carries the key only: any other non-zero byte is bad-value', () => {
