@@ -18,6 +18,7 @@ import { monotonicUs } from './engine-worker.ts';
 
 export interface ClientSpec {
   readonly workload: WorkloadModel;
+  /** CLOCK_MONOTONIC µs that is time 0 (`sg lab client` without it: read from stdin once loaded). */
   readonly t0: number;
   readonly seed: number;
 }
@@ -137,6 +138,8 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void):
     emit(JSON.stringify({ kind: 'request', t, node: w.from, service: w.name, op: opName, status: r.status, start, latency: t - start, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.server ? { server: r.server } : {}) }));
   };
   await sleepUntil(startUs);
+  // For the lab's timing report (not a trace event: sg run --real takes it out).
+  emit(JSON.stringify({ kind: 'client-start', t: now(), late: Math.max(0, now() - startUs) }));
   const inflight = new Set<Promise<void>>();
   if (w.arrival.kind === 'poisson') {
     const rate = w.arrival.rate;
