@@ -162,6 +162,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
       const missing = sc.workloads.filter((_, k) => !ready.has(k)).map((w) => w.name);
       throw new Error(`client(s) ${missing.join(', ')} not ready after ${((performance.now() - since) / 1000).toFixed(1)} s (exited or LAB_READY_TIMEOUT_MS)`);
     }
+    log(`lab ${lab.prefix}: ${clients.length} clients ready in ${Math.round(performance.now() - since)} ms`);
     // Everything is loaded: the common t0, for the daemons (start files) and the clients.
     const t0 = labStart(lab);
     for (const c of clients) c.stdin!.end(`${t0}\n`);

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../sim/scenario.ts';
+import { LAB_READY_TIMEOUT_MS } from '../../src/real/lab.ts';
 import { agreementTolerance, formatTiming, runReal } from '../../src/real/run.ts';
 import { diffTraces, formatDiff, readTrace, type DiffEvent } from '../../src/scenario/diff.ts';
 import { loadScenario } from '../../src/scenario/load.ts';
@@ -27,6 +28,16 @@ function labPossible(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A deadline, not a wait: the lab's own bounded waits (daemons, then clients: LAB_READY_TIMEOUT_MS
+ * each), the scenario's duration, and room for the simulator run, building the lab and tshark on
+ * a machine whose every process start takes seconds.
+ */
+function realTestTimeout(file: string): number {
+  const r = loadScenario(readFileSync(file, 'utf8'), file);
+  return 2 * LAB_READY_TIMEOUT_MS + (r.ok ? r.scenario.duration / 1000 : 60_000) + 120_000;
 }
 
 const marked = readdirSync('scenarios')
@@ -52,8 +63,9 @@ describe.skipIf(!labPossible())('sim-vs-real agreement', () => {
       const dir = mkdtempSync(join(tmpdir(), 'sg-real-'));
       const out = join(dir, 'real.jsonl');
       const pcap = join(dir, 'real.pcapng');
-      const real = await runReal(file, { trace: out, pcap });
-      const timing = formatTiming(real.timing);
+      const labLog: string[] = [];
+      const real = await runReal(file, { trace: out, pcap, log: (l) => labLog.push(l) });
+      const timing = `${formatTiming(real.timing)}\n${labLog.join('\n')}`;
       for (const e of real.expectations) expect(e.pass, `${e.path}: ${e.measured} [expected ${e.bound}]; lab timing: ${timing}`).toBe(true);
       // The lab shares 2 cores with the rest of the test run: the tolerance is what this run measured.
       const checks = diffTraces(simEvents, readTrace(readFileSync(out, 'utf8')), agreementTolerance(real.timing));
@@ -65,6 +77,6 @@ describe.skipIf(!labPossible())('sim-vs-real agreement', () => {
       expect(execFileSync('tshark', ['-r', pcap, '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8' }).trim()).toBe('');
       const vip = formatIpv4(loaded.scenario.cluster!.groups[0]!.vip);
       expect(execFileSync('tshark', ['-r', pcap, '-Y', 'arp.isgratuitous'], { encoding: 'utf8' })).toContain(`ARP Announcement for ${vip}`);
-    }, 90_000);
+    }, realTestTimeout(file));
   }
 });
