@@ -29,3 +29,21 @@ describe('agreementTolerance', () => {
     expect(s).toContain(`tolerance ${((AGREEMENT_BASE_US + 500 + 200 + 98_400) / 1000).toFixed(1)} ms`);
   });
 });
+
+describe('realExpectations', () => {
+  it('widens only the one-master convergence grace, by two worst timer latenesses', async () => {
+    const { loadScenario } = await import('../../src/scenario/load.ts');
+    const { readFileSync } = await import('node:fs');
+    const r = loadScenario(readFileSync('scenarios/lab-signals.yaml', 'utf8'), 'scenarios/lab-signals.yaml');
+    if (!r.ok) throw new Error('load');
+    const { realExpectations } = await import('../../src/real/run.ts');
+    const out = realExpectations(r.scenario, { ...idle, timerLateMaxUs: 35_000 });
+    expect(out.length).toBe(r.scenario.expectations.length);
+    out.forEach((e, i) => {
+      const before = r.scenario.expectations[i]!;
+      if (before.model.kind === 'safety-one-master') expect(e.model).toEqual({ ...before.model, graceUs: before.model.graceUs + 70_000 });
+      else expect(e).toBe(before);
+    });
+    expect(out.some((e) => e.model.kind === 'safety-one-master')).toBe(true);
+  });
+});
