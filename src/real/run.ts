@@ -119,6 +119,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   const clients: ChildProcess[] = [];
   let capture: ChildProcess | undefined;
   let faultLateMax = 0;
+  let nft: NftShell | undefined;
   let timing: LabTiming = { readyMs: 0, startLateUs: {}, timerLateMaxUs: 0, faultLateMaxUs: 0, clientLateMaxUs: 0 };
   let clientLateMax = 0;
   try {
@@ -138,6 +139,9 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
       };
       if (!(await until(() => size() > 0 || capture!.exitCode !== null, CAPTURE_READY_TIMEOUT_MS)) || size() === 0) throw new Error(`dumpcap did not start capturing within ${CAPTURE_READY_TIMEOUT_MS} ms: ${err.trim()}`);
     }
+    // Partitions and heals go through one nft started ahead: a rule change takes milliseconds,
+    // not an nft process start (seconds on a busy machine).
+    if (sc.faults.some((f) => f.action.kind === 'partition' || f.action.kind === 'heal')) nft = await NftShell.start(nsName(lab.prefix, 'sw'), LAB_READY_TIMEOUT_MS);
     // Clients: each says 'ready' once loaded, then waits for t0 on its stdin.
     const lines: string[] = [];
     const ready = new Set<number>();
@@ -170,10 +174,10 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
     const stopped = new Set<number>();
     for (const f of [...sc.faults].sort((a, b) => a.at - b.at)) {
       await sleep((f.at - now()) / 1000);
-      const applied = applyFault(lab, sc, f.action, stopped, log);
-      // Stamped when it is in effect: applying it (ip, nft) takes a process start, long on a busy machine.
       const t = now() as Instant;
-      faultLateMax = Math.max(faultLateMax, t - f.at);
+      const applied = await applyFault(lab, sc, f.action, stopped, log, nft);
+      // Late by the wait's wake-up and by applying it (a process start, for the few done by one).
+      faultLateMax = Math.max(faultLateMax, now() - f.at);
       events.push({ kind: 'fault', t, what: faultWhat(f.action), target: faultTarget(f.action), ...(applied === true ? {} : { detail: applied }) } as TraceEventInput);
     }
     await sleep((sc.duration - now()) / 1000);
@@ -187,6 +191,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
       events.push(ev);
     }
   } finally {
+    nft?.close();
     for (const c of clients) if (c.exitCode === null) c.kill('SIGKILL');
     // Stop the daemons first so their traces are complete, then read them.
     const daemons = lab.processes.filter((p) => p.kind !== 'service');
@@ -241,10 +246,11 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
 /**
  * The scenario's expectations as judged on a lab run: the built-in one-master safety allows two
  * heartbeats for two masters to converge; in the lab each of those heartbeats' timers can fire up to
- * the measured worst timer lateness late, so that is added to each (the bound printed says so).
+ * the measured worst timer lateness late, and a heal is stamped when it was begun, up to the worst
+ * fault lateness before it took effect: both are added (the bound printed says so).
  */
 export function realExpectations(sc: Scenario, timing: LabTiming): Scenario['expectations'] {
-  return sc.expectations.map((e) => (e.model.kind === 'safety-one-master' ? { ...e, model: { ...e.model, graceUs: e.model.graceUs + 2 * timing.timerLateMaxUs } } : e));
+  return sc.expectations.map((e) => (e.model.kind === 'safety-one-master' ? { ...e, model: { ...e.model, graceUs: e.model.graceUs + 2 * timing.timerLateMaxUs + timing.faultLateMaxUs } } : e));
 }
 
 /** The daemons' own measurements (their status files) and the run's. */
@@ -310,7 +316,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** Apply one fault; true, or why it was not (or only partly) applied. */
-function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: Set<number>, log: (l: string) => void): true | string {
+async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: Set<number>, log: (l: string) => void, nft: NftShell | undefined): Promise<true | string> {
   const daemon = (name: string) => lab.processes.find((p) => p.kind === 'daemon' && p.name === name);
   const isNode = (name: string) => (sc.cluster?.nodes ?? []).some((n) => n.name === name);
   const ifaces = (host: string) => sc.hosts.find((h) => h.name === host)?.ifaces.map((f) => f.name) ?? [];
@@ -376,13 +382,9 @@ function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: Set<nu
       return true;
     }
     case 'partition':
-      return partition(lab, sc, a.groups);
+      return partition(sc, a.groups, nft!);
     case 'heal':
-      try {
-        execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'sw'), 'nft', 'delete', 'table', 'bridge', 'sgpart']);
-      } catch {
-        // no partition in place
-      }
+      await nft!.run(['delete table bridge sgpart']); // no partition in place: nothing to delete
       return true;
     default:
       log(`real mode: fault ${a.kind} is not available here; skipped`);
@@ -399,7 +401,7 @@ function readParent(pid: number): number | undefined {
 }
 
 /** Drop frames between the sides' bridge ports (nftables, bridge family, in the switch namespace). */
-function partition(lab: LabState, sc: Scenario, groups: readonly (readonly string[])[]): true | string {
+async function partition(sc: Scenario, groups: readonly (readonly string[])[], nft: NftShell): Promise<true | string> {
   // Bridge port names in plug order: hosts' interfaces, then each SG node's eth0 and eth1.
   const ports = new Map<string, string[]>();
   let k = 0;
@@ -413,10 +415,61 @@ function partition(lab: LabState, sc: Scenario, groups: readonly (readonly strin
       rules.push(`add rule bridge sgpart cut iifname { ${side[i]!.join(', ')} } oifname { ${side[j]!.join(', ')} } drop`);
     }
   }
-  try {
-    execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'sw'), 'nft', '-f', '-'], { input: rules.join('\n') + '\n' });
-    return true;
-  } catch (e) {
-    return `partition not applied: ${e instanceof Error ? e.message : String(e)}`;
+  const err = await nft.run(rules);
+  return err === '' ? true : `partition not applied: ${err}`;
+}
+
+/**
+ * One `nft -i` in the switch namespace, started ahead of the faults: `run` writes commands and
+ * resolves when nft has done them (a marker table listed after them), with what it wrote to stderr.
+ */
+class NftShell {
+  #out = '';
+  #err = '';
+  readonly #wake = new Set<() => void>();
+  private constructor(private readonly proc: ChildProcess) {
+    proc.stdout!.setEncoding('utf8');
+    proc.stderr!.setEncoding('utf8');
+    proc.stdout!.on('data', (d: string) => {
+      this.#out += d;
+      for (const w of this.#wake) w();
+    });
+    proc.stderr!.on('data', (d: string) => (this.#err += d));
+    proc.on('exit', () => {
+      for (const w of this.#wake) w();
+    });
+  }
+
+  static async start(ns: string, timeoutMs: number): Promise<NftShell> {
+    const sh = new NftShell(spawn('ip', ['netns', 'exec', ns, 'nft', '-i'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    sh.proc.stdin!.write('add table bridge sgmark\n');
+    const t = setTimeout(() => sh.proc.kill('SIGKILL'), timeoutMs);
+    const err = await sh.run([]);
+    clearTimeout(t);
+    if (sh.proc.exitCode !== null || sh.proc.signalCode !== null) throw new Error(`nft -i in ${ns} did not start within ${timeoutMs} ms: ${err}`);
+    return sh;
+  }
+
+  /** Run the commands; resolves with nft's error output for them ('' when none). */
+  run(cmds: readonly string[]): Promise<string> {
+    const mark = 'table bridge sgmark';
+    this.#out = '';
+    this.#err = '';
+    this.proc.stdin!.write([...cmds, 'list table bridge sgmark'].join('\n') + '\n');
+    return new Promise((res) => {
+      const check = () => {
+        if (this.#out.includes(mark) || this.proc.exitCode !== null || this.proc.signalCode !== null) {
+          this.#wake.delete(check);
+          res(this.#err.trim());
+        }
+      };
+      this.#wake.add(check);
+      check();
+    });
+  }
+
+  close(): void {
+    this.proc.stdin!.end();
+    if (this.proc.exitCode === null) this.proc.kill('SIGTERM');
   }
 }

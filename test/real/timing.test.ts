@@ -41,7 +41,7 @@ describe('realExpectations', () => {
     expect(out.length).toBe(r.scenario.expectations.length);
     out.forEach((e, i) => {
       const before = r.scenario.expectations[i]!;
-      if (before.model.kind === 'safety-one-master') expect(e.model).toEqual({ ...before.model, graceUs: before.model.graceUs + 70_000 });
+      if (before.model.kind === 'safety-one-master') expect(e.model).toEqual({ ...before.model, graceUs: before.model.graceUs + 70_000 + idle.faultLateMaxUs });
       else expect(e).toBe(before);
     });
     expect(out.some((e) => e.model.kind === 'safety-one-master')).toBe(true);
