@@ -16,6 +16,11 @@ Needs CAP_NET_RAW (root).
   --private IFACE   the private interface, towards the real servers (default eth1)
   --trace FILE      write the JSON Lines trace (the simulator's format) to FILE
   --t0 US           CLOCK_MONOTONIC microseconds that are time 0 of the trace (default: now)
+  --start-file FILE synchronised start: bind the sockets, then wait for FILE to appear (JSON
+                    {"t0": US, "at": US}, CLOCK_MONOTONIC microseconds) and start the engine at
+                    'at' with 't0' as time 0 of the trace (instead of --t0)
+  --status FILE     keep FILE (JSON) up to date: phase bound / running / stopped / failed, when
+                    the engine started and how late, the worst timer lateness seen
 signals: SIGHUP steps down gracefully (the others take over at once) and stays out;
          SIGINT/SIGTERM step down and exit; SIGUSR1/SIGUSR2: the watched process died / runs again.
 exit status: 0 stopped by a signal, 1 the data plane failed, 2 bad usage or configuration`;
@@ -28,6 +33,8 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
     private: { type: 'string' },
     trace: { type: 'string' },
     t0: { type: 'string' },
+    'start-file': { type: 'string' },
+    status: { type: 'string' },
   }, DAEMON_USAGE, io);
   if (typeof args === 'number') return args;
   const v = args.values;
@@ -37,6 +44,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
   if (v.node === undefined) return usage('--node NAME is required');
   const t0 = v.t0 !== undefined ? Number(v.t0) : undefined;
   if (t0 !== undefined && !Number.isSafeInteger(t0)) return usage('--t0 must be an integer (microseconds)');
+  if (t0 !== undefined && v['start-file'] !== undefined) return usage('give --t0 or --start-file, not both');
   let d: ReturnType<typeof runDaemon>;
   try {
     d = runDaemon({
@@ -46,6 +54,8 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
       ...(v.private !== undefined ? { privateIface: v.private } : {}),
       ...(v.trace !== undefined ? { trace: v.trace } : {}),
       ...(t0 !== undefined ? { t0 } : {}),
+      ...(v['start-file'] !== undefined ? { startFile: v['start-file'] } : {}),
+      ...(v.status !== undefined ? { status: v.status } : {}),
       log: (l) => io.err(`${l}\n`),
     });
   } catch (e) {

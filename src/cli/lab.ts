@@ -20,6 +20,17 @@ list   the labs with a state file, their namespaces and processes.
 Needs root (network namespaces). Run a command in a lab host with: ip netns exec PREFIX-HOST CMD
 exit status: 0 done, 1 a step failed (what was built is removed again), 2 bad usage`;
 
+async function readyThenT0(io: Io): Promise<number | undefined> {
+  io.out('ready\n');
+  let buf = '';
+  for await (const chunk of process.stdin) {
+    buf += String(chunk);
+    if (buf.includes('\n')) break;
+  }
+  const t0 = Number(buf.split('\n')[0]);
+  return Number.isSafeInteger(t0) ? t0 : undefined;
+}
+
 export async function labCommand(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'client') {
@@ -28,7 +39,11 @@ export async function labCommand(argv: readonly string[], io: Io): Promise<numbe
     if (spec === undefined || rest.length !== 1) return usageError('lab', 'usage: sg lab client SPEC-JSON', LAB_USAGE, io);
     const parsed = parseClientSpec(spec);
     if (!parsed.ok) return usageError('lab', `client: bad SPEC-JSON: ${parsed.message}`, LAB_USAGE, io);
-    await runClient(parsed.spec, (line) => io.out(`${line}\n`));
+    // Without a t0: say 'ready' once loaded and take t0 from the first line of stdin (sg run --real
+    // fixes it when every daemon and client is ready).
+    const t0 = parsed.spec.t0 ?? (await readyThenT0(io));
+    if (t0 === undefined) return usageError('lab', 'sg lab client: no t0 (microseconds) on stdin', LAB_USAGE, io);
+    await runClient({ ...parsed.spec, t0 }, (line) => io.out(`${line}\n`));
     return EXIT.ok;
   }
   if (sub === 'serve') {

@@ -18,6 +18,7 @@ import { monotonicUs } from './engine-worker.ts';
 
 export interface ClientSpec {
   readonly workload: WorkloadModel;
+  /** CLOCK_MONOTONIC µs that is time 0 (`sg lab client` without it: read from stdin once loaded). */
   readonly t0: number;
   readonly seed: number;
 }
@@ -26,7 +27,7 @@ export interface ClientSpec {
  * The JSON argument of `sg lab client`, checked: a message instead of a throw when it is not JSON
  * or not a spec (the fields `runClient` reads, of the right types).
  */
-export function parseClientSpec(json: string): { readonly ok: true; readonly spec: ClientSpec } | { readonly ok: false; readonly message: string } {
+export function parseClientSpec(json: string): { readonly ok: true; readonly spec: Omit<ClientSpec, 't0'> & { readonly t0?: number } } | { readonly ok: false; readonly message: string } {
   let v: unknown;
   try {
     v = JSON.parse(json);
@@ -34,9 +35,10 @@ export function parseClientSpec(json: string): { readonly ok: true; readonly spe
     return { ok: false, message: `not JSON: ${(e as Error).message}` };
   }
   const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (!obj(v)) return { ok: false, message: 'the spec is a JSON object { workload, t0, seed }' };
+  if (!obj(v)) return { ok: false, message: 'the spec is a JSON object { workload, seed, t0? }' };
   const w = v['workload'];
-  if (!(typeof v['t0'] === 'number' && Number.isFinite(v['t0']))) return { ok: false, message: 't0: a finite number of µs' };
+  // Without t0 the client says 'ready' and reads it from stdin (sg run --real).
+  if (v['t0'] !== undefined && !(typeof v['t0'] === 'number' && Number.isFinite(v['t0']))) return { ok: false, message: 't0: a finite number of µs (or absent: read from stdin)' };
   if (!(typeof v['seed'] === 'number' && Number.isSafeInteger(v['seed']))) return { ok: false, message: 'seed: an integer' };
   if (!obj(w)) return { ok: false, message: 'workload: an object (a resolved scenario workload)' };
   if (typeof w['name'] !== 'string' || typeof w['from'] !== 'string') return { ok: false, message: 'workload.name and workload.from: strings' };
@@ -165,6 +167,8 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void):
     emit(JSON.stringify({ kind: 'request', t, node: w.from, service: w.name, op: opName, status: r.status, start, latency: t - start, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.server ? { server: r.server } : {}) }));
   };
   await sleepUntil(startUs);
+  // For the lab's timing report (not a trace event: sg run --real takes it out).
+  emit(JSON.stringify({ kind: 'client-start', t: now(), late: Math.max(0, now() - startUs) }));
   const inflight = new Set<Promise<void>>();
   if (w.arrival.kind === 'poisson') {
     const rate = w.arrival.rate;

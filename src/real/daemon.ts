@@ -14,7 +14,7 @@
  * addresses through the same raw sockets.
  */
 
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
 import type { SgNodeConfig } from '../engine/config.ts';
@@ -34,9 +34,52 @@ export interface DaemonOptions {
   readonly publicIface?: string;
   readonly privateIface?: string;
   readonly trace?: string;
-  /** CLOCK_MONOTONIC µs that is time 0 (default: now); the lab passes one to every daemon. */
+  /** CLOCK_MONOTONIC µs that is time 0 (default: now). */
   readonly t0?: number;
+  /**
+   * Synchronised start (the lab's): once bound, wait for this file (JSON `{"t0": US, "at": US}`,
+   * `StartFile`) and start the engine at `at`, its trace's time 0 being `t0`. Overrides `t0`.
+   */
+  readonly startFile?: string;
+  /** Keep this JSON file up to date with the daemon's phase and timing (`DaemonStatus`). */
+  readonly status?: string;
   readonly log?: (line: string) => void;
+}
+
+/** What `--status FILE` holds; rewritten (atomically) at each phase. */
+export interface DaemonStatus {
+  readonly node: string;
+  readonly pid: number;
+  /** bound: sockets open, waiting for the start; running: the engine runs; stopped: it stopped. */
+  readonly phase: 'bound' | 'running' | 'stopped' | 'failed';
+  /** CLOCK_MONOTONIC µs: when the sockets were bound. */
+  readonly boundAt?: number;
+  readonly t0?: number;
+  /** The scheduled start instant, and how late after it the engine started (µs). */
+  readonly at?: number;
+  readonly startLateUs?: number;
+  /** The worst timer lateness so far (deadline to handling, µs): the scheduling delay it saw. */
+  readonly timerLateMaxUs?: number;
+  readonly stats?: Record<string, number>;
+  readonly error?: string;
+}
+
+function writeStatus(file: string, s: DaemonStatus): void {
+  try {
+    writeFileSync(`${file}.tmp`, JSON.stringify(s) + '\n');
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // a status file is a report: never the reason a daemon stops
+  }
+}
+
+/** A daemon's status file, or undefined while there is none (or it is unreadable). */
+export function readDaemonStatus(file: string): DaemonStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DaemonStatus;
+  } catch {
+    return undefined;
+  }
 }
 
 export function interfaceMac(iface: string): MacAddr {
@@ -77,7 +120,12 @@ export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
 export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: () => void } {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const cfg = daemonConfig(opts);
-  const t0 = opts.t0 ?? monotonicUs();
+  let t0 = opts.t0 ?? monotonicUs();
+  let status: DaemonStatus = { node: cfg.name, pid: process.pid, phase: 'bound' };
+  const report = (s: Partial<DaemonStatus>) => {
+    status = { ...status, ...s };
+    if (opts.status !== undefined) writeStatus(opts.status, status);
+  };
   let out: WriteStream | undefined;
   let sink: JsonlTrace | undefined;
   if (opts.trace !== undefined) {
@@ -93,10 +141,8 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
     },
   });
   const { port1, port2 } = new MessageChannel();
-  const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined };
+  const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined, ...(opts.startFile !== undefined ? { startFile: opts.startFile } : {}) };
   const worker = new Worker(workerBootstrap(new URL('./engine-worker.ts', import.meta.url)), { workerData: init, transferList: [port2] });
-  const late = monotonicUs() - t0;
-  if (late > 100_000) log(`${cfg.name}: started ${(late / 1000).toFixed(0)} ms after t0`);
   const send = (m: ToWorker) => port1.postMessage(m);
   let exiting = false;
   let resolveDone: (code: number) => void = () => {};
@@ -123,6 +169,7 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   const stop = () => {
     if (exiting) return;
     exiting = true;
+    if (status.phase === 'bound') return void send({ kind: 'stop' }); // not started: nothing to resign
     send({ kind: 'resign' });
     // Let the resign and the last frames leave, then close the sockets.
     setTimeout(() => send({ kind: 'stop' }), 100);
@@ -137,8 +184,17 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   for (const [s, h] of Object.entries(handlers)) process.on(s, h);
   port1.on('message', (m: FromWorker) => {
     switch (m.kind) {
+      case 'bound':
+        report({ phase: 'bound', boundAt: monotonicUs() });
+        break;
       case 'ready':
+        t0 = m.t0;
+        report({ phase: 'running', t0: m.t0, at: m.at, startLateUs: m.lateUs });
+        if (m.lateUs > 100_000) log(`${cfg.name}: started ${(m.lateUs / 1000).toFixed(0)} ms after its start time`);
         log(`${cfg.name}: serving on ${cfg.public.name} and ${cfg.private.name} (pid ${process.pid})`);
+        break;
+      case 'timing':
+        report({ timerLateMaxUs: m.timerLateMaxUs });
         break;
       case 'trace':
         for (const ev of m.events) writeTrace(ev);
@@ -148,11 +204,13 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
         break;
       case 'stopped':
         log(`${cfg.name}: stopped ${JSON.stringify(m.stats)}`);
+        report({ phase: 'stopped', stats: m.stats, ...(m.stats['timerLateMaxUs'] !== undefined ? { timerLateMaxUs: m.stats['timerLateMaxUs'] } : {}) });
         void worker.terminate();
         finish(0);
         break;
       case 'error':
         log(`${cfg.name}: data plane failed: ${m.message}`);
+        report({ phase: 'failed', error: m.message });
         void worker.terminate();
         finish(1);
         break;
@@ -160,6 +218,7 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   });
   worker.on('error', (e) => {
     log(`${cfg.name}: data plane failed: ${e.message}`);
+    report({ phase: 'failed', error: e.message });
     finish(1);
   });
   return { done, stop };

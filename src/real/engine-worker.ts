@@ -9,6 +9,7 @@
  * in microseconds since `t0`, so the traces of several daemons and of the lab line up.
  */
 
+import { readFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
 import type { ScriptCall, SgNodeConfig } from '../engine/config.ts';
@@ -20,8 +21,16 @@ import { pollReadable, RawSocket } from './afpacket.ts';
 
 export interface WorkerInit {
   readonly cfg: SgNodeConfig;
-  /** CLOCK_MONOTONIC in µs that is time 0 of the engine and the trace. */
+  /**
+   * CLOCK_MONOTONIC in µs that is time 0 of the engine and the trace (the engine starts then, or
+   * at once when it is past). Ignored when `startFile` is given.
+   */
   readonly t0: number;
+  /**
+   * Synchronised start: once the sockets are bound the worker reports `bound` and waits for this
+   * file to appear (the lab writes it atomically; `StartFile`), then starts its engine at `at`.
+   */
+  readonly startFile?: string;
   readonly port: MessagePort;
   /** Send trace events to the main thread (only when it writes a trace). */
   readonly trace: boolean;
@@ -34,9 +43,20 @@ export type ToWorker =
   | { readonly kind: 'carrier'; readonly iface: string; readonly up: boolean }
   | { readonly kind: 'stop' };
 
+/** The start file's content: time 0 of the trace and the instant the engine starts (both CLOCK_MONOTONIC µs). */
+export interface StartFile {
+  readonly t0: number;
+  readonly at: number;
+}
+
 /** Worker -> main. */
 export type FromWorker =
-  | { readonly kind: 'ready' }
+  /** Sockets bound, code loaded: all that is left is the start. */
+  | { readonly kind: 'bound' }
+  /** The engine runs; `lateUs`: how long after its scheduled instant it did. */
+  | { readonly kind: 'ready'; readonly t0: number; readonly at: number; readonly lateUs: number }
+  /** The worst lateness of a timer (deadline to handling) so far: the scheduling delay this node saw. */
+  | { readonly kind: 'timing'; readonly timerLateMaxUs: number }
   | { readonly kind: 'trace'; readonly events: readonly TraceEventInput[] }
   | { readonly kind: 'script'; readonly call: ScriptCall }
   | { readonly kind: 'stopped'; readonly stats: Record<string, number> }
@@ -46,17 +66,64 @@ export type FromWorker =
 const POLL_MAX_MS = 5;
 const TRACE_FLUSH_EVENTS = 512;
 const TRACE_FLUSH_MS = 50;
+/** How often a worker waiting for its start file looks for it. */
+const START_POLL_MS = 2;
+/** How long a worker waits for its start file before giving up (the lab's own wait is shorter). */
+const START_WAIT_MAX_MS = 600_000;
+/** At most this often the worst timer lateness goes to the main thread (when it grew). */
+const TIMING_REPORT_MS = 250;
 
 export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
+function sleepMs(ms: number): void {
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function readStartFile(file: string): StartFile | undefined {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<StartFile>;
+    return Number.isSafeInteger(v.t0) && Number.isSafeInteger(v.at) ? { t0: v.t0!, at: v.at! } : undefined;
+  } catch {
+    return undefined; // not there yet
+  }
+}
+
+/** Wait for the start file; undefined when a `stop` came first. Throws after START_WAIT_MAX_MS. */
+function awaitStart(init: WorkerInit, file: string): StartFile | undefined {
+  const since = monotonicUs();
+  for (;;) {
+    const s = readStartFile(file);
+    if (s !== undefined) return s;
+    for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) {
+      if ((m.message as ToWorker).kind === 'stop') return undefined; // the rest means nothing before the start
+    }
+    if (monotonicUs() - since > START_WAIT_MAX_MS * 1000) throw new Error(`no start file ${file} after ${START_WAIT_MAX_MS / 1000} s`);
+    sleepMs(START_POLL_MS);
+  }
+}
+
 function run(init: WorkerInit): void {
-  // A t0 in the future is a synchronized start (the lab starts every node at the same instant).
-  const wait = init.t0 - monotonicUs();
-  if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait / 1000);
   const post = (m: FromWorker) => init.port.postMessage(m);
-  const now = (): Instant => Math.max(0, monotonicUs() - init.t0) as Instant;
+  const cfg = init.cfg;
+  const pub = new RawSocket(cfg.public.name);
+  const priv = new RawSocket(cfg.private.name);
+  const socks = [pub, priv];
+  post({ kind: 'bound' });
+  const start = init.startFile !== undefined ? awaitStart(init, init.startFile) : { t0: init.t0, at: init.t0 };
+  if (start === undefined) {
+    pub.close();
+    priv.close();
+    post({ kind: 'stopped', stats: { rxPub: 0, rxPriv: 0, txPub: 0, txPriv: 0, txDropped: 0, links: 0 } });
+    return;
+  }
+  // A start in the future is a synchronized start (the lab starts every node at the same instant).
+  sleepMs((start.at - monotonicUs()) / 1000);
+  // Frames that arrived before the start are not this node's to see (in the simulator it did not exist yet).
+  for (const s of socks) while (s.receive(() => {}) > 0);
+  const t0 = start.t0;
+  const now = (): Instant => Math.max(0, monotonicUs() - t0) as Instant;
   let pending: TraceEventInput[] = [];
   let lastTraceFlush = now();
   const flushTrace = () => {
@@ -74,10 +141,6 @@ function run(init: WorkerInit): void {
         },
       }
     : undefined;
-  const cfg = init.cfg;
-  const pub = new RawSocket(cfg.public.name);
-  const priv = new RawSocket(cfg.private.name);
-  const socks = [pub, priv];
   const names: IfaceName[] = [ifaceName(cfg.public.name), ifaceName(cfg.private.name)];
   const node = new SgNode(cfg, { ...(trace ? { trace } : {}), now: now(), onScript: (call) => post({ kind: 'script', call }), wallClockUs: () => Date.now() * 1000, incarnation: () => randomInt(1, 2 ** 32) });
   const transmit = () => {
@@ -86,7 +149,10 @@ function run(init: WorkerInit): void {
     priv.flush();
   };
   transmit();
-  post({ kind: 'ready' });
+  post({ kind: 'ready', t0, at: start.at, lateUs: Math.max(0, monotonicUs() - start.at) });
+  let timerLateMax = 0;
+  let timerLateSent = 0;
+  let lastTiming = now();
   for (;;) {
     // Control messages first: they are rare and must not wait behind traffic.
     for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) {
@@ -108,7 +174,7 @@ function run(init: WorkerInit): void {
           flushTrace();
           pub.close();
           priv.close();
-          post({ kind: 'stopped', stats: { rxPub: pub.stats.rxFrames, rxPriv: priv.stats.rxFrames, txPub: pub.stats.txFrames, txPriv: priv.stats.txFrames, txDropped: pub.stats.txDropped + priv.stats.txDropped, links: node.links.size } });
+          post({ kind: 'stopped', stats: { timerLateMaxUs: timerLateMax, rxPub: pub.stats.rxFrames, rxPriv: priv.stats.rxFrames, txPub: pub.stats.txFrames, txPriv: priv.stats.txFrames, txDropped: pub.stats.txDropped + priv.stats.txDropped, links: node.links.size } });
           return;
       }
       transmit();
@@ -125,8 +191,16 @@ function run(init: WorkerInit): void {
     }
     const d = node.pollTimeout();
     const t2 = now();
-    if (d !== undefined && d <= t2) node.handleTimeout(t2);
+    if (d !== undefined && d <= t2) {
+      timerLateMax = Math.max(timerLateMax, t2 - d);
+      node.handleTimeout(t2);
+    }
     transmit();
+    if (timerLateMax > timerLateSent && t2 - lastTiming > TIMING_REPORT_MS * 1000) {
+      post({ kind: 'timing', timerLateMaxUs: timerLateMax });
+      timerLateSent = timerLateMax;
+      lastTiming = t2;
+    }
     if (trace !== undefined && t2 - lastTraceFlush > TRACE_FLUSH_MS * 1000) flushTrace();
   }
 }

@@ -24,18 +24,29 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIpv4 } from '../wire/addr.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
-import { monotonicUs } from './engine-worker.ts';
+import { monotonicUs, type StartFile } from './engine-worker.ts';
+import { readDaemonStatus } from './daemon.ts';
 import { SECRET_FILE_MODE } from './secrets.ts';
 
 export const LAB_STATE_DIR = '/tmp/sg-lab';
-/** How far ahead of the daemons' start their common t0 lies (Node + tsx start-up takes ~1-2 s). */
-export const DAEMON_STARTUP_US = 4_000_000;
+/**
+ * How long the lab waits for its daemons to be ready (sockets bound) before it gives up and says
+ * which were not. Node + tsx start-up takes 1-2 s on an idle machine, many times that on a busy one.
+ */
+export const LAB_READY_TIMEOUT_MS = 120_000;
+/** How often the lab looks at its daemons' status files while it waits. */
+const READY_POLL_MS = 20;
+/**
+ * How far ahead of the moment every daemon is ready their common t0 lies: time for each to see
+ * its start file (it looks every 2 ms) and to be woken at t0.
+ */
+export const LAB_START_MARGIN_US = 200_000;
 /** The `sg` entry point the lab starts its daemons, services and clients with. */
 export const SG_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/sg.mjs');
 
@@ -43,7 +54,11 @@ export interface LabProcess {
   readonly name: string;
   readonly ns: string;
   readonly pid: number;
-  readonly kind: 'daemon' | 'service';
+  /** standby: a daemon started ahead of a scenario's `restart`, bound and waiting for its start file. */
+  readonly kind: 'daemon' | 'service' | 'standby';
+  /** Daemons: the start file it waits for and the status file it keeps (`sg daemon --start-file/--status`). */
+  readonly startFile?: string;
+  readonly status?: string;
 }
 
 export interface LabState {
@@ -57,10 +72,12 @@ export interface LabState {
   readonly dir: string;
   readonly namespaces: string[];
   readonly processes: LabProcess[];
-  /** CLOCK_MONOTONIC µs that is time 0 of every daemon's trace. */
+  /** CLOCK_MONOTONIC µs that is time 0 of every daemon's trace (set by `labStart`). */
   readonly t0: number;
   /** Whether the daemons write traces. */
   readonly traces?: boolean;
+  /** How long the daemons took from their spawn to all being ready (ms). */
+  readonly readyMs?: number;
 }
 
 export interface LabOptions {
@@ -69,6 +86,13 @@ export interface LabOptions {
   readonly daemons?: boolean;
   /** The daemons write traces (default true; off for throughput benchmarks). */
   readonly traces?: boolean;
+  /**
+   * Give the daemons their common t0 once all are ready (default true). false: the caller does
+   * with `labStart` when its own processes (clients) are ready too.
+   */
+  readonly start?: boolean;
+  /** SG nodes to start a standby daemon for (one per name, in order): see `promoteStandby`. */
+  readonly standbys?: readonly string[];
   readonly log?: (line: string) => void;
 }
 
@@ -176,7 +200,8 @@ export function labUp(file: string, opts: LabOptions = {}): LabState {
   const state: LabState = { prefix, scenario: resolve(file), config, dir, namespaces: [], processes: [], t0: monotonicUs(), traces: opts.traces ?? true };
   saveState(state);
   try {
-    build(sc, state, opts.daemons ?? true, log);
+    build(sc, state, opts.daemons ?? true, opts.standbys ?? [], log);
+    if ((opts.daemons ?? true) && (opts.start ?? true)) labStart(state);
   } catch (e) {
     labDown(prefix);
     throw e;
@@ -194,7 +219,7 @@ function addNs(state: LabState, name: string): string {
   return ns;
 }
 
-function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string) => void): void {
+function build(sc: Scenario, state: LabState, daemons: boolean, standbys: readonly string[], log: (l: string) => void): void {
   const sw = addNs(state, 'sw');
   const segIndex = new Map(sc.segments.map((s, i) => [s.name, i]));
   for (const [i, s] of sc.segments.entries()) {
@@ -238,10 +263,15 @@ function build(sc: Scenario, state: LabState, daemons: boolean, log: (l: string)
   }
   for (const h of sc.hosts) for (const svc of h.services) startService(state, h.name, svc.name, sc, log);
   if (daemons) {
-    // Time 0 of the scenario: when the SG nodes start, as in the simulator. Every daemon waits
-    // for it, so all start together whatever their process start-up took.
-    (state as { t0: number }).t0 = monotonicUs() + DAEMON_STARTUP_US;
-    for (const n of sc.cluster?.nodes ?? []) startDaemon(state, n.name);
+    // Time 0 of the scenario is when the SG nodes start, as in the simulator: every daemon binds
+    // its sockets and waits for its start file; `labStart` writes them once all are ready, so all
+    // start at the same instant whatever their process start-up took.
+    const spawned = monotonicUs();
+    const ps = (sc.cluster?.nodes ?? []).map((n) => spawnDaemon(state, n.name, 'daemon'));
+    for (const name of standbys) ps.push(spawnDaemon(state, name, 'standby'));
+    waitDaemonsReady(state, ps);
+    (state as { readyMs?: number }).readyMs = Math.round((monotonicUs() - spawned) / 1000);
+    log(`lab ${state.prefix}: ${ps.length} daemons ready in ${state.readyMs} ms`);
   }
   log(`lab ${state.prefix} up: ${state.namespaces.length} namespaces, ${state.processes.length} processes; state in ${statePath(state.prefix)}`);
 }
@@ -267,16 +297,91 @@ export function startService(state: LabState, host: string, service: string, sc:
   return pid;
 }
 
-/** Start (or restart) the SG daemon of node `name`; returns its PID. */
-export function startDaemon(state: LabState, name: string): number {
+/** Spawn a daemon for node `name` that binds and waits for its start file; recorded as `kind`. */
+function spawnDaemon(state: LabState, name: string, kind: 'daemon' | 'standby'): LabProcess {
   const ns = nsName(state.prefix, name);
+  // Instance k of the node: its own start and status files (a killed instance's status stays).
+  let k = 1;
+  while (existsSync(`${state.dir}/${name}.${k}.status`) || existsSync(`${state.dir}/${name}.${k}.start`) || state.processes.some((x) => x.status === `${state.dir}/${name}.${k}.status`)) k++;
+  const startFile = `${state.dir}/${name}.${k}.start`;
+  const status = `${state.dir}/${name}.${k}.status`;
   const trace = state.traces === false ? [] : ['--trace', `${state.dir}/${name}.jsonl`];
-  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.config ?? state.scenario, '--node', name, ...trace, '--t0', String(state.t0)], `${state.dir}/${name}.log`);
-  const rest = state.processes.filter((p) => p.name !== name);
-  state.processes.length = 0;
-  state.processes.push(...rest, { name, ns, pid, kind: 'daemon' });
+  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.config ?? state.scenario, '--node', name, ...trace, '--start-file', startFile, '--status', status], `${state.dir}/${name}.log`);
+  const p: LabProcess = { name: kind === 'daemon' ? name : `${name}#${k}`, ns, pid, kind, startFile, status };
+  if (kind === 'daemon') {
+    const rest = state.processes.filter((x) => x.name !== name);
+    state.processes.length = 0;
+    state.processes.push(...rest);
+  }
+  state.processes.push(p);
   saveState(state);
-  return pid;
+  return p;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Wait (bounded by LAB_READY_TIMEOUT_MS) until every daemon in `ps` has bound its sockets; throws
+ * naming the ones that died or were not ready, with the end of their logs.
+ */
+export function waitDaemonsReady(state: LabState, ps: readonly LabProcess[], timeoutMs = LAB_READY_TIMEOUT_MS): void {
+  const since = monotonicUs();
+  for (;;) {
+    const phases = ps.map((p) => ({ p, phase: p.status !== undefined ? readDaemonStatus(p.status)?.phase : 'bound' }));
+    const failed = phases.filter((x) => x.phase === 'failed' || x.phase === 'stopped' || (x.phase === undefined && !alive(x.p.pid)));
+    if (failed.length > 0) {
+      throw new Error(`lab ${state.prefix}: daemon ${failed.map((x) => x.p.name).join(', ')} exited before it was ready:\n${tail(`${state.dir}/${failed[0]!.p.name.split('#')[0]}.log`, 10)}`);
+    }
+    const waiting = phases.filter((x) => x.phase !== 'bound' && x.phase !== 'running');
+    if (waiting.length === 0) return;
+    const ms = (monotonicUs() - since) / 1000;
+    if (ms > timeoutMs) {
+      throw new Error(`lab ${state.prefix}: daemon ${waiting.map((x) => x.p.name).join(', ')} not ready after ${(ms / 1000).toFixed(1)} s (LAB_READY_TIMEOUT_MS); ${ps.length - waiting.length} of ${ps.length} were:\n${tail(`${state.dir}/${waiting[0]!.p.name.split('#')[0]}.log`, 10)}`);
+    }
+    sleepMs(READY_POLL_MS);
+  }
+}
+
+function writeStart(file: string, s: StartFile): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(s));
+  renameSync(`${file}.tmp`, file); // atomic: a daemon never reads half a file
+}
+
+/**
+ * Fix the common t0 (LAB_START_MARGIN_US from now) and write every waiting daemon's start file:
+ * the SG nodes start together at t0. Returns t0. Standbys keep waiting.
+ */
+export function labStart(state: LabState): number {
+  const t0 = monotonicUs() + LAB_START_MARGIN_US;
+  (state as { t0: number }).t0 = t0;
+  for (const p of state.processes) if (p.kind === 'daemon' && p.startFile !== undefined) writeStart(p.startFile, { t0, at: t0 });
+  saveState(state);
+  return t0;
+}
+
+/**
+ * Start node `name`'s daemon now (a restart): its first standby when there is one (already bound,
+ * so it starts within milliseconds), else a fresh daemon, waited for. Its trace's time 0 is the
+ * lab's t0. Returns its PID.
+ */
+export function startDaemon(state: LabState, name: string): number {
+  let p = state.processes.find((x) => x.kind === 'standby' && x.name.startsWith(`${name}#`));
+  if (p === undefined) {
+    p = spawnDaemon(state, name, 'standby');
+    waitDaemonsReady(state, [p]);
+  }
+  writeStart(p.startFile!, { t0: state.t0, at: monotonicUs() });
+  const rest = state.processes.filter((x) => x !== p && x.name !== name);
+  state.processes.length = 0;
+  state.processes.push(...rest, { ...p, name, kind: 'daemon' });
+  saveState(state);
+  return p.pid;
 }
 
 /** Whether `pid` runs (a zombie waiting for its parent to reap it does not). */

@@ -38,7 +38,7 @@ try {
   // The client's interface is the lab's first bridge port (p0): shape what the switch sends it.
   execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'sw'), 'tc', 'qdisc', 'add', 'dev', 'p0', 'root', 'tbf', 'rate', '100mbit', 'burst', '32kb', 'latency', '50ms']);
   const curl = (url: string): number => Number(execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'client'), 'curl', '-s', '-o', '/dev/null', '-m', '30', '-w', '%{speed_download}', url], { encoding: 'utf8' }));
-  // Wait for the SG node (t0 is 4 s after the start, plus the election).
+  // Wait for the SG node (labUp returns at its start; then the election).
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', nsName(lab.prefix, 'client'), 'curl', '-s', '-m', '1', 'http://10.40.1.10/'], { stdio: 'ignore' });

@@ -17,7 +17,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
+import { alive, LAB_READY_TIMEOUT_MS, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
+import { monotonicUs } from '../../src/real/engine-worker.ts';
+import { readDaemonStatus } from '../../src/real/daemon.ts';
 
 function canRunLab(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
@@ -35,11 +37,14 @@ if (why !== undefined) console.warn(`real-mode suite skipped: ${why}`);
 const SCENARIO = 'scenarios/lab-basic.yaml';
 const VIP = '10.10.1.10';
 
-function sh(ns: string, cmd: string, args: string[], timeout = 10_000): string {
+/** A deadline, not a wait: a Node command (sg cmd) can take many seconds to start on a busy machine. */
+const SH_TIMEOUT_MS = 60_000;
+
+function sh(ns: string, cmd: string, args: string[], timeout = SH_TIMEOUT_MS): string {
   return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function curl(lab: LabState, timeoutS = 1): string {
+function curl(lab: LabState, timeoutS = 5): string {
   try {
     return sh(nsName(lab.prefix, 'client'), 'curl', ['-s', '-m', String(timeoutS), `http://${VIP}/`]).trim();
   } catch {
@@ -67,6 +72,11 @@ function macOf(lab: LabState, node: string): string {
 }
 
 function masterOf(lab: LabState): string | undefined {
+  return lastMaster(lab)?.who;
+}
+
+/** The latest bidd `to master` event in the daemons' traces (trace time: µs since the lab's t0). */
+function lastMaster(lab: LabState): { t: number; who: string } | undefined {
   let last: { t: number; who: string } | undefined;
   for (const n of ['sg1', 'sg2']) {
     let text = '';
@@ -81,17 +91,18 @@ function masterOf(lab: LabState): string | undefined {
       if (ev.to === 'master' && (last === undefined || ev.t > last.t)) last = { t: ev.t, who: ev.entity };
     }
   }
-  return last?.who;
+  return last;
 }
 
 describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces', () => {
   let lab: LabState;
 
   beforeAll(async () => {
+    // labUp returns once every daemon is ready (bounded by LAB_READY_TIMEOUT_MS) and started.
     lab = labUp(SCENARIO);
     // The daemons elect sg1 (listen 300 ms + bid 100 ms) and the servers answer.
     await until('curl through the VIP', () => curl(lab) !== '', 15_000);
-  }, 30_000);
+  }, LAB_READY_TIMEOUT_MS + 30_000);
 
   afterAll(() => {
     if (lab === undefined) return;
@@ -102,13 +113,27 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
     for (const p of lab.processes) expect(alive(p.pid), `${p.name} (pid ${p.pid}) still runs`).toBe(false);
   });
 
+  it('starts every daemon at the one t0, fixed only once all had bound their sockets', () => {
+    const daemons = lab.processes.filter((p) => p.kind === 'daemon');
+    expect(daemons.map((p) => p.name).sort()).toEqual(['sg1', 'sg2']);
+    for (const p of daemons) {
+      const st = readDaemonStatus(p.status!);
+      expect(st?.phase, `${p.name}: ${JSON.stringify(st)}`).toBe('running');
+      expect(st!.t0).toBe(lab.t0);
+      expect(st!.at).toBe(lab.t0);
+      // Ready before the start was given: its start-up time is not in the timeline.
+      expect(st!.boundAt!).toBeLessThan(lab.t0);
+      expect(st!.startLateUs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('balances through the VIP: round robin alternates the two nginx servers', () => {
     const seen = Array.from({ length: 10 }, () => curl(lab));
     expect(new Set(seen)).toEqual(new Set(['rs1', 'rs2']));
     for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
   });
 
-  it('answers sg cmd (the feedback protocol) from the daemon', () => {
+  it('answers sg cmd (the feedback protocol) from the daemon', { timeout: 2 * SH_TIMEOUT_MS }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-lab-key-'));
     const key = join(dir, 'admin.key');
     writeFileSync(key, JSON.stringify({ id: 1, secret: '0f1e2d3c4b5a69788796a5b4c3d2e1f0', role: 'admin' }), { mode: 0o600 });
@@ -119,30 +144,34 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
 
   it('keeps an established TCP connection across the master SIGKILL, and moves the VIP with a gratuitous ARP', async () => {
     expect(masterOf(lab)).toBe('sg1');
-    // A client that keeps one connection to the echo group open and echoes a line every 50 ms.
+    // A client that keeps one connection to the echo group open and echoes a line every 50 ms;
+    // it says 'flowing' at the first echo and reports once every line came back (or at 15 s).
     const script = `
       const s = require('node:net').connect(7, '${VIP}');
-      let n = 0, got = 0, buf = '';
+      let n = 0, got = 0, buf = '', sent = false;
+      const report = () => { if (!sent) { sent = true; console.log('echoed ' + got + ' of ' + n); s.end(); } };
       s.setNoDelay(true);
-      s.on('data', (d) => { buf += d; const lines = buf.split('\\n'); buf = lines.pop(); got += lines.length; });
+      s.on('data', (d) => { buf += d; const lines = buf.split('\\n'); buf = lines.pop(); if (got === 0 && lines.length > 0) console.log('flowing'); got += lines.length; if (n === 60 && got >= n) report(); });
       s.on('error', (e) => { console.log('error ' + e.code); process.exit(1); });
-      s.on('connect', () => { const t = setInterval(() => { s.write('line ' + (n++) + '\\n'); if (n === 60) { clearInterval(t); setTimeout(() => { console.log('echoed ' + got + ' of ' + n); s.end(); }, 1500); } }, 50); });
+      s.on('connect', () => { const t = setInterval(() => { s.write('line ' + (n++) + '\\n'); if (n === 60) { clearInterval(t); setTimeout(report, 15000); } }, 50); });
     `;
     const client = spawn('ip', ['netns', 'exec', nsName(lab.prefix, 'client'), process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     client.stdout.on('data', (d) => (output += d));
     const exited = new Promise<number>((res) => client.on('exit', (c) => res(c ?? -1)));
-    await new Promise((r) => setTimeout(r, 800));
+    await until('the echo connection to carry data', () => output.includes('flowing'), 15_000);
     const before = sh(nsName(lab.prefix, 'client'), 'ip', ['neigh', 'show', VIP]);
     expect(before).toContain(macOf(lab, 'sg1'));
+    const killedAt = monotonicUs() - lab.t0;
     process.kill(pidOf(lab, 'sg1'), 'SIGKILL');
-    const t = await until('sg2 to become master', () => masterOf(lab) === 'sg2', 5_000);
-    expect(t).toBeLessThan(2_000);
+    await until('sg2 to become master', () => masterOf(lab) === 'sg2', 10_000);
+    // The takeover's time in the daemons' own clock (no polling or trace flush in it).
+    expect(lastMaster(lab)!.t - killedAt).toBeLessThan(2_000_000);
     expect(await exited).toBe(0);
-    expect(output.trim()).toBe('echoed 60 of 60');
-    await until('the client to see the VIP at sg2', () => sh(nsName(lab.prefix, 'client'), 'ip', ['neigh', 'show', VIP]).includes(macOf(lab, 'sg2')), 3_000);
-    expect(curl(lab, 2)).toMatch(/^rs[12]$/);
-  }, 20_000);
+    expect(output.trim()).toBe('flowing\nechoed 60 of 60');
+    await until('the client to see the VIP at sg2', () => sh(nsName(lab.prefix, 'client'), 'ip', ['neigh', 'show', VIP]).includes(macOf(lab, 'sg2')), 5_000);
+    expect(curl(lab)).toMatch(/^rs[12]$/);
+  }, 40_000);
 
   it('detects a killed server with port tests and avoids it', async () => {
     // Kill every process of rs2's web server (nginx's master and its worker).
@@ -151,19 +180,19 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
     const web = pids.filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').match(/nginx|serve\x00http/));
     expect(web.length).toBeGreaterThan(0);
     for (const p of web) process.kill(p, 'SIGKILL');
-    await until('rs2 to be avoided', () => Array.from({ length: 4 }, () => curl(lab)).every((r) => r === 'rs1'), 10_000);
+    await until('rs2 to be avoided', () => Array.from({ length: 4 }, () => curl(lab)).every((r) => r === 'rs1'), 20_000);
     const seen = Array.from({ length: 6 }, () => curl(lab));
     expect(seen).toEqual(Array(6).fill('rs1'));
-  }, 20_000);
+  }, 60_000);
 
   it('SIGTERM: the daemon steps down (master -> exit in its trace), then exits cleanly', async () => {
     expect(masterOf(lab)).toBe('sg2');
     const pid = pidOf(lab, 'sg2');
     process.kill(pid, 'SIGTERM');
-    await until('sg2 to exit', () => !alive(pid), 5_000);
+    await until('sg2 to exit', () => !alive(pid), 20_000);
     const log = readFileSync(`${lab.dir}/sg2.log`, 'utf8');
     expect(log).toMatch(/sg2: stopped \{/);
     const trace = readFileSync(`${lab.dir}/sg2.jsonl`, 'utf8');
     expect(trace).toMatch(/"machine":"bidd","from":"master","to":"exit"/);
-  }, 10_000);
+  }, 30_000);
 });
