@@ -102,11 +102,17 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     }
   }
 
-  /** Start node `name`'s daemon as a process manager would: its command line without `--t0`. */
+  /**
+   * Start node `name`'s daemon as a process manager would: its command line without the lab's
+   * shared start (`--t0`, `--start-file`, `--status`), so its engine clock starts from zero.
+   */
   function restart(name: string): ChildProcess {
+    const cmd: string[] = [];
     const args = argv.get(name)!;
-    const t0 = args.indexOf('--t0');
-    const cmd = t0 === -1 ? args : [...args.slice(0, t0), ...args.slice(t0 + 2)];
+    for (let i = 0; i < args.length; i++) {
+      if (args[i] === '--t0' || args[i] === '--start-file' || args[i] === '--status') i++;
+      else cmd.push(args[i]!);
+    }
     const fd = openSync(`${lab.dir}/${name}.log`, 'a');
     const child = spawn('ip', ['netns', 'exec', nsName(lab.prefix, name), ...cmd], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
