@@ -17,49 +17,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunLab, curl, sh, SH_TIMEOUT_MS, until } from './support.ts';
 import { alive, LAB_READY_TIMEOUT_MS, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 import { monotonicUs } from '../../src/real/engine-worker.ts';
 import { readDaemonStatus } from '../../src/real/daemon.ts';
-
-function canRunLab(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root';
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-  } catch {
-    return 'no iproute2 / network namespaces';
-  }
-  return undefined;
-}
 
 const why = canRunLab();
 if (why !== undefined) console.warn(`real-mode suite skipped: ${why}`);
 
 const SCENARIO = 'scenarios/lab-basic.yaml';
 const VIP = '10.10.1.10';
-
-/** A deadline, not a wait: a Node command (sg cmd) can take many seconds to start on a busy machine. */
-const SH_TIMEOUT_MS = 60_000;
-
-function sh(ns: string, cmd: string, args: string[], timeout = SH_TIMEOUT_MS): string {
-  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function curl(lab: LabState, timeoutS = 5): string {
-  try {
-    return sh(nsName(lab.prefix, 'client'), 'curl', ['-s', '-m', String(timeoutS), `http://${VIP}/`]).trim();
-  } catch {
-    return '';
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms: number): Promise<number> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    if (cond()) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 function pidOf(lab: LabState, name: string): number {
   const p = lab.processes.find((x) => x.name === name);
@@ -101,7 +68,7 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
     // labUp returns once every daemon is ready (bounded by LAB_READY_TIMEOUT_MS) and started.
     lab = labUp(SCENARIO);
     // The daemons elect sg1 (listen 300 ms + bid 100 ms) and the servers answer.
-    await until('curl through the VIP', () => curl(lab) !== '', 15_000);
+    await until('curl through the VIP', () => curl(lab, VIP) !== '', 15_000);
   }, LAB_READY_TIMEOUT_MS + 30_000);
 
   afterAll(() => {
@@ -128,7 +95,7 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
   });
 
   it('balances through the VIP: round robin alternates the two nginx servers', () => {
-    const seen = Array.from({ length: 10 }, () => curl(lab));
+    const seen = Array.from({ length: 10 }, () => curl(lab, VIP));
     expect(new Set(seen)).toEqual(new Set(['rs1', 'rs2']));
     for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
   });
@@ -170,7 +137,7 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
     expect(await exited).toBe(0);
     expect(output.trim()).toBe('flowing\nechoed 60 of 60');
     await until('the client to see the VIP at sg2', () => sh(nsName(lab.prefix, 'client'), 'ip', ['neigh', 'show', VIP]).includes(macOf(lab, 'sg2')), 5_000);
-    expect(curl(lab)).toMatch(/^rs[12]$/);
+    expect(curl(lab, VIP)).toMatch(/^rs[12]$/);
   }, 40_000);
 
   it('detects a killed server with port tests and avoids it', async () => {
@@ -180,8 +147,8 @@ describe.skipIf(why !== undefined)('real mode: lab-basic in network namespaces',
     const web = pids.filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').match(/nginx|serve\x00http/));
     expect(web.length).toBeGreaterThan(0);
     for (const p of web) process.kill(p, 'SIGKILL');
-    await until('rs2 to be avoided', () => Array.from({ length: 4 }, () => curl(lab)).every((r) => r === 'rs1'), 20_000);
-    const seen = Array.from({ length: 6 }, () => curl(lab));
+    await until('rs2 to be avoided', () => Array.from({ length: 4 }, () => curl(lab, VIP)).every((r) => r === 'rs1'), 20_000);
+    const seen = Array.from({ length: 6 }, () => curl(lab, VIP));
     expect(seen).toEqual(Array(6).fill('rs1'));
   }, 60_000);
 

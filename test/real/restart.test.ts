@@ -15,17 +15,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunLab, curl, sh, until } from './support.ts';
 import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
-
-function canRunLab(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root';
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-  } catch {
-    return 'no iproute2 / network namespaces';
-  }
-  return undefined;
-}
 
 const why = canRunLab();
 if (why !== undefined) console.warn(`real-mode restart suite skipped: ${why}`);
@@ -35,27 +26,6 @@ const VIP = '10.10.1.10';
 const CLIENT = '10.10.1.100';
 const GROUP = '224.1.1.1';
 const BIDD_PORT = 5891;
-
-function sh(ns: string, cmd: string, args: string[], timeout = 10_000): string {
-  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function curl(lab: LabState, timeoutS = 1): string {
-  try {
-    return sh(nsName(lab.prefix, 'client'), 'curl', ['-s', '-m', String(timeoutS), `http://${VIP}/`]).trim();
-  } catch {
-    return '';
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms: number): Promise<number> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    if (cond()) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 /** Trace events of node `name` written after byte `from` of its trace file. */
 function traceSince(lab: LabState, name: string, from: number): { kind: string; what?: string; machine?: string; to?: string; entity?: string; detail?: Record<string, unknown> }[] {
@@ -133,7 +103,7 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     } catch {
       // already there
     }
-    await until('curl through the VIP', () => curl(lab) !== '', 30_000);
+    await until('curl through the VIP', () => curl(lab, VIP) !== '', 30_000);
   }, 60_000);
 
   afterAll(() => {
@@ -211,7 +181,7 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     await until('the restarted sg2 to become master', () => becameMaster(traceSince(lab, 'sg2', from2b), 'sg2'), 10_000);
     expect(await exited).toBe(0);
     expect(output).toContain('echoed 60 of 60');
-    await until('curl through the VIP at sg2', () => curl(lab, 2) !== '', 10_000);
+    await until('curl through the VIP at sg2', () => curl(lab, VIP, 2) !== '', 10_000);
   }, 120_000);
 
   it('a replayed recording of the dead master does not keep a restarted node from taking over', async () => {
@@ -257,6 +227,6 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     // It heard the replay (it challenged the replayed incarnation) and did not act on it.
     expect(r.sent).toBe(recording.length);
     expect(r.challenges).toBeGreaterThan(0);
-    await until('curl through the VIP at sg2', () => curl(lab, 2) !== '', 10_000);
+    await until('curl through the VIP at sg2', () => curl(lab, VIP, 2) !== '', 10_000);
   }, 90_000);
 });

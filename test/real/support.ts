@@ -1,0 +1,45 @@
+/**
+ * What the real-mode suites share: whether a lab can run here (said, never skipped silently),
+ * running a command in a lab namespace with a deadline, curl through the VIP, and waiting for a
+ * condition with a deadline instead of sleeping.
+ */
+import { execFileSync } from 'node:child_process';
+import { nsName, type LabState } from '../../src/real/lab.ts';
+
+/** Why a lab cannot run on this machine (undefined: it can). */
+export function canRunLab(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root';
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+  } catch {
+    return 'no iproute2 / network namespaces';
+  }
+  return undefined;
+}
+
+/** A deadline, not a wait: a Node command (sg cmd) can take many seconds to start on a busy machine. */
+export const SH_TIMEOUT_MS = 60_000;
+
+/** Run `cmd` in namespace `ns`; its stdout. Throws on a non-zero exit or at the deadline. */
+export function sh(ns: string, cmd: string, args: string[], timeout = SH_TIMEOUT_MS): string {
+  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** GET http://VIP/ from the lab's client namespace: the body, or '' on any failure. */
+export function curl(lab: LabState, vip: string, timeoutS = 5): string {
+  try {
+    return sh(nsName(lab.prefix, 'client'), 'curl', ['-s', '-m', String(timeoutS), `http://${vip}/`]).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Poll `cond` every 50 ms until it holds (the ms it took) or `ms` pass (throws, naming `what`). */
+export async function until(what: string, cond: () => boolean, ms: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    if (cond()) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
