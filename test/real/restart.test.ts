@@ -154,6 +154,7 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     await until('the restarted sg2 to copy the master state (sync-ready)', () => traceSince(lab, 'sg2', from2).some((e) => e.kind === 'decision' && e.what === 'sync-ready'), 20_000);
     const evs = traceSince(lab, 'sg2', from2).filter((e) => e.kind !== 'header') as { kind: string; what?: string; t: number }[];
     const syncedAfterUs = evs.find((e) => e.kind === 'decision' && e.what === 'sync-ready')!.t - evs[0]!.t;
+    console.log(`restarted sg2: sync-ready ${(syncedAfterUs / 1000).toFixed(1)} ms after its first event`);
     expect(syncedAfterUs, `sync-ready ${syncedAfterUs} µs after the restarted daemon's first event`).toBeLessThan(2_000_000);
     const since1 = traceSince(lab, 'sg1', from1) as { kind: string; what?: string; layer?: string; reason?: string; count?: number }[];
     expect(since1.some((e) => e.kind === 'decision' && e.what === 'peer-incarnation')).toBe(true);
@@ -219,7 +220,8 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     // It took over while the recording still played (before incarnations it followed the
     // recording as a slave to its end), and it stays master to the end.
     expect(done, 'the replay ended before the takeover').toBe(false);
-    expect(sentSoFar()).toBeLessThan(recording.length);
+    const atTakeover = sentSoFar();
+    expect(atTakeover).toBeLessThan(recording.length);
     await rpExit;
     const after = traceSince(lab, 'sg2', from).filter((e) => e.kind === 'state' && e.machine === 'bidd' && e.entity === 'sg2').map((e) => e.to);
     expect(after.at(-1)).toBe('master');
@@ -227,6 +229,7 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     // It heard the replay (it challenged the replayed incarnation) and did not act on it.
     expect(r.sent).toBe(recording.length);
     expect(r.challenges).toBeGreaterThan(0);
+    console.log(`restarted sg2 took over after ${atTakeover} of ${recording.length} replayed heartbeats; ${r.challenges} challenges drawn`);
     await until('curl through the VIP at sg2', () => curl(lab, VIP, 2) !== '', 10_000);
   }, 90_000);
 });
