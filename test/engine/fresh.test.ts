@@ -120,6 +120,7 @@ describe('replays to a freshly started node', () => {
     }
     // It takes over as if nobody were there (initial listen + bid timeout) and stays master.
     expect(firstMaster).toBeDefined();
+    console.log(`a day-old 400-heartbeat recording replayed: the restarted node is master after ${(firstMaster! / 1000).toFixed(0)} ms`);
     expect(firstMaster!).toBeLessThanOrEqual(s(1));
     expect(demoted).toBe(false);
     expect(drops(g, 1, 'bidd/unverified')).toBe(400);
