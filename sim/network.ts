@@ -113,7 +113,7 @@ export type FaultSpec =
   | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration }
   /** Set a server's state on every SG node that has the group (until health checks decide it). */
   | { readonly kind: 'server-state'; readonly group: string; readonly server: string; readonly state: ServerState }
-  /** A server reports its external counter (until the feedback protocol carries it). */
+  /** A server reports its external counter straight to the engine (a scenario shortcut; on the wire it is the feedback protocol's counter property). */
   | { readonly kind: 'counter'; readonly group: string; readonly server: string; readonly value: number };
 
 /** An SG node in the simulator: its EngineNode and how to build a fresh engine on restart. */

@@ -73,7 +73,7 @@
  * health checks an admin's dead lasts until they see the server recover (slide 35: the latest
  * event wins).
  *
- * Roles (issue 6): an admin key may do everything. A server key (role { group, server }) may
+ * Roles: an admin key may do everything. A server key (role { group, server }) may
  * only name its own server (class 'server', that group and server): read any of its properties,
  * list it, and set its 'state' (a request, slide 33: drain itself with 'dead', come back with
  * 'alive' after recovery), 'counter' (slide 28) and 'heartbeat' (slide 41). Anything else it

@@ -64,7 +64,7 @@ export interface CtlResult extends CtlAuth {
   readonly data: string;
 }
 
-/** Who may change what (issue 6): a server key only its own server's few properties; admin all. */
+/** Who may change what: a server key only its own server's few properties; admin all. */
 export type CtlRole = { readonly kind: 'admin' } | { readonly kind: 'server'; readonly group: string; readonly server: string };
 
 export interface CtlKey {

@@ -1,6 +1,6 @@
 /**
  * `sg diff A.jsonl B.jsonl`: where two runs of one scenario made different decisions; made for a
- * simulator trace against a lab trace (issue 9's sim-vs-real agreement), but any two traces do.
+ * simulator trace against a lab trace (the sim-vs-real agreement of test/real/agreement.test.ts), but any two traces do.
  *
  * Three kinds of decision are compared, each as an ordered sequence:
  * - **mastership**: the order in which nodes became master (bidd `state` events to master), each

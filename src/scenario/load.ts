@@ -210,13 +210,13 @@ export type ExpectationModel =
   | { readonly kind: 'within'; readonly after: Match; readonly then: Match; readonly within: Duration }
   | { readonly kind: 'share'; readonly group: string; readonly server: string; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number }
   /**
-   * Built in for every scenario with a cluster (issue 7's safety property): no new link goes to a
+   * Built in for every scenario with a cluster (the health safety property): no new link goes to a
    * Dead server while an Alive server of its group exists on that node. `initial` gives each
    * group's starting server states.
    */
   | { readonly kind: 'safety-no-link-to-dead'; readonly initial: Readonly<Record<string, readonly { readonly server: string; readonly state: string }[]>> }
   /**
-   * Built in for every scenario with failover (issue 8's safety property): never two masters at
+   * Built in for every scenario with failover (the failover safety property): never two masters at
    * once for longer than `graceUs` (the time a healed network or a lost heartbeat needs to
    * converge), except while the network is partitioned (then each part may have its own).
    */
