@@ -1,5 +1,5 @@
 /**
- * Failover figures (issue 8), measured in the simulator over seeds 1..N of the committed
+ * Failover figures, measured in the simulator over seeds 1..N of the committed
  * scenarios: takeover time at 1 s and 100 ms heartbeats, requests failed during a takeover,
  * connections kept with and without the link-table sync, the multicast stall with and without the
  * membership refresh, and the partition heal. Each figure is a min / median / max over seeds (and
