@@ -2,8 +2,10 @@
  * The server status machine of slide 34 as data plus a pure function (STYLE.md 6).
  *
  * Inputs are detector verdicts: a fault at level 1 (threshold crossed once), a fault at level 2
- * (crossed twice), or a recovery. The latest event decides (slide 35), with one refinement: a
- * fault never improves a state, so a level-1 fault on a Dead server leaves it Dead. Admin requests
+ * (crossed twice), or a recovery. For one detector the latest event decides (slide 35), with one
+ * refinement: a fault never improves a state, so a level-1 fault on a Dead server leaves it Dead.
+ * The monitor (`monitor.ts`) combines the detectors: the server is as bad as the worst verdict
+ * still standing. Admin requests
  * bypass the table and set the state directly (`adminTransition`).
  */
 

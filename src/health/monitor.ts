@@ -9,11 +9,16 @@
  *
  * Rules
  *
- * - Status: the latest event decides (slide 35). A fault at level 1 makes the server Pending, at
- *   level 2 Dead; a recovery makes it Alive. A fault never improves a state (a level-1 fault on a
- *   Dead server leaves it Dead). Hysteresis: a recovery counts only after `cfg.rise` consecutive
- *   good results of the recovering detector since the server's latest fault (rise 1: none). Any
- *   detector may recover a server another one faulted (a port-test OK recovers a snoop fault).
+ * - Status: each detector's latest event decides that detector's own verdict (its level: 0 fine,
+ *   1 Pending, 2 Dead), and the server's state is the worst verdict still standing (slide 35's
+ *   "latest event decides", applied per detector). A fault at level 1 makes the server at least
+ *   Pending, at level 2 Dead, and never improves a state (a level-1 fault on a Dead server leaves
+ *   it Dead). A recovery clears only the recovering detector's verdict; the server becomes Alive
+ *   only when no other verdict stands, so a port test that passes on a hung process does not
+ *   clear the heartbeat detector's fault. Exception: a port-test or heartbeat recovery also clears
+ *   packet snoop's verdict, since snoop cannot see a recovery (a server that is not Alive gets no
+ *   new links). Hysteresis: a recovery counts only after `cfg.rise` consecutive good results of
+ *   the recovering detector since the server's latest fault (rise 1: none).
  *   Detectors are edge-triggered: each reports a fault when its own level rises (0 -> 1 -> 2).
  *   Entering Alive, by any detector or admin, restarts every detector for that server (snoop
  *   counters, port-test errors, mismatch count to zero, the heartbeat clock to now), so a fault
