@@ -35,12 +35,13 @@ import type { Ipv4Addr } from '../wire/addr.ts';
 import { assert } from '../wire/result.ts';
 import type { GroupConfig, KeepSameServer } from './types.ts';
 
-/** Default bound on keep-same-server entries per group. */
+/** Default bound on keep-same-server entries per table (one group, or one scope's groups). */
 export const AFFINITY_ENTRIES_MAX = 65_536;
 /** Expired idle entries removed per call (amortised sweeping; lookups also drop stale entries). */
 export const AFFINITY_SWEEP_MAX = 64;
 
 interface Entry {
+  /** The server of the key's latest link, as the caller names it (the balancer: its address). */
   server: number;
   /** Links from this key in the link table. */
   open: number;
