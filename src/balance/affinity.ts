@@ -16,6 +16,13 @@
  *   (a port-mapper UDP link that expired before the RPC call).
  * - A new link from the key moves the entry to the new link's server (the latest choice wins).
  *
+ * Scope (`keep.scope`, see affinityTables): groups naming the same scope share one table, so an
+ * entry is the client's latest link in any of them and `open` counts its links in all of them.
+ * The balancer records servers by address (the groups' server indexes differ) and follows an
+ * entry only to a server in its own pool that is a candidate now (alive, weight > 0); otherwise
+ * the new link is balanced by the policy. Only the latest server is kept: if it is not in the
+ * group's pool, an older link's server is not tried.
+ *
  * Bounded by `entriesMax`: idle entries expire in the order they became idle (a Map kept in that
  * order, swept a few per call), and when the table is full the oldest idle entry is evicted; if
  * every entry still has open links the new key is not recorded (counted in `dropped`). Keeping
@@ -26,14 +33,15 @@
 import type { Duration, Instant } from '../time.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
 import { assert } from '../wire/result.ts';
-import type { KeepSameServer } from './types.ts';
+import type { GroupConfig, KeepSameServer } from './types.ts';
 
-/** Default bound on keep-same-server entries per group. */
+/** Default bound on keep-same-server entries per table (one group, or one scope's groups). */
 export const AFFINITY_ENTRIES_MAX = 65_536;
 /** Expired idle entries removed per call (amortised sweeping; lookups also drop stale entries). */
 export const AFFINITY_SWEEP_MAX = 64;
 
 interface Entry {
+  /** The server of the key's latest link, as the caller names it (the balancer: its address). */
   server: number;
   /** Links from this key in the link table. */
   open: number;
@@ -163,4 +171,31 @@ export class AffinityTable {
   #expired(e: Entry, now: Instant): boolean {
     return e.open === 0 && now - e.idleSince >= this.#timeout;
   }
+}
+
+/**
+ * One table per group: groups with the same `keepSameServer.scope` share one (they must agree on
+ * mode, prefix and timeout), the others get their own.
+ */
+export function affinityTables(groups: readonly GroupConfig[], entriesMax: number = AFFINITY_ENTRIES_MAX): AffinityTable[] {
+  const byScope = new Map<string, { table: AffinityTable; group: string }>();
+  return groups.map((g) => {
+    const k = g.keepSameServer;
+    if (k.mode === 'off' || k.scope === undefined) return new AffinityTable(k, entriesMax);
+    const prev = byScope.get(k.scope);
+    if (prev === undefined) {
+      const table = new AffinityTable(k, entriesMax);
+      byScope.set(k.scope, { table, group: g.name });
+      return table;
+    }
+    assert(sameRule(prev.table.keep, k), `keep-same-server scope '${k.scope}': group ${g.name} must have the same mode, prefix and timeout as group ${prev.group}`);
+    return prev.table;
+  });
+}
+
+/** Whether two keep-same-server settings key and expire entries alike. */
+export function sameRule(a: KeepSameServer, b: KeepSameServer): boolean {
+  if (a.mode === 'off' || b.mode === 'off') return a.mode === b.mode;
+  if (a.mode !== b.mode || a.timeout !== b.timeout) return false;
+  return a.mode !== 'subnet' || b.mode !== 'subnet' || a.prefixLen === b.prefixLen;
 }

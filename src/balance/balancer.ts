@@ -6,7 +6,8 @@
  *    ones if any, else the Pending ones, else the Dead ones (a group whose servers are all dead
  *    still answers with one of them). No server with weight > 0 besides `exclude`: undefined.
  * 2. Keep-same-server (slides 31-32, rule in affinity.ts): if the client (or its subnet) has a
- *    valid entry and that server is a candidate, it is the answer.
+ *    valid entry (from this group, or any group of its scope) and that server's address is a
+ *    candidate here, it is the answer.
  * 3. The policy, over the candidates:
  *    - round-robin, unweighted: the first candidate at or after the cursor, in index order
  *      (the cursor is one past the previous policy pick), so 0, 1, 2, 0, 1, 2...
@@ -61,6 +62,8 @@ export interface BalancerOptions {
   readonly initialState?: ServerState;
   /** Bound on keep-same-server entries (default AFFINITY_ENTRIES_MAX). */
   readonly affinityEntriesMax?: number;
+  /** A keep-same-server table shared with other groups of the same scope (see affinityTables). */
+  readonly affinity?: AffinityTable;
 }
 
 /** The client end of a new link. */
@@ -129,7 +132,7 @@ export class GroupBalancer implements LoadEvents {
     this.#counter = new Float64Array(n);
     this.#reported = new Uint8Array(n);
     this.#rrCurrent = new Float64Array(n);
-    this.#affinity = new AffinityTable(cfg.keepSameServer, opts.affinityEntriesMax);
+    this.#affinity = opts.affinity ?? new AffinityTable(cfg.keepSameServer, opts.affinityEntriesMax);
     this.#cand = new Int32Array(n);
     this.#isCand = new Uint8Array(n);
     this.#num = new Float64Array(n);
@@ -144,7 +147,7 @@ export class GroupBalancer implements LoadEvents {
     this.#tick(now);
     this.#open[server] = (this.#open[server] as number) + 1;
     this.#openedWindow.add(server, 1, now);
-    if (clientAddr !== undefined) this.#affinity.opened(clientAddr, server, now);
+    if (clientAddr !== undefined) this.#affinity.opened(clientAddr, this.config.servers[server]!.addr, now);
   }
 
   /** A link to `server` left the link table (closed, expired, or remapped away). */
@@ -258,8 +261,14 @@ export class GroupBalancer implements LoadEvents {
     if (tier === undefined) return this.#decided(-1, 'no-server');
 
     if (this.#affinity.enabled) {
+      // Entries hold server addresses (a scope's groups index their servers differently).
       const sticky = this.#affinity.lookup(client.addr, now);
-      if (sticky !== undefined && this.#isCand[sticky] === 1) return this.#decided(sticky, 'affinity');
+      if (sticky !== undefined) {
+        for (let j = 0; j < this.#candCount; j++) {
+          const c = this.#cand[j] as number;
+          if (this.config.servers[c]!.addr === sticky) return this.#decided(c, 'affinity');
+        }
+      }
     }
 
     const server = this.#byPolicy();

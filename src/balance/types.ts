@@ -20,9 +20,15 @@ export type PolicyName = (typeof POLICIES)[number];
 export type KeepSameServer =
   | { readonly mode: 'off' }
   /** Related links from the same client address go to the same server while one is in the table. */
-  | { readonly mode: 'client'; readonly timeout: Duration }
+  | { readonly mode: 'client'; readonly timeout: Duration; readonly scope?: string }
   /** The same, for every client in the same subnet (prefix length). */
-  | { readonly mode: 'subnet'; readonly prefixLen: number; readonly timeout: Duration };
+  | { readonly mode: 'subnet'; readonly prefixLen: number; readonly timeout: Duration; readonly scope?: string };
+/*
+ * `scope`: groups naming the same scope share one keep-same-server table, so a client's link in
+ * any of them counts (slide 31: "any link from same client ... in the SG internal link table"),
+ * e.g. a port-mapper group (UDP 111) and an RPC group (2345) on one VIP. Without it a group
+ * follows only its own links. Groups in one scope must agree on mode, prefix and timeout.
+ */
 
 export interface ServerConfig {
   readonly name: string;

@@ -20,6 +20,7 @@
  * timeouts. The table is bounded; a full table drops the new link with a counter and a trace.
  */
 
+import { affinityTables } from '../balance/affinity.ts';
 import { GroupBalancer } from '../balance/balancer.ts';
 import type { GroupConfig, ServerState } from '../balance/types.ts';
 import { LinkTable } from '../nat/linktable.ts';
@@ -172,7 +173,8 @@ export class SgNode implements Endpoint {
     this.#pub = { cfg: cfg.public, mask: mask(cfg.public.prefixLen), slot: 0 };
     this.#priv = { cfg: cfg.private, mask: mask(cfg.private.prefixLen), slot: 1 };
     this.links = new LinkTable({ linksMax: cfg.linksMax });
-    this.balancers = cfg.groups.map((g) => new GroupBalancer(g));
+    const affinity = affinityTables(cfg.groups); // keep-same-server scopes share a table
+    this.balancers = cfg.groups.map((g, gi) => new GroupBalancer(g, { affinity: affinity[gi]! }));
     this.#countPackets = cfg.groups.map((g) => g.policy === 'packets');
     cfg.groups.forEach((g, gi) => {
       let ports = this.#groupsByVip.get(g.vip);

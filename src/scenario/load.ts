@@ -13,6 +13,8 @@ import { LineCounter, parseDocument, type Document, type Node as YamlNode } from
 import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
 import { formatDuration, type Duration } from '../time.ts';
 import type { HealthConfig } from '../health/types.ts';
+import { sameRule } from '../balance/affinity.ts';
+import type { KeepSameServer } from '../balance/types.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
@@ -137,7 +139,7 @@ export interface ClusterGroupModel {
   readonly port: number | 'all';
   readonly policy: 'round-robin' | 'connections' | 'packets' | 'counter';
   readonly weighted: boolean;
-  readonly keepSameServer: { readonly mode: 'off' } | { readonly mode: 'client'; readonly timeout: Duration } | { readonly mode: 'subnet'; readonly prefixLen: number; readonly timeout: Duration };
+  readonly keepSameServer: KeepSameServer;
   readonly loadWindow: Duration;
   readonly loadFromTotals: boolean;
   readonly servers: readonly ClusterServerModel[];
@@ -654,6 +656,7 @@ class Resolver {
     const privSeg = new Set(nodes.map((n) => n.privateSegment));
     const groupNames = new Set<string>();
     const vipPorts = new Set<string>();
+    const scopes = new Map<string, { group: string; keep: KeepSameServer }>(); // keep-same-server scopes
     const groups: ClusterGroupModel[] = c.groups.map((g, gi) => {
       const base: PathSeg[] = ['cluster', 'groups', gi];
       if (groupNames.has(g.name)) this.rep.at([...base, 'name'], `duplicate group name '${g.name}'`);
@@ -664,8 +667,14 @@ class Resolver {
       vipPorts.add(key);
       const ks = g['keep-same-server'];
       let keep: ClusterGroupModel['keepSameServer'] = { mode: 'off' };
-      if (ks && ks.mode === 'client') keep = { mode: 'client', timeout: this.dur(ks.timeout, [...base, 'keep-same-server', 'timeout']) ?? (0 as Duration) };
-      else if (ks && ks.mode === 'subnet') keep = { mode: 'subnet', prefixLen: ks.prefix, timeout: this.dur(ks.timeout, [...base, 'keep-same-server', 'timeout']) ?? (0 as Duration) };
+      const scope = ks && ks.mode !== 'off' && ks.scope !== undefined ? { scope: ks.scope } : {};
+      if (ks && ks.mode === 'client') keep = { mode: 'client', timeout: this.dur(ks.timeout, [...base, 'keep-same-server', 'timeout']) ?? (0 as Duration), ...scope };
+      else if (ks && ks.mode === 'subnet') keep = { mode: 'subnet', prefixLen: ks.prefix, timeout: this.dur(ks.timeout, [...base, 'keep-same-server', 'timeout']) ?? (0 as Duration), ...scope };
+      if (keep.mode !== 'off' && keep.scope !== undefined) {
+        const first = scopes.get(keep.scope);
+        if (first === undefined) scopes.set(keep.scope, { group: g.name, keep });
+        else if (!sameRule(first.keep, keep)) this.rep.at([...base, 'keep-same-server'], `scope '${keep.scope}' is shared with group ${first.group}, which keys or expires differently: groups in one scope need the same mode, prefix and timeout`);
+      }
       const servers = g.servers.map((s, si) => {
         const h = hosts.get(s.host);
         let addr = 0 as Ipv4Addr;

@@ -173,6 +173,8 @@ export const GroupHealth = Type.Object(
   { ...strict, description: 'Health detection (slides 33-45): thresholds P, T, E, H, M' },
 );
 
+const AffinityScope = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$', description: "Groups naming the same scope share keep-same-server: a client's link in any of them pins its new links in all (e.g. portmapper 111 and RPC 2345)" });
+
 export const ClusterGroup = Type.Object(
   {
     health: Type.Optional(GroupHealth),
@@ -183,8 +185,8 @@ export const ClusterGroup = Type.Object(
     weighted: Type.Optional(Type.Boolean()),
     'keep-same-server': Type.Optional(Type.Union([
       Type.Object({ mode: Type.Literal('off') }, strict),
-      Type.Object({ mode: Type.Literal('client'), timeout: Duration }, strict),
-      Type.Object({ mode: Type.Literal('subnet'), prefix: Type.Integer({ minimum: 0, maximum: 32 }), timeout: Duration }, strict),
+      Type.Object({ mode: Type.Literal('client'), timeout: Duration, scope: Type.Optional(AffinityScope) }, strict),
+      Type.Object({ mode: Type.Literal('subnet'), prefix: Type.Integer({ minimum: 0, maximum: 32 }), timeout: Duration, scope: Type.Optional(AffinityScope) }, strict),
     ])),
     'load-window': Type.Optional(Duration),
     'load-from-totals': Type.Optional(Type.Boolean({ description: 'Balance on totals, not recent change (shows the bombing problem of slide 30)' })),
