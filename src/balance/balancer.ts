@@ -19,7 +19,9 @@
  *      With `loadFromTotals`: the fewest links open now (classic least-connections, which bombs
  *      a newcomer: kept to show the difference).
  *    - packets: the fewest packets (both directions, as the engine reports them) within the load
- *      window; with `loadFromTotals`, since the server joined.
+ *      window, a link opened in the window counting as at least the pool's packets per link (see
+ *      #expectPackets: a link's packets arrive over its life, so a newcomer would look idle);
+ *      with `loadFromTotals`, the packets since the server joined.
  *    - counter: the lowest external counter last reported by the server (the value holds until
  *      the next report; `loadFromTotals` does not apply). A server that has not reported since it
  *      joined counts as the mean of the reporting candidates' loads (0 if none report): it is not
