@@ -20,7 +20,9 @@
  *      With `loadFromTotals`: the fewest links open now (classic least-connections, which bombs
  *      a newcomer: kept to show the difference).
  *    - packets: the fewest packets (both directions, as the engine reports them) within the load
- *      window; with `loadFromTotals`, since the server joined.
+ *      window, a link opened in the window counting as at least the pool's packets per link (see
+ *      #expectPackets: a link's packets arrive over its life, so a newcomer would look idle);
+ *      with `loadFromTotals`, the packets since the server joined.
  *    - counter: the lowest external counter last reported by the server (the value holds until
  *      the next report; `loadFromTotals` does not apply). A server that has not reported since it
  *      joined counts as the mean of the reporting candidates' loads (0 if none report): it is not
@@ -464,6 +466,7 @@ export class GroupBalancer implements LoadEvents {
       }
       this.#num[c] = num;
     }
+    if (policy === 'packets' && !totals) this.#expectPackets(k);
     if (policy === 'counter') {
       const mean = reportedCount === 0 ? 0 : reportedSum / reportedCount;
       for (let j = 0; j < this.#candCount; j++) {
@@ -475,6 +478,37 @@ export class GroupBalancer implements LoadEvents {
       }
     }
     this.#scored = true;
+  }
+
+  /**
+   * Packets policy: a link's packets reach the window over its life (a long request's response
+   * comes at its end), so a server that just joined looks idle while its links ramp up. Count each
+   * link opened in the window at no less than the pool's packets per link over the same buckets:
+   * load = max(packets, links opened * pool packets / pool links opened). The pool's figure comes
+   * from the candidates that joined at least a load window ago (their windows hold whole link
+   * lives), or from all candidates when none did. A server whose links really carry more traffic
+   * keeps its measured count; with no link opened yet, packets alone.
+   */
+  #expectPackets(k: number): void {
+    const settledBefore = this.#now - this.config.loadWindow;
+    let packets = 0;
+    let links = 0;
+    for (let pass = 0; pass < 2 && links === 0; pass++) {
+      packets = 0;
+      for (let j = 0; j < this.#candCount; j++) {
+        const c = this.#cand[j] as number;
+        if (pass === 0 && (this.#since[c] as number) > settledBefore) continue;
+        packets += this.#num[c] as number;
+        links += this.#openedWindow.sum(c, k);
+      }
+    }
+    if (links === 0) return;
+    const perLink = packets / links;
+    for (let j = 0; j < this.#candCount; j++) {
+      const c = this.#cand[j] as number;
+      const expected = this.#openedWindow.sum(c, k) * perLink;
+      if (expected > (this.#num[c] as number)) this.#num[c] = expected;
+    }
   }
 
   /** The candidate with the lowest num / den; ties: first at or after the cursor. */

@@ -264,6 +264,69 @@ describe('packets', () => {
     expect(b.pick(at(10.5), CLIENT)).toBe(0); // 0 vs 10
   });
 
+  /**
+   * Long requests (slide 30's bombing, for a server that comes back): every 10 ms a new link sends
+   * `start` packets at once and `end` packets when it closes `life` seconds later. `rejoiner` is
+   * Dead in [4 s, 6 s); the result is the servers picked in [6 s, 8 s), or in [2 s, 9 s) when no
+   * server leaves (`rejoiner` -1).
+   */
+  function rejoin(policy: PolicyName, life: number, start: number, end: (server: number) => number, rejoiner = 3): string {
+    const b = balancer(policy, [1, 1, 1, 1], { loadWindow: seconds(2) });
+    const pending: { at: number; server: number }[] = [];
+    let out = '';
+    for (let step = 0; step < 900; step++) {
+      const t = step / 100;
+      while (pending.length > 0 && (pending[0] as { at: number }).at <= t + 1e-9) {
+        const p = pending.shift() as { at: number; server: number };
+        b.packets(p.server, end(p.server), at(t));
+        b.linkClosed(p.server, at(t));
+      }
+      if (step === 400 && rejoiner >= 0) b.setState(rejoiner, 'dead', at(t));
+      if (step === 600 && rejoiner >= 0) b.setState(rejoiner, 'alive', at(t));
+      const s = b.pick(at(t), CLIENT) as number;
+      b.linkOpened(s, at(t));
+      b.packets(s, start, at(t));
+      pending.push({ at: t + life, server: s });
+      if (rejoiner >= 0 ? step >= 600 && step < 800 : step >= 200) out += NAMES[s];
+    }
+    return out;
+  }
+
+  it('a server that rejoins a group of long requests gets its fair share, not every link (fair + 10 points)', () => {
+    // Its window holds only its links' first packets for a whole link life: on the raw count it
+    // looked half as loaded and took about 3/5 of the new links.
+    for (const policy of ['packets', 'connections'] as const) {
+      const seq = rejoin(policy, 2, 4, () => 4);
+      expect(count(seq, 'd') / seq.length, policy).toBeLessThanOrEqual(0.35);
+      expect(count(seq, 'd') / seq.length, policy).toBeGreaterThanOrEqual(0.15);
+    }
+    // Links that outlive the window: no window sees their ends, the newcomer's nor the others'.
+    const held = rejoin('packets', 5, 4, () => 4);
+    expect(count(held, 'd') / held.length).toBeLessThanOrEqual(0.35);
+  });
+
+  it('a server whose links carry more packets gets fewer links', () => {
+    // a's responses are 5 times as big (42 packets a link against 10). On the raw window the
+    // lag made a's load swing (nothing while its big responses were in the window, a burst of
+    // links once they left): 174 links against 182, 182, 162 in [2 s, 9 s). Counting its new
+    // links at the pool's rate damps the burst: 126 against 192, 191, 191.
+    const seq = rejoin('packets', 0.5, 2, (s) => (s === 0 ? 40 : 8), -1);
+    expect(count(seq, 'a')).toBeLessThan(0.8 * count(seq, 'b'));
+    expect(count(seq, 'a')).toBeGreaterThan(0);
+  });
+
+  it('explains the expected load: links opened in the window at the pool rate per link', () => {
+    const b = balancer('packets', [1, 1], { loadWindow: seconds(2) });
+    b.linkOpened(0, at(0));
+    b.packets(0, 10, at(0));
+    b.linkOpened(0, at(0.5));
+    b.packets(0, 10, at(0.5));
+    b.linkOpened(1, at(0.5));
+    b.packets(1, 1, at(0.5)); // b's link has sent 1 packet so far; the pool's rate is 21 / 3 = 7
+    expect(b.pick(at(1), CLIENT)).toBe(1);
+    expect(b.explainLast()).toMatchObject({ 'load.a': 20, 'load.b': 7 });
+  });
+
   it('with totals old traffic counts for ever', () => {
     const b = balancer('packets', [1, 1], { loadFromTotals: true });
     b.packets(0, 1_000, at(0));
