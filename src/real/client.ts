@@ -73,13 +73,13 @@ function statusOf(e: NodeJS.ErrnoException): Status {
 }
 
 /** One request; resolves with its status and the server that answered (http). */
-function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): Promise<{ status: Status; server?: string; bytes?: number }> {
+function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): Promise<{ status: Status; server?: string; bytes?: number; rttUs?: number }> {
   const host = formatIpv4(w.to as Ipv4Addr);
   const port = w.port ?? 80;
   const r = w.request;
   return new Promise((resolve) => {
     let settled = false;
-    const done = (v: { status: Status; server?: string; bytes?: number }) => {
+    const done = (v: { status: Status; server?: string; bytes?: number; rttUs?: number }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -120,7 +120,7 @@ function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): 
           break;
         }
         // The pinger's own timeout is the request's (the outer timer is a backstop).
-        void pinger.ping(w.to, r.size ?? 56, timeoutMs).then((p) => done({ status: p.status, ...(p.bytes !== undefined ? { bytes: p.bytes } : {}) }));
+        void pinger.ping(w.to, r.size ?? 56, timeoutMs).then((p) => done({ status: p.status, ...(p.bytes !== undefined ? { bytes: p.bytes } : {}), ...(p.rttUs !== undefined ? { rttUs: p.rttUs } : {}) }));
         break;
       }
       case 'tcp-echo': {
@@ -184,9 +184,11 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void, 
   const sleepUntil = (tUs: number) => new Promise<void>((res) => setTimeout(res, Math.max(0, (tUs - now()) / 1000)));
   const opName = w.request.kind;
   const fire = async () => {
-    const start = now();
+    let start = now();
     const r = await once(w, timeoutMs, opened.pinger);
     const t = now();
+    // A ping's latency is the socket's round trip (send to reply, monotonic), not the promise's.
+    if (r.rttUs !== undefined) start = t - r.rttUs;
     emit(JSON.stringify({ kind: 'request', t, node: w.from, service: w.name, op: opName, status: r.status, start, latency: t - start, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.server ? { server: r.server } : {}) }));
   };
   await sleepUntil(startUs);
