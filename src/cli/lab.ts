@@ -34,16 +34,23 @@ async function readyThenT0(io: Io): Promise<number | undefined> {
 export async function labCommand(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'client') {
-    const { parseClientSpec, runClient } = await import('../real/client.ts');
+    const { parseClientSpec, runClient, openClient } = await import('../real/client.ts');
     const spec = rest[0];
     if (spec === undefined || rest.length !== 1) return usageError('lab', 'usage: sg lab client SPEC-JSON', LAB_USAGE, io);
     const parsed = parseClientSpec(spec);
     if (!parsed.ok) return usageError('lab', `client: bad SPEC-JSON: ${parsed.message}`, LAB_USAGE, io);
+    let opened: ReturnType<typeof openClient>;
+    try {
+      opened = openClient(parsed.spec);
+    } catch (e) {
+      io.err(`sg lab client ${parsed.spec.workload.name}: ${(e as Error).message}\n`);
+      return EXIT.failed;
+    }
     // Without a t0: say 'ready' once loaded and take t0 from the first line of stdin (sg run --real
     // fixes it when every daemon and client is ready).
     const t0 = parsed.spec.t0 ?? (await readyThenT0(io));
     if (t0 === undefined) return usageError('lab', 'sg lab client: no t0 (microseconds) on stdin', LAB_USAGE, io);
-    await runClient({ ...parsed.spec, t0 }, (line) => io.out(`${line}\n`));
+    await runClient({ ...parsed.spec, t0 }, (line) => io.out(`${line}\n`), opened);
     return EXIT.ok;
   }
   if (sub === 'serve') {

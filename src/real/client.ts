@@ -4,17 +4,20 @@
  * simulator's workload generator, writing one `request` trace event per request to stdout as JSON
  * Lines, stamped in CLOCK_MONOTONIC µs since the lab's t0 (the daemons' clock). Request kinds:
  * http (GET, the body names the server), bulk (`GET <size>`, the bytes counted), tcp-echo and
- * udp-echo (`size` bytes out and back), ping (the system's ping, one echo). Not yet: rpc and
- * multicast.
+ * udp-echo (`size` bytes out and back), ping (one ICMP echo from the client's own ICMP socket,
+ * `icmp.ts`: no process is spawned, the round trip is the socket's). Closed-loop users think
+ * between requests (`think:`, drawn as the simulator draws it) and each issues its first request
+ * at the workload's start even when the client woke after the stop (a busy machine, a short
+ * window): the simulator issues it then, so the lab does too. Not yet: rpc and multicast.
  */
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { spawn } from 'node:child_process';
 import type { WorkloadModel } from '../scenario/load.ts';
 import { Rng } from '../rng.ts';
 import { formatIpv4, type Ipv4Addr } from '../wire/addr.ts';
 import { monotonicUs } from './engine-worker.ts';
+import { Pinger } from './icmp.ts';
 
 export interface ClientSpec {
   readonly workload: WorkloadModel;
@@ -70,13 +73,13 @@ function statusOf(e: NodeJS.ErrnoException): Status {
 }
 
 /** One request; resolves with its status and the server that answered (http). */
-function once(w: WorkloadModel, timeoutMs: number): Promise<{ status: Status; server?: string; bytes?: number }> {
+function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): Promise<{ status: Status; server?: string; bytes?: number; rttUs?: number }> {
   const host = formatIpv4(w.to as Ipv4Addr);
   const port = w.port ?? 80;
   const r = w.request;
   return new Promise((resolve) => {
     let settled = false;
-    const done = (v: { status: Status; server?: string; bytes?: number }) => {
+    const done = (v: { status: Status; server?: string; bytes?: number; rttUs?: number }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -112,9 +115,12 @@ function once(w: WorkloadModel, timeoutMs: number): Promise<{ status: Status; se
         break;
       }
       case 'ping': {
-        const p = spawn('ping', ['-c', '1', '-n', '-q', '-W', String(Math.max(1, Math.ceil(timeoutMs / 1000))), '-s', String(r.size ?? 56), host], { stdio: 'ignore' });
-        p.on('exit', (code) => done({ status: code === 0 ? 'ok' : code === 1 ? 'timeout' : 'unreachable' }));
-        cancel = () => p.kill('SIGKILL');
+        if (pinger === undefined) {
+          done({ status: 'error' });
+          break;
+        }
+        // The pinger's own timeout is the request's (the outer timer is a backstop).
+        void pinger.ping(w.to, r.size ?? 56, timeoutMs).then((p) => done({ status: p.status, ...(p.bytes !== undefined ? { bytes: p.bytes } : {}), ...(p.rttUs !== undefined ? { rttUs: p.rttUs } : {}) }));
         break;
       }
       case 'tcp-echo': {
@@ -150,10 +156,27 @@ function once(w: WorkloadModel, timeoutMs: number): Promise<{ status: Status; se
   });
 }
 
+/**
+ * What the workload needs opened before it says 'ready' (an ICMP socket for ping); throws an
+ * Error saying what is missing, so `sg lab client` fails at start, not at the first request.
+ */
+export function openClient(spec: Pick<ClientSpec, 'workload' | 'seed'>): { readonly pinger?: Pinger } {
+  // The echo id the simulator draws (a raw socket sends it; a datagram socket's is the kernel's).
+  return spec.workload.request.kind === 'ping' ? { pinger: new Pinger(workloadRng(spec).int(1, 0xffff)) } : {};
+}
+
+/** The simulator's random stream for this workload (sim/workload.ts: world.rngFor('workload:NAME')). */
+function workloadRng(spec: Pick<ClientSpec, 'workload' | 'seed'>): Rng {
+  return Rng.fromSeed(spec.seed).split(`workload:${spec.workload.name}`);
+}
+
 /** Run the workload to its stop time (plus its timeout); `emit` gets each request event. */
-export async function runClient(spec: ClientSpec, emit: (line: string) => void): Promise<void> {
+export async function runClient(spec: ClientSpec, emit: (line: string) => void, opened: { readonly pinger?: Pinger } = openClient(spec)): Promise<void> {
   const w = spec.workload;
-  const rng = Rng.fromSeed(spec.seed).split(`client:${w.name}`);
+  // The simulator's stream, drawn in its order (the echo id first, then the arrival gaps or the
+  // think times), so an open-loop workload issues the simulator's requests at its times.
+  const rng = workloadRng(spec);
+  rng.int(1, 0xffff);
   const now = () => monotonicUs() - spec.t0;
   const startUs = w.start ?? 0;
   const stopUs = w.stop ?? Number.POSITIVE_INFINITY;
@@ -161,9 +184,11 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void):
   const sleepUntil = (tUs: number) => new Promise<void>((res) => setTimeout(res, Math.max(0, (tUs - now()) / 1000)));
   const opName = w.request.kind;
   const fire = async () => {
-    const start = now();
-    const r = await once(w, timeoutMs);
+    let start = now();
+    const r = await once(w, timeoutMs, opened.pinger);
     const t = now();
+    // A ping's latency is the socket's round trip (send to reply, monotonic), not the promise's.
+    if (r.rttUs !== undefined) start = t - r.rttUs;
     emit(JSON.stringify({ kind: 'request', t, node: w.from, service: w.name, op: opName, status: r.status, start, latency: t - start, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.server ? { server: r.server } : {}) }));
   };
   await sleepUntil(startUs);
@@ -174,17 +199,26 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void):
     const rate = w.arrival.rate;
     let next = startUs;
     for (;;) {
-      next += Math.max(1, Math.round((-Math.log(1 - rng.float()) / rate) * 1e6));
+      next += Math.max(1, Math.round(rng.exponential(1_000_000 / rate)));
       if (next >= stopUs) break;
       await sleepUntil(next);
       const p = fire().finally(() => inflight.delete(p));
       inflight.add(p);
     }
   } else {
-    const users = Array.from({ length: w.arrival.users }, async () => {
-      while (now() < stopUs) await fire();
+    const a = w.arrival;
+    // The simulator's user: a request at the start (before the stop, always), then think, and
+    // another while the stop has not come.
+    const think = (): number => (a.think === undefined ? 0 : a.think.kind === 'fixed' ? a.think.d : Math.round(rng.exponential(a.think.mean)));
+    const users = Array.from({ length: a.users }, async () => {
+      do {
+        await fire();
+        const d = think();
+        if (d > 0) await sleepUntil(now() + d);
+      } while (now() < stopUs);
     });
     await Promise.all(users);
   }
   await Promise.all(inflight);
+  opened.pinger?.close();
 }

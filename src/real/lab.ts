@@ -33,6 +33,7 @@ import { formatScenarioError, loadScenario, type Scenario } from '../scenario/lo
 import { monotonicUs, type StartFile } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
 import { SECRET_FILE_MODE } from './secrets.ts';
+import { checkLabTools, labTools } from './tools.ts';
 
 export const LAB_STATE_DIR = '/tmp/sg-lab';
 /**
@@ -190,6 +191,7 @@ http {
 export function labUp(file: string, opts: LabOptions = {}): LabState {
   const log = opts.log ?? (() => {});
   const sc = loadFile(file);
+  checkLabTools(labTools(sc));
   const prefix = opts.prefix ?? `sg${randomBytes(3).toString('hex')}`;
   if (!/^[a-z][a-z0-9]{1,11}$/.test(prefix)) throw new Error(`lab prefix '${prefix}' must be 2-12 lowercase letters and digits, starting with a letter`);
   const dir = `${LAB_STATE_DIR}/${prefix}`;
@@ -215,7 +217,8 @@ function addNs(state: LabState, name: string): string {
   state.namespaces.push(ns);
   saveState(state);
   ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-  inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  // ping_group_range: every group may open ICMP datagram sockets (the clients' ping, icmp.ts).
+  inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.ping_group_range=0 2147483647']);
   return ns;
 }
 

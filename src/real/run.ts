@@ -29,6 +29,7 @@ import type { Instant } from '../time.ts';
 import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, startDaemon, startService, type LabState } from './lab.ts';
 import { monotonicUs } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
+import { checkLabTools, labTools } from './tools.ts';
 
 export interface RealRunOptions {
   readonly trace?: string;
@@ -109,6 +110,8 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   const loaded = loadScenario(readFileSync(file, 'utf8'), file);
   if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
   const sc = loaded.scenario;
+  // Every program the run will start, before anything is built (--pcap: dumpcap too).
+  checkLabTools(labTools(sc, { pcap: opts.pcap !== undefined }));
   const nodes = new Set((sc.cluster?.nodes ?? []).map((n) => n.name));
   // A restarted node's daemon is started ahead (a standby, bound and waiting), so the restart
   // takes milliseconds, as in the simulator, and not a Node start-up.
