@@ -241,7 +241,7 @@ describe('UDP port tests configured from a scenario (slide 38)', () => {
       () => undefined,
     ];
     const sent = run(m, at(3), (p) => answers[p.server]!(p));
-    expect(new Set(sent.filter((s) => s.p.port === 53).map((s) => s.p.kind))).toEqual(new Set(['udp']));
+    expect(new Set(sent.filter((s) => s.p.port === 7).map((s) => s.p.kind))).toEqual(new Set(['udp']));
     expect(new Set(sent.filter((s) => s.p.kind === 'tcp-closed').map((s) => s.p.server))).toEqual(new Set([2, 3]));
     expect([0, 1, 2, 3].map((i) => m.state(i))).toEqual(['alive', 'dead', 'alive', 'dead']);
   });
