@@ -693,6 +693,7 @@ class Resolver {
         const zero = 0 as Duration;
         health = {
           keyports: h.keyports,
+          ...(h['udp-keyports'] !== undefined ? { udpKeyports: h['udp-keyports'] } : {}),
           ...(h.snoop ? { snoop: { P: h.snoop.P, T: this.dur(h.snoop.T, [...hp, 'snoop', 'T']) ?? zero } } : {}),
           ...(h.porttest ? { porttest: { interval: this.dur(h.porttest.interval, [...hp, 'porttest', 'interval']) ?? zero, jitter: h.porttest.jitter ?? 0.1, timeout: this.positive(h.porttest.timeout, [...hp, 'porttest', 'timeout']) ?? zero, E: h.porttest.E } } : {}),
           ...(h.heartbeat ? { heartbeat: { H: this.positive(h.heartbeat.H, [...hp, 'heartbeat', 'H']) ?? zero } } : {}),
@@ -701,6 +702,9 @@ class Resolver {
           slowStart: this.dur(h['slow-start'], [...hp, 'slow-start']) ?? zero,
           ...(h.panic !== undefined ? { panicThreshold: h.panic } : {}),
         };
+        (h['udp-keyports'] ?? []).forEach((p, i) => {
+          if (!h.keyports.includes(p)) this.rep.at([...hp, 'udp-keyports', i], `udp keyport ${p} is not in keyports [${h.keyports.join(', ')}]`);
+        });
         if (h.porttest && (health.porttest?.interval ?? 0) <= 0) this.rep.at([...hp, 'porttest', 'interval'], 'interval must be positive');
         if (h.porttest && (health.porttest?.timeout ?? 0) > 0 && (health.porttest?.timeout ?? 0) >= (health.porttest?.interval ?? 0)) this.rep.at([...hp, 'porttest', 'timeout'], 'timeout must be shorter than the interval');
       }

@@ -162,6 +162,7 @@ export const ClusterNode = Type.Object(
 export const GroupHealth = Type.Object(
   {
     keyports: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { minItems: 1, maxItems: KEYPORTS_MAX, uniqueItems: true, description: 'Ports that matter; 0 is ICMP echo (slide 36)' }),
+    'udp-keyports': Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: KEYPORTS_MAX, uniqueItems: true, description: 'Keyports that are UDP services: port tests send them a datagram (reply alive, ICMP port unreachable dead, silence asks the host with a SYN to a closed TCP port, slide 38); the others are probed with a TCP SYN' })),
     snoop: Type.Optional(Type.Object({ P: Type.Integer({ minimum: 0, maximum: HEALTH_COUNT_MAX }), T: Duration }, strict)),
     porttest: Type.Optional(Type.Object({ interval: Duration, jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })), timeout: Duration, E: Type.Integer({ minimum: 0, maximum: HEALTH_COUNT_MAX }) }, strict)),
     heartbeat: Type.Optional(Type.Object({ H: Duration }, strict)),

@@ -5,6 +5,8 @@ import { TRANSITIONS, transition } from '../../src/health/machine.ts';
 import { CLOSED_PROBE_PORT, HealthMonitor, RAMP_START } from '../../src/health/monitor.ts';
 import type { HealthConfig, ProbeOutcome, ProbeRequest, StateChange } from '../../src/health/types.ts';
 import { instant, millis, seconds, type Instant } from '../../src/time.ts';
+import { formatScenarioError, loadScenario } from '../../src/scenario/load.ts';
+import { readFileSync } from 'node:fs';
 
 const at = (s: number): Instant => instant(Math.round(s * 1_000_000));
 const T0 = at(0);
@@ -220,6 +222,28 @@ describe('port test (slides 38-40)', () => {
       expect(sent.map((s) => s.p.kind)).toEqual(['udp']);
       expect(m.state(0)).toBe('alive');
     });
+  });
+});
+
+describe('UDP port tests configured from a scenario (slide 38)', () => {
+  it("health-udp.yaml's udp-keyports make the monitor probe UDP: the four answers give alive, dead, alive, dead", () => {
+    const r = loadScenario(readFileSync('scenarios/health-udp.yaml', 'utf8'), 'health-udp.yaml');
+    expect(r.ok ? [] : r.errors.map(formatScenarioError)).toEqual([]);
+    if (!r.ok) return;
+    const g = r.scenario.cluster!.groups[0]!;
+    const m = new HealthMonitor(g.health!, g.servers.length, { now: T0, seed: 1 });
+    // rs1 replies; rs2's kernel answers ICMP port unreachable; rs3 is silent but its host RSTs
+    // the SYN to closed port 1; rs4's host is down and answers nothing.
+    const answers: ((p: ProbeRequest) => ProbeOutcome | undefined)[] = [
+      () => 'alive',
+      (p) => (p.kind === 'udp' ? 'unreachable' : 'refused'),
+      (p) => (p.kind === 'udp' ? undefined : 'refused'),
+      () => undefined,
+    ];
+    const sent = run(m, at(3), (p) => answers[p.server]!(p));
+    expect(new Set(sent.filter((s) => s.p.port === 7).map((s) => s.p.kind))).toEqual(new Set(['udp']));
+    expect(new Set(sent.filter((s) => s.p.kind === 'tcp-closed').map((s) => s.p.server))).toEqual(new Set([2, 3]));
+    expect([0, 1, 2, 3].map((i) => m.state(i))).toEqual(['alive', 'dead', 'alive', 'dead']);
   });
 });
 

@@ -144,6 +144,16 @@ describe('errors point at the line and path', () => {
     expect(e.some((x) => x.includes("topology.hosts.b!: unknown key"))).toBe(true);
   });
 
+  it('udp-keyports (slide 38) reach the health config; one that is not a keyport is an error', () => {
+    const udp = readFileSync('scenarios/health-udp.yaml', 'utf8');
+    const r = loadScenario(udp, 'health-udp.yaml');
+    expect(r.ok && r.scenario.cluster?.groups[0]?.health).toMatchObject({ keyports: [7], udpKeyports: [7] });
+    const none = loadScenario(udp.replace(' udp-keyports: [7],', ''), 'f.yaml');
+    expect(none.ok && none.scenario.cluster?.groups[0]?.health?.udpKeyports).toBeUndefined();
+    expect(errorsOf(udp.replace('[7], udp-keyports: [7]', '[7], udp-keyports: [7, 80]'))).toEqual([expect.stringMatching(/^f\.yaml:\d+:\d+: cluster\.groups\[0\]\.health\.udp-keyports\[1\]: udp keyport 80 is not in keyports \[7\]$/)]);
+    expect(errorsOf(udp.replace('[7], udp-keyports: [7]', '[7], udp-keyports: [0]'))).toEqual([expect.stringMatching(/health\.udp-keyports\[0\]: expected integer to be greater or equal to 1$/)]); // 0 is ICMP echo
+  });
+
   it('several errors are all reported', () => {
     const text = withLine(15, '  - { at: 2s, crash: nobody }').replace('from: b', 'from: c');
     expect(errorsOf(text)).toHaveLength(2);
