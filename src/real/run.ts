@@ -12,7 +12,11 @@
  *   signal, watched-*    SIGHUP, SIGUSR1 / SIGUSR2 to the daemon
  *   clock stall          SIGSTOP, SIGCONT after the stall (a frozen process)
  *   loss, delay, clock rate, server-state, counter: not available here (netem is not in this
- *                        kernel; a host's clock rate cannot be changed): logged and skipped
+ *                        kernel; a host's clock rate cannot be changed): traced as not applied
+ *
+ * Whatever of the scenario does not run here (those faults, link latency, service times, ...:
+ * `notRunInLab` in gaps.ts) is printed at the start and returned as `notRun`, which `sg run
+ * --real` prints beside the results.
  *
  * The daemons' traces, the clients' request events and the faults are merged in time order (one
  * clock: CLOCK_MONOTONIC since the lab's t0) into the simulator's trace format, the same
@@ -29,6 +33,7 @@ import type { Instant } from '../time.ts';
 import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, startDaemon, startService, type LabState } from './lab.ts';
 import { monotonicUs } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
+import { notRunInLab } from './gaps.ts';
 
 export interface RealRunOptions {
   readonly trace?: string;
@@ -59,6 +64,8 @@ export interface LabTiming {
 
 export interface RealRunResult extends RunResult {
   readonly timing: LabTiming;
+  /** What of the scenario did not run in the lab, one line each (gaps.ts). */
+  readonly notRun: readonly string[];
 }
 
 /**
@@ -109,6 +116,8 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   const loaded = loadScenario(readFileSync(file, 'utf8'), file);
   if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
   const sc = loaded.scenario;
+  const notRun = notRunInLab(sc);
+  for (const l of notRun) log(`not run in real mode: ${l}`);
   const nodes = new Set((sc.cluster?.nodes ?? []).map((n) => n.name));
   // A restarted node's daemon is started ahead (a standby, bound and waiting), so the restart
   // takes milliseconds, as in the simulator, and not a Node start-up.
@@ -240,7 +249,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   if (opts.trace !== undefined) writeFileSync(opts.trace, out.join('\n') + '\n');
   const expectations = evaluator.finish(end);
   log(`lab timing: ${formatTiming(timing)}`);
-  return { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged), timing };
+  return { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged), timing, notRun };
 }
 
 /**
@@ -387,7 +396,6 @@ async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: 
       await nft!.run(['delete table bridge sgpart']); // no partition in place: nothing to delete
       return true;
     default:
-      log(`real mode: fault ${a.kind} is not available here; skipped`);
       return `not applied in real mode (${a.kind})`;
   }
 }
