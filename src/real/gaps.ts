@@ -11,8 +11,8 @@ import { formatDuration } from '../time.ts';
 const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo']);
 /** Request kinds the lab's clients send (src/real/client.ts). */
 const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping']);
-/** Fault kinds run by real means (src/real/run.ts applyFault). */
-const LAB_FAULTS = new Set(['crash', 'restart', 'kill', 'hang', 'start', 'link-down', 'link-up', 'partition', 'heal', 'signal', 'watched-down', 'watched-up', 'clock-stall']);
+/** Fault kinds run by real means (src/real/run.ts applyFault; counter: a feedback command, control.ts). */
+const LAB_FAULTS = new Set(['crash', 'restart', 'kill', 'hang', 'start', 'link-down', 'link-up', 'partition', 'heal', 'signal', 'watched-down', 'watched-up', 'clock-stall', 'counter']);
 
 function list(xs: readonly string[], max = 6): string {
   const u = [...new Set(xs)];
@@ -22,7 +22,6 @@ function list(xs: readonly string[], max = 6): string {
 /** Each element of `sc` that real mode does not run (or runs differently), as a printable line. */
 export function notRunInLab(sc: Scenario): string[] {
   const out: string[] = [];
-  if (sc.control.length > 0) out.push(`control timeline (${sc.control.length} feedback messages, from ${list(sc.control.map((c) => c.from))}): not sent`);
   const faults = new Map<string, string[]>();
   for (const f of sc.faults) {
     if (LAB_FAULTS.has(f.action.kind)) continue;
