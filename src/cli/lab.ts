@@ -53,6 +53,14 @@ export async function labCommand(argv: readonly string[], io: Io): Promise<numbe
     await runClient({ ...parsed.spec, t0 }, (line) => io.out(`${line}\n`), opened);
     return EXIT.ok;
   }
+  if (sub === 'control') {
+    // A host's sender of the control timeline (src/real/control.ts), started by sg run --real.
+    const { senderMain } = await import('../real/control.ts');
+    if (rest.length !== 1) return usageError('lab', 'usage: sg lab control SPEC-JSON', LAB_USAGE, io);
+    const problem = await senderMain(rest[0]!, (line) => io.out(`${line}\n`));
+    if (problem !== undefined) return usageError('lab', `control: ${problem}`, LAB_USAGE, io);
+    return EXIT.ok;
+  }
   if (sub === 'serve') {
     const [kind, port, flag, name] = rest;
     if (kind === undefined || port === undefined || flag !== '--name' || name === undefined) return usageError('lab', 'usage: sg lab serve KIND PORT --name HOST', LAB_USAGE, io);

@@ -17,6 +17,7 @@ import { SCENARIO_DURATION_MAX_US } from '../scenario/limits.ts';
 import { openSink, readScenario, type FileSink } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
+import { formatNotRun } from '../real/gaps.ts';
 
 export const RUN_USAGE = `usage: sg run <scenario.yaml> [options]
 
@@ -68,7 +69,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     const { runReal } = await import('../real/run.ts');
     // A report needs the trace: keep it in a temporary file when --trace was not given.
     const realTrace = v.trace ?? (v.report !== undefined ? join(mkdtempSync(join(tmpdir(), 'sg-real-')), 'trace.jsonl') : undefined);
-    let result: RunResult;
+    let result: RunResult & { readonly notRun?: readonly string[] };
     try {
       result = await runReal(file, { ...(realTrace !== undefined ? { trace: realTrace } : {}), ...(v.pcap !== undefined ? { pcap: v.pcap } : {}), keepLogs: v['keep-logs'] === true, log: (l) => io.err(`${l}\n`) });
     } catch (e) {
@@ -77,7 +78,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     }
     if (v.report !== undefined && realTrace !== undefined) await writeReportFile(v.report, readFileSync(realTrace, 'utf8'), file, result);
     if (v.json) io.out(JSON.stringify({ file, real: true, ...result, trace: v.trace ?? null }, null, 2) + '\n');
-    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap, report: v.report }).replace(/: simulated /, ': real '));
+    else io.out(formatResult(file, result, { quiet: v.quiet ?? false, trace: v.trace, pcap: v.pcap, report: v.report }).replace(/: simulated /, ': real ') + formatNotRun(result.notRun ?? []));
     return result.passed ? EXIT.ok : EXIT.failed;
   }
   let seed: number | undefined;

@@ -11,8 +11,15 @@
  *   partition / heal     nftables rules on the lab's bridges dropping frames between the sides
  *   signal, watched-*    SIGHUP, SIGUSR1 / SIGUSR2 to the daemon
  *   clock stall          SIGSTOP, SIGCONT after the stall (a frozen process)
- *   loss, delay, clock rate, server-state, counter: not available here (netem is not in this
- *                        kernel; a host's clock rate cannot be changed): logged and skipped
+ *   counter              `set server G/S counter V` from the server's host (control.ts)
+ *   loss, delay, clock rate, server-state: not available here (netem is not in this kernel; a
+ *                        host's clock rate cannot be changed): traced as not applied
+ *
+ * The scenario's `control:` timeline is sent from its hosts' namespaces (control.ts).
+ *
+ * Whatever of the scenario does not run here (those faults, link latency, service times, ...:
+ * `notRunInLab` in gaps.ts) is printed at the start and returned as `notRun`, which `sg run
+ * --real` prints beside the results.
  *
  * The daemons' traces, the clients' request events and the faults are merged in time order (one
  * clock: CLOCK_MONOTONIC since the lab's t0) into the simulator's trace format, the same
@@ -30,6 +37,8 @@ import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, 
 import { monotonicUs } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
 import { checkLabTools, labTools } from './tools.ts';
+import { notRunInLab } from './gaps.ts';
+import { controlSenders } from './control.ts';
 
 export interface RealRunOptions {
   readonly trace?: string;
@@ -60,6 +69,8 @@ export interface LabTiming {
 
 export interface RealRunResult extends RunResult {
   readonly timing: LabTiming;
+  /** What of the scenario did not run in the lab, one line each (gaps.ts). */
+  readonly notRun: readonly string[];
 }
 
 /**
@@ -112,6 +123,9 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   const sc = loaded.scenario;
   // Every program the run will start, before anything is built (--pcap: dumpcap too).
   checkLabTools(labTools(sc, { pcap: opts.pcap !== undefined }));
+  const notRun = notRunInLab(sc);
+  for (const l of notRun) log(`not run in real mode: ${l}`);
+  const senders = controlSenders(sc); // throws (before any lab) on a counter fault it cannot sign
   const nodes = new Set((sc.cluster?.nodes ?? []).map((n) => n.name));
   // A restarted node's daemon is started ahead (a standby, bound and waiting), so the restart
   // takes milliseconds, as in the simulator, and not a Node start-up.
@@ -164,15 +178,37 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
       });
       clients.push(c);
     }
+    // The control timeline and counter faults: a sender per host (control.ts), ready like a client.
+    for (const [j, spec] of senders.entries()) {
+      const k = sc.workloads.length + j;
+      const c = spawn('ip', ['netns', 'exec', nsName(lab.prefix, spec.host), process.execPath, SG_BIN, 'lab', 'control', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let buf = '';
+      c.stdout!.setEncoding('utf8');
+      c.stdout!.on('data', (d: string) => {
+        buf += d;
+        const parts = buf.split('\n');
+        buf = parts.pop() ?? '';
+        for (const p of parts) {
+          if (p === 'ready') ready.add(k);
+          else if (p.startsWith('{"kind":"ctl-sent"')) {
+            // The bytes of a replayed message: to the sender that replays them.
+            const of = (JSON.parse(p) as { index: number }).index;
+            senders.forEach((s, i) => s.entries.some((e) => e.kind === 'replay' && e.of === of) && clients[sc.workloads.length + i]?.stdin?.write(`${p}\n`));
+          } else if (p !== '') lines.push(p);
+        }
+      });
+      clients.push(c);
+    }
+    if (senders.length > 0) log(`lab ${lab.prefix}: control timeline and counter faults sent from ${senders.map((s) => s.host).join(', ')}`);
     const since = performance.now();
     if (!(await until(() => ready.size === clients.length || clients.some((c) => c.exitCode !== null), LAB_READY_TIMEOUT_MS)) || ready.size < clients.length) {
-      const missing = sc.workloads.filter((_, k) => !ready.has(k)).map((w) => w.name);
+      const missing = [...sc.workloads.map((w) => w.name), ...senders.map((x) => `control sender on ${x.host}`)].filter((_, k) => !ready.has(k));
       throw new Error(`client(s) ${missing.join(', ')} not ready after ${((performance.now() - since) / 1000).toFixed(1)} s (exited or LAB_READY_TIMEOUT_MS)`);
     }
     log(`lab ${lab.prefix}: ${clients.length} clients ready in ${Math.round(performance.now() - since)} ms`);
     // Everything is loaded: the common t0, for the daemons (start files) and the clients.
     const t0 = labStart(lab);
-    for (const c of clients) c.stdin!.end(`${t0}\n`);
+    clients.forEach((c, k) => (k < sc.workloads.length ? c.stdin!.end(`${t0}\n`) : c.stdin!.write(`${t0}\n`)));
     // Faults at their times.
     const stopped = new Set<number>();
     for (const f of [...sc.faults].sort((a, b) => a.at - b.at)) {
@@ -243,7 +279,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   if (opts.trace !== undefined) writeFileSync(opts.trace, out.join('\n') + '\n');
   const expectations = evaluator.finish(end);
   log(`lab timing: ${formatTiming(timing)}`);
-  return { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged), timing };
+  return { scenario: sc.name, seed: sc.seed, end, events: merged.length, expectations, passed: expectations.every((e) => e.pass), workloads: summaries(sc, merged), timing, notRun };
 }
 
 /**
@@ -384,13 +420,14 @@ async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: 
       setTimeout(() => signal(d.pid, 'SIGCONT'), a.duration / 1000);
       return true;
     }
+    case 'counter':
+      return true; // sent by the host's control sender at its time (control.ts)
     case 'partition':
       return partition(sc, a.groups, nft!);
     case 'heal':
       await nft!.run(['delete table bridge sgpart']); // no partition in place: nothing to delete
       return true;
     default:
-      log(`real mode: fault ${a.kind} is not available here; skipped`);
       return `not applied in real mode (${a.kind})`;
   }
 }

@@ -1,0 +1,45 @@
+/**
+ * The control timeline and counter faults in real mode (src/real/control.ts): which host sends
+ * what to which node, with which key. Pure: the lab run itself is test/real/agreement.test.ts
+ * (scenarios/lab-control.yaml is marked real: true).
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { controlSenders } from '../../src/real/control.ts';
+import { loadScenario, type Scenario } from '../../src/scenario/load.ts';
+
+function load(file: string): Scenario {
+  const r = loadScenario(readFileSync(file, 'utf8'), file);
+  if (!r.ok) throw new Error(`${file} does not load`);
+  return r.scenario;
+}
+
+describe('control senders', () => {
+  it('control.yaml: one sender per host; the replayed message is reported, the replay goes to its node', () => {
+    const s = controlSenders(load('scenarios/control.yaml'));
+    expect(s.map((x) => x.host).sort()).toEqual(['admin', 'c1', 'rs1', 'rs2', 'rs3']);
+    const admin = s.find((x) => x.host === 'admin')!;
+    expect(admin.entries.find((e) => e.kind === 'send' && e.index === 5)).toMatchObject({ report: true, node: '140.116.72.211', port: 5890, at: 3_000_000 });
+    const c1 = s.find((x) => x.host === 'c1')!;
+    expect(c1.entries.find((e) => e.kind === 'replay')).toEqual({ kind: 'replay', index: 6, at: 3_500_000, of: 5, node: '140.116.72.211', port: 5890 });
+    // The forgery keeps its own (wrong) secret.
+    expect(c1.entries.find((e) => e.kind === 'send' && e.index === 4)).toMatchObject({ key: { id: 1, secret: 'deadbeefdeadbeefdeadbeefdeadbeef' } });
+    const rs2 = s.find((x) => x.host === 'rs2')!;
+    expect(rs2.entries.find((e) => e.kind === 'send' && e.index === 1)).toMatchObject({ every: 500_000, until: 6_000_000, request: { property: 'counter', data: '10' } });
+  });
+
+  it('a counter fault is sent from the server host to every node, signed with a key allowed to set it', () => {
+    const s = controlSenders(load('scenarios/lab-control.yaml'));
+    const faults = s.find((x) => x.host === 'rs2')!.entries.filter((e) => e.kind === 'send' && e.fault === 0);
+    expect(faults.map((e) => (e.kind === 'send' ? [e.node, e.key.id, e.request.data, e.at] : []))).toEqual([
+      ['10.10.2.11', 12, '90', 6_500_000],
+      ['10.10.2.12', 12, '90', 6_500_000],
+    ]);
+  });
+
+  it('a counter fault with no admin key or server key is an error at start', () => {
+    const sc = load('scenarios/web-cluster-policies.yaml');
+    const noKeys = { ...sc, cluster: { ...sc.cluster!, keys: [] } };
+    expect(() => controlSenders(noKeys)).toThrow(/faults\[\d+\]: counter ctr\/rs1 is sent as a feedback command in real mode and needs a key in cluster.keys/);
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * Real mode skips nothing silently: every element of a scenario the lab does not run is one
+ * printed line (`notRunInLab`, printed by `sg run --real` at the start and beside the results).
+ * Pure: no lab needed.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { formatNotRun, notRunInLab } from '../../src/real/gaps.ts';
+import { loadScenario, type Scenario } from '../../src/scenario/load.ts';
+
+function load(file: string): Scenario {
+  const r = loadScenario(readFileSync(file, 'utf8'), file);
+  if (!r.ok) throw new Error(`${file} does not load`);
+  return r.scenario;
+}
+
+describe('what real mode does not run is printed', () => {
+  it('multicast-igmp: sinks, multicast requests, the querier and link latency each get a line', () => {
+    const lines = notRunInLab(load('scenarios/multicast-igmp.yaml'));
+    expect(lines.some((l) => l.startsWith('service(s) m1/sink (multicast-sink), m2/sink (multicast-sink): not started'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('workload(s) stream (multicast): request kind not sent'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('IGMP querier of mr: not run'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('link latency, jitter and loss of senders (latency 100us)'))).toBe(true);
+  });
+
+  it('loss, delay and clock-rate faults are named with their times', () => {
+    const sc = load('scenarios/lab-basic.yaml');
+    const faults = [
+      { at: 2_000_000, action: { kind: 'loss', link: 'rs1.eth0', p: 0.1, duration: 1_000_000 } },
+      { at: 3_000_000, action: { kind: 'delay', link: 'rs1.eth0', extra: 5000, duration: 1_000_000 } },
+      { at: 4_000_000, action: { kind: 'clock-rate', host: 'sg1', rate: 1.1 } },
+      { at: 4_500_000, action: { kind: 'server-state', group: 'web', server: 'rs1', state: 'dead' } },
+    ] as unknown as Scenario['faults'];
+    const lines = notRunInLab({ ...sc, faults: [...sc.faults, ...faults] });
+    expect(lines).toContain("fault loss (1, at 2s): not applied (netem is not in this kernel); traced as a fault with detail 'not applied'");
+    expect(lines).toContain("fault delay (1, at 3s): not applied (netem is not in this kernel); traced as a fault with detail 'not applied'");
+    expect(lines.some((l) => l.startsWith('fault clock-rate (1, at 4s): not applied'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('fault server-state (1, at 4.5s): not applied'))).toBe(true);
+    // The crash at 5 s runs for real: no line for it.
+    expect(lines.some((l) => l.includes('crash'))).toBe(false);
+  });
+
+  it('control.yaml: the control timeline runs in the lab (control.ts), so it has no line', () => {
+    expect(notRunInLab(load('scenarios/control.yaml')).some((l) => l.includes('control'))).toBe(false);
+  });
+
+  it('formatNotRun prefixes each line so it reads beside the results', () => {
+    expect(formatNotRun(['a', 'b'])).toBe('not run in real mode: a\nnot run in real mode: b\n');
+    expect(formatNotRun([])).toBe('');
+  });
+});
