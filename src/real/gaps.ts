@@ -51,8 +51,6 @@ export function notRunInLab(sc: Scenario): string[] {
   if (timed.length > 0) out.push(`service-time, concurrency, queue and backlog of ${list(timed)}: not modelled (nginx or the Node server answers at once)`);
   const reqs = sc.workloads.filter((w) => !LAB_REQUESTS.has(w.request.kind)).map((w) => `${w.name} (${w.request.kind})`);
   if (reqs.length > 0) out.push(`workload(s) ${list(reqs)}: request kind not sent by the lab's clients; each request is traced with status error`);
-  const think = sc.workloads.filter((w) => w.arrival.kind === 'closed' && w.arrival.think !== undefined).map((w) => w.name);
-  if (think.length > 0) out.push(`think time of workload(s) ${list(think)}: not applied (each user sends its next request at once)`);
   const hold = sc.workloads.filter((w) => w.request.kind === 'tcp-echo' && w.request.hold !== undefined).map((w) => w.name);
   if (hold.length > 0) out.push(`hold of workload(s) ${list(hold)}: not applied (the connection closes after the echo)`);
   const mr = sc.hosts.filter((h) => h.mrouter).map((h) => h.name);
