@@ -37,7 +37,7 @@ import { SECRET_FILE_MODE } from './secrets.ts';
 export const LAB_STATE_DIR = '/tmp/sg-lab';
 /**
  * How long the lab waits for its daemons to be ready (sockets bound) before it gives up and says
- * which were not. A daemon's start costs 0.9 s of CPU from dist/ (3 s through tsx), and takes
+ * which were not. A daemon's start costs 0.6-0.9 s of CPU from dist/ (2.3-3 s through tsx), and takes
  * many times that on a busy machine.
  */
 export const LAB_READY_TIMEOUT_MS = 120_000;
