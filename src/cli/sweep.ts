@@ -168,6 +168,14 @@ function tsxApiUrl(): string {
   }
 }
 
+/**
+ * A worker module's entry for `new Worker`: when this code runs compiled (dist/, bin/dist.mjs)
+ * the compiled module beside it (`x.ts` named, `x.js` run), else `workerBootstrap(workerModule)`.
+ */
+export function workerEntry(workerModule: URL): URL {
+  return import.meta.url.endsWith('.js') ? new URL(workerModule.href.replace(/\.ts$/, '.js')) : workerBootstrap(workerModule);
+}
+
 /** The worker's entry: register tsx in the new thread, then import the TypeScript worker. */
 export function workerBootstrap(workerModule: URL): URL {
   const code = `const { register } = await import(${JSON.stringify(tsxApiUrl())});\nregister();\nawait import(${JSON.stringify(workerModule.href)});\n`;

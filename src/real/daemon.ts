@@ -23,7 +23,7 @@ import { sgNodeConfig } from '../scenario/sg-config.ts';
 import { JsonlTrace, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
 import { mac, type MacAddr } from '../wire/addr.ts';
-import { workerBootstrap } from '../cli/sweep.ts';
+import { workerEntry } from '../cli/sweep.ts';
 import { monotonicUs, type FromWorker, type ToWorker, type WorkerInit } from './engine-worker.ts';
 import { ScriptRunner } from './scripts.ts';
 import { secretFileProblem } from './secrets.ts';
@@ -142,7 +142,7 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   });
   const { port1, port2 } = new MessageChannel();
   const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined, ...(opts.startFile !== undefined ? { startFile: opts.startFile } : {}) };
-  const worker = new Worker(workerBootstrap(new URL('./engine-worker.ts', import.meta.url)), { workerData: init, transferList: [port2] });
+  const worker = new Worker(workerEntry(new URL('./engine-worker.ts', import.meta.url)), { workerData: init, transferList: [port2] });
   const send = (m: ToWorker) => port1.postMessage(m);
   let exiting = false;
   let resolveDone: (code: number) => void = () => {};
