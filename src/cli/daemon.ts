@@ -2,10 +2,12 @@
  * `sg daemon`: run one SG node on real interfaces (src/real/daemon.ts).
  */
 import { runDaemon } from '../real/daemon.ts';
+import type { WatchTarget } from '../real/procwatch.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const DAEMON_USAGE = `usage: sg daemon --config FILE --node NAME [--public IFACE] [--private IFACE] [--trace FILE] [--t0 US]
+       [--watch-process NAME | --watch-pidfile FILE]
 
 Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section and
 segments are used) on real interfaces, through AF_PACKET raw sockets. A FILE holding secrets
@@ -21,6 +23,12 @@ Needs CAP_NET_RAW (root).
                     'at' with 't0' as time 0 of the trace (instead of --t0)
   --status FILE     keep FILE (JSON) up to date: phase bound / running / stopped / failed, when
                     the engine started and how late, the worst timer lateness seen
+  --watch-process NAME  watch the service process NAME (slide 6): poll /proc every 150 ms for a
+                    process whose /proc/PID/comm or argv[0] basename is NAME and is not a zombie;
+                    when none is, the node steps down / does not bid (as SIGUSR1), and bids
+                    again when one runs (as SIGUSR2)
+  --watch-pidfile FILE  the same for the process whose pid is in FILE (a missing or bad FILE
+                    counts as not running)
 signals: SIGHUP steps down gracefully (the others take over at once) and stays out;
          SIGINT/SIGTERM step down and exit; SIGUSR1/SIGUSR2: the watched process died / runs again.
 exit status: 0 stopped by a signal, 1 the data plane failed, 2 bad usage or configuration`;
@@ -35,6 +43,8 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
     t0: { type: 'string' },
     'start-file': { type: 'string' },
     status: { type: 'string' },
+    'watch-process': { type: 'string' },
+    'watch-pidfile': { type: 'string' },
   }, DAEMON_USAGE, io);
   if (typeof args === 'number') return args;
   const v = args.values;
@@ -45,6 +55,11 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
   const t0 = v.t0 !== undefined ? Number(v.t0) : undefined;
   if (t0 !== undefined && !Number.isSafeInteger(t0)) return usage('--t0 must be an integer (microseconds)');
   if (t0 !== undefined && v['start-file'] !== undefined) return usage('give --t0 or --start-file, not both');
+  if (v['watch-process'] !== undefined && v['watch-pidfile'] !== undefined) return usage('give --watch-process or --watch-pidfile, not both');
+  if (v['watch-process'] === '') return usage('--watch-process needs a process name');
+  if (v['watch-pidfile'] === '') return usage('--watch-pidfile needs a file');
+  const watch: WatchTarget | undefined =
+    v['watch-process'] !== undefined ? { kind: 'name', name: v['watch-process'] } : v['watch-pidfile'] !== undefined ? { kind: 'pidfile', file: v['watch-pidfile'] } : undefined;
   let d: ReturnType<typeof runDaemon>;
   try {
     d = runDaemon({
@@ -56,6 +71,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
       ...(t0 !== undefined ? { t0 } : {}),
       ...(v['start-file'] !== undefined ? { startFile: v['start-file'] } : {}),
       ...(v.status !== undefined ? { status: v.status } : {}),
+      ...(watch !== undefined ? { watch } : {}),
       log: (l) => io.err(`${l}\n`),
     });
   } catch (e) {

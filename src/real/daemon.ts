@@ -10,6 +10,9 @@
  *   SIGINT, SIGTERM  the same step-down, then a clean exit (sockets closed, trace flushed)
  *   SIGUSR1          the watched process died (`watched-down`); SIGUSR2: it runs again
  *
+ * With `watch` (`--watch-process` / `--watch-pidfile`) the daemon also polls /proc itself
+ * (`procwatch.ts`) and makes the same engine call when the process goes away or comes back.
+ *
  * The feedback protocol (SGctrld, `sg cmd`) is part of the engine and answers on the node's
  * addresses through the same raw sockets.
  */
@@ -25,6 +28,7 @@ import type { Instant } from '../time.ts';
 import { mac, type MacAddr } from '../wire/addr.ts';
 import { workerEntry } from '../cli/sweep.ts';
 import { monotonicUs, type FromWorker, type ToWorker, type WorkerInit } from './engine-worker.ts';
+import { describeTarget, ProcWatcher, type WatchTarget } from './procwatch.ts';
 import { ScriptRunner } from './scripts.ts';
 import { secretFileProblem } from './secrets.ts';
 
@@ -43,6 +47,10 @@ export interface DaemonOptions {
   readonly startFile?: string;
   /** Keep this JSON file up to date with the daemon's phase and timing (`DaemonStatus`). */
   readonly status?: string;
+  /** Watch this process in /proc: its death is watched-down, its return watched-up (as SIGUSR1/2). */
+  readonly watch?: WatchTarget;
+  /** The /proc poll period for `watch` (ms, default 150). */
+  readonly watchIntervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -157,8 +165,23 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
       }
     }
   }, 200);
+  let watchStarted = false;
+  const watcher =
+    opts.watch === undefined
+      ? undefined
+      : new ProcWatcher(opts.watch, {
+          ...(opts.watchIntervalMs !== undefined ? { intervalMs: opts.watchIntervalMs } : {}),
+          onChange: (up) => {
+            log(`${cfg.name}: watched ${describeTarget(opts.watch!)} ${up ? 'runs' : 'is not running'}`);
+            // At start a running process needs no call: the engine assumes it runs.
+            if (up && !watchStarted) return;
+            send({ kind: 'watched', up });
+          },
+        });
+  watchStarted = true;
   const finish = (code: number) => {
     clearInterval(carrierTimer);
+    watcher?.stop();
     for (const s of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2'] as const) process.removeListener(s, handlers[s]);
     port1.close();
     void scripts.idle().then(() => {
