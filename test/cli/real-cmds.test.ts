@@ -24,6 +24,13 @@ describe('real-mode and timeline commands: bad input', () => {
     expect(await run('daemon', '--config', 'no/such.yaml', '--node', 'sg1')).toMatchObject({ code: 2, err: expect.stringContaining('no/such.yaml') });
   });
 
+  it('sg daemon: one watched process, named', async () => {
+    const base = ['daemon', '--config', 'scenarios/lab-basic.yaml', '--node', 'sg1'];
+    expect(await run(...base, '--watch-process', 'nginx', '--watch-pidfile', '/run/nginx.pid')).toMatchObject({ code: 2, err: expect.stringContaining('give --watch-process or --watch-pidfile, not both') });
+    expect(await run(...base, '--watch-process', '')).toMatchObject({ code: 2, err: expect.stringContaining('--watch-process needs a process name') });
+    expect(await run(...base, '--watch-pidfile', '')).toMatchObject({ code: 2, err: expect.stringContaining('--watch-pidfile needs a file') });
+  });
+
   it('sg daemon: a configuration holding secrets must be mode 600, as key files are for sg cmd and sg hb', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-daemon-'));
     const config = join(dir, 'lab.yaml');
