@@ -658,6 +658,8 @@ class Resolver {
       return { name, price: n.price ?? 100, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}) };
     });
     const privSeg = new Set(nodes.map((n) => n.privateSegment));
+    const sharedPriv = nodes.some((n, i) => nodes.some((m, j) => j < i && m.privateAddr === n.privateAddr));
+    if (sharedPriv && c.groups.some((g) => g.health !== undefined)) this.rep.at(['cluster', 'nodes'], 'nodes share a private address, so health probes (sent from it) would be answered to one node only: give each node its own private address or drop health:');
     const groupNames = new Set<string>();
     const vipPorts = new Set<string>();
     const scopes = new Map<string, { group: string; keep: KeepSameServer }>(); // keep-same-server scopes

@@ -30,6 +30,13 @@ describe('identical nodes sharing one initial address', () => {
     expect(bad.errors.map((e) => e.message).join('\n')).toMatch(/192\.168\.1\.250 is already used by A\.private \(nodes may share an initial address with failover node-id: mac\)/);
   });
 
+  it('health probes with a shared private address are an error, not silently misrouted', () => {
+    const r = loadScenario(text.replace('servers: [{ host: rs1 }, { host: rs2 }] }', 'servers: [{ host: rs1 }, { host: rs2 }], health: { keyports: [80] } }'), 'f.yaml');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^nodes share a private address, so health probes/)]);
+  });
+
   it('a host may still not take a node\'s address', () => {
     const r = loadScenario(text.replace('ip: 192.168.1.2 }]', 'ip: 192.168.1.250 }]'), 'f.yaml');
     expect(r.ok).toBe(false);
