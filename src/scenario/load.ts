@@ -165,6 +165,8 @@ export interface FailoverModel {
   readonly sync?: { readonly flushDelay: Duration; readonly retransmit: Duration; readonly logMax: number };
   readonly scripts?: { readonly start?: string; readonly stop?: string; readonly continue?: string; readonly timeout: Duration };
   readonly igmpRefresh: boolean;
+  /** How a node's bidd/sync id is chosen: its position, or the low 32 bits of its private MAC. */
+  readonly nodeId: 'index' | 'mac';
 }
 
 export interface ClusterModel {
@@ -644,8 +646,10 @@ class Resolver {
         const addr = this.addr(n[key].ip, [...base, key, 'ip']);
         if (seg && !inSubnet(addr, seg.net, seg.prefixLen)) this.rep.at([...base, key, 'ip'], `${n[key].ip} is outside segment ${seg.name}`);
         const other = seenAddrs.get(addr);
-        if (other !== undefined) this.rep.at([...base, key, 'ip'], `${n[key].ip} is already used by ${other}`);
-        seenAddrs.set(addr, `${name}.${key}`);
+        // node-id: mac (slide 7): identical nodes may share their initial address; ARP disables it, bidd runs on the group.
+        const shared = c.failover?.['node-id'] === 'mac' && other !== undefined && other.endsWith(`.${key}`) && Object.hasOwn(c.nodes, other.slice(0, -key.length - 1));
+        if (other !== undefined && !shared) this.rep.at([...base, key, 'ip'], `${n[key].ip} is already used by ${other}${c.failover !== undefined ? ' (nodes may share an initial address with failover node-id: mac)' : ''}`);
+        if (other === undefined) seenAddrs.set(addr, `${name}.${key}`);
         return { segment: n[key].segment, addr };
       };
       const pub = side('public');
@@ -654,6 +658,8 @@ class Resolver {
       return { name, price: n.price ?? 100, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}) };
     });
     const privSeg = new Set(nodes.map((n) => n.privateSegment));
+    const sharedPriv = nodes.some((n, i) => nodes.some((m, j) => j < i && m.privateAddr === n.privateAddr));
+    if (sharedPriv && c.groups.some((g) => g.health !== undefined)) this.rep.at(['cluster', 'nodes'], 'nodes share a private address, so health probes (sent from it) would be answered to one node only: give each node its own private address or drop health:');
     const groupNames = new Set<string>();
     const vipPorts = new Set<string>();
     const scopes = new Map<string, { group: string; keep: KeepSameServer }>(); // keep-same-server scopes
@@ -762,6 +768,7 @@ class Resolver {
         stallBound: this.positive(fo['stall-bound'], [...fp, 'stall-bound']) ?? (500_000 as Duration),
         secret: hexBytes(fo.key),
         igmpRefresh: fo['igmp-refresh'] ?? true,
+        nodeId: fo['node-id'] ?? 'index',
         ...(pv !== undefined ? { privateVip: pv } : {}),
         ...(fo.scripts !== undefined
           ? {

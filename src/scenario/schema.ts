@@ -222,6 +222,7 @@ export const Cluster = Type.Object(
       'stall-bound': Type.Optional(Duration),
       key: Hex,
       'private-vip': Type.Optional(Ipv4),
+      'node-id': Type.Optional(Type.Union([Type.Literal('index'), Type.Literal('mac')], { description: 'How a node tells itself apart in bidd/sync (slides 6-7): index (default, its position under nodes:) or mac (the low 32 bits of its private interface MAC), which lets every node have the same configuration, the same initial addresses included' })),
       'igmp-refresh': Type.Optional(Type.Boolean({ description: 'A new master reports its multicast memberships at once (default true); false waits for the next query, the slide-22 stall' })),
       scripts: Type.Optional(Type.Object({
         start: Type.Optional(Type.String({ minLength: 1 })),

@@ -60,7 +60,7 @@ export function sgNodeConfig(c: ClusterModel, index: number, segments: readonly 
     ...(fo !== undefined
       ? {
           failover: {
-            group: fo.group, port: fo.port, node: index + 1, price: n.price,
+            group: fo.group, port: fo.port, node: nodeId(fo.nodeId, index, privMac), price: n.price,
             heartbeatInterval: fo.heartbeat, masterTimeout: fo.masterTimeout, bidTimeout: fo.bidTimeout,
             holdDown: fo.holdDown, stallBound: fo.stallBound, key: { id: 1, secret: fo.secret },
             ...(fo.privateVip !== undefined ? { privateVip: fo.privateVip } : {}),
@@ -71,4 +71,14 @@ export function sgNodeConfig(c: ClusterModel, index: number, segments: readonly 
         }
       : {}),
   };
+}
+
+/**
+ * A node's bidd/sync id: its position under nodes: (from 1), or with `mac` the low 32 bits of its
+ * private interface's MAC, so identical configurations still give distinct ids (slides 6-7);
+ * 0 (a MAC ending in four zero bytes) becomes 1.
+ */
+export function nodeId(mode: 'index' | 'mac', index: number, privMac: MacAddr): number {
+  if (mode === 'index') return index + 1;
+  return privMac % 0x1_0000_0000 || 1;
 }
