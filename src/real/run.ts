@@ -116,6 +116,20 @@ async function until(cond: () => boolean, timeoutMs: number, everyMs = 20): Prom
 const CAPTURE_READY_TIMEOUT_MS = 30_000;
 const DAEMON_EXIT_TIMEOUT_MS = 10_000;
 
+/** `sg ARGS` in namespace NS, its stdout handed to `onLine` a line at a time (stdin a pipe). */
+function spawnLines(ns: string, args: string[], onLine: (line: string) => void): ChildProcess {
+  const c = spawn('ip', ['netns', 'exec', ns, process.execPath, SG_BIN, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let buf = '';
+  c.stdout!.setEncoding('utf8');
+  c.stdout!.on('data', (d: string) => {
+    buf += d;
+    const parts = buf.split('\n');
+    buf = parts.pop() ?? '';
+    for (const p of parts) onLine(p);
+  });
+  return c;
+}
+
 export async function runReal(file: string, opts: RealRunOptions = {}): Promise<RealRunResult> {
   const log = opts.log ?? (() => {});
   const loaded = loadScenario(readFileSync(file, 'utf8'), file);
@@ -164,40 +178,26 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
     const ready = new Set<number>();
     for (const [k, w] of sc.workloads.entries()) {
       const spec = JSON.stringify({ workload: w, seed: sc.seed });
-      const c = spawn('ip', ['netns', 'exec', nsName(lab.prefix, w.from), process.execPath, SG_BIN, 'lab', 'client', spec], { stdio: ['pipe', 'pipe', 'inherit'] });
-      let buf = '';
-      c.stdout!.setEncoding('utf8');
-      c.stdout!.on('data', (d: string) => {
-        buf += d;
-        const parts = buf.split('\n');
-        buf = parts.pop() ?? '';
-        for (const p of parts) {
+      clients.push(
+        spawnLines(nsName(lab.prefix, w.from), ['lab', 'client', spec], (p) => {
           if (p === 'ready') ready.add(k);
           else if (p !== '') lines.push(p);
-        }
-      });
-      clients.push(c);
+        }),
+      );
     }
     // The control timeline and counter faults: a sender per host (control.ts), ready like a client.
     for (const [j, spec] of senders.entries()) {
       const k = sc.workloads.length + j;
-      const c = spawn('ip', ['netns', 'exec', nsName(lab.prefix, spec.host), process.execPath, SG_BIN, 'lab', 'control', JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
-      let buf = '';
-      c.stdout!.setEncoding('utf8');
-      c.stdout!.on('data', (d: string) => {
-        buf += d;
-        const parts = buf.split('\n');
-        buf = parts.pop() ?? '';
-        for (const p of parts) {
+      clients.push(
+        spawnLines(nsName(lab.prefix, spec.host), ['lab', 'control', JSON.stringify(spec)], (p) => {
           if (p === 'ready') ready.add(k);
           else if (p.startsWith('{"kind":"ctl-sent"')) {
             // The bytes of a replayed message: to the sender that replays them.
             const of = (JSON.parse(p) as { index: number }).index;
             senders.forEach((s, i) => s.entries.some((e) => e.kind === 'replay' && e.of === of) && clients[sc.workloads.length + i]?.stdin?.write(`${p}\n`));
           } else if (p !== '') lines.push(p);
-        }
-      });
-      clients.push(c);
+        }),
+      );
     }
     if (senders.length > 0) log(`lab ${lab.prefix}: control timeline and counter faults sent from ${senders.map((s) => s.host).join(', ')}`);
     const since = performance.now();
