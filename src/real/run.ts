@@ -102,6 +102,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
+/**
+ * Wait until `clock()` (µs) reaches `at`. setTimeout rounds to milliseconds and can fire up to a
+ * millisecond early against CLOCK_MONOTONIC; a fault at 0 s was traced at -387 µs, before t0.
+ */
+async function sleepUntil(clock: () => number, at: number): Promise<void> {
+  while (clock() < at) await sleep(Math.max(1, (at - clock()) / 1000));
+}
+
 /** Poll `cond` every `everyMs` until it holds; false when `timeoutMs` passed first. */
 async function until(cond: () => boolean, timeoutMs: number, everyMs = 20): Promise<boolean> {
   const since = performance.now();
@@ -212,14 +220,14 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
     // Faults at their times.
     const stopped = new Set<number>();
     for (const f of [...sc.faults].sort((a, b) => a.at - b.at)) {
-      await sleep((f.at - now()) / 1000);
+      await sleepUntil(now, f.at);
       const t = now() as Instant;
       const applied = await applyFault(lab, sc, f.action, stopped, log, nft);
       // Late by the wait's wake-up and by applying it (a process start, for the few done by one).
       faultLateMax = Math.max(faultLateMax, now() - f.at);
       events.push({ kind: 'fault', t, what: faultWhat(f.action), target: faultTarget(f.action), ...(applied === true ? {} : { detail: applied }) } as TraceEventInput);
     }
-    await sleep((sc.duration - now()) / 1000);
+    await sleepUntil(now, sc.duration);
     for (const c of clients) if (c.exitCode === null) c.kill('SIGTERM');
     for (const line of lines) {
       const ev = JSON.parse(line) as TraceEventInput & { late?: number };
