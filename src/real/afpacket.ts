@@ -20,6 +20,7 @@
  */
 
 import koffi from 'koffi';
+import { libcCore, type LibcCore } from './libc.ts';
 
 /** Largest frame we receive or send: 1500-byte MTU + Ethernet header + two VLAN tags, rounded up. */
 export const FRAME_MAX = 2048;
@@ -45,37 +46,26 @@ const EINTR = 4;
 const MMSG = 64;
 const IOV = 16;
 
-interface Libc {
-  socket: (domain: number, type: number, proto: number) => number;
-  bind: (fd: number, addr: Uint8Array, len: number) => number;
-  setsockopt: (fd: number, level: number, name: number, val: Uint8Array, len: number) => number;
+interface Libc extends LibcCore {
   if_nametoindex: (name: string) => number;
   recvmmsg: (fd: number, vec: bigint, vlen: number, flags: number, timeout: null) => number;
   sendmmsg: (fd: number, vec: bigint, vlen: number, flags: number) => number;
   poll: (fds: Uint8Array, nfds: number, timeoutMs: number) => number;
-  close: (fd: number) => number;
-  errno: () => number;
-  strerror: (e: number) => string;
 }
 
 let libc: Libc | undefined;
 
 function load(): Libc {
   if (libc !== undefined) return libc;
-  const lib = koffi.load('libc.so.6');
-  const errnoLocation = lib.func('int *__errno_location(void)');
+  const c = libcCore();
+  const lib = c.lib;
   libc = {
-    socket: lib.func('int socket(int, int, int)'),
-    bind: lib.func('int bind(int, void *, uint32_t)'),
-    setsockopt: lib.func('int setsockopt(int, int, int, void *, uint32_t)'),
+    ...c,
     if_nametoindex: lib.func('uint32_t if_nametoindex(const char *)'),
     // The vector by address (uintptr_t), so a partial send can pass the rest without copying.
     recvmmsg: lib.func('int recvmmsg(int, uintptr_t, uint32_t, int, void *)'),
     sendmmsg: lib.func('int sendmmsg(int, uintptr_t, uint32_t, int)'),
     poll: lib.func('int poll(void *, uint64_t, int)'),
-    close: lib.func('int close(int)'),
-    errno: () => koffi.decode(errnoLocation(), 'int') as number,
-    strerror: lib.func('const char *strerror(int)'),
   };
   return libc;
 }

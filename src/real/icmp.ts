@@ -12,6 +12,7 @@
  * destination-unreachable and time-exceeded messages and reports them as 'unreachable'.
  */
 import koffi from 'koffi';
+import { libcCore, type LibcCore } from './libc.ts';
 import { monotonicUs } from './engine-worker.ts';
 
 const AF_INET = 2;
@@ -38,33 +39,22 @@ export interface PingResult {
   readonly rttUs?: number;
 }
 
-interface IcmpLibc {
-  socket: (domain: number, type: number, proto: number) => number;
-  bind: (fd: number, addr: Uint8Array, len: number) => number;
+interface IcmpLibc extends LibcCore {
   getsockname: (fd: number, addr: Uint8Array, len: Uint8Array) => number;
-  setsockopt: (fd: number, level: number, name: number, val: Uint8Array, len: number) => number;
   sendto: (fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number;
   recvfrom: ReturnType<ReturnType<typeof koffi.load>['func']>;
-  close: (fd: number) => number;
-  errno: () => number;
-  strerror: (e: number) => string;
 }
 
 let libc: IcmpLibc | undefined;
 function load(): IcmpLibc {
   if (libc !== undefined) return libc;
-  const lib = koffi.load('libc.so.6');
-  const errnoLocation = lib.func('int *__errno_location(void)');
+  const c = libcCore();
+  const lib = c.lib;
   libc = {
-    socket: lib.func('int socket(int, int, int)'),
-    bind: lib.func('int bind(int, void *, uint32_t)'),
+    ...c,
     getsockname: lib.func('int getsockname(int, void *, void *)'),
-    setsockopt: lib.func('int setsockopt(int, int, int, void *, uint32_t)'),
     sendto: lib.func('intptr_t sendto(int, void *, size_t, int, void *, uint32_t)'),
     recvfrom: lib.func('intptr_t recvfrom(int, void *, size_t, int, void *, void *)'),
-    close: lib.func('int close(int)'),
-    errno: () => koffi.decode(errnoLocation(), 'int') as number,
-    strerror: lib.func('const char *strerror(int)'),
   };
   return libc;
 }
