@@ -5,9 +5,9 @@
  * skipped elsewhere with the reason printed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, until } from './support.ts';
+import { canRunLab, traceSince as traceEvents, traceSize as traceSizeOf, until } from './support.ts';
 import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 
 const why = canRunLab();
@@ -21,28 +21,8 @@ describe.skipIf(why !== undefined)('real mode: the daemon watches its service pr
   const argv = new Map<string, string[]>();
   const daemonPids = new Map<string, number[]>();
 
-  const traceSize = (name: string) => {
-    try {
-      return statSync(`${lab.dir}/${name}.jsonl`).size;
-    } catch {
-      return 0;
-    }
-  };
-  const traceSince = (name: string, from: number): Ev[] => {
-    let text = '';
-    try {
-      text = readFileSync(`${lab.dir}/${name}.jsonl`, 'utf8').slice(from);
-    } catch {
-      return [];
-    }
-    return text.split('\n').flatMap((l) => {
-      try {
-        return l.trim() === '' ? [] : [JSON.parse(l) as Ev];
-      } catch {
-        return [];
-      }
-    });
-  };
+  const traceSize = (name: string) => traceSizeOf(lab, name);
+  const traceSince = (name: string, from: number): Ev[] => traceEvents(lab, name, from);
   const became = (name: string, from: number, to: string) => traceSince(name, from).some((e) => e.kind === 'state' && e.machine === 'bidd' && e.entity === name && e.to === to);
 
   async function kill(name: string): Promise<void> {

@@ -13,9 +13,9 @@
  *    incarnation, nobody answers, and it becomes master as if the segment were quiet.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, curl, sh, until } from './support.ts';
+import { canRunLab, curl, sh, traceSince, traceSize, until } from './support.ts';
 import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 
 const why = canRunLab();
@@ -26,31 +26,6 @@ const VIP = '10.10.1.10';
 const CLIENT = '10.10.1.100';
 const GROUP = '224.1.1.1';
 const BIDD_PORT = 5891;
-
-/** Trace events of node `name` written after byte `from` of its trace file. */
-function traceSince(lab: LabState, name: string, from: number): { kind: string; what?: string; machine?: string; to?: string; entity?: string; detail?: Record<string, unknown> }[] {
-  let text = '';
-  try {
-    text = readFileSync(`${lab.dir}/${name}.jsonl`, 'utf8').slice(from);
-  } catch {
-    return [];
-  }
-  return text.split('\n').flatMap((l) => {
-    try {
-      return l.trim() === '' ? [] : [JSON.parse(l)];
-    } catch {
-      return []; // a line being written
-    }
-  });
-}
-
-function traceSize(lab: LabState, name: string): number {
-  try {
-    return statSync(`${lab.dir}/${name}.jsonl`).size;
-  } catch {
-    return 0;
-  }
-}
 
 const becameMaster = (evs: ReturnType<typeof traceSince>, name: string) => evs.some((e) => e.kind === 'state' && e.machine === 'bidd' && e.entity === name && e.to === 'master');
 

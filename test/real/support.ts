@@ -1,9 +1,10 @@
 /**
  * What the real-mode suites share: whether a lab can run here (said, never skipped silently),
- * running a command in a lab namespace with a deadline, curl through the VIP, and waiting for a
- * condition with a deadline instead of sleeping.
+ * running a command in a lab namespace with a deadline, curl through the VIP, reading a node's
+ * trace as it grows, and waiting for a condition with a deadline instead of sleeping.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { nsName, type LabState } from '../../src/real/lab.ts';
 
 /** Why a lab cannot run on this machine (undefined: it can). */
@@ -42,4 +43,32 @@ export async function until(what: string, cond: () => boolean, ms: number): Prom
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** A trace event as the lab tests read it. */
+export type TraceEv = { kind: string; what?: string; machine?: string; to?: string; entity?: string; detail?: Record<string, unknown> };
+
+/** Trace events of node `name` written after byte `from` of its trace file. */
+export function traceSince(lab: LabState, name: string, from: number): TraceEv[] {
+  let text = '';
+  try {
+    text = readFileSync(`${lab.dir}/${name}.jsonl`, 'utf8').slice(from);
+  } catch {
+    return [];
+  }
+  return text.split('\n').flatMap((l) => {
+    try {
+      return l.trim() === '' ? [] : [JSON.parse(l)];
+    } catch {
+      return []; // a line being written
+    }
+  });
+}
+
+export function traceSize(lab: LabState, name: string): number {
+  try {
+    return statSync(`${lab.dir}/${name}.jsonl`).size;
+  } catch {
+    return 0;
+  }
 }
