@@ -159,9 +159,9 @@ export type TraceRecord = TraceHeader | TraceEvent;
 
 // ---- field table: one source for serialisation order and validation ----
 
-type FieldType = 'string' | 'int' | 'number' | 'labels' | 'detail' | 'enum';
+export type FieldType = 'string' | 'int' | 'number' | 'labels' | 'detail' | 'enum';
 
-interface FieldSpecBase {
+export interface FieldSpecBase {
   readonly type: FieldType;
   /** Allowed values of an 'enum' field. */
   readonly values?: readonly string[];
@@ -227,7 +227,22 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
 
 export const TRACE_KINDS = Object.keys(EVENT_FIELDS) as readonly TraceKind[];
 
-function isTraceKind(kind: string): kind is TraceKind {
+/** The fields every event has (`TraceBase`), in serialisation order. */
+export const BASE_FIELDS: { readonly [F in keyof TraceBase]-?: FieldSpecFor<TraceBase, F> } = {
+  id: { type: 'int' },
+  t: { type: 'int' },
+  cause: { type: 'int', optional: true },
+  node: { type: 'string', optional: true },
+};
+
+export type TraceFieldSpec = FieldSpecBase & { readonly optional?: boolean };
+
+/** Every field an event of `kind` can carry, base fields first (for checking expectation filters). */
+export function traceFields(kind: TraceKind): readonly (readonly [string, TraceFieldSpec])[] {
+  return [...Object.entries(BASE_FIELDS), ...fieldsOf(kind)];
+}
+
+export function isTraceKind(kind: string): kind is TraceKind {
   return Object.hasOwn(EVENT_FIELDS, kind);
 }
 

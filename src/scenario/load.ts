@@ -17,6 +17,7 @@ import { sameRule } from '../balance/affinity.ts';
 import type { KeepSameServer } from '../balance/types.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
+import { matchProblems } from './expect.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
 import {
   DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
@@ -923,7 +924,11 @@ class Resolver {
       if (!workloads.has(name)) this.rep.at(path, `unknown workload '${name}' (workloads: ${[...workloads].join(', ') || 'none'})`);
       return name;
     };
-    const match = (m: MatchDoc): Match => m as Match;
+    const match = (m: MatchDoc, path: PathSeg[]): Match => {
+      // A filter no event can satisfy would make never:/count: pass silently.
+      for (const x of matchProblems(m)) this.rep.at([...path, x.field], x.message, x.atKey);
+      return m as Match;
+    };
     if ('success' in e) {
       const s = e.success;
       return { kind: 'success', workload: wl(s.workload, [...p, 'success', 'workload']), ...window(s.between, [...p, 'success', 'between']), min: this.frac(s.min, [...p, 'success', 'min']) ?? 1 };
@@ -935,14 +940,14 @@ class Resolver {
     if ('count' in e) {
       const c = e.count;
       if (c.min === undefined && c.max === undefined) this.rep.at([...p, 'count'], 'give min:, max: or both');
-      return { kind: 'count', match: match(c.match), ...window(c.between, [...p, 'count', 'between']), ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) };
+      return { kind: 'count', match: match(c.match, [...p, 'count', 'match']), ...window(c.between, [...p, 'count', 'between']), ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) };
     }
     if ('value' in e) {
       const v = e.value;
       if (v.min === undefined && v.max === undefined) this.rep.at([...p, 'value'], 'give min:, max: or both');
       return { kind: 'value', metric: v.metric, at: this.dur(v.at, [...p, 'value', 'at']) ?? (0 as Duration), ...(v.min !== undefined ? { min: v.min } : {}), ...(v.max !== undefined ? { max: v.max } : {}) };
     }
-    if ('never' in e) return { kind: 'never', match: match(e.never) };
+    if ('never' in e) return { kind: 'never', match: match(e.never, [...p, 'never']) };
     if ('share' in e) {
       const x = e.share;
       this.groupServer(x.group, x.server, [...p, 'share']);
@@ -952,7 +957,7 @@ class Resolver {
       return { kind: 'share', group: x.group, server: x.server, ...window(x.between, [...p, 'share', 'between']), ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
     }
     const w = e.within;
-    return { kind: 'within', after: match(w.after), then: match(w.then), within: this.dur(w.within, [...p, 'within', 'within']) ?? (0 as Duration) };
+    return { kind: 'within', after: match(w.after, [...p, 'within', 'after']), then: match(w.then, [...p, 'within', 'then']), within: this.dur(w.within, [...p, 'within', 'within']) ?? (0 as Duration) };
   }
 }
 

@@ -76,7 +76,7 @@ faults:
   - { at: 1s, crash: web }
   - { at: 2s, restart: web }
 expect:
-  - never: { kind: log, level: fatal }
+  - never: { kind: log, level: error }
   - count: { match: { kind: fault, what: crash }, min: 1 }
 `;
 

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { matchProblems } from '../../src/scenario/expect.ts';
 import { formatScenarioError, loadScenario } from '../../src/scenario/load.ts';
 import { scenarioJsonSchema } from '../../src/scenario/schema.ts';
 import { bandwidth, duration, fraction, rate, size } from '../../src/scenario/units.ts';
@@ -133,6 +134,45 @@ describe('errors point at the line and path', () => {
     const e = errorsOf(withLine(13, '  - { name: w, from: b, to: 10.0.0.1:7, request: { kind: tcp-echo, size: 64, hold: soon }, users: 5 }'));
     expect(e).toHaveLength(1);
     expect(e[0]).toMatch(/^f\.yaml:13:\d+: workload\[0\]\.request\.hold: /);
+  });
+
+  it('a match: field that no event of its kind carries is an error naming the kind\'s fields, not a silent pass', () => {
+    const state = 'state events have no field';
+    expect(errorsOf(withLine(18, '  - never: { kind: state, machin: bidd }'))).toEqual([`f.yaml:18:27: expect[0].never.machin: ${state} 'machin' (their fields: id, t, cause, node, entity, machine, from, to, reason)`]);
+    expect(errorsOf(withLine(18, '  - count: { match: { kind: request, to: master }, max: 0 }'))).toEqual([
+      "f.yaml:18:38: expect[0].count.match.to: request events have no field 'to' (their fields: id, t, cause, node, service, op, status, start, latency, bytes, server)",
+    ]);
+    expect(errorsOf(withLine(18, '  - within: { after: { kind: fault, what: crash }, then: { kind: state, entty: a, to: dead }, within: 1s }'))).toEqual([
+      expect.stringMatching(/^f\.yaml:18:\d+: expect\[0\]\.within\.then\.entty: state events have no field 'entty' \(/),
+    ]);
+    expect(errorsOf(withLine(18, '  - within: { after: { kind: fault, wat: crash }, then: { kind: state, to: dead }, within: 1s }'))).toEqual([
+      expect.stringMatching(/^f\.yaml:18:\d+: expect\[0\]\.within\.after\.wat: fault events have no field 'wat' \(their fields: id, t, cause, node, what, target, detail\)$/),
+    ]);
+  });
+
+  it('an unknown kind in match: lists the kinds', () => {
+    expect(errorsOf(withLine(18, '  - never: { kind: requests, status: reset }'))).toEqual(['f.yaml:18:20: expect[0].never.kind: unknown event kind "requests" (kinds: frame, state, fault, metric, decision, drop, log, request)']);
+  });
+
+  it('a match: value no event can carry (enum, type, dotted key into a non-record) is an error', () => {
+    const one = (m: string): string[] => errorsOf(withLine(18, `  - never: { ${m} }`)).map((e) => e.replace(/^f\.yaml:18:\d+: /, ''));
+    expect(one('kind: request, status: rset')).toEqual(['expect[0].never.status: status is one of ok, timeout, refused, reset, unreachable, error, never "rset"']);
+    expect(one('kind: log, level: fatal')).toEqual(['expect[0].never.level: level is one of debug, info, warn, error, never "fatal"']);
+    expect(one('kind: state, entity: 1')).toEqual(['expect[0].never.entity: entity is a string, never 1 (quote it)']);
+    expect(one('kind: frame, len: "60"')).toEqual(['expect[0].never.len: len is a non-negative integer, never "60"']);
+    expect(one('kind: fault, detail.server: rs1')).toEqual(['expect[0].never.detail.server: detail is a string, it has no entry server']);
+    expect(one('kind: decision, detail: x')).toEqual(['expect[0].never.detail: detail is a record: match one of its entries as detail.<key>']);
+    expect(one('kind: metric, labels.x: 3')).toEqual(['expect[0].never.labels.x: the values in labels are strings, not 3']);
+    // What events do carry still loads.
+    for (const ok of ['kind: decision, what: link-new, node: sg1, detail.server: rs1, detail.index: 8', 'kind: metric, name: m, value: 1.5, labels.x: y', 'kind: drop, layer: ipv4, count: 3', 'kind: request, service: w, status: reset, t: 5, cause: 2']) expect(one(ok), ok).toEqual([]);
+  });
+
+  it('a match without kind may use a field of any kind, but not one no kind has', () => {
+    expect(matchProblems({ to: 'master', status: 'ok', 'detail.server': 'rs1' })).toEqual([]);
+    expect(matchProblems({ status: 'rset' }).map((x) => x.message)).toEqual(['in request events, status is one of ok, timeout, refused, reset, unreachable, error, never "rset"']);
+    const [p] = matchProblems({ machin: 'bidd' });
+    expect(p).toMatchObject({ field: 'machin', atKey: true });
+    expect(p?.message).toMatch(/^no trace event has field 'machin' \(fields of any kind: id, t, cause, node, link, dir, .*machine.*\)$/);
   });
 
   it('rate and users together', () => {
