@@ -5,11 +5,11 @@
 // fraction of tsx's time, which is what a restarted SG node waits for. SG_NO_DIST=1: always tsx.
 const argv = process.argv.slice(2);
 let main;
-if (argv[0] === 'daemon' && process.env.SG_NO_DIST !== '1') {
+if ((argv[0] === 'daemon' || (argv[0] === 'lab' && argv[1] === 'mrouter')) && process.env.SG_NO_DIST !== '1') {
   const { distState } = await import('./dist.mjs');
   const state = distState();
   if (state === 'fresh') ({ main } = await import('../dist/src/cli/main.js'));
-  else process.stderr.write(`sg daemon: dist/ is ${state}; running the TypeScript sources through tsx (slower start; npm run build)\n`);
+  else process.stderr.write(`sg ${argv[0]}: dist/ is ${state}; running the TypeScript sources through tsx (slower start; npm run build)\n`);
 }
 if (main === undefined) {
   const { register } = await import('tsx/esm/api');

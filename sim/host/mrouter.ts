@@ -39,8 +39,8 @@ import { formatIpv4, isMulticastIpv4, type Ipv4Addr } from '../../src/wire/addr.
 import { IGMP_ALL_SYSTEMS, IGMP_RECORD, type IgmpMessage } from '../../src/wire/igmp.ts';
 import { Ipv4View, type Ipv4Header } from '../../src/wire/ipv4.ts';
 import { assertNever } from '../../src/wire/result.ts';
-import { isLinkLocalMulticast, type Cancel, type Host, type MulticastForwarder } from './host.ts';
-import { inPrefix } from './route.ts';
+import { isLinkLocalMulticast, type AddressSpec, type Cancel, type MulticastForwarder } from './host.ts';
+import { inPrefix, type Route } from './route.ts';
 
 export const MROUTER_QUERY_INTERVAL: Duration = seconds(125);
 export const MROUTER_QUERY_RESPONSE_INTERVAL: Duration = seconds(10);
@@ -48,6 +48,26 @@ export const MROUTER_ROBUSTNESS = 2;
 export const MROUTER_LAST_MEMBER_QUERY_INTERVAL: Duration = seconds(1);
 /** Groups tracked per vif; reports for more are ignored (counted). */
 export const MROUTER_GROUPS_PER_VIF_MAX = 4096;
+
+/**
+ * What the router needs of its host: a simulated `Host` is one; so is the lab's userspace router
+ * over AF_PACKET (src/real/mrouter.ts), which runs this same module on real interfaces.
+ */
+export interface MrouterHost {
+  readonly name: string;
+  readonly up: boolean;
+  readonly world: { readonly now: Instant; readonly cause: number | undefined; emit(ev: TraceEventInput): unknown };
+  /** The host's local clock. */
+  now(): Instant;
+  timer(d: Duration, fn: () => void): Cancel;
+  interface(name: string): { readonly name: IfaceName; readonly addrs: readonly AddressSpec[] } | undefined;
+  interfaces(): readonly { readonly name: IfaceName }[];
+  lookupRoute(dst: Ipv4Addr): Pick<Route, 'origin' | 'iface'> | undefined;
+  setMulticastForwarder(fwd: MulticastForwarder | undefined): void;
+  sendIgmp(iface: string, dst: Ipv4Addr, msg: IgmpMessage): void;
+  /** A copy of a multicast datagram (IP bytes, TTL already set) out of `iface`. */
+  sendMulticastCopy(iface: string, ip: Uint8Array): void;
+}
 
 export interface MrouterConfig {
   readonly queryInterval: Duration;
@@ -112,7 +132,7 @@ interface Membership {
 }
 
 export class MulticastRouter implements MulticastForwarder {
-  readonly host: Host;
+  readonly host: MrouterHost;
   readonly config: MrouterConfig;
   readonly counters: MrouterCounters = {
     queriesSent: 0,
@@ -129,7 +149,7 @@ export class MulticastRouter implements MulticastForwarder {
   readonly #members = new Map<IfaceName, Map<Ipv4Addr, Membership>>();
   #running = false;
 
-  constructor(host: Host, config: Partial<MrouterConfig> = {}) {
+  constructor(host: MrouterHost, config: Partial<MrouterConfig> = {}) {
     this.host = host;
     const q = config.queryInterval ?? MROUTER_QUERY_INTERVAL;
     const robustness = config.robustness ?? MROUTER_ROBUSTNESS;
@@ -337,7 +357,8 @@ export class MulticastRouter implements MulticastForwarder {
   // ---- membership ----
 
   #reportHeard(vif: Vif, group: Ipv4Addr, src: Ipv4Addr): void {
-    if (!isMulticastIpv4(group) || group === IGMP_ALL_SYSTEMS) return;
+    // Link-local groups (224.0.0.0/24, all-systems included) are never forwarded: not tracked.
+    if (!isMulticastIpv4(group) || isLinkLocalMulticast(group)) return;
     this.counters.reportsHeard++;
     let t = this.#members.get(vif.name);
     if (t === undefined) {

@@ -61,6 +61,14 @@ export async function labCommand(argv: readonly string[], io: Io): Promise<numbe
     if (problem !== undefined) return usageError('lab', `control: ${problem}`, LAB_USAGE, io);
     return EXIT.ok;
   }
+  if (sub === 'mrouter') {
+    // The lab's multicast router in a host's namespace (src/real/mrouter.ts), started by the lab.
+    const { parseMrouterSpec, runMrouter } = await import('../real/mrouter.ts');
+    if (rest.length !== 1) return usageError('lab', 'usage: sg lab mrouter SPEC-JSON', LAB_USAGE, io);
+    const parsed = parseMrouterSpec(rest[0]!);
+    if (!parsed.ok) return usageError('lab', `mrouter: bad SPEC-JSON: ${parsed.message}`, LAB_USAGE, io);
+    runMrouter(parsed.spec);
+  }
   if (sub === 'serve') {
     const [kind, port, flag, name] = rest;
     if (kind === undefined || port === undefined || flag !== '--name' || name === undefined) return usageError('lab', 'usage: sg lab serve KIND PORT --name HOST', LAB_USAGE, io);

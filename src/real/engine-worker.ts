@@ -81,7 +81,7 @@ function sleepMs(ms: number): void {
   if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function readStartFile(file: string): StartFile | undefined {
+export function readStartFile(file: string): StartFile | undefined {
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<StartFile>;
     return Number.isSafeInteger(v.t0) && Number.isSafeInteger(v.at) ? { t0: v.t0!, at: v.at! } : undefined;

@@ -8,9 +8,9 @@ import type { Scenario } from '../scenario/load.ts';
 import { formatDuration } from '../time.ts';
 
 /** Service kinds the lab starts (src/real/lab.ts startService). */
-const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo']);
+const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'multicast-sink']);
 /** Request kinds the lab's clients send (src/real/client.ts). */
-const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping']);
+const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping', 'multicast']);
 /** Fault kinds run by real means (src/real/run.ts applyFault; counter: a feedback command, control.ts). */
 const LAB_FAULTS = new Set(['crash', 'restart', 'kill', 'hang', 'start', 'link-down', 'link-up', 'partition', 'heal', 'signal', 'watched-down', 'watched-up', 'clock-stall', 'counter']);
 
@@ -53,9 +53,9 @@ export function notRunInLab(sc: Scenario): string[] {
   if (reqs.length > 0) out.push(`workload(s) ${list(reqs)}: request kind not sent by the lab's clients; each request is traced with status error`);
   const hold = sc.workloads.filter((w) => w.request.kind === 'tcp-echo' && w.request.hold !== undefined).map((w) => w.name);
   if (hold.length > 0) out.push(`hold of workload(s) ${list(hold)}: not applied (the connection closes after the echo)`);
-  const mr = sc.hosts.filter((h) => h.mrouter).map((h) => h.name);
+  // A host's mrouter runs (src/real/mrouter.ts); a segment's own querier address does not.
   const q = sc.segments.filter((s) => s.querier !== undefined).map((s) => s.name);
-  if (mr.length > 0 || q.length > 0) out.push(`IGMP querier of ${list([...mr, ...q.map((s) => `segment ${s}`)])}: not run (the lab's bridges and hosts do not send IGMP queries)`);
+  if (q.length > 0) out.push(`IGMP querier of segment(s) ${list(q)}: not run (the lab's bridges do not send IGMP queries; a host with mrouter: does)`);
   return out;
 }
 

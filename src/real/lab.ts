@@ -56,8 +56,12 @@ export interface LabProcess {
   readonly name: string;
   readonly ns: string;
   readonly pid: number;
-  /** standby: a daemon started ahead of a scenario's `restart`, bound and waiting for its start file. */
-  readonly kind: 'daemon' | 'service' | 'standby';
+  /**
+   * standby: a daemon started ahead of a scenario's `restart`, bound and waiting for its start
+   * file; mrouter: a host's multicast router (`sg lab mrouter`, src/real/mrouter.ts), and
+   * mrouter-standby one started ahead of the host's restart.
+   */
+  readonly kind: 'daemon' | 'service' | 'standby' | 'mrouter' | 'mrouter-standby';
   /** Daemons: the start file it waits for and the status file it keeps (`sg daemon --start-file/--status`). */
   readonly startFile?: string;
   readonly status?: string;
@@ -265,6 +269,16 @@ function build(sc: Scenario, state: LabState, daemons: boolean, standbys: readon
     plug(ns, 'eth0', n.publicSegment, sc.segments[segIndex.get(n.publicSegment)!]!.link.bandwidthBps);
     plug(ns, 'eth1', n.privateSegment, sc.segments[segIndex.get(n.privateSegment)!]!.link.bandwidthBps);
   }
+  // The multicast routers before the services: a member that joins reports at once, and the
+  // router must be listening to hear it (it starts routing at t0, with what it heard).
+  const mrouters = sc.hosts.filter((h) => h.mrouter);
+  if (mrouters.length > 0) {
+    buildDaemon(log);
+    const restarted = new Set(sc.faults.flatMap((f) => (f.action.kind === 'restart' ? [f.action.host] : [])));
+    const ps = mrouters.flatMap((h) => [spawnMrouter(state, sc, h.name, 'mrouter'), ...(restarted.has(h.name) ? [spawnMrouter(state, sc, h.name, 'mrouter-standby')] : [])]);
+    waitDaemonsReady(state, ps);
+    log(`lab ${state.prefix}: multicast router(s) ${mrouters.map((h) => h.name).join(', ')} listening (userspace, src/real/mrouter.ts: this kernel has no multicast routing for pimd)`);
+  }
   for (const h of sc.hosts) for (const svc of h.services) startService(state, h.name, svc.name, sc, log);
   if (daemons) {
     // Time 0 of the scenario is when the SG nodes start, as in the simulator: every daemon binds
@@ -337,6 +351,49 @@ function spawnDaemon(state: LabState, name: string, kind: 'daemon' | 'standby'):
   return p;
 }
 
+/** Spawn host `host`'s multicast router, bound and waiting for its start file (`mrouter.ts`). */
+function spawnMrouter(state: LabState, sc: Scenario, host: string, kind: 'mrouter' | 'mrouter-standby'): LabProcess {
+  const h = sc.hosts.find((x) => x.name === host);
+  if (h === undefined || !h.mrouter) throw new Error(`no multicast router host '${host}'`);
+  const ns = nsName(state.prefix, host);
+  let k = 1;
+  while (existsSync(`${state.dir}/${host}.mrouter.${k}.status`) || state.processes.some((x) => x.status === `${state.dir}/${host}.mrouter.${k}.status`)) k++;
+  const base = `${state.dir}/${host}.mrouter.${k}`;
+  const onIface = (a: number) => h.ifaces.find((f) => f.addrs.some((x) => ((a ^ x.addr) >>> (32 - x.prefixLen)) === 0 || x.prefixLen === 0));
+  const spec = {
+    host,
+    ifaces: h.ifaces.map((f) => ({ name: f.name, addrs: f.addrs.map((a) => ({ addr: a.addr, prefixLen: a.prefixLen })) })),
+    routes: h.routes.flatMap((r) => {
+      const f = r.via !== undefined ? onIface(r.via) : undefined;
+      return f === undefined ? [] : [{ dst: r.dst, prefixLen: r.prefixLen, iface: f.name }];
+    }),
+    ...(h.mrouterQueryInterval !== undefined ? { queryInterval: h.mrouterQueryInterval } : {}),
+    startFile: `${base}.start`,
+    status: `${base}.status`,
+    trace: `${base}.jsonl`,
+  };
+  const pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'mrouter', JSON.stringify(spec)], `${state.dir}/${host}.mrouter.log`);
+  const p: LabProcess = { name: kind === 'mrouter' ? host : `${host}#${k}`, ns, pid, kind, startFile: spec.startFile, status: spec.status };
+  state.processes.push(p);
+  saveState(state);
+  return p;
+}
+
+/** Start host `name`'s multicast router now (its restart): its standby, else a fresh one. */
+export function startMrouter(state: LabState, sc: Scenario, name: string): number {
+  let p = state.processes.find((x) => x.kind === 'mrouter-standby' && x.name.startsWith(`${name}#`));
+  if (p === undefined) {
+    p = spawnMrouter(state, sc, name, 'mrouter-standby');
+    waitDaemonsReady(state, [p]);
+  }
+  writeStart(p.startFile!, { t0: state.t0, at: monotonicUs() });
+  const rest = state.processes.filter((x) => x !== p && !(x.kind === 'mrouter' && x.name === name));
+  state.processes.length = 0;
+  state.processes.push(...rest, { ...p, name, kind: 'mrouter' });
+  saveState(state);
+  return p.pid;
+}
+
 function tail(file: string, lines: number): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -351,17 +408,18 @@ function tail(file: string, lines: number): string {
  */
 export function waitDaemonsReady(state: LabState, ps: readonly LabProcess[], timeoutMs = LAB_READY_TIMEOUT_MS): void {
   const since = monotonicUs();
+  const logOf = (p: LabProcess) => `${state.dir}/${p.name.split('#')[0]}${p.kind.startsWith('mrouter') ? '.mrouter' : ''}.log`;
   for (;;) {
     const phases = ps.map((p) => ({ p, phase: p.status !== undefined ? readDaemonStatus(p.status)?.phase : 'bound' }));
     const failed = phases.filter((x) => x.phase === 'failed' || x.phase === 'stopped' || (x.phase === undefined && !alive(x.p.pid)));
     if (failed.length > 0) {
-      throw new Error(`lab ${state.prefix}: daemon ${failed.map((x) => x.p.name).join(', ')} exited before it was ready:\n${tail(`${state.dir}/${failed[0]!.p.name.split('#')[0]}.log`, 10)}`);
+      throw new Error(`lab ${state.prefix}: daemon ${failed.map((x) => x.p.name).join(', ')} exited before it was ready:\n${tail(logOf(failed[0]!.p), 10)}`);
     }
     const waiting = phases.filter((x) => x.phase !== 'bound' && x.phase !== 'running');
     if (waiting.length === 0) return;
     const ms = (monotonicUs() - since) / 1000;
     if (ms > timeoutMs) {
-      throw new Error(`lab ${state.prefix}: daemon ${waiting.map((x) => x.p.name).join(', ')} not ready after ${(ms / 1000).toFixed(1)} s (LAB_READY_TIMEOUT_MS); ${ps.length - waiting.length} of ${ps.length} were:\n${tail(`${state.dir}/${waiting[0]!.p.name.split('#')[0]}.log`, 10)}`);
+      throw new Error(`lab ${state.prefix}: daemon ${waiting.map((x) => x.p.name).join(', ')} not ready after ${(ms / 1000).toFixed(1)} s (LAB_READY_TIMEOUT_MS); ${ps.length - waiting.length} of ${ps.length} were:\n${tail(logOf(waiting[0]!.p), 10)}`);
     }
     sleepMs(READY_POLL_MS);
   }
@@ -379,7 +437,7 @@ function writeStart(file: string, s: StartFile): void {
 export function labStart(state: LabState): number {
   const t0 = monotonicUs() + LAB_START_MARGIN_US;
   (state as { t0: number }).t0 = t0;
-  for (const p of state.processes) if (p.kind === 'daemon' && p.startFile !== undefined) writeStart(p.startFile, { t0, at: t0 });
+  for (const p of state.processes) if ((p.kind === 'daemon' || p.kind === 'mrouter') && p.startFile !== undefined) writeStart(p.startFile, { t0, at: t0 });
   saveState(state);
   return t0;
 }

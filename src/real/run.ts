@@ -27,13 +27,13 @@
  */
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { RunResult, WorkloadSummary } from '../../sim/scenario.ts';
 import { Evaluator } from '../scenario/expect.ts';
 import { formatScenarioError, loadScenario, type FaultAction, type Scenario } from '../scenario/load.ts';
 import { formatTraceRecord, TRACE_FORMAT, TRACE_VERSION, type TraceEvent, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
-import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, startDaemon, startService, type LabState } from './lab.ts';
+import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, startDaemon, startMrouter, startService, type LabState } from './lab.ts';
 import { monotonicUs } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
 import { checkLabTools, labTools } from './tools.ts';
@@ -271,6 +271,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
         events.push(ev as TraceEventInput);
       }
     }
+    events.push(...labFileEvents(lab));
     timing = collectTiming(lab, faultLateMax, clientLateMax);
     labDown(lab.prefix, log, { keepLogs: opts.keepLogs === true });
   }
@@ -346,6 +347,42 @@ function faultTarget(a: FaultAction): string {
   return 'network';
 }
 
+/**
+ * The events the lab's processes write to files: the multicast routers' traces (`mrouter.ts`,
+ * already on the lab's clock) and the multicast sinks' receptions (`sg lab serve multicast-sink`
+ * prints CLOCK_MONOTONIC µs: made request events on the lab's clock, as the simulator's sink
+ * records them).
+ */
+function labFileEvents(lab: LabState): TraceEventInput[] {
+  const out: TraceEventInput[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(lab.dir);
+  } catch {
+    return out;
+  }
+  for (const f of files.sort()) {
+    const trace = /\.mrouter\.\d+\.jsonl$/.test(f);
+    if (!trace && !f.endsWith('.log')) continue;
+    let text = '';
+    try {
+      text = readFileSync(`${lab.dir}/${f}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (trace && line.startsWith('{')) out.push(JSON.parse(line) as TraceEventInput);
+      else if (line.startsWith('{"kind":"mcast-recv"')) {
+        const r = JSON.parse(line) as { tm: number; sent: number; node: string; service: string; bytes: number };
+        const t = r.tm - lab.t0;
+        const start = Number.isFinite(r.sent) && r.sent <= r.tm ? r.sent - lab.t0 : t;
+        out.push({ kind: 'request', t, node: r.node, service: r.service, op: 'mcast-recv', status: 'ok', start, latency: t - start } as TraceEventInput);
+      }
+    }
+  }
+  return out;
+}
+
 function pidsIn(ns: string): number[] {
   try {
     return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
@@ -374,7 +411,9 @@ async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: 
         if (d !== undefined) signal(d.pid, 'SIGKILL');
         return true;
       }
-      for (const pid of pidsIn(nsName(lab.prefix, a.host))) signal(pid, 'SIGKILL');
+      // Everything in the host dies but a multicast router started ahead for its restart.
+      const standby = new Set(lab.processes.filter((p) => p.kind === 'mrouter-standby').map((p) => p.pid));
+      for (const pid of pidsIn(nsName(lab.prefix, a.host))) if (!standby.has(pid)) signal(pid, 'SIGKILL');
       for (const i of ifaces(a.host)) execFileSync('ip', ['-n', nsName(lab.prefix, a.host), 'link', 'set', i, 'down']);
       return true;
     }
@@ -384,6 +423,7 @@ async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: 
         return true;
       }
       for (const i of ifaces(a.host)) execFileSync('ip', ['-n', nsName(lab.prefix, a.host), 'link', 'set', i, 'up']);
+      if (sc.hosts.find((h) => h.name === a.host)?.mrouter === true) startMrouter(lab, sc, a.host);
       for (const s of sc.hosts.find((h) => h.name === a.host)?.services ?? []) startService(lab, a.host, s.name, sc, log);
       return true;
     }

@@ -119,6 +119,17 @@ describe('IGMP querier', () => {
 });
 
 describe('membership and forwarding', () => {
+  it('reports for link-local groups (224.0.0.0/24) are not tracked: they are never forwarded', () => {
+    // The Linux bridge of the lab reports 224.0.0.106 (all-snoopers) from 0.0.0.0: no membership.
+    const { world, router, trace } = topology(1);
+    run(world, 1_000);
+    router.igmpInput('eth1' as never, ip('0.0.0.0'), ip('224.0.0.106'), { kind: 'v2-report', group: ip('224.0.0.106') });
+    router.igmpInput('eth1' as never, ip('10.0.2.20'), GROUP, { kind: 'v2-report', group: GROUP });
+    expect(router.hasMembers('eth1', ip('224.0.0.106'))).toBe(false);
+    expect(router.hasMembers('eth1', GROUP)).toBe(true);
+    expect(trace.events.filter((e) => e.kind === 'state' && e.machine === 'mroute-membership').map((e) => (e as { entity: string }).entity)).toEqual(['r/eth1/234.116.72.114']);
+  });
+
   it('forwards to subnets with members only, with TTL - 1; nothing before the first report', () => {
     const { world, router, arrivals, listen, send, logC } = topology(2);
     world.at(500_000 as Instant, send); // no member yet
