@@ -2,7 +2,8 @@
  * `sg lab up|down|list|serve`: the scenario's topology as network namespaces (src/real/lab.ts).
  */
 import { labDown, labPrefixes, labUp, loadLabState } from '../real/lab.ts';
-import { serve, SERVE_KINDS } from '../real/serve.ts';
+import { multicastSink, serve, SERVE_KINDS, stdoutLine } from '../real/serve.ts';
+import { formatIpv4, isMulticastIpv4, parseIpv4Addr } from '../wire/addr.ts';
 import { readScenario } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
@@ -29,6 +30,48 @@ async function readyThenT0(io: Io): Promise<number | undefined> {
   }
   const t0 = Number(buf.split('\n')[0]);
   return Number.isSafeInteger(t0) ? t0 : undefined;
+}
+
+const MCAST_SINK_USAGE = 'usage: sg lab serve multicast-sink PORT --name HOST --group GROUP --iface-addr ADDR --service NAME';
+
+/**
+ * `sg lab serve multicast-sink`: joins GROUP on the interface whose address is ADDR; one JSON line
+ * per datagram on stdout (src/real/serve.ts multicastSink), its log on stderr. Runs to SIGTERM;
+ * a failed bind or join is exit 1.
+ */
+async function serveMulticastSink(argv: readonly string[], io: Io): Promise<number> {
+  const usage = (msg: string) => usageError('lab', `serve multicast-sink: ${msg}`, `${MCAST_SINK_USAGE}\n\n${LAB_USAGE}`, io);
+  const args = parseCommand('lab', argv, { name: { type: 'string' }, group: { type: 'string' }, 'iface-addr': { type: 'string' }, service: { type: 'string' } }, `${MCAST_SINK_USAGE}\n\n${LAB_USAGE}`, io);
+  if (typeof args === 'number') return args;
+  const v = args.values;
+  const [port, ...extra] = args.positionals;
+  if (port === undefined) return usage('missing PORT');
+  if (extra.length > 0) return usage(`unexpected argument '${extra[0]}'`);
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) return usage(`PORT must be an integer 1..65535, got '${port}'`);
+  for (const k of ['name', 'group', 'iface-addr', 'service'] as const) if (v[k] === undefined || v[k] === '') return usage(`--${k} is required`);
+  const group = parseIpv4Addr(v.group!);
+  if (group === undefined || !isMulticastIpv4(group)) return usage(`--group must be a multicast IPv4 address (224.0.0.0/4), got '${v.group}'`);
+  const iface = parseIpv4Addr(v['iface-addr']!);
+  if (iface === undefined) return usage(`--iface-addr must be an IPv4 address, got '${v['iface-addr']}'`);
+  const log = (l: string) => io.err(`${l}\n`);
+  let failed: Error | undefined;
+  let wake = () => {};
+  const stopped = new Promise<void>((res) => (wake = res));
+  const onTerm = () => wake();
+  process.once('SIGTERM', onTerm);
+  const sink = multicastSink({ port: Number(port), name: v.name!, service: v.service!, group: formatIpv4(group), ifaceAddr: formatIpv4(iface) }, stdoutLine, log, (e) => {
+    failed = e;
+    wake();
+  });
+  await stopped;
+  process.off('SIGTERM', onTerm);
+  sink.close();
+  if (failed !== undefined) {
+    io.err(`sg lab serve multicast-sink ${v.service}: ${failed.message}\n`);
+    return EXIT.failed;
+  }
+  log(`multicast-sink ${v.service}: ${sink.counts.received} datagrams recorded, ${sink.counts.short} shorter than 12 bytes ignored`);
+  return EXIT.ok;
 }
 
 export async function labCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -69,6 +112,7 @@ export async function labCommand(argv: readonly string[], io: Io): Promise<numbe
     if (!parsed.ok) return usageError('lab', `mrouter: bad SPEC-JSON: ${parsed.message}`, LAB_USAGE, io);
     runMrouter(parsed.spec);
   }
+  if (sub === 'serve' && rest[0] === 'multicast-sink') return serveMulticastSink(rest.slice(1), io);
   if (sub === 'serve') {
     const [kind, port, flag, name] = rest;
     if (kind === undefined || port === undefined || flag !== '--name' || name === undefined) return usageError('lab', 'usage: sg lab serve KIND PORT --name HOST', LAB_USAGE, io);

@@ -8,7 +8,10 @@
  * `icmp.ts`: no process is spawned, the round trip is the socket's). Closed-loop users think
  * between requests (`think:`, drawn as the simulator draws it) and each issues its first request
  * at the workload's start even when the client woke after the stop (a busy machine, a short
- * window): the simulator issues it then, so the lab does too. Not yet: rpc and multicast.
+ * window): the simulator issues it then, so the lab does too. multicast: one datagram of
+ * max(12, size) bytes to the group (TTL 16) from the workload's one socket, the xid (u32, from 1)
+ * at offset 0 and the send's CLOCK_MONOTONIC µs (f64, absolute: the sinks' clock) at 4, 'ok' once
+ * sent (the sinks record delivery, `sg lab serve multicast-sink`). Not yet: rpc.
  */
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -72,10 +75,58 @@ function statusOf(e: NodeJS.ErrnoException): Status {
   }
 }
 
+/** A multicast workload's one socket (TTL 16, an ephemeral port) and its xids, as the simulator's. */
+export class McastSender {
+  readonly #sock = createSocket('udp4');
+  #xid = 1;
+  #bindError: NodeJS.ErrnoException | undefined;
+  /** Resolves once bound (a bind error is each send's status). */
+  readonly ready: Promise<void>;
+  constructor() {
+    this.ready = new Promise((res) => {
+      // Only a bind fails this way (a send's error goes to its callback).
+      this.#sock.on('error', (e) => {
+        this.#bindError ??= e;
+        res();
+      });
+      this.#sock.bind(0, () => {
+        try {
+          this.#sock.setMulticastTTL(16);
+        } catch (e) {
+          this.#bindError = e as NodeJS.ErrnoException;
+        }
+        res();
+      });
+    });
+  }
+  /** Send one datagram of max(12, size) bytes to host:port; resolves with the send's status. */
+  send(host: string, port: number, size: number): Promise<Status> {
+    if (this.#bindError !== undefined) return Promise.resolve(statusOf(this.#bindError));
+    const payload = Buffer.alloc(Math.max(12, size));
+    payload.writeUInt32BE(this.#xid++ >>> 0, 0);
+    payload.writeDoubleBE(monotonicUs(), 4);
+    return new Promise((res) => this.#sock.send(payload, port, host, (e) => res(e ? statusOf(e) : 'ok')));
+  }
+  close(): void {
+    try {
+      this.#sock.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
+/** What a workload opens before its first request (see `openClient`). */
+export interface Opened {
+  readonly pinger?: Pinger;
+  readonly mcast?: McastSender;
+}
+
 /** One request; resolves with its status and the server that answered (http). */
-function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): Promise<{ status: Status; server?: string; bytes?: number; rttUs?: number }> {
+function once(w: WorkloadModel, timeoutMs: number, opened: Opened): Promise<{ status: Status; server?: string; bytes?: number; rttUs?: number }> {
   const host = formatIpv4(w.to as Ipv4Addr);
-  const port = w.port ?? 80;
+  const port = w.port ?? (w.request.kind === 'multicast' ? 5000 : 80);
+  const pinger = opened.pinger;
   const r = w.request;
   return new Promise((resolve) => {
     let settled = false;
@@ -139,6 +190,14 @@ function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): 
         cancel = () => s.destroy();
         break;
       }
+      case 'multicast': {
+        if (opened.mcast === undefined) {
+          done({ status: 'error' });
+          break;
+        }
+        void opened.mcast.send(host, port, r.size).then((status) => done({ status }));
+        break;
+      }
       case 'udp-echo': {
         const s = createSocket('udp4');
         s.on('message', (m) => {
@@ -160,7 +219,8 @@ function once(w: WorkloadModel, timeoutMs: number, pinger: Pinger | undefined): 
  * What the workload needs opened before it says 'ready' (an ICMP socket for ping); throws an
  * Error saying what is missing, so `sg lab client` fails at start, not at the first request.
  */
-export function openClient(spec: Pick<ClientSpec, 'workload' | 'seed'>): { readonly pinger?: Pinger } {
+export function openClient(spec: Pick<ClientSpec, 'workload' | 'seed'>): Opened {
+  if (spec.workload.request.kind === 'multicast') return { mcast: new McastSender() };
   // The echo id the simulator draws (a raw socket sends it; a datagram socket's is the kernel's).
   return spec.workload.request.kind === 'ping' ? { pinger: new Pinger(workloadRng(spec).int(1, 0xffff)) } : {};
 }
@@ -171,7 +231,7 @@ function workloadRng(spec: Pick<ClientSpec, 'workload' | 'seed'>): Rng {
 }
 
 /** Run the workload to its stop time (plus its timeout); `emit` gets each request event. */
-export async function runClient(spec: ClientSpec, emit: (line: string) => void, opened: { readonly pinger?: Pinger } = openClient(spec)): Promise<void> {
+export async function runClient(spec: ClientSpec, emit: (line: string) => void, opened: Opened = openClient(spec)): Promise<void> {
   const w = spec.workload;
   // The simulator's stream, drawn in its order (the echo id first, then the arrival gaps or the
   // think times), so an open-loop workload issues the simulator's requests at its times.
@@ -185,12 +245,13 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void, 
   const opName = w.request.kind;
   const fire = async () => {
     let start = now();
-    const r = await once(w, timeoutMs, opened.pinger);
+    const r = await once(w, timeoutMs, opened);
     const t = now();
     // A ping's latency is the socket's round trip (send to reply, monotonic), not the promise's.
     if (r.rttUs !== undefined) start = t - r.rttUs;
     emit(JSON.stringify({ kind: 'request', t, node: w.from, service: w.name, op: opName, status: r.status, start, latency: t - start, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.server ? { server: r.server } : {}) }));
   };
+  await opened.mcast?.ready;
   await sleepUntil(startUs);
   // For the lab's timing report (not a trace event: sg run --real takes it out).
   emit(JSON.stringify({ kind: 'client-start', t: now(), late: Math.max(0, now() - startUs) }));
@@ -221,4 +282,5 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void, 
   }
   await Promise.all(inflight);
   opened.pinger?.close();
+  opened.mcast?.close();
 }

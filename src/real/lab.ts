@@ -17,7 +17,8 @@
  *   (the simulator's `GET <size>` download), `tcp-echo` and `udp-echo` are the project's Node
  *   servers (`sg lab serve`). `rpc` does not run in the lab yet: its replies carry the SG
  *   write-status IP option, which a Node socket cannot set. Each answers with its host's
- *   name, so a client can see which server it reached.
+ *   name, so a client can see which server it reached. A `multicast-sink` joins its group on
+ *   the host's first address and writes a JSON line per datagram to its log (`sg lab serve`).
  *
  * Link bandwidth is carried over with `tc tbf` on the switch side of each cable; latency, jitter
  * and loss are not (netem is not in this kernel).
@@ -305,7 +306,12 @@ export function startService(state: LabState, host: string, service: string, sc:
   let pid: number;
   if (s.kind === 'http' && which('nginx')) pid = startIn(ns, 'nginx', ['-c', nginxConf(state.dir, h.name, s.port), '-p', state.dir], logFile);
   else if (s.kind === 'http' || s.kind === 'bulk' || s.kind === 'tcp-echo' || s.kind === 'udp-echo') pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name], logFile);
-  else {
+  else if (s.kind === 'multicast-sink') {
+    // Joins on the host's first address; its log's stdout lines are JSON (mcast-joined, mcast-recv).
+    const a = h.ifaces[0]?.addrs[0]?.addr;
+    if (a === undefined) throw new Error(`${h.name}/${s.name}: a multicast-sink needs an interface address to join on`);
+    pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name, '--group', formatIpv4(s.group), '--iface-addr', formatIpv4(a), '--service', s.name], logFile);
+  } else {
     log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
     return undefined;
   }

@@ -373,9 +373,9 @@ function labFileEvents(lab: LabState): TraceEventInput[] {
     for (const line of text.split('\n')) {
       if (trace && line.startsWith('{')) out.push(JSON.parse(line) as TraceEventInput);
       else if (line.startsWith('{"kind":"mcast-recv"')) {
-        const r = JSON.parse(line) as { tm: number; sent: number; node: string; service: string; bytes: number };
+        const r = JSON.parse(line) as { tm: number; sent: number | null; node: string; service: string; bytes: number };
         const t = r.tm - lab.t0;
-        const start = Number.isFinite(r.sent) && r.sent <= r.tm ? r.sent - lab.t0 : t;
+        const start = typeof r.sent === 'number' && r.sent <= r.tm ? r.sent - lab.t0 : t;
         out.push({ kind: 'request', t, node: r.node, service: r.service, op: 'mcast-recv', status: 'ok', start, latency: t - start } as TraceEventInput);
       }
     }

@@ -91,8 +91,32 @@ describe('real-mode and timeline commands: bad input', () => {
     expect(await run('lab', 'serve', 'gopher', '80', '--name', 'rs1')).toMatchObject({ code: 2, err: expect.stringContaining("unknown kind 'gopher'") });
   });
 
+  it('sg lab serve multicast-sink: a missing or bad option is a usage error (exit 2), before anything is bound', async () => {
+    const ok = ['--name', 'm1', '--group', '239.1.2.3', '--iface-addr', '10.0.0.1', '--service', 'sink'];
+    const without = (flag: string) => ok.filter((_, i) => ok[i] !== flag && ok[i - 1] !== flag);
+    const cases: [string[], string][] = [
+      [[], 'missing PORT'],
+      [['abc', ...ok], 'PORT must be an integer 1..65535'],
+      [['5000', '6000', ...ok], "unexpected argument '6000'"],
+      [['5000', ...without('--name')], '--name is required'],
+      [['5000', ...without('--group')], '--group is required'],
+      [['5000', ...without('--iface-addr')], '--iface-addr is required'],
+      [['5000', ...without('--service')], '--service is required'],
+      [['5000', ...without('--group'), '--group', '10.1.2.3'], "--group must be a multicast IPv4 address (224.0.0.0/4), got '10.1.2.3'"],
+      [['5000', ...without('--group'), '--group', '239.1.2'], '--group must be a multicast IPv4 address'],
+      [['5000', ...without('--iface-addr'), '--iface-addr', 'eth0'], "--iface-addr must be an IPv4 address, got 'eth0'"],
+      [['5000', ...ok, '--ttl', '3'], "Unknown option '--ttl'"],
+    ];
+    for (const [argv, msg] of cases) {
+      const r = await run('lab', 'serve', 'multicast-sink', ...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toContain(msg);
+      expect(r.err, argv.join(' ')).toContain('usage: sg lab serve multicast-sink PORT --name HOST --group GROUP --iface-addr ADDR --service NAME');
+    }
+  });
+
   it('sg lab client and serve with bad input, as processes: exit 2 and no stack trace', () => {
-    for (const argv of [['lab', 'client', '{not json'], ['lab', 'serve', 'http', 'abc', '--name', 'rs1']]) {
+    for (const argv of [['lab', 'client', '{not json'], ['lab', 'serve', 'http', 'abc', '--name', 'rs1'], ['lab', 'serve', 'multicast-sink', '5000', '--name', 'm1']]) {
       const p = spawnSync(process.execPath, ['bin/sg.mjs', ...argv], { encoding: 'utf8', timeout: 30_000 });
       expect(p.status, argv.join(' ')).toBe(2);
       expect(p.stderr).not.toMatch(/\n\s+at |Error:/);
