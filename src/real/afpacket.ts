@@ -42,6 +42,12 @@ const POLLIN = 1;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 const EINTR = 4;
+/**
+ * When its interface goes down, Linux sets a packet socket's pending error to ENETDOWN; the next
+ * call on the socket (a receive or a send) returns it once, and the socket works again once the
+ * interface is up. Neither is a failure of the socket.
+ */
+const ENETDOWN = 100;
 
 const MMSG = 64;
 const IOV = 16;
@@ -203,7 +209,7 @@ export class RawSocket {
     const n = c.recvmmsg(this.fd, this.#rx.addr, this.#rx.batch, MSG_DONTWAIT, null);
     if (n < 0) {
       const e = c.errno();
-      if (e === EAGAIN || e === EINTR) return 0;
+      if (e === EAGAIN || e === EINTR || e === ENETDOWN) return 0;
       throw new SysError('recvmmsg', e);
     }
     for (let i = 0; i < n; i++) onFrame(this.#rx.frame(i, this.#rx.received(i)));
@@ -227,11 +233,17 @@ export class RawSocket {
   flush(): void {
     const c = load();
     let done = 0;
+    let downSeen = false;
     while (done < this.#txCount) {
       const n = c.sendmmsg(this.fd, this.#tx.addr + BigInt(done * MMSG), this.#txCount - done, MSG_DONTWAIT);
       if (n <= 0) {
         const e = c.errno();
         if (n < 0 && e === EINTR) continue;
+        // The error left from a link down, reported once: send again (still down: dropped below).
+        if (n < 0 && e === ENETDOWN && !downSeen) {
+          downSeen = true;
+          continue;
+        }
         this.stats.txDropped += this.#txCount - done;
         break;
       }

@@ -13,9 +13,10 @@
  *
  * The process opens one AF_PACKET socket per interface, writes its status file (`bound`, as a
  * daemon does) and waits for its start file: time 0 of the trace, and the instant the router
- * starts (its first general query). IGMP reports heard before the start (members that joined
+ * starts (its first general query). IGMP reports heard before a start at t0 (members that joined
  * while the lab was built) are handed to the router as it starts, as the simulator's members,
- * joining at 0, report to a router starting at 0. It loops on poll bounded by its next timer and
+ * joining at 0, report to a router starting at 0; a router started later (a restart, from a
+ * standby) forgets them. It loops on poll bounded by its next timer and
  * writes its trace events (querier and membership states) to the trace file as JSON Lines,
  * stamped like the daemons' (CLOCK_MONOTONIC µs since t0). It runs until killed (a host crash).
  */
@@ -140,6 +141,9 @@ export function runMrouter(spec: MrouterSpec): never {
     if (pollReadable(socks, START_POLL_MS).length > 0) receiveAll();
   }
   const t0 = start.t0;
+  // Only a router starting with the lab (at t0) takes what it heard while waiting: a restarted one
+  // (a standby started later) knows nothing from before its start, as the simulator's.
+  if (start.at > start.t0) early.length = 0;
   const nowUs = () => (monotonicUs() - t0) as Instant;
   sleepMs((start.at - monotonicUs()) / 1000);
 
