@@ -6,7 +6,7 @@
 
 import { SgNode } from '../src/engine/sg-node.ts';
 import type { ClusterModel, SegmentModel } from '../src/scenario/load.ts';
-import { sgNodeConfig } from '../src/scenario/sg-config.ts';
+import { sgNodeConfig, sgNodeSeed } from '../src/scenario/sg-config.ts';
 import type { TraceEventInput, TraceSink } from '../src/trace.ts';
 import type { Network } from './network.ts';
 import type { Switch } from './net/switch.ts';
@@ -26,7 +26,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
     // Each boot draws a new incarnation on the group, as a real process does at start.
     let boots = 0;
     net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world, now) => {
-      const cfg = sgNodeConfig(c, index, segments, { pubMac, privMac, seed: world.rng.split(`sg:${n.name}`).u32() });
+      const cfg = sgNodeConfig(c, index, segments, { pubMac, privMac, seed: sgNodeSeed(world.rng, n.name) });
       const incarnations = world.rng.split(`sg:${n.name}:boot:${boots++}`);
       const sg = new SgNode(cfg, { trace: worldTrace(world), now, incarnation: () => incarnations.u32() });
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {

@@ -9,11 +9,12 @@ import { EXIT, type Io } from './io.ts';
 export const DAEMON_USAGE = `usage: sg daemon --config FILE --node NAME [--public IFACE] [--private IFACE] [--trace FILE] [--t0 US]
        [--watch-process NAME | --watch-pidfile FILE]
 
-Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section and
+Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section, seed and
 segments are used) on real interfaces, through AF_PACKET raw sockets. A FILE holding secrets
 (cluster.keys, cluster.failover.key) must be mode 600, as key files are. The node owns its
 addresses itself: give the interfaces no IP addresses (the kernel would answer ARP for them too).
-Needs CAP_NET_RAW (root).
+Its port tests' schedule (first offsets, jitter) comes from FILE's seed and NAME, as the simulator's
+node's does, so both probe at the same instants. Needs CAP_NET_RAW (root).
   --public IFACE    the public interface (default eth0)
   --private IFACE   the private interface, towards the real servers (default eth1)
   --trace FILE      write the JSON Lines trace (the simulator's format) to FILE

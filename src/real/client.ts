@@ -241,7 +241,10 @@ export async function runClient(spec: ClientSpec, emit: (line: string) => void, 
   const startUs = w.start ?? 0;
   const stopUs = w.stop ?? Number.POSITIVE_INFINITY;
   const timeoutMs = (w.timeout ?? 5_000_000) / 1000;
-  const sleepUntil = (tUs: number) => new Promise<void>((res) => setTimeout(res, Math.max(0, (tUs - now()) / 1000)));
+  // setTimeout alone fires up to 1.7 ms early against CLOCK_MONOTONIC: wait again until it is time.
+  const sleepUntil = async (tUs: number): Promise<void> => {
+    while (now() < tUs) await new Promise<void>((res) => setTimeout(res, Math.max(1, (tUs - now()) / 1000)));
+  };
   const opName = w.request.kind;
   const fire = async () => {
     let start = now();

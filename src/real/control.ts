@@ -96,7 +96,11 @@ export function controlSenders(sc: Scenario): SenderSpec[] {
  */
 export async function runSender(spec: SenderSpec, t0: number, emit: (line: string) => void, replayBytes: (of: number) => Promise<Uint8Array | undefined>): Promise<void> {
   const now = () => monotonicUs() - t0;
-  const sleepUntil = (tUs: number) => new Promise<void>((res) => setTimeout(res, Math.max(0, (tUs - now()) / 1000)));
+  // setTimeout alone fired up to 1.7 ms early against CLOCK_MONOTONIC (ms rounding, a stale loop
+  // clock): a heartbeat due at 6 s reached its node at 5.999993 s. Wait again until it is time.
+  const sleepUntil = async (tUs: number): Promise<void> => {
+    while (now() < tUs) await new Promise<void>((res) => setTimeout(res, Math.max(1, (tUs - now()) / 1000)));
+  };
   const sessions = new Map<string, CtlSession>();
   const pending = new Set<Promise<void>>();
   const send = (bytes: Uint8Array, node: string, port: number, detail: Record<string, unknown>, check?: { key: CtlKey; id: number }): void => {

@@ -19,10 +19,10 @@
 
 import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { randomInt } from 'node:crypto';
 import type { SgNodeConfig } from '../engine/config.ts';
+import { Rng } from '../rng.ts';
 import { formatScenarioError, loadScenario } from '../scenario/load.ts';
-import { sgNodeConfig } from '../scenario/sg-config.ts';
+import { sgNodeConfig, sgNodeSeed } from '../scenario/sg-config.ts';
 import { JsonlTrace, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
 import { mac, type MacAddr } from '../wire/addr.ts';
@@ -121,7 +121,9 @@ export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
   }
   const pubIface = opts.publicIface ?? 'eth0';
   const privIface = opts.privateIface ?? 'eth1';
-  return sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed: randomInt(2 ** 31), pubIface, privIface });
+  // The simulator's seed for this node (its port-test schedule); incarnations stay random (engine-worker.ts).
+  const seed = sgNodeSeed(Rng.fromSeed(sc.seed), opts.node);
+  return sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed, pubIface, privIface });
 }
 
 /** Run the daemon until SIGINT/SIGTERM (or `stop()`); resolves with the exit status. */

@@ -8,6 +8,7 @@
 import type { GroupConfig } from '../balance/types.ts';
 import { SG_DEFAULTS, type SgNodeConfig } from '../engine/config.ts';
 import { ifaceName } from '../port.ts';
+import type { Rng } from '../rng.ts';
 import type { MacAddr } from '../wire/addr.ts';
 import type { ClusterModel, SegmentModel } from './load.ts';
 
@@ -32,6 +33,19 @@ export interface SgConfigOptions {
   /** Interface names (default eth0 and eth1, as the simulator and the lab name them). */
   readonly pubIface?: string;
   readonly privIface?: string;
+}
+
+/**
+ * The engine seed of SG node `name` in a run whose root generator is `root` (the simulator's
+ * world generator, `Rng.fromSeed` of the scenario's seed): the health monitor's
+ * port-test schedule (first-test offsets and jitter) and the IGMP report delays come from it.
+ * The simulator and `sg daemon` both use it, so the lab probes each server at the simulator's
+ * instants (a daemon drawing its own random seed probed at other phases of the interval, and
+ * its Pending/Dead times differed from the simulator's by up to an interval). Incarnations do
+ * not come from it (the daemon draws them from crypto, the simulator per boot).
+ */
+export function sgNodeSeed(root: Rng, name: string): number {
+  return root.split(`sg:${name}`).u32();
 }
 
 /** The configuration of the cluster's node number `index`. */

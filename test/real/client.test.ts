@@ -1,12 +1,14 @@
 /**
  * The lab's client (src/real/client.ts) against a local UDP echo server, no namespaces needed:
  * closed-loop users issue the simulator's first request even when the client wakes after a short
- * window's stop, and think between requests as the simulator's users do.
+ * window's stop, and think between requests as the simulator's users do; open-loop requests start
+ * no earlier than the simulator's times for them.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClient, type ClientSpec } from '../../src/real/client.ts';
 import { monotonicUs } from '../../src/real/engine-worker.ts';
+import { Rng } from '../../src/rng.ts';
 import type { WorkloadModel } from '../../src/scenario/load.ts';
 
 let echo: Socket;
@@ -44,5 +46,22 @@ describe('closed-loop users in the lab', () => {
     const reqs = evs.filter((e) => e.kind === 'request');
     expect(reqs.length).toBeGreaterThanOrEqual(1);
     expect(reqs.length).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('open-loop arrivals in the lab', () => {
+  it("start no request before the simulator's time for it (setTimeout alone fired up to 1.7 ms early)", async () => {
+    const rate = 200;
+    const [startUs, stopUs] = [20_000, 300_000];
+    const evs = (await run({ workload: workload({ kind: 'poisson', rate } as WorkloadModel['arrival'], startUs, stopUs), t0: monotonicUs(), seed: 1 })) as { kind: string; t: number; start?: number }[];
+    // The simulator's arrival times: its stream for the workload, the echo id drawn first.
+    const rng = Rng.fromSeed(1).split('workload:w');
+    rng.int(1, 0xffff);
+    const due: number[] = [];
+    for (let next = startUs + Math.max(1, Math.round(rng.exponential(1_000_000 / rate))); next < stopUs; next += Math.max(1, Math.round(rng.exponential(1_000_000 / rate)))) due.push(next);
+    const starts = evs.filter((e) => e.kind === 'request').map((e) => e.start!).sort((a, b) => a - b);
+    expect(starts.length).toBe(due.length);
+    expect(evs.find((e) => e.kind === 'client-start')!.t).toBeGreaterThanOrEqual(startUs);
+    expect(starts.map((t, k) => t - due[k]!).filter((d) => d < 0), 'µs before the due time').toEqual([]);
   });
 });

@@ -3,9 +3,11 @@
  * what to which node, with which key. Pure: the lab run itself is test/real/agreement.test.ts
  * (scenarios/lab-control.yaml is marked real: true).
  */
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { controlSenders } from '../../src/real/control.ts';
+import { controlSenders, runSender, type SenderSpec } from '../../src/real/control.ts';
+import { monotonicUs } from '../../src/real/engine-worker.ts';
 import { loadScenario, type Scenario } from '../../src/scenario/load.ts';
 
 function load(file: string): Scenario {
@@ -41,5 +43,26 @@ describe('control senders', () => {
     const sc = load('scenarios/web-cluster-policies.yaml');
     const noKeys = { ...sc, cluster: { ...sc.cluster!, keys: [] } };
     expect(() => controlSenders(noKeys)).toThrow(/faults\[\d+\]: counter ctr\/rs1 is sent as a feedback command in real mode and needs a key in cluster.keys/);
+  });
+
+  it('sends no message before its time (setTimeout alone fired early: a heartbeat due at 6 s reached sg1 at 5.999993 s)', async () => {
+    // lab-heartbeat's rs2 heartbeats, every 5 ms from 10 ms to 400 ms, to a socket on loopback.
+    const rx = createSocket('udp4');
+    await new Promise<void>((res) => rx.bind(0, '127.0.0.1', res));
+    const port = rx.address().port;
+    const rs2 = controlSenders(load('scenarios/lab-heartbeat.yaml')).find((x) => x.host === 'rs2')!;
+    const first = rs2.entries[0]!;
+    if (first.kind !== 'send') throw new Error('send');
+    const every = 5_000;
+    const spec: SenderSpec = { host: 'rs2', end: 400_000, entries: [{ ...first, at: 10_000, every, until: 400_000, node: '127.0.0.1', port }] };
+    const t0 = monotonicUs();
+    const arrivals: number[] = [];
+    rx.on('message', () => arrivals.push(monotonicUs() - t0));
+    await runSender(spec, t0, () => {}, async () => undefined);
+    rx.close();
+    expect(arrivals.length).toBe(79);
+    // The k-th message is due at 10 ms + k * 5 ms; none may arrive before that.
+    const early = arrivals.map((t, k) => t - (10_000 + k * every)).filter((d) => d < 0);
+    expect(early, 'µs before the due time').toEqual([]);
   });
 });
