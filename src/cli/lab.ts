@@ -13,8 +13,9 @@ export const LAB_USAGE = `usage: sg lab up FILE [--prefix P] [--no-daemons]
        sg lab list
 
 up     build FILE's segments (Linux bridges), hosts and SG nodes (network namespaces named
-       PREFIX-NAME, veth pairs), start its services (nginx or the project's Node servers) and an
-       'sg daemon' per SG node; prints the prefix. Run-unique prefix unless --prefix is given.
+       PREFIX-NAME, veth pairs), start a multicast router for each host with mrouter: (sg lab
+       mrouter), its services (nginx or the project's Node servers) and an 'sg daemon' per SG
+       node; prints the prefix. Run-unique prefix unless --prefix is given.
 down   remove the lab PREFIX: its processes (by PID), its namespaces (also any PREFIX-* left by a
        crashed run) and its state file; --all removes every lab with a state file.
 list   the labs with a state file, their namespaces and processes.

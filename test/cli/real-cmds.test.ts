@@ -115,8 +115,28 @@ describe('real-mode and timeline commands: bad input', () => {
     }
   });
 
+  it('sg lab mrouter: a bad SPEC-JSON is a usage error (exit 2) naming what is wrong, before any socket', async () => {
+    const ok = { host: 'mr', ifaces: [{ name: 'eth0', addrs: [{ addr: 167903742, prefixLen: 24 }] }], routes: [], startFile: '/x.start', status: '/x.status', trace: '/x.jsonl' };
+    const cases: [string, string][] = [
+      ['{not json', 'not JSON'],
+      [JSON.stringify({ ...ok, host: 3 }), 'host: a string'],
+      [JSON.stringify({ ...ok, ifaces: [] }), 'ifaces: a non-empty array'],
+      [JSON.stringify({ ...ok, ifaces: [{ name: 'eth0', addrs: [{ addr: -1, prefixLen: 24 }] }] }), 'ifaces[]:'],
+      [JSON.stringify({ ...ok, ifaces: [{ name: 'eth0', addrs: [{ addr: 1, prefixLen: 33 }] }] }), 'ifaces[]:'],
+      [JSON.stringify({ ...ok, routes: [{ dst: 0, prefixLen: 0 }] }), 'routes:'],
+      [JSON.stringify({ ...ok, queryInterval: 0 }), 'queryInterval'],
+      [JSON.stringify({ ...ok, trace: undefined }), 'trace: a file name'],
+    ];
+    for (const [spec, msg] of cases) {
+      const r = await run('lab', 'mrouter', spec);
+      expect(r.code, spec).toBe(2);
+      expect(r.err, spec).toContain(`mrouter: bad SPEC-JSON: ${msg}`);
+    }
+    expect(await run('lab', 'mrouter')).toMatchObject({ code: 2, err: expect.stringContaining('usage: sg lab mrouter SPEC-JSON') });
+  });
+
   it('sg lab client and serve with bad input, as processes: exit 2 and no stack trace', () => {
-    for (const argv of [['lab', 'client', '{not json'], ['lab', 'serve', 'http', 'abc', '--name', 'rs1'], ['lab', 'serve', 'multicast-sink', '5000', '--name', 'm1']]) {
+    for (const argv of [['lab', 'client', '{not json'], ['lab', 'serve', 'http', 'abc', '--name', 'rs1'], ['lab', 'serve', 'multicast-sink', '5000', '--name', 'm1'], ['lab', 'mrouter', '[]']]) {
       const p = spawnSync(process.execPath, ['bin/sg.mjs', ...argv], { encoding: 'utf8', timeout: 30_000 });
       expect(p.status, argv.join(' ')).toBe(2);
       expect(p.stderr).not.toMatch(/\n\s+at |Error:/);
