@@ -10,12 +10,21 @@
  * A `counter:` fault (the simulator sets the engines' counter directly) is sent as `set server
  * G/S counter V` from the server's own host to every SG node, signed with an admin key or the
  * server's key from cluster.keys; a scenario with a counter fault and no such key is an error.
+ *
+ * A `server-state:` fault (the simulator calls every running engine's setServerState directly,
+ * sim/network.ts, holding nothing) is sent the same way as `set server G/S state X`, signed with
+ * the server's own key first: ctld then makes that same call (SgNodeTarget.write) and holds
+ * nothing, the identical effect, except that it is 'forbidden' while an admin holds the server.
+ * With only an admin key the state is the same, but an admin's dead or pending also holds the
+ * server (its own state and counter requests forbidden, its heartbeats not taken as recoveries)
+ * and an admin's alive lifts a hold. No such key is an error, as for counter faults.
  */
 
 import { createSocket, type Socket } from 'node:dgram';
 import { CtlSession, readResult, type CtlRequest } from '../ctl/client.ts';
 import type { CtlKey } from '../ctl/types.ts';
 import type { Scenario } from '../scenario/load.ts';
+import { formatDuration } from '../time.ts';
 import { formatIpv4 } from '../wire/addr.ts';
 import { monotonicUs } from './engine-worker.ts';
 
@@ -25,7 +34,7 @@ const REPLY_TIMEOUT_MS = 2000;
 export type SenderEntry =
   | {
       readonly kind: 'send';
-      /** control[index], or the counter fault `fault` (faults[fault]). */
+      /** control[index], or the counter or server-state fault `fault` (faults[fault]). */
       readonly index?: number;
       readonly fault?: number;
       readonly at: number;
@@ -50,7 +59,7 @@ export interface SenderSpec {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** The senders of a scenario's control timeline and counter faults, one per host; throws on a counter fault without a key. */
+/** The senders of a scenario's control timeline, counter and server-state faults, one per host; throws on such a fault without a key. */
 export function controlSenders(sc: Scenario): SenderSpec[] {
   const port = sc.cluster?.controlPort ?? 5890;
   const by = new Map<string, SenderEntry[]>();
@@ -73,21 +82,38 @@ export function controlSenders(sc: Scenario): SenderSpec[] {
   });
   sc.faults.forEach((f, fault) => {
     const a = f.action;
-    if (a.kind !== 'counter') return;
+    if (a.kind !== 'counter' && a.kind !== 'server-state') return;
     const keys = sc.cluster?.keys ?? [];
-    const k = keys.find((x) => x.key.role.kind === 'admin') ?? keys.find((x) => x.key.role.kind === 'server' && x.key.role.group === a.group && x.key.role.server === a.server);
+    const admin = keys.find((x) => x.key.role.kind === 'admin');
+    const own = keys.find((x) => x.key.role.kind === 'server' && x.key.role.group === a.group && x.key.role.server === a.server);
+    // server-state: the server's own key first (no hold, as the simulator's fault; see the header).
+    const k = a.kind === 'counter' ? admin ?? own : own ?? admin;
     const host = sc.cluster?.groups.find((g) => g.name === a.group)?.servers.find((s) => s.host === a.server)?.host;
-    if (k === undefined || host === undefined) throw new Error(`faults[${fault}]: counter ${a.group}/${a.server} is sent as a feedback command in real mode and needs ${host === undefined ? `a server ${a.server} in group ${a.group}` : `a key in cluster.keys with role admin or { group: ${a.group}, server: ${a.server} }`}`);
+    if (k === undefined || host === undefined) throw new Error(`faults[${fault}]: ${a.kind} ${a.group}/${a.server} is sent as a feedback command in real mode and needs ${host === undefined ? `a server ${a.server} in group ${a.group}` : a.kind === 'counter' ? `a key in cluster.keys with role admin or { group: ${a.group}, server: ${a.server} }` : `a key in cluster.keys with role { group: ${a.group}, server: ${a.server} } (or admin, which also holds the server)`}`);
     const h = sc.hosts.find((x) => x.name === host);
     for (const n of sc.cluster?.nodes ?? []) {
       const onPrivate = h?.ifaces.some((i) => i.segment === n.privateSegment) ?? false;
       add(host, {
         kind: 'send', fault, at: f.at, node: formatIpv4(onPrivate ? n.privateAddr : n.publicAddr), port, key: { id: k.key.id, secret: hex(k.key.secret), role: k.key.role },
-        session: `${k.name}/${k.key.id}`, request: { cls: 'server', op: 'set', group: a.group, server: a.server, property: 'counter', data: String(a.value) }, skew: 0, report: false,
+        session: `${k.name}/${k.key.id}`, request: { cls: 'server', op: 'set', group: a.group, server: a.server, ...(a.kind === 'counter' ? { property: 'counter', data: String(a.value) } : { property: 'state', data: a.state }) }, skew: 0, report: false,
       });
     }
   });
   return [...by].map(([host, entries]) => ({ host, end: sc.duration, entries }));
+}
+
+/**
+ * Why faults[fault] (counter or server-state) is not sent in the lab, or undefined: a crash of
+ * the server's host at or before its time kills the host's sender, which a restart does not bring
+ * back (the simulator sets the engines all the same).
+ */
+export function feedbackFaultUnsent(sc: Scenario, fault: number): string | undefined {
+  const f = sc.faults[fault];
+  const a = f?.action;
+  if (a === undefined || (a.kind !== 'counter' && a.kind !== 'server-state')) return undefined;
+  const host = sc.cluster?.groups.find((g) => g.name === a.group)?.servers.find((s) => s.host === a.server)?.host;
+  const crash = sc.faults.find((c) => c.action.kind === 'crash' && c.action.host === host && c.at <= f!.at);
+  return crash === undefined ? undefined : `not sent: the crash of ${host} at ${formatDuration(crash.at)} killed the sender on that host`;
 }
 
 /**

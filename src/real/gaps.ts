@@ -6,13 +6,14 @@
 
 import type { Scenario } from '../scenario/load.ts';
 import { formatDuration } from '../time.ts';
+import { feedbackFaultUnsent } from './control.ts';
 
 /** Service kinds the lab starts (src/real/lab.ts startService). */
 const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'multicast-sink']);
 /** Request kinds the lab's clients send (src/real/client.ts). */
 const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping', 'multicast']);
-/** Fault kinds run by real means (src/real/run.ts applyFault; counter: a feedback command, control.ts). */
-const LAB_FAULTS = new Set(['crash', 'restart', 'kill', 'hang', 'start', 'link-down', 'link-up', 'partition', 'heal', 'signal', 'watched-down', 'watched-up', 'clock-stall', 'counter']);
+/** Fault kinds run by real means (src/real/run.ts applyFault; counter, server-state: feedback commands, control.ts). */
+const LAB_FAULTS = new Set(['crash', 'restart', 'kill', 'hang', 'start', 'link-down', 'link-up', 'partition', 'heal', 'signal', 'watched-down', 'watched-up', 'clock-stall', 'counter', 'server-state']);
 
 function list(xs: readonly string[], max = 6): string {
   const u = [...new Set(xs)];
@@ -31,6 +32,16 @@ export function notRunInLab(sc: Scenario): string[] {
     const why = kind === 'loss' || kind === 'delay' ? 'netem is not in this kernel' : kind === 'clock-rate' ? "a host's clock rate cannot be changed" : 'the lab has no way to set it from outside the daemon';
     out.push(`fault ${kind} (${at.length}, at ${list(at)}): not applied (${why}); traced as a fault with detail 'not applied'`);
   }
+  sc.faults.forEach((f, i) => {
+    const why = feedbackFaultUnsent(sc, i);
+    if (why !== undefined && (f.action.kind === 'counter' || f.action.kind === 'server-state')) out.push(`fault ${f.action.kind} ${f.action.group}/${f.action.server} (at ${formatDuration(f.at)}): ${why}; traced as a fault with that detail`);
+  });
+  const admin = sc.faults.filter((f) => f.action.kind === 'server-state' && f.action.state !== 'alive').filter((f) => {
+    const a = f.action as { group: string; server: string };
+    const keys = sc.cluster?.keys ?? [];
+    return !keys.some((k) => k.key.role.kind === 'server' && k.key.role.group === a.group && k.key.role.server === a.server) && keys.some((k) => k.key.role.kind === 'admin');
+  });
+  if (admin.length > 0) out.push(`fault server-state (${admin.length}, at ${list(admin.map((f) => formatDuration(f.at)))}): sent with an admin key (no key of the server's own), so the dead or pending state also holds the server (its own state and counter requests are forbidden, its heartbeats are not taken as recoveries) until an admin's alive`);
   const links: string[] = [];
   for (const s of sc.segments) {
     const l = s.link;

@@ -12,8 +12,9 @@
  *   signal, watched-*    SIGHUP, SIGUSR1 / SIGUSR2 to the daemon
  *   clock stall          SIGSTOP, SIGCONT after the stall (a frozen process)
  *   counter              `set server G/S counter V` from the server's host (control.ts)
- *   loss, delay, clock rate, server-state: not available here (netem is not in this kernel; a
- *                        host's clock rate cannot be changed): traced as not applied
+ *   server-state         `set server G/S state X` from the server's host, its own key first (control.ts)
+ *   loss, delay, clock rate: not available here (netem is not in this kernel; a host's clock
+ *                        rate cannot be changed): traced as not applied
  *
  * The scenario's `control:` timeline is sent from its hosts' namespaces (control.ts).
  *
@@ -38,7 +39,7 @@ import { monotonicUs } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
 import { checkLabTools, labTools } from './tools.ts';
 import { notRunInLab } from './gaps.ts';
-import { controlSenders } from './control.ts';
+import { controlSenders, feedbackFaultUnsent } from './control.ts';
 
 export interface RealRunOptions {
   readonly trace?: string;
@@ -147,7 +148,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
   checkLabTools(labTools(sc, { pcap: opts.pcap !== undefined }));
   const notRun = notRunInLab(sc);
   for (const l of notRun) log(`not run in real mode: ${l}`);
-  const senders = controlSenders(sc); // throws (before any lab) on a counter fault it cannot sign
+  const senders = controlSenders(sc); // throws (before any lab) on a counter or server-state fault it cannot sign
   const nodes = new Set((sc.cluster?.nodes ?? []).map((n) => n.name));
   // A restarted node's daemon is started ahead (a standby, bound and waiting), so the restart
   // takes milliseconds, as in the simulator, and not a Node start-up.
@@ -207,7 +208,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
         }),
       );
     }
-    if (senders.length > 0) log(`lab ${lab.prefix}: control timeline and counter faults sent from ${senders.map((s) => s.host).join(', ')}`);
+    if (senders.length > 0) log(`lab ${lab.prefix}: control timeline, counter and server-state faults sent from ${senders.map((s) => s.host).join(', ')}`);
     const since = performance.now();
     if (!(await until(() => ready.size === clients.length || clients.some((c) => c.exitCode !== null), LAB_READY_TIMEOUT_MS)) || ready.size < clients.length) {
       const missing = [...sc.workloads.map((w) => w.name), ...senders.map((x) => `control sender on ${x.host}`)].filter((_, k) => !ready.has(k));
@@ -222,7 +223,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
     for (const f of [...sc.faults].sort((a, b) => a.at - b.at)) {
       await sleepUntil(now, f.at);
       const t = now() as Instant;
-      const applied = await applyFault(lab, sc, f.action, stopped, log, nft);
+      const applied = feedbackFaultUnsent(sc, sc.faults.indexOf(f)) ?? (await applyFault(lab, sc, f.action, stopped, log, nft));
       // Late by the wait's wake-up and by applying it (a process start, for the few done by one).
       faultLateMax = Math.max(faultLateMax, now() - f.at);
       events.push({ kind: 'fault', t, what: faultWhat(f.action), target: faultTarget(f.action), ...(applied === true ? {} : { detail: applied }) } as TraceEventInput);
@@ -469,6 +470,7 @@ async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: 
       return true;
     }
     case 'counter':
+    case 'server-state':
       return true; // sent by the host's control sender at its time (control.ts)
     case 'partition':
       return partition(sc, a.groups, nft!);

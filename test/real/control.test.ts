@@ -1,5 +1,5 @@
 /**
- * The control timeline and counter faults in real mode (src/real/control.ts): which host sends
+ * The control timeline, counter and server-state faults in real mode (src/real/control.ts): which host sends
  * what to which node, with which key. Pure: the lab run itself is test/real/agreement.test.ts
  * (scenarios/lab-control.yaml is marked real: true).
  */
@@ -43,6 +43,34 @@ describe('control senders', () => {
     const sc = load('scenarios/web-cluster-policies.yaml');
     const noKeys = { ...sc, cluster: { ...sc.cluster!, keys: [] } };
     expect(() => controlSenders(noKeys)).toThrow(/faults\[\d+\]: counter ctr\/rs1 is sent as a feedback command in real mode and needs a key in cluster.keys/);
+  });
+
+  it('a server-state fault is sent as `set server G/S state X` from the server host to every node, with its own key', () => {
+    const s = controlSenders(load('scenarios/lab-server-state.yaml'));
+    const rs2 = s.find((x) => x.host === 'rs2')!;
+    const sent = rs2.entries.map((e) => (e.kind === 'send' ? [e.fault, e.node, e.key.id, e.key.role, e.request, e.at] : []));
+    const req = (state: string) => ({ cls: 'server', op: 'set', group: 'web', server: 'rs2', property: 'state', data: state });
+    const role = { kind: 'server', group: 'web', server: 'rs2' };
+    expect(sent).toEqual([
+      [0, '10.10.2.11', 12, role, req('dead'), 3_000_000],
+      [0, '10.10.2.12', 12, role, req('dead'), 3_000_000],
+      [1, '10.10.2.11', 12, role, req('alive'), 6_000_000],
+      [1, '10.10.2.12', 12, role, req('alive'), 6_000_000],
+    ]);
+  });
+
+  it("a server-state fault takes the server's own key over an admin's (an admin's dead holds the server); an admin key alone does", () => {
+    const sc = load('scenarios/lab-server-state.yaml');
+    const adminKey = { name: 'ops', key: { id: 1, secret: new Uint8Array(16).fill(1), role: { kind: 'admin' as const } } };
+    const both = { ...sc, cluster: { ...sc.cluster!, keys: [adminKey, ...sc.cluster!.keys] } };
+    const ids = (x: Scenario) => controlSenders(x).flatMap((h) => h.entries.map((e) => (e.kind === 'send' ? e.key.id : -1)));
+    expect(ids(both)).toEqual([12, 12, 12, 12]);
+    expect(ids({ ...sc, cluster: { ...sc.cluster!, keys: [adminKey] } })).toEqual([1, 1, 1, 1]);
+  });
+
+  it('a server-state fault with no admin key or server key is an error at start', () => {
+    const sc = load('scenarios/links.yaml');
+    expect(() => controlSenders(sc)).toThrow(/^faults\[1\]: server-state web\/rs2 is sent as a feedback command in real mode and needs a key in cluster.keys with role \{ group: web, server: rs2 \}/);
   });
 
   it('sends no message before its time (setTimeout alone fired early: a heartbeat due at 6 s reached sg1 at 5.999993 s)', async () => {

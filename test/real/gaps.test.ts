@@ -38,9 +38,26 @@ describe('what real mode does not run is printed', () => {
     expect(lines).toContain("fault loss (1, at 2s): not applied (netem is not in this kernel); traced as a fault with detail 'not applied'");
     expect(lines).toContain("fault delay (1, at 3s): not applied (netem is not in this kernel); traced as a fault with detail 'not applied'");
     expect(lines.some((l) => l.startsWith('fault clock-rate (1, at 4s): not applied'))).toBe(true);
-    expect(lines.some((l) => l.startsWith('fault server-state (1, at 4.5s): not applied'))).toBe(true);
+    // server-state is sent as a feedback command (control.ts), with lab-basic's admin key: no
+    // 'not applied' line, one saying the admin's dead also holds the server.
+    expect(lines.filter((l) => l.startsWith('fault server-state'))).toEqual([
+      "fault server-state (1, at 4.5s): sent with an admin key (no key of the server's own), so the dead or pending state also holds the server (its own state and counter requests are forbidden, its heartbeats are not taken as recoveries) until an admin's alive",
+    ]);
     // The crash at 5 s runs for real: no line for it.
     expect(lines.some((l) => l.includes('crash'))).toBe(false);
+  });
+
+  it("a server-state fault after its server host's crash is named as not sent; one with only an admin key, as also holding", () => {
+    const sc = load('scenarios/lab-server-state.yaml');
+    const crash = { at: 2_000_000, action: { kind: 'crash', host: 'rs2' } } as unknown as Scenario['faults'][number];
+    expect(notRunInLab({ ...sc, faults: [crash, ...sc.faults] })).toEqual([
+      'fault server-state web/rs2 (at 3s): not sent: the crash of rs2 at 2s killed the sender on that host; traced as a fault with that detail',
+      'fault server-state web/rs2 (at 6s): not sent: the crash of rs2 at 2s killed the sender on that host; traced as a fault with that detail',
+      'link latency, jitter and loss of public (latency 100us), pool (latency 50us): not applied (netem is not in this kernel; bandwidth is, with tbf)',
+    ]);
+    const admin = { ...sc, cluster: { ...sc.cluster!, keys: [{ name: 'ops', key: { id: 1, secret: new Uint8Array(16), role: { kind: 'admin' } } }] } } as unknown as Scenario;
+    expect(notRunInLab(admin).some((l) => l.startsWith('fault server-state (1, at 3s): sent with an admin key'))).toBe(true);
+    expect(notRunInLab(sc).some((l) => l.startsWith('fault server-state'))).toBe(false);
   });
 
   it('control.yaml: the control timeline runs in the lab (control.ts), so it has no line', () => {
