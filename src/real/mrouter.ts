@@ -27,11 +27,11 @@ import type { Cancel, MulticastForwarder } from '../../sim/host/host.ts';
 import { ifaceName, type IfaceName } from '../port.ts';
 import type { Duration, Instant } from '../time.ts';
 import type { TraceEventInput } from '../trace.ts';
-import { formatIpv4, isMulticastIpv4, mac, multicastMac, readIpv4, writeMac, writeU16, type Ipv4Addr, type MacAddr } from '../wire/addr.ts';
-import { ETH_HEADER_LEN, ETHERTYPE } from '../wire/ethernet.ts';
+import { formatIpv4, isMulticastIpv4, mac, multicastMac, readIpv4, readU16, writeMac, writeU16, type Ipv4Addr, type MacAddr } from '../wire/addr.ts';
+import { ETH_HEADER_LEN, ETH_VLAN_TAG_LEN, ETHERTYPE } from '../wire/ethernet.ts';
 import { decodeFrame, encodeFrame, ipv4Header } from '../wire/frame.ts';
 import type { IgmpMessage } from '../wire/igmp.ts';
-import { IP_PROTO, ipv4HeaderLength } from '../wire/ipv4.ts';
+import { IP_PROTO } from '../wire/ipv4.ts';
 import { pollReadable, RawSocket } from './afpacket.ts';
 import { monotonicUs, readStartFile } from './engine-worker.ts';
 
@@ -116,8 +116,7 @@ export function runMrouter(spec: MrouterSpec): never {
   const early: { nic: Nic; src: Ipv4Addr; dst: Ipv4Addr; msg: IgmpMessage }[] = [];
   let fwd: MulticastForwarder | undefined;
   const receiveAll = () => {
-    for (const [i] of nics.entries()) {
-      const nic = nics[i]!;
+    for (const nic of nics) {
       nic.sock.receive((frame) => {
         const d = decodeFrame(frame);
         if (!d.ok || d.value.net.kind !== 'ipv4') return;
@@ -129,9 +128,9 @@ export function runMrouter(spec: MrouterSpec): never {
           return;
         }
         if (fwd === undefined) return;
-        const off = ETH_HEADER_LEN + (frame.length >= 18 && (frame[12] === 0x81 && frame[13] === 0x00) ? 4 : 0);
-        const len = ipv4HeaderLength(ip) + (ip as unknown as { payload: Uint8Array }).payload.length;
-        fwd.forward(nic.name, frame.slice(off, off + len), ip, false);
+        // The datagram as it came (header included, without the frame's padding), copied.
+        const off = ETH_HEADER_LEN + ETH_VLAN_TAG_LEN * (d.value.eth.vlans?.length ?? 0);
+        fwd.forward(nic.name, frame.slice(off, off + readU16(frame, off + 2)), ip, false);
       });
     }
   };
