@@ -7,7 +7,7 @@ import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const DAEMON_USAGE = `usage: sg daemon --config FILE --node NAME [--public IFACE] [--private IFACE] [--trace FILE] [--t0 US]
-       [--watch-process NAME | --watch-pidfile FILE]
+       [--watch-process NAME | --watch-pidfile FILE] [--no-watch]
 
 Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section, seed and
 segments are used) on real interfaces, through AF_PACKET raw sockets. A FILE holding secrets
@@ -30,6 +30,11 @@ node's does, so both probe at the same instants. Needs CAP_NET_RAW (root).
                     again when one runs (as SIGUSR2)
   --watch-pidfile FILE  the same for the process whose pid is in FILE (a missing or bad FILE
                     counts as not running)
+                    Without either flag the daemon watches what FILE's cluster.nodes.NAME.watch
+                    says ({ process: NAME } or { pidfile: PATH }, interval: default 150ms); a flag
+                    overrides the file's watch, interval included (150 ms)
+  --no-watch        do not watch the process of FILE's cluster.nodes.NAME.watch (the lab's
+                    daemons; a --watch-* flag still watches); SIGUSR1/SIGUSR2 still work
 signals: SIGHUP steps down gracefully (the others take over at once) and stays out;
          SIGINT/SIGTERM step down and exit; SIGUSR1/SIGUSR2: the watched process died / runs again.
 exit status: 0 stopped by a signal, 1 the data plane failed, 2 bad usage or configuration`;
@@ -46,6 +51,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
     status: { type: 'string' },
     'watch-process': { type: 'string' },
     'watch-pidfile': { type: 'string' },
+    'no-watch': { type: 'boolean' },
   }, DAEMON_USAGE, io);
   if (typeof args === 'number') return args;
   const v = args.values;
@@ -73,6 +79,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
       ...(v['start-file'] !== undefined ? { startFile: v['start-file'] } : {}),
       ...(v.status !== undefined ? { status: v.status } : {}),
       ...(watch !== undefined ? { watch } : {}),
+      ...(v['no-watch'] === true ? { noWatch: true } : {}),
       log: (l) => io.err(`${l}\n`),
     });
   } catch (e) {

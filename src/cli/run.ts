@@ -17,7 +17,7 @@ import { SCENARIO_DURATION_MAX_US } from '../scenario/limits.ts';
 import { openSink, readScenario, type FileSink } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
-import { formatNotRun } from '../real/gaps.ts';
+import { formatNotRun, simWatchLine } from '../real/gaps.ts';
 
 export const RUN_USAGE = `usage: sg run <scenario.yaml> [options]
 
@@ -104,6 +104,8 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
     return EXIT.usage;
   }
   const sc = loaded.scenario;
+  const watchNote = simWatchLine(sc);
+  if (watchNote !== undefined && !v.json) io.err(`${watchNote}\n`);
   const sinks = openOutputs({ trace: v.trace, pcap: v.pcap, report: v.report }, io);
   if (sinks === undefined) return EXIT.usage;
   sinks.report?.close(); // written whole at the end; opened now so a bad path fails before the run

@@ -10,8 +10,9 @@
  *   SIGINT, SIGTERM  the same step-down, then a clean exit (sockets closed, trace flushed)
  *   SIGUSR1          the watched process died (`watched-down`); SIGUSR2: it runs again
  *
- * With `watch` (`--watch-process` / `--watch-pidfile`) the daemon also polls /proc itself
- * (`procwatch.ts`) and makes the same engine call when the process goes away or comes back.
+ * With `watch` (`--watch-process` / `--watch-pidfile`, or else the node's `watch:` in the
+ * configuration, `daemonWatch`) the daemon also polls /proc itself (`procwatch.ts`) and makes the
+ * same engine call when the process goes away or comes back.
  *
  * The feedback protocol (SGctrld, `sg cmd`) is part of the engine and answers on the node's
  * addresses through the same raw sockets.
@@ -21,7 +22,7 @@ import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteS
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { SgNodeConfig } from '../engine/config.ts';
 import { Rng } from '../rng.ts';
-import { formatScenarioError, loadScenario } from '../scenario/load.ts';
+import { formatScenarioError, loadScenario, type ClusterNodeModel } from '../scenario/load.ts';
 import { sgNodeConfig, sgNodeSeed } from '../scenario/sg-config.ts';
 import { JsonlTrace, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
@@ -51,6 +52,8 @@ export interface DaemonOptions {
   readonly watch?: WatchTarget;
   /** The /proc poll period for `watch` (ms, default 150). */
   readonly watchIntervalMs?: number;
+  /** Ignore the node's `watch:` in the configuration (the lab's daemons: `sg daemon --no-watch`); `watch` still applies. */
+  readonly noWatch?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -105,6 +108,26 @@ function carrier(iface: string): boolean | undefined {
 
 /** The node's engine configuration from the scenario file. Throws with a file:line message on bad input. */
 export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
+  return daemonSetup(opts).cfg;
+}
+
+/** What the daemon watches, and where that was said. */
+export interface DaemonWatch {
+  readonly target: WatchTarget;
+  readonly intervalMs: number;
+  /** flag: `--watch-process` / `--watch-pidfile` (DaemonOptions.watch); config: the node's `watch:`. */
+  readonly from: 'flag' | 'config';
+}
+
+/** The watch a daemon runs: the flag's (it overrides the file, interval included), else the node's `watch:` unless `noWatch`. */
+export function daemonWatch(opts: DaemonOptions, node: ClusterNodeModel): DaemonWatch | undefined {
+  if (opts.watch !== undefined) return { target: opts.watch, intervalMs: opts.watchIntervalMs ?? 150, from: 'flag' };
+  if (node.watch === undefined || opts.noWatch === true) return undefined;
+  return { target: node.watch.target, intervalMs: node.watch.interval / 1000, from: 'config' };
+}
+
+/** The engine configuration and the node's scenario model. */
+export function daemonSetup(opts: DaemonOptions): { cfg: SgNodeConfig; node: ClusterNodeModel } {
   const text = readFileSync(opts.config, 'utf8');
   const loaded = loadScenario(text, opts.config);
   if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
@@ -123,13 +146,16 @@ export function daemonConfig(opts: DaemonOptions): SgNodeConfig {
   const privIface = opts.privateIface ?? 'eth1';
   // The simulator's seed for this node (its port-test schedule); incarnations stay random (engine-worker.ts).
   const seed = sgNodeSeed(Rng.fromSeed(sc.seed), opts.node);
-  return sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed, pubIface, privIface });
+  return { cfg: sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed, pubIface, privIface }), node: c.nodes[index]! };
 }
 
 /** Run the daemon until SIGINT/SIGTERM (or `stop()`); resolves with the exit status. */
 export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: () => void } {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const cfg = daemonConfig(opts);
+  const { cfg, node } = daemonSetup(opts);
+  const watch = daemonWatch(opts, node);
+  if (watch !== undefined) log(`${cfg.name}: watching ${describeTarget(watch.target)} every ${watch.intervalMs} ms (${watch.from === 'flag' ? 'command line' : `${opts.config} cluster.nodes.${cfg.name}.watch`})`);
+  else if (node.watch !== undefined) log(`${cfg.name}: not watching ${describeTarget(node.watch.target)} of ${opts.config} (--no-watch): only SIGUSR1/SIGUSR2 say the process died / runs again`);
   let t0 = opts.t0 ?? monotonicUs();
   let status: DaemonStatus = { node: cfg.name, pid: process.pid, phase: 'bound' };
   const report = (s: Partial<DaemonStatus>) => {
@@ -169,12 +195,12 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
   }, 200);
   let watchStarted = false;
   const watcher =
-    opts.watch === undefined
+    watch === undefined
       ? undefined
-      : new ProcWatcher(opts.watch, {
-          ...(opts.watchIntervalMs !== undefined ? { intervalMs: opts.watchIntervalMs } : {}),
+      : new ProcWatcher(watch.target, {
+          intervalMs: watch.intervalMs,
           onChange: (up) => {
-            log(`${cfg.name}: watched ${describeTarget(opts.watch!)} ${up ? 'runs' : 'is not running'}`);
+            log(`${cfg.name}: watched ${describeTarget(watch.target)} ${up ? 'runs' : 'is not running'}`);
             // At start a running process needs no call: the engine assumes it runs.
             if (up && !watchStarted) return;
             send({ kind: 'watched', up });

@@ -67,7 +67,28 @@ export function notRunInLab(sc: Scenario): string[] {
   // A host's mrouter runs (src/real/mrouter.ts); a segment's own querier address does not.
   const q = sc.segments.filter((s) => s.querier !== undefined).map((s) => s.name);
   if (q.length > 0) out.push(`IGMP querier of segment(s) ${list(q)}: not run (the lab's bridges do not send IGMP queries; a host with mrouter: does)`);
+  const w = labWatchLine(sc);
+  if (w !== undefined) out.push(w);
   return out;
+}
+
+/**
+ * The nodes' `watch:` (real mode's process watch): the lab starts its daemons with `--no-watch`,
+ * since its namespaces share the machine's one process table (a name would match any process on
+ * the machine, the lab's own nginx included); the scenario's watched-down/watched-up faults,
+ * sent as SIGUSR1/SIGUSR2, are the watched process there, as in the simulator.
+ */
+export function labWatchLine(sc: Scenario): string | undefined {
+  const ws = (sc.cluster?.nodes ?? []).flatMap((n) => (n.watch === undefined ? [] : [`${n.name} (${n.watch.target.kind === 'name' ? `process '${n.watch.target.name}'` : `pidfile ${n.watch.target.file}`})`]));
+  if (ws.length === 0) return undefined;
+  return `watch of node(s) ${list(ws, 4)}: not watched (the lab's daemons run with --no-watch: its namespaces share the machine's process table); watched-down/watched-up faults (SIGUSR1/SIGUSR2) stand for the process, as in the simulator`;
+}
+
+/** `sg run` (the simulator): the nodes' `watch:` is real mode's; the faults model the process. */
+export function simWatchLine(sc: Scenario): string | undefined {
+  const ws = (sc.cluster?.nodes ?? []).filter((n) => n.watch !== undefined).map((n) => n.name);
+  if (ws.length === 0) return undefined;
+  return `note: cluster.nodes.{${ws.join(',')}}.watch is for sg daemon (real mode); the simulator has no process table: its watched-down/watched-up faults are the watched process dying and running again`;
 }
 
 export function formatNotRun(lines: readonly string[]): string {

@@ -33,6 +33,7 @@ import { formatIpv4 } from '../wire/addr.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
 import { monotonicUs, type StartFile } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
+import { labWatchLine } from './gaps.ts';
 import { SECRET_FILE_MODE } from './secrets.ts';
 import { checkLabTools, labTools } from './tools.ts';
 
@@ -287,6 +288,8 @@ function build(sc: Scenario, state: LabState, daemons: boolean, standbys: readon
     // start at the same instant whatever their process start-up took.
     buildDaemon(log);
     const spawned = monotonicUs();
+    const watchLine = labWatchLine(sc);
+    if (watchLine !== undefined) log(`lab ${state.prefix}: ${watchLine}`);
     const ps = (sc.cluster?.nodes ?? []).map((n) => spawnDaemon(state, n.name, 'daemon'));
     for (const name of standbys) ps.push(spawnDaemon(state, name, 'standby'));
     waitDaemonsReady(state, ps);
@@ -345,7 +348,7 @@ function spawnDaemon(state: LabState, name: string, kind: 'daemon' | 'standby'):
   const startFile = `${state.dir}/${name}.${k}.start`;
   const status = `${state.dir}/${name}.${k}.status`;
   const trace = state.traces === false ? [] : ['--trace', `${state.dir}/${name}.jsonl`];
-  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.config ?? state.scenario, '--node', name, ...trace, '--start-file', startFile, '--status', status], `${state.dir}/${name}.log`);
+  const pid = startIn(ns, process.execPath, [SG_BIN, 'daemon', '--config', state.config ?? state.scenario, '--node', name, '--no-watch', ...trace, '--start-file', startFile, '--status', status], `${state.dir}/${name}.log`);
   const p: LabProcess = { name: kind === 'daemon' ? name : `${name}#${k}`, ns, pid, kind, startFile, status };
   if (kind === 'daemon') {
     const rest = state.processes.filter((x) => x.name !== name);

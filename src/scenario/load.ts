@@ -124,7 +124,20 @@ export interface ClusterNodeModel {
   readonly privateSegment: string;
   readonly privateAddr: Ipv4Addr;
   readonly gateway?: Ipv4Addr;
+  /** Real mode only (`sg daemon`): the service process the daemon watches in /proc (slide 6). */
+  readonly watch?: NodeWatchModel;
 }
+
+/** `cluster.nodes.NAME.watch`: by process name or by pid file, polled every `interval`. */
+export interface NodeWatchModel {
+  readonly target: { readonly kind: 'name'; readonly name: string } | { readonly kind: 'pidfile'; readonly file: string };
+  readonly interval: Duration;
+}
+
+/** Bounds of `watch.interval`: /proc is read at most every 10 ms, and a death is seen within 10 s. */
+export const WATCH_INTERVAL_MIN_US = 10_000;
+export const WATCH_INTERVAL_MAX_US = 10_000_000;
+export const WATCH_INTERVAL_DEFAULT_US = 150_000;
 
 export interface ClusterServerModel {
   readonly host: string;
@@ -636,6 +649,27 @@ class Resolver {
     if (!g.servers.some((s) => s.host === server)) this.rep.at([...path, 'server'], `group ${group} has no server '${server}' (servers: ${g.servers.map((s) => s.host).join(', ')})`);
   }
 
+  /** A node's `watch:` (real mode's process watch): exactly one of process: / pidfile:, interval in bounds. */
+  nodeWatch(w: { process?: string; pidfile?: string; interval?: string }, path: PathSeg[]): NodeWatchModel | undefined {
+    const interval = this.dur(w.interval, [...path, 'interval'], WATCH_INTERVAL_MAX_US);
+    if (interval !== undefined && interval < WATCH_INTERVAL_MIN_US) this.rep.at([...path, 'interval'], `${JSON.stringify(w.interval)} is shorter than the minimum ${formatDuration(WATCH_INTERVAL_MIN_US as Duration)}`);
+    if ((w.process === undefined) === (w.pidfile === undefined)) {
+      this.rep.at(path, 'give exactly one of process: (a process name) or pidfile: (an absolute path)');
+      return undefined;
+    }
+    const bad = (v: string) => v.trim() === '' || /[\0-\x1f]/.test(v);
+    if (w.process !== undefined && (bad(w.process) || w.process.includes('/'))) {
+      this.rep.at([...path, 'process'], `${JSON.stringify(w.process)} is not a process name (non-empty, no '/' or control characters; a path is pidfile:)`);
+      return undefined;
+    }
+    if (w.pidfile !== undefined && (bad(w.pidfile) || !w.pidfile.startsWith('/'))) {
+      this.rep.at([...path, 'pidfile'], `${JSON.stringify(w.pidfile)} is not an absolute path`);
+      return undefined;
+    }
+    const target = w.process !== undefined ? { kind: 'name' as const, name: w.process } : { kind: 'pidfile' as const, file: w.pidfile! };
+    return { target, interval: interval ?? (WATCH_INTERVAL_DEFAULT_US as Duration) };
+  }
+
   resolveCluster(c: ClusterDoc, segments: readonly SegmentModel[], hosts: Map<string, HostModel>, seenAddrs: Map<number, string>): ClusterModel {
     const segs = new Map(segments.map((x) => [x.name, x]));
     const nodes: ClusterNodeModel[] = Object.entries(c.nodes).map(([name, n]) => {
@@ -656,7 +690,8 @@ class Resolver {
       const pub = side('public');
       const priv = side('private');
       const gw = n.gateway !== undefined ? this.addr(n.gateway, [...base, 'gateway']) : undefined;
-      return { name, price: n.price ?? 100, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}) };
+      const watch = n.watch !== undefined ? this.nodeWatch(n.watch, [...base, 'watch']) : undefined;
+      return { name, price: n.price ?? 100, publicSegment: pub.segment, publicAddr: pub.addr, privateSegment: priv.segment, privateAddr: priv.addr, ...(gw !== undefined ? { gateway: gw } : {}), ...(watch !== undefined ? { watch } : {}) };
     });
     const privSeg = new Set(nodes.map((n) => n.privateSegment));
     const sharedPriv = nodes.some((n, i) => nodes.some((m, j) => j < i && m.privateAddr === n.privateAddr));

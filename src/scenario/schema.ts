@@ -155,6 +155,11 @@ export const ClusterNode = Type.Object(
     private: Type.Object({ segment: Name, ip: Ipv4 }, strict),
     gateway: Type.Optional(Ipv4),
     price: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'Bid price for failover: the higher wins (ties: the later node)' })),
+    watch: Type.Optional(Type.Object({
+      process: Type.Optional(Type.String({ description: 'A process whose /proc/PID/comm or argv[0] basename is this name' })),
+      pidfile: Type.Optional(Type.String({ description: 'An absolute path: the process whose pid is written in this file' })),
+      interval: Type.Optional(Duration),
+    }, { ...strict, description: "Real mode only (sg daemon, slide 6): the service process the daemon watches in /proc; exactly one of process: or pidfile:, polled every interval (default 150ms). Its death is watched-down, its return watched-up; the simulator has no process table and models them with the watched-down / watched-up faults" })),
   },
   { ...strict, description: 'An SG node: public interface (holds the VIPs) and private interface (the servers\' gateway)' },
 );

@@ -3,11 +3,15 @@
  * part against a fake /proc tree, then a real `sleep` process watched by pid file and by name.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DAEMON_USAGE } from '../../src/cli/daemon.ts';
+import { daemonSetup, daemonWatch, type DaemonOptions } from '../../src/real/daemon.ts';
+import { notRunInLab, simWatchLine } from '../../src/real/gaps.ts';
 import { ProcWatcher, pidRunning, readPidFile, statState, targetUp, type WatchTarget } from '../../src/real/procwatch.ts';
+import { loadScenario, type Scenario } from '../../src/scenario/load.ts';
 
 function fakeProc(procs: Record<number, { comm: string; argv0?: string; state: string }>): string {
   const root = mkdtempSync(join(tmpdir(), 'sg-proc-'));
@@ -109,4 +113,53 @@ describe('ProcWatcher on the real /proc', () => {
       }
     });
   }
+});
+
+describe("sg daemon: the configuration's watch (cluster.nodes.NAME.watch) and the flags", () => {
+  // A copy of lab-basic whose sg1 watches `svc` every 20 ms; 0600: it holds the failover key.
+  const dir = mkdtempSync(join(tmpdir(), 'sg-watchcfg-'));
+  const config = join(dir, 'c.yaml');
+  const SG1 = '    sg1: { public: { segment: public, ip: 10.10.1.11 }, private: { segment: pool, ip: 10.10.2.11 }, price: 200 }';
+  const lab = readFileSync('scenarios/lab-basic.yaml', 'utf8');
+  writeFileSync(config, lab.replace(SG1, `${SG1.slice(0, -2)}, watch: { process: svc, interval: 20ms } }`), { mode: 0o600 });
+  writeFileSync(join(dir, 'plain.yaml'), lab, { mode: 0o600 }); // the same without watch:
+  const base = { config, publicIface: 'lo', privateIface: 'lo' } as const;
+  const resolved = (opts: DaemonOptions) => {
+    const { node } = daemonSetup(opts);
+    return daemonWatch(opts, node);
+  };
+
+  it('the file gives the watcher the flag gives (same target, same period, same reports)', async () => {
+    const fromFile = resolved({ ...base, node: 'sg1' })!;
+    const fromFlag = resolved({ ...base, config: join(dir, 'plain.yaml'), node: 'sg1', watch: { kind: 'name', name: 'svc' }, watchIntervalMs: 20 })!;
+    expect(fromFile).toEqual({ target: { kind: 'name', name: 'svc' }, intervalMs: 20, from: 'config' });
+    expect({ ...fromFlag, from: 'config' }).toEqual(fromFile);
+    // Both watchers, on the same fake /proc, report the same changes.
+    const root = fakeProc({ 40: { comm: 'svc', state: 'S' } });
+    const seen: Record<string, boolean[]> = { file: [], flag: [] };
+    let wake = () => {};
+    const ws = Object.entries({ file: fromFile, flag: fromFlag }).map(([k, w]) => new ProcWatcher(w.target, { root, intervalMs: w.intervalMs, onChange: (up) => (seen[k]!.push(up), wake()) }));
+    rmSync(join(root, '40'), { recursive: true });
+    await new Promise<void>((res) => { wake = () => seen['file']!.length >= 2 && seen['flag']!.length >= 2 && res(); wake(); });
+    for (const w of ws) w.stop();
+    expect(seen).toEqual({ file: [true, false], flag: [true, false] });
+  });
+
+  it('a --watch-* flag overrides the file, interval included; --no-watch drops only the file', () => {
+    const flag = { kind: 'pidfile', file: '/run/other.pid' } as const;
+    expect(resolved({ ...base, node: 'sg1', watch: flag })).toEqual({ target: flag, intervalMs: 150, from: 'flag' });
+    expect(resolved({ ...base, node: 'sg1', noWatch: true })).toBeUndefined();
+    expect(resolved({ ...base, node: 'sg1', noWatch: true, watch: flag })).toEqual({ target: flag, intervalMs: 150, from: 'flag' });
+    expect(resolved({ ...base, node: 'sg2' })).toBeUndefined(); // sg2 has no watch:
+  });
+
+  it("sg daemon --help says so; the lab's daemons run with --no-watch and the lab says why", () => {
+    expect(DAEMON_USAGE).toMatch(/cluster\.nodes\.NAME\.watch[\s\S]*a flag\s+overrides the file's watch/);
+    expect(DAEMON_USAGE).toContain('--no-watch');
+    const r = loadScenario(readFileSync(config, 'utf8'), config);
+    if (!r.ok) throw new Error('does not load');
+    expect(notRunInLab(r.scenario)).toContainEqual(expect.stringMatching(/^watch of node\(s\) sg1 \(process 'svc'\): not watched \(the lab's daemons run with --no-watch/));
+    expect(simWatchLine(r.scenario)).toMatch(/^note: cluster\.nodes\.\{sg1\}\.watch is for sg daemon \(real mode\); the simulator has no process table/);
+    expect(simWatchLine({ ...r.scenario, cluster: undefined } as unknown as Scenario)).toBeUndefined();
+  });
 });

@@ -219,3 +219,41 @@ describe('the shipped JSON Schema', () => {
     expect(shipped).toEqual(scenarioJsonSchema());
   });
 });
+
+describe('cluster.nodes.NAME.watch (real mode: the process sg daemon watches, slide 6)', () => {
+  const lab = readFileSync('scenarios/lab-basic.yaml', 'utf8');
+  const SG1 = '    sg1: { public: { segment: public, ip: 10.10.1.11 }, private: { segment: pool, ip: 10.10.2.11 }, price: 200 }';
+  const line = lab.split('\n').indexOf(SG1) + 1;
+  const withWatch = (w: string) => lab.replace(SG1, `${SG1.slice(0, -2)}, watch: ${w} }`);
+  const node = (text: string, name = 'sg1') => {
+    const r = loadScenario(text, 'f.yaml');
+    if (!r.ok) throw new Error(r.errors.map(formatScenarioError).join('\n'));
+    return r.scenario.cluster!.nodes.find((n) => n.name === name)!;
+  };
+
+  it('loads into the node model: by name or by pid file, interval defaulting to 150 ms', () => {
+    expect(line).toBeGreaterThan(0);
+    expect(node(withWatch('{ process: nginx }')).watch).toEqual({ target: { kind: 'name', name: 'nginx' }, interval: 150_000 });
+    expect(node(withWatch('{ pidfile: /run/nginx.pid, interval: 50ms }')).watch).toEqual({ target: { kind: 'pidfile', file: '/run/nginx.pid' }, interval: 50_000 });
+    expect(node(withWatch('{ process: nginx }'), 'sg2').watch).toBeUndefined();
+    expect(node(lab).watch).toBeUndefined();
+  });
+
+  it('each bad form is an error at its line', () => {
+    const at = (w: string) => errorsOf(withWatch(w)).map((e) => e.replace(/^f\.yaml:(\d+):\d+: /, (_, l) => `${Number(l) === line ? 'L' : l}: `));
+    const p = 'L: cluster.nodes.sg1.watch';
+    expect(at('{}')).toEqual([`${p}: give exactly one of process: (a process name) or pidfile: (an absolute path)`]);
+    expect(at('{ process: nginx, pidfile: /run/nginx.pid }')).toEqual([`${p}: give exactly one of process: (a process name) or pidfile: (an absolute path)`]);
+    expect(at('{ process: "" }')).toEqual([`${p}.process: "" is not a process name (non-empty, no '/' or control characters; a path is pidfile:)`]);
+    expect(at('{ process: "  " }')).toEqual([`${p}.process: "  " is not a process name (non-empty, no '/' or control characters; a path is pidfile:)`]);
+    expect(at('{ process: /usr/sbin/nginx }')).toEqual([`${p}.process: "/usr/sbin/nginx" is not a process name (non-empty, no '/' or control characters; a path is pidfile:)`]);
+    expect(at('{ pidfile: run/nginx.pid }')).toEqual([`${p}.pidfile: "run/nginx.pid" is not an absolute path`]);
+    expect(at('{ pidfile: "" }')).toEqual([`${p}.pidfile: "" is not an absolute path`]);
+    expect(at('{ process: nginx, interval: 1ms }')).toEqual([`${p}.interval: "1ms" is shorter than the minimum 10ms`]);
+    expect(at('{ process: nginx, interval: 0s }')).toEqual([`${p}.interval: "0s" is shorter than the minimum 10ms`]);
+    expect(at('{ process: nginx, interval: 11s }')).toEqual([`${p}.interval: "11s" is longer than the maximum 10s`]);
+    expect(at('{ process: nginx, interval: fast }')).toEqual([expect.stringMatching(/^L: cluster\.nodes\.sg1\.watch\.interval: /)]);
+    expect(at('{ process: nginx, every: 1s }')).toEqual([expect.stringMatching(/^L: cluster\.nodes\.sg1\.watch\.every: unknown key/)]);
+    expect(at('{ process: 7 }')).toEqual([expect.stringMatching(/^L: cluster\.nodes\.sg1\.watch\.process: /)]);
+  });
+});
