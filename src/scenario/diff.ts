@@ -1,6 +1,7 @@
 /**
  * `sg diff A.jsonl B.jsonl`: where two runs of one scenario made different decisions; made for a
  * simulator trace against a lab trace (the sim-vs-real agreement of test/real/agreement.test.ts), but any two traces do.
+ * The decisions are picked out of the trace by summary.ts's selectors, as the goldens' summaries are.
  *
  * Three kinds of decision are compared, each as an ordered sequence:
  * - **mastership**: the order in which nodes became master (bidd `state` events to master), each
@@ -15,6 +16,7 @@
  */
 
 import { parseTraceLine } from '../trace.ts';
+import { linkPick, masterChange, serverChange } from './summary.ts';
 
 export interface DiffEvent {
   readonly kind: string;
@@ -74,16 +76,22 @@ interface Timed {
 }
 
 function masters(evs: readonly DiffEvent[]): Timed[] {
-  return evs.filter((e) => e.kind === 'state' && e.machine === 'bidd' && e.to === 'master').map((e) => ({ v: String(e.entity), t: e.t }));
+  const out: Timed[] = [];
+  for (const e of evs) {
+    const m = masterChange(e);
+    if (m !== undefined && m.to === 'master') out.push({ v: m.node, t: m.t });
+  }
+  return out;
 }
 
 function serverStates(evs: readonly DiffEvent[]): Map<string, Timed[]> {
   const m = new Map<string, Timed[]>();
   for (const e of evs) {
-    if (e.kind !== 'state' || e.machine !== 'server') continue;
+    const s = serverChange(e);
+    if (s === undefined) continue;
     // Every node with health checks reports the same server: key by node too.
-    const k = `${e.node}:${e.entity}`;
-    m.set(k, [...(m.get(k) ?? []), { v: `${e.from}->${e.to}`, t: e.t }]);
+    const k = `${s.node}:${s.entity}`;
+    m.set(k, [...(m.get(k) ?? []), { v: `${s.from}->${s.to}`, t: s.t }]);
   }
   return m;
 }
@@ -96,17 +104,22 @@ interface LinkPick {
 function linkTargets(evs: readonly DiffEvent[]): Map<string, LinkPick[]> {
   const m = new Map<string, LinkPick[]>();
   for (const e of evs) {
-    if (e.kind !== 'decision' || e.what !== 'link-new') continue;
-    const d = e.detail as { group?: string; server?: string } | undefined;
-    const k = `${e.node}:${d?.group}`;
-    m.set(k, [...(m.get(k) ?? []), { t: e.t, server: String(d?.server) }]);
+    const l = linkPick(e);
+    if (l === undefined) continue;
+    const k = `${l.node}:${l.group}`;
+    m.set(k, [...(m.get(k) ?? []), { t: l.t, server: l.server }]);
   }
   return m;
 }
 
 /** Times at which node `node` saw a server of `group` change state (segment boundaries). */
 function boundaries(evs: readonly DiffEvent[], node: string, group: string): number[] {
-  return evs.filter((e) => e.kind === 'state' && e.machine === 'server' && e.node === node && String(e.entity).startsWith(`${group}/`)).map((e) => e.t);
+  const out: number[] = [];
+  for (const e of evs) {
+    const s = serverChange(e);
+    if (s !== undefined && s.node === node && s.entity.startsWith(`${group}/`)) out.push(s.t);
+  }
+  return out;
 }
 
 /** Split picks at the boundaries, dropping picks within `tol` of one (the two runs' clocks differ by that much). */

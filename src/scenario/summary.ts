@@ -9,7 +9,7 @@
  * selectors are the ones `sg diff` (diff.ts) compares traces by.
  */
 
-import type { TraceEvent, TraceEventInput, TraceSink } from '../trace.ts';
+import type { TraceEventInput, TraceSink } from '../trace.ts';
 import type { ExpectationResult } from './expect.ts';
 
 /**
@@ -27,24 +27,39 @@ export interface DecisionSummary {
   readonly expectations: Readonly<Record<string, string>>;
 }
 
-type AnyEvent = TraceEvent | TraceEventInput;
-
-/** A bidd transition into or out of master: `node` is the bidd entity (the SG node). */
-export function masterChange(ev: AnyEvent): { readonly t: number; readonly node: string; readonly from: string; readonly to: string } | undefined {
-  if (ev.kind !== 'state' || ev.machine !== 'bidd' || (ev.to !== 'master' && ev.from !== 'master')) return undefined;
-  return { t: ev.t, node: ev.entity, from: ev.from, to: ev.to };
+/**
+ * The fields the decision selectors read: any trace event has this shape (so does `sg diff`'s
+ * `DiffEvent`), whether it came from a sink or was parsed from a file.
+ */
+export interface SummaryEvent {
+  readonly kind: string;
+  readonly t: number;
+  readonly node?: string;
+  readonly entity?: string;
+  readonly machine?: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly what?: string;
+  readonly detail?: unknown;
 }
 
-/** A server state transition, keyed by the node that saw it and the server (`"sg1 web/rs2"`). */
-export function serverChange(ev: AnyEvent): { readonly t: number; readonly node: string; readonly entity: string; readonly from: string; readonly to: string } | undefined {
+/** A bidd transition into or out of master: `node` is the bidd entity (the SG node). */
+export function masterChange(ev: SummaryEvent): { readonly t: number; readonly node: string; readonly from: string; readonly to: string } | undefined {
+  if (ev.kind !== 'state' || ev.machine !== 'bidd' || (ev.to !== 'master' && ev.from !== 'master')) return undefined;
+  return { t: ev.t, node: String(ev.entity), from: String(ev.from), to: String(ev.to) };
+}
+
+/** A server state transition (entity `GROUP/SERVER`) as the SG node `node` saw it. */
+export function serverChange(ev: SummaryEvent): { readonly t: number; readonly node: string; readonly entity: string; readonly from: string; readonly to: string } | undefined {
   if (ev.kind !== 'state' || ev.machine !== 'server') return undefined;
-  return { t: ev.t, node: String(ev.node), entity: ev.entity, from: ev.from, to: ev.to };
+  return { t: ev.t, node: String(ev.node), entity: String(ev.entity), from: String(ev.from), to: String(ev.to) };
 }
 
 /** A new link: which node opened it, for which group, to which server. */
-export function linkPick(ev: AnyEvent): { readonly t: number; readonly node: string; readonly group: string; readonly server: string } | undefined {
+export function linkPick(ev: SummaryEvent): { readonly t: number; readonly node: string; readonly group: string; readonly server: string } | undefined {
   if (ev.kind !== 'decision' || ev.what !== 'link-new') return undefined;
-  return { t: ev.t, node: String(ev.node), group: String(ev.detail['group']), server: String(ev.detail['server']) };
+  const d = ev.detail as { readonly group?: unknown; readonly server?: unknown } | undefined;
+  return { t: ev.t, node: String(ev.node), group: String(d?.group), server: String(d?.server) };
 }
 
 /** `t` µs as `"S.UUUUUU s"`, exact (integer arithmetic). */
@@ -66,7 +81,7 @@ export class SummaryBuilder {
   readonly #servers = new Map<string, string[]>();
   readonly #links = new Map<string, Map<string, number>>();
 
-  observe(ev: AnyEvent): void {
+  observe(ev: SummaryEvent): void {
     const m = masterChange(ev);
     if (m !== undefined) {
       this.#mastership.push(`${formatSeconds(m.t)} ${m.node} ${m.from}->${m.to}`);
@@ -123,7 +138,7 @@ export class SummarizingTrace implements TraceSink {
 }
 
 /** The summary of a whole trace held in memory. */
-export function summarize(events: Iterable<AnyEvent>, expectations: readonly ExpectationResult[]): DecisionSummary {
+export function summarize(events: Iterable<SummaryEvent>, expectations: readonly ExpectationResult[]): DecisionSummary {
   const b = new SummaryBuilder();
   for (const e of events) b.observe(e);
   return b.finish(expectations);
