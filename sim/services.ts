@@ -20,15 +20,18 @@
  *   request's connection is reset. With a small limit and slow service this is the process
  *   saturation of slide 46; a SYN flood (sim/raw-node.ts) fills the listen backlog instead.
  * - Bulk: the client connects; the server sends `size` bytes and closes.
- * - RPC over UDP: request `xid u32 | op u8 (0 read, 1 write) | key u16 | value i32`, reply
- *   `xid u32 | status u8 (0 ok, 1 error) | value i32`; a write reply carries the SG write-status
- *   option (status, retval = the stored value) so the SG can compare write results (slide 43).
+ * - RPC over UDP: requests and replies as src/wire/rpc.ts lays them out; a write reply carries
+ *   the SG write-status option (status, retval = the stored value) so the SG can compare write
+ *   results (slide 43).
+ * - Multicast: the time-stamped datagrams of src/wire/stamp.ts.
  */
 
 import { millis, type Duration } from '../src/time.ts';
 import { assert } from '../src/wire/result.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
+import { encodeRpc, parseRpc, RPC_OP, RPC_STATUS } from '../src/wire/rpc.ts';
 import { SG_WRITE_STATUS, sgWriteStatus } from '../src/wire/sgopt.ts';
+import { parseStamp } from '../src/wire/stamp.ts';
 import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
 import type { TcpConnection, TcpHandlers, TcpListener, TcpStack } from './host/tcp.ts';
@@ -379,54 +382,6 @@ export class BulkService extends TcpService {
 
 // ---- RPC over UDP ----
 
-export const RPC_OP = { read: 0, write: 1 } as const;
-export const RPC_STATUS = { ok: 0, error: 1 } as const;
-export const RPC_REQUEST_LEN = 11;
-export const RPC_REPLY_LEN = 9;
-
-export interface RpcRequest {
-  readonly xid: number;
-  readonly op: number;
-  readonly key: number;
-  readonly value: number;
-}
-export interface RpcReply {
-  readonly xid: number;
-  readonly status: number;
-  readonly value: number;
-}
-
-export function encodeRpcRequest(r: RpcRequest): Uint8Array {
-  const b = new Uint8Array(RPC_REQUEST_LEN);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, r.xid);
-  v.setUint8(4, r.op);
-  v.setUint16(5, r.key);
-  v.setInt32(7, r.value);
-  return b;
-}
-
-export function decodeRpcRequest(b: Uint8Array): RpcRequest | undefined {
-  if (b.length < RPC_REQUEST_LEN) return undefined;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { xid: v.getUint32(0), op: v.getUint8(4), key: v.getUint16(5), value: v.getInt32(7) };
-}
-
-export function encodeRpcReply(r: RpcReply): Uint8Array {
-  const b = new Uint8Array(RPC_REPLY_LEN);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, r.xid);
-  v.setUint8(4, r.status);
-  v.setInt32(5, r.value);
-  return b;
-}
-
-export function decodeRpcReply(b: Uint8Array): RpcReply | undefined {
-  if (b.length < RPC_REPLY_LEN) return undefined;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { xid: v.getUint32(0), status: v.getUint8(4), value: v.getInt32(5) };
-}
-
 export interface RpcServiceOptions {
   readonly name?: string;
   readonly serviceTime?: ServiceTime;
@@ -465,8 +420,9 @@ export class RpcService extends Service {
   }
 
   #request(payload: Uint8Array, addr: Ipv4Addr, port: number): void {
-    const req = decodeRpcRequest(payload);
-    if (req === undefined) return;
+    const parsed = parseRpc(payload, 'request');
+    if (!parsed.ok) return;
+    const req = parsed.value;
     this.counters.requests++;
     if (!this.running) return;
     const cancel = this.host.timer(drawServiceTime(this.opts.serviceTime ?? { kind: 'fixed', d: millis(1) }, this.#rng), () => {
@@ -485,7 +441,7 @@ export class RpcService extends Service {
         req.op === RPC_OP.write && this.opts.writeStatusOption !== false
           ? [sgWriteStatus(status === RPC_STATUS.ok ? SG_WRITE_STATUS.success : SG_WRITE_STATUS.failure, value)]
           : [];
-      this.#sock.sendTo(addr, port, encodeRpcReply({ xid: req.xid, status, value }), { ipOptions });
+      this.#sock.sendTo(addr, port, encodeRpc({ kind: 'reply', xid: req.xid, status, value }), { ipOptions });
       this.counters.replies++;
     });
     this.#timers.add(cancel);
@@ -567,10 +523,11 @@ export class MulticastSink extends Service {
     const sock = this.host.udpBind(this.port, {
       reuseAddr: true,
       onMessage: (payload) => {
-        if (!this.running || payload.length < 12) return;
+        const stamp = parseStamp(payload, 'time');
+        if (!this.running || !stamp.ok) return;
         this.received++;
         const w = this.host.world;
-        const sent = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getFloat64(4);
+        const sent = stamp.value.sentUs;
         const start = Number.isSafeInteger(sent) && sent >= 0 && sent <= w.now ? sent : w.now;
         w.emit({ kind: 'request', t: w.now, node: this.host.name, service: this.name, op: 'mcast-recv', status: 'ok', start, latency: w.now - start });
       },

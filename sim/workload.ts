@@ -13,7 +13,9 @@ import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
 import type { TcpCloseReason, TcpConnection, TcpHandlers, TcpStack } from './host/tcp.ts';
 import type { UdpSocket } from './host/udp.ts';
-import { decodeRpcReply, encodeRpcRequest, RPC_OP, RPC_STATUS, drawServiceTime, type ServiceTime } from './services.ts';
+import { encodeRpc, parseRpc, RPC_OP, RPC_STATUS } from '../src/wire/rpc.ts';
+import { encodeStamp, stampSize, stampXid } from '../src/wire/stamp.ts';
+import { drawServiceTime, type ServiceTime } from './services.ts';
 
 export type RequestSpec =
   /** The HTTP-like service: one connection per request, `size` response bytes. */
@@ -261,26 +263,22 @@ export class Workload {
         const write = this.#rng.float() < (r.writeRatio ?? 0);
         const key = this.#rng.int(0, (r.keys ?? 100) - 1);
         const xid = this.#xid++ >>> 0;
-        const payload = encodeRpcRequest({ xid, op: write ? RPC_OP.write : RPC_OP.read, key, value: write ? this.#rng.int(0, 1_000_000) : 0 });
+        const payload = encodeRpc({ kind: 'request', xid, op: write ? RPC_OP.write : RPC_OP.read, key, value: write ? this.#rng.int(0, 1_000_000) : 0 });
         return this.#udpRequest(xid, port, payload, (reply, status) => {
           if (reply === undefined) return finish(status);
-          const rep = decodeRpcReply(reply);
-          finish(rep !== undefined && rep.status === RPC_STATUS.ok ? 'ok' : 'error', reply.length);
+          const rep = parseRpc(reply, 'reply');
+          finish(rep.ok && rep.value.status === RPC_STATUS.ok ? 'ok' : 'error', reply.length);
         });
       }
       case 'multicast': {
-        const payload = new Uint8Array(Math.max(12, r.size));
-        const v = new DataView(payload.buffer);
-        v.setUint32(0, this.#xid++ >>> 0);
-        v.setFloat64(4, this.opts.host.world.now);
+        const payload = encodeStamp({ kind: 'time', xid: this.#xid++ >>> 0, sentUs: this.opts.host.world.now, size: stampSize('time', r.size) });
         const res = this.#socket().sendTo(dst, port, payload);
         finish(res === 'sent' || res === 'queued' ? 'ok' : 'error');
         return () => {};
       }
       case 'udp-echo': {
         const xid = this.#xid++ >>> 0;
-        const payload = new Uint8Array(Math.max(4, r.size));
-        new DataView(payload.buffer).setUint32(0, xid);
+        const payload = encodeStamp({ kind: 'xid', xid, size: stampSize('xid', r.size) });
         return this.#udpRequest(xid, port, payload, (reply, status) => finish(reply === undefined ? status : 'ok', reply?.length));
       }
     }
@@ -329,8 +327,9 @@ export class Workload {
     this.#udp = this.opts.host.udpBind(0, {
       multicastTtl: 16,
       onMessage: (payload) => {
-        if (payload.length < 4) return;
-        const xid = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0);
+        // Every reply this socket waits for (an RPC reply, an echoed xid stamp) starts with the xid.
+        const xid = stampXid(payload);
+        if (xid === undefined) return;
         const done = this.#pendingUdp.get(xid);
         if (done === undefined) return; // late or duplicate reply
         this.#pendingUdp.delete(xid);

@@ -2,11 +2,11 @@
  * The ARP cache of a simulated host (RFC 826, with Linux's neighbour-table habits).
  *
  * Per (interface, IPv4 address) an entry is one of
- *   incomplete  resolution running: requests sent `retransmitInterval` apart, at most
- *               `requestsMax` of them; packets wait in a bounded queue (`queueMax`, Linux's
- *               unres_qlen of 3: a fourth packet pushes out the oldest). When the last request
- *               goes unanswered the queued packets are handed back through `env.failed` (the
- *               host then sends ICMP host unreachable or reports to the local sender).
+ *   incomplete  resolution running: requests sent `retryInterval` apart, at most
+ *               `requestsMax` of them; packets wait in a bounded queue (`pendingPerHopMax`,
+ *               Linux's unres_qlen of 3: a fourth packet pushes out the oldest). When the last
+ *               request goes unanswered the queued packets are handed back through `env.failed`
+ *               (the host then sends ICMP host unreachable or reports to the local sender).
  *   reachable   a MAC learned from an ARP packet; removed `entryTimeout` after the last update.
  *   static      configured; never times out.
  *
@@ -15,40 +15,15 @@
  * MAC (slide 7, VIP takeover). New entries are created only by the host for requests and replies
  * that target one of its addresses (`learn`).
  *
+ * The limits are the project's one ARP vocabulary (src/arp-limits.ts, HOST_ARP_LIMITS by default).
  * This module holds state and timers only; the host sends and receives the packets. Its timers go
  * through `env.timer`, i.e. the host's clock (rate and stall apply).
  */
 
 import type { IfaceName } from '../../src/port.ts';
-import { seconds, type Duration, type Instant } from '../../src/time.ts';
+import { arpLimits, HOST_ARP_LIMITS, type ArpLimits } from '../../src/arp-limits.ts';
+import type { Duration, Instant } from '../../src/time.ts';
 import type { Ipv4Addr, MacAddr } from '../../src/wire/addr.ts';
-
-export interface ArpConfig {
-  /** A learned entry is removed this long after its last update (Linux-style 60 s). */
-  readonly entryTimeout: Duration;
-  /** Time between resolution requests. */
-  readonly retransmitInterval: Duration;
-  /** Requests sent before resolution fails (Linux mcast_solicit). */
-  readonly requestsMax: number;
-  /** Packets queued per unresolved next hop (Linux unres_qlen). */
-  readonly queueMax: number;
-  /** Entries per host; a new one beyond this is refused (its packet dropped). */
-  readonly entriesMax: number;
-}
-
-export const ARP_ENTRY_TIMEOUT: Duration = seconds(60);
-export const ARP_RETRANSMIT_INTERVAL: Duration = seconds(1);
-export const ARP_REQUESTS_MAX = 3;
-export const ARP_QUEUE_MAX = 3;
-export const ARP_ENTRIES_MAX = 1024;
-
-export const ARP_DEFAULTS: ArpConfig = {
-  entryTimeout: ARP_ENTRY_TIMEOUT,
-  retransmitInterval: ARP_RETRANSMIT_INTERVAL,
-  requestsMax: ARP_REQUESTS_MAX,
-  queueMax: ARP_QUEUE_MAX,
-  entriesMax: ARP_ENTRIES_MAX,
-};
 
 export type ArpState = 'incomplete' | 'reachable' | 'static';
 
@@ -95,14 +70,14 @@ interface Entry<P> {
 }
 
 export class ArpCache<P> {
-  readonly config: ArpConfig;
+  readonly config: ArpLimits;
   readonly #env: ArpEnv<P>;
   readonly #byIface = new Map<IfaceName, Map<Ipv4Addr, Entry<P>>>();
   #size = 0;
 
-  constructor(env: ArpEnv<P>, config: Partial<ArpConfig> = {}) {
+  constructor(env: ArpEnv<P>, limits: Partial<ArpLimits> = {}) {
     this.#env = env;
-    this.config = { ...ARP_DEFAULTS, ...config };
+    this.config = arpLimits(HOST_ARP_LIMITS, limits);
   }
 
   get size(): number {
@@ -137,7 +112,7 @@ export class ArpCache<P> {
     if (e !== undefined && e.state !== 'incomplete') return e.mac;
     if (e !== undefined) {
       e.queue.push(pkt);
-      if (e.queue.length > this.config.queueMax) this.#env.dropped(e.queue.shift() as P, 'arp-queue-full');
+      if (e.queue.length > this.config.pendingPerHopMax) this.#env.dropped(e.queue.shift() as P, 'arp-queue-full');
       return undefined;
     }
     if (this.#size >= this.config.entriesMax) {
@@ -221,7 +196,7 @@ export class ArpCache<P> {
   #solicit(e: Entry<P>): void {
     e.requests++;
     this.#env.sendRequest(e.iface, e.ip);
-    e.cancel = this.#env.timer(this.config.retransmitInterval, () => {
+    e.cancel = this.#env.timer(this.config.retryInterval, () => {
       e.cancel = undefined;
       if (e.requests < this.config.requestsMax) {
         this.#solicit(e);

@@ -37,6 +37,7 @@
  *   as by a closed port (RFC 793). ICMP errors about TCP segments are counted, not passed on.
  */
 
+import type { ArpLimits } from '../../src/arp-limits.ts';
 import type { IfaceName } from '../../src/port.ts';
 import { ifaceName } from '../../src/port.ts';
 import type { Rng } from '../../src/rng.ts';
@@ -81,7 +82,7 @@ import { parseTcp, TCP_FLAG, type TcpSegment } from '../../src/wire/tcp.ts';
 import { parseUdp, type UdpDatagram } from '../../src/wire/udp.ts';
 import type { EventId } from '../kernel.ts';
 import type { Attachment, Device, World } from '../world.ts';
-import { ArpCache, type ArpConfig, type ArpState } from './arp.ts';
+import { ArpCache, type ArpState } from './arp.ts';
 import { IGMP_V1_MAX_RESP, IgmpHost, type IgmpHostConfig } from './igmp.ts';
 import { directedBroadcast, inPrefix, isValidPrefixLen, RouteTable, type Route } from './route.ts';
 import type { TcpEnv } from './tcp-api.ts';
@@ -432,7 +433,7 @@ function icmpKey(m: IcmpMessage): string {
 export interface HostOptions {
   /** Forward datagrams not addressed to us (a router). */
   readonly forwarding?: boolean;
-  readonly arp?: Partial<ArpConfig>;
+  readonly arp?: Partial<ArpLimits>;
   /** Create an ARP entry from a request aimed at us (RFC 826, Linux; default true). */
   readonly arpLearnFromRequests?: boolean;
   readonly igmp?: Partial<IgmpHostConfig>;

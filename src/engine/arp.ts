@@ -6,28 +6,13 @@
  * updated by any ARP from its address (gratuitous ARP moves it).
  */
 
+import { arpLimits, SG_ARP_LIMITS, type ArpLimits } from '../arp-limits.ts';
 import type { IfaceName } from '../port.ts';
-import type { Duration, Instant } from '../time.ts';
+import type { Instant } from '../time.ts';
 import type { Ipv4Addr, MacAddr } from '../wire/addr.ts';
 
-export interface ArpConfig {
-  /** How long a learnt entry is trusted. */
-  readonly entryTimeout: Duration;
-  /** Requests sent before giving up on a next hop. */
-  readonly retries: number;
-  readonly retryInterval: Duration;
-  /** Frames waiting per unresolved next hop (Linux unres_qlen is 3; a NAT wants more). */
-  readonly pendingPerHopMax: number;
-  readonly entriesMax: number;
-}
-
-export const ARP_DEFAULTS: ArpConfig = {
-  entryTimeout: 60_000_000 as Duration,
-  retries: 3,
-  retryInterval: 1_000_000 as Duration,
-  pendingPerHopMax: 64,
-  entriesMax: 65_536,
-};
+/** The node's limits (src/arp-limits.ts): a frame waits while up to 3 requests go out 1 s apart. */
+export const ARP_DEFAULTS: ArpLimits = SG_ARP_LIMITS;
 
 interface Entry {
   mac: MacAddr;
@@ -48,14 +33,14 @@ interface Pending {
 }
 
 export class ArpTable {
-  readonly #cfg: ArpConfig;
+  readonly #cfg: ArpLimits;
   readonly #entries = new Map<number, Entry>();
   readonly #pending = new Map<number, Pending>();
   /** Frames dropped because a next hop's queue was full or it never answered. */
   dropped = 0;
 
-  constructor(cfg: Partial<ArpConfig> = {}) {
-    this.#cfg = { ...ARP_DEFAULTS, ...cfg };
+  constructor(limits: Partial<ArpLimits> = {}) {
+    this.#cfg = arpLimits(ARP_DEFAULTS, limits);
   }
 
   lookup(slot: number, ip: Ipv4Addr, now: Instant): MacAddr | undefined {
@@ -116,7 +101,7 @@ export class ArpTable {
     const failed: { ip: Ipv4Addr; frames: number }[] = [];
     for (const [k, p] of this.#pending) {
       if (p.nextTry > now) continue;
-      if (p.tries >= this.#cfg.retries) {
+      if (p.tries >= this.#cfg.requestsMax) {
         this.dropped += p.frames.length;
         this.#pending.delete(k);
         failed.push({ ip: p.ip, frames: p.frames.length });

@@ -19,6 +19,7 @@ import { createSocket } from 'node:dgram';
 import type { WorkloadModel } from '../scenario/load.ts';
 import { Rng } from '../rng.ts';
 import { formatIpv4, type Ipv4Addr } from '../wire/addr.ts';
+import { encodeStamp, stampSize } from '../wire/stamp.ts';
 import { monotonicUs } from './engine-worker.ts';
 import { Pinger } from './icmp.ts';
 
@@ -102,9 +103,7 @@ export class McastSender {
   /** Send one datagram of max(12, size) bytes to host:port; resolves with the send's status. */
   send(host: string, port: number, size: number): Promise<Status> {
     if (this.#bindError !== undefined) return Promise.resolve(statusOf(this.#bindError));
-    const payload = Buffer.alloc(Math.max(12, size));
-    payload.writeUInt32BE(this.#xid++ >>> 0, 0);
-    payload.writeDoubleBE(monotonicUs(), 4);
+    const payload = encodeStamp({ kind: 'time', xid: this.#xid++ >>> 0, sentUs: monotonicUs(), size: stampSize('time', size) });
     return new Promise((res) => this.#sock.send(payload, port, host, (e) => res(e ? statusOf(e) : 'ok')));
   }
   close(): void {

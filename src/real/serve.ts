@@ -9,6 +9,7 @@ import { createServer as createHttp } from 'node:http';
 import { createServer as createTcp } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { writeSync } from 'node:fs';
+import { parseStamp } from '../wire/stamp.ts';
 import { monotonicUs } from './engine-worker.ts';
 
 /** The kinds `serve` runs. */
@@ -26,8 +27,6 @@ export interface MulticastSinkOptions {
   readonly ifaceAddr: string;
 }
 
-/** The smallest datagram a sink records: the simulator's xid (u32 at 0) and send time (f64 at 4). */
-export const MCAST_MIN_BYTES = 12;
 
 /** Each received datagram's line, and the join's (`kind: mcast-recv` and `mcast-joined`). */
 export type McastLine =
@@ -42,7 +41,7 @@ export function stdoutLine(line: string): void {
 /**
  * The simulator's MulticastSink (sim/services.ts) with a real socket: binds 0.0.0.0:port with
  * reuseAddr, joins `group` on `ifaceAddr`, then `emit`s an `mcast-joined` line, and an
- * `mcast-recv` line for every datagram of at least 12 bytes (`tm`: CLOCK_MONOTONIC µs at receipt;
+ * `mcast-recv` line for every time stamp (src/wire/stamp.ts: 12 bytes or more; `tm`: CLOCK_MONOTONIC µs at receipt;
  * `sent`: the f64 at offset 4, the sender's CLOCK_MONOTONIC µs, null when not finite). Shorter
  * datagrams are counted (`short`) and ignored. `onError` gets a bind or join failure.
  */
@@ -51,12 +50,13 @@ export function multicastSink(o: MulticastSinkOptions, emit: (line: string) => v
   const s = createSocket({ type: 'udp4', reuseAddr: true });
   s.on('message', (m) => {
     const tm = monotonicUs();
-    if (m.length < MCAST_MIN_BYTES) {
+    const stamp = parseStamp(m, 'time');
+    if (!stamp.ok) {
       counts.short++;
       return;
     }
     counts.received++;
-    const sent = m.readDoubleBE(4);
+    const sent = stamp.value.sentUs;
     const line: McastLine = { kind: 'mcast-recv', tm, sent: Number.isFinite(sent) ? sent : null, node: o.name, service: o.service, bytes: m.length };
     emit(JSON.stringify(line));
   });
