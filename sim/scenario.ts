@@ -4,7 +4,8 @@
  */
 
 import { seconds, type Duration, type Instant } from '../src/time.ts';
-import { Evaluator, EvaluatingTrace, type ExpectationResult } from '../src/scenario/expect.ts';
+import { Evaluator, EvaluatingTrace } from '../src/scenario/expect.ts';
+import type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
 import type { FaultAction, HostModel, RequestModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
 import type { TraceSink } from '../src/trace.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
@@ -15,6 +16,8 @@ import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
 import { buildCluster } from './cluster.ts';
 import { scheduleControl } from './control.ts';
+
+export type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -32,27 +35,6 @@ export interface RunOptions {
   readonly progressEvery?: Duration;
   /** Kernel events at most (a guard against runaway scenarios). */
   readonly maxEvents?: number;
-}
-
-export interface WorkloadSummary {
-  readonly name: string;
-  readonly requests: number;
-  readonly ok: number;
-  readonly byStatus: Readonly<Record<string, number>>;
-  readonly p50?: number;
-  readonly p99?: number;
-}
-
-export interface RunResult {
-  readonly scenario: string;
-  readonly seed: number;
-  readonly end: Instant;
-  readonly events: number;
-  readonly expectations: readonly ExpectationResult[];
-  readonly passed: boolean;
-  readonly workloads: readonly WorkloadSummary[];
-  /** Set when the run stopped early (event budget). */
-  readonly aborted?: string;
 }
 
 /** Default event budget: a scenario that needs more is almost certainly runaway. */

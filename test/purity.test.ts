@@ -1,13 +1,18 @@
 /**
  * The engine is sans-IO (ARCHITECTURE.md): nothing under src/ outside src/real/ and src/cli/
- * imports a Node builtin or reads the wall clock, real randomness or real timers. This test
- * scans the source text, so it also covers files no other test imports.
+ * imports a Node builtin or reads the wall clock, real randomness or real timers. Two checks:
+ * a scan of the source text (it also covers files no other test imports, and the wall clock and
+ * `Math.random`, which the ES library declares), and a compile of the same files with no Node
+ * types and no DOM (tsconfig.engine.json), so a Node module, timers, the console or the DOM
+ * there is a type error.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(ROOT, 'src');
@@ -234,5 +239,63 @@ describe('purity checker self-test', () => {
 
   it('keeps line numbers through blanked block comments', () => {
     expect(findViolations('/*\n\n*/\nconst x = Math.random();')).toEqual([{ line: 4, what: 'uses Math.random' }]);
+  });
+});
+
+/** `tsc -p config` (the project's TypeScript): exit status and output, file list included. */
+function tsc(config: string): { status: number | null; lines: string[] } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config, '--noEmit', '--pretty', 'false', '--listFiles'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.error !== undefined) throw r.error;
+  return { status: r.status, lines: `${r.stdout}${r.stderr}`.split('\n').filter((l) => l !== '') };
+}
+
+const isError = (line: string): boolean => / error TS\d+:/.test(line);
+
+describe('purity as a compile error (tsconfig.engine.json)', () => {
+  it('the sans-IO files compile without Node types or the DOM, and they are the files the scan reads', () => {
+    const { status, lines } = tsc(join(ROOT, 'tsconfig.engine.json'));
+    const errors = lines.filter(isError);
+    expect(errors, errors.join('\n')).toEqual([]);
+    expect(status).toBe(0);
+    const compiled = new Set(lines.filter((l) => !isError(l)).map((l) => relative(ROOT, l).split(sep).join('/')));
+    const scanned = engineFiles().map((f) => relative(ROOT, f).split(sep).join('/'));
+    expect(scanned.filter((f) => !compiled.has(f))).toEqual([]);
+    expect([...compiled].filter((f) => f.startsWith('src/real/') || f.startsWith('src/cli/') || f.includes('@types/node'))).toEqual([]);
+  }, 180_000);
+
+  describe('on a fixture', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-purity-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const BAD = [
+      "import { readFileSync } from 'node:fs';", // 1
+      "import type { Socket } from 'net';", // 2
+      'setTimeout(() => {}, 10);', // 3
+      "console.log('x');", // 4
+      "export const home = process.env['HOME'];", // 5
+      'export const body = document.body;', // 6
+      "export const b = Buffer.from('x');", // 7
+      'export const later = queueMicrotask;', // 8
+      'export const r: [typeof readFileSync, Socket] | undefined = undefined;', // 9: fine
+    ].join('\n');
+    // What the compile cannot see: Date and Math.random are ES (the text scan's job).
+    const GOOD = ["export const t = Date.now();", 'export const r = Math.random();', "export const u = new TextEncoder().encode('x');", "export const s = new TextDecoder('utf-8', { fatal: true }).decode(u);"].join('\n');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' })); // ES modules, as the project's
+    writeFileSync(join(dir, 'bad.ts'), BAD);
+    writeFileSync(join(dir, 'good.ts'), GOOD);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ extends: join(ROOT, 'tsconfig.engine.json'), include: [join(dir, '*.ts'), join(ROOT, 'types/sans-io.d.ts')], exclude: [] }),
+    );
+
+    it('fails on every line that reaches Node, timers, the console or the DOM, and on no other', () => {
+      const { status, lines } = tsc(join(dir, 'tsconfig.json'));
+      const errors = lines.filter(isError);
+      expect(status).not.toBe(0);
+      const badLines = [...new Set(errors.filter((e) => e.includes('bad.ts(')).map((e) => Number(/bad\.ts\((\d+),/.exec(e)?.[1])))].sort((a, b) => a - b);
+      expect(badLines, errors.join('\n')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(errors.filter((e) => e.includes('good.ts('))).toEqual([]);
+      // ... which the text scan catches instead.
+      expect(findViolations(GOOD).map((v) => v.what)).toEqual(['uses Date.now', 'uses Math.random']);
+    }, 180_000);
   });
 });

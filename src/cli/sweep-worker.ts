@@ -10,7 +10,7 @@
  * A seed whose run throws is answered with a `result` carrying `error` (the sweep continues).
  *
  * The thread is started through a bootstrap that registers tsx first (see `workerBootstrap` in
- * sweep.ts), so this file and everything it imports are TypeScript like the rest of the CLI.
+ * src/real/worker-entry.ts), so this file and everything it imports are TypeScript like the rest of the CLI.
  */
 
 import { performance } from 'node:perf_hooks';

@@ -15,12 +15,11 @@
  * Node loader at all).
  */
 
-import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerBootstrap } from '../real/worker-entry.ts';
 import { assertNever } from '../wire/result.ts';
 import { readScenario } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
@@ -158,29 +157,6 @@ export function reproduceCommand(file: string, seed: number): string {
 
 // ---------------------------------------------------------------------------------------------
 // Workers
-
-/** The ES module URL that `tsx/esm/api` resolves to from here (falls back to require's view). */
-function tsxApiUrl(): string {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
-  }
-}
-
-/**
- * A worker module's entry for `new Worker`: when this code runs compiled (dist/, bin/dist.mjs)
- * the compiled module beside it (`x.ts` named, `x.js` run), else `workerBootstrap(workerModule)`.
- */
-export function workerEntry(workerModule: URL): URL {
-  return import.meta.url.endsWith('.js') ? new URL(workerModule.href.replace(/\.ts$/, '.js')) : workerBootstrap(workerModule);
-}
-
-/** The worker's entry: register tsx in the new thread, then import the TypeScript worker. */
-export function workerBootstrap(workerModule: URL): URL {
-  const code = `const { register } = await import(${JSON.stringify(tsxApiUrl())});\nregister();\nawait import(${JSON.stringify(workerModule.href)});\n`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
 
 export interface SweepRunOptions {
   /** Absolute path of the scenario file, as the workers load it. */

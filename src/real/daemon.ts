@@ -27,7 +27,7 @@ import { sgNodeConfig, sgNodeSeed } from '../scenario/sg-config.ts';
 import { JsonlTrace, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
 import { mac, type MacAddr } from '../wire/addr.ts';
-import { workerEntry } from '../cli/sweep.ts';
+import { workerEntry } from './worker-entry.ts';
 import { monotonicUs, type FromWorker, type ToWorker, type WorkerInit } from './engine-worker.ts';
 import { describeTarget, ProcWatcher, type WatchTarget } from './procwatch.ts';
 import { ScriptRunner } from './scripts.ts';

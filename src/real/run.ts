@@ -29,7 +29,7 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import type { RunResult, WorkloadSummary } from '../../sim/scenario.ts';
+import type { RunResult, WorkloadSummary } from '../scenario/result.ts';
 import { Evaluator } from '../scenario/expect.ts';
 import { formatScenarioError, loadScenario, type FaultAction, type Scenario } from '../scenario/load.ts';
 import { formatTraceRecord, TRACE_FORMAT, TRACE_VERSION, type TraceEvent, type TraceEventInput } from '../trace.ts';

@@ -17,7 +17,7 @@ import { sameRule } from '../balance/affinity.ts';
 import type { KeepSameServer } from '../balance/types.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
-import { matchProblems } from './expect.ts';
+import { matchProblems } from './match.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
 import {
   DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,

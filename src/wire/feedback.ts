@@ -1,6 +1,7 @@
 /**
  * The feedback protocol (slide 27): UDP command and result messages between `sg cmd`, the client
- * library and a node's SGctrld. Values are in src/ctl/types.ts; this is their byte layout.
+ * library and a node's SGctrld: the messages' values and their byte layout. Keys and roles are
+ * SGctrld's (src/ctl/types.ts); the codec imports nothing of the engine.
  *
  * Every message is one UDP datagram, big-endian, with a 4-byte header, a body, and an auth
  * trailer whose HMAC-SHA256 covers every byte before it (the header too, so a command can never
@@ -58,12 +59,70 @@
  * reaching the encoder is the caller's bug.
  */
 
-import type { CtlClass, CtlCommand, CtlOp, CtlResult, CtlStatus } from '../ctl/types.ts';
-import { CTL_CLASS, CTL_OP, CTL_STATUS } from '../ctl/types.ts';
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
 import { emitAuthTrailer, readAuthTrailer, verifyAuth } from './auth.ts';
 import { assert, assertNever, fail, ok, type Parsed, type ParseReason } from './result.ts';
+
+// ---- the messages' values --------------------------------------------------------------------
+// A command names a class, an operation, the group and server it is about, a property and data
+// (the value as UTF-8 text); a result echoes the command id with a status and data.
+
+export const CTL_CLASS = { cluster: 1, group: 2, server: 3 } as const;
+export type CtlClass = keyof typeof CTL_CLASS;
+
+export const CTL_OP = { get: 1, set: 2, add: 3, delete: 4, list: 5 } as const;
+export type CtlOp = keyof typeof CTL_OP;
+
+/** Result status codes. Stable: scripts test them. Add to the end; never renumber. */
+export const CTL_STATUS = {
+  ok: 0,
+  'bad-message': 1, // malformed, truncated, unknown class/op, bad lengths
+  unauthenticated: 2, // unknown key id or HMAC mismatch
+  stale: 3, // timestamp outside the accepted window
+  replay: 4, // a timestamp already seen for this key
+  forbidden: 5, // the key's role may not do this
+  'no-such-group': 6,
+  'no-such-server': 7,
+  'no-such-property': 8,
+  'bad-value': 9, // wrong type or out of range
+  'rate-limited': 10,
+  'not-supported': 11, // a valid request this node does not implement (yet)
+  superseded: 12, // a set older than one this key already applied to the same property (reordered)
+} as const;
+export type CtlStatus = keyof typeof CTL_STATUS;
+
+export interface CtlAuth {
+  /** Which key signed it (a key file names its id). */
+  readonly keyId: number;
+  /** Sender's clock in µs (wall clock in real mode, simulated time in the simulator). */
+  readonly timestamp: number;
+}
+
+export interface CtlCommand extends CtlAuth {
+  readonly kind: 'command';
+  /** Chosen by the sender; echoed in the result. */
+  readonly id: number;
+  /** Slide 27's handle: an opaque session value, echoed; 0 when unused. */
+  readonly handle: number;
+  readonly cls: CtlClass;
+  readonly op: CtlOp;
+  /** Group name ('' for cluster-class commands). */
+  readonly group: string;
+  /** Server name ('' unless cls is server). */
+  readonly server: string;
+  readonly property: string;
+  /** The value as text (numbers in decimal), '' when none. */
+  readonly data: string;
+}
+
+export interface CtlResult extends CtlAuth {
+  readonly kind: 'result';
+  readonly id: number;
+  readonly status: CtlStatus;
+  /** The value read, a listing (one item per line), or an error message. */
+  readonly data: string;
+}
 
 const LAYER = 'feedback';
 

@@ -9,7 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CtlSession, readResult } from '../../src/ctl/client.ts';
-import { Ctld, SgNodeTarget, type CtlSource } from '../../src/ctl/ctld.ts';
+import { Ctld, type CtlSource } from '../../src/ctl/ctld.ts';
+import { SgNodeTarget } from '../../src/engine/ctl-target.ts';
 import { propNames, type PropValue } from '../../src/ctl/properties.ts';
 import { CTL_CLASS, CTL_OP, CTL_STATUS, type CtlClass, type CtlKey, type CtlOp } from '../../src/ctl/types.ts';
 import type { Instant } from '../../src/time.ts';

@@ -8,7 +8,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { CtlSession, readResult, type CtlRequest } from '../../src/ctl/client.ts';
-import { Ctld, fitData, SgNodeTarget, type CtldOptions, type CtlBytesOutcome, type CtlSource, type CtlTarget, type WriteOutcome } from '../../src/ctl/ctld.ts';
+import { SgNodeTarget } from '../../src/engine/ctl-target.ts';
+import { Ctld, fitData, type CtldOptions, type CtlBytesOutcome, type CtlSource, type CtlTarget, type WriteOutcome } from '../../src/ctl/ctld.ts';
 import type { PropRef, PropValue, PropWrite } from '../../src/ctl/properties.ts';
 import type { CtlCommand, CtlKey, CtlResult, CtlStatus } from '../../src/ctl/types.ts';
 import { seconds, type Duration, type Instant } from '../../src/time.ts';

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { matchProblems } from '../../src/scenario/expect.ts';
+import { matchProblems } from '../../src/scenario/match.ts';
 import { formatScenarioError, loadScenario } from '../../src/scenario/load.ts';
 import { scenarioJsonSchema } from '../../src/scenario/schema.ts';
 import { bandwidth, duration, fraction, rate, size } from '../../src/scenario/units.ts';
