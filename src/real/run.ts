@@ -1,7 +1,8 @@
 /**
  * `sg run FILE --real`: the scenario in the namespace lab instead of the simulator. The lab is
  * built (`lab.ts`), the SG nodes run as `sg daemon`s, each workload runs as a real client in its
- * host's namespace (`client.ts`), and the faults are applied with real means at their times:
+ * host's namespace (`client.ts`), and the faults are applied with real means at their times
+ * (`REAL_FAULTS` in faults.ts):
  *
  *   crash / restart      SG node: SIGKILL its daemon / start a fresh one (empty state, as after a
  *                        crash). Host: SIGKILL its services and take its links down / links up
