@@ -18,7 +18,7 @@
 import { ifaceName } from '../src/port.ts';
 import { seconds, type Duration, type Instant } from '../src/time.ts';
 import { ip as parseIp, parseIpv4Addr, type Ipv4Addr, type MacAddr } from '../src/wire/addr.ts';
-import { assertNever } from '../src/wire/result.ts';
+import { faultEntry, faultTarget, faultWhat, type FaultAction, type FaultKind, type FaultOf } from '../src/scenario/faults.ts';
 import { Host, type HostOptions } from './host/host.ts';
 import { TcpStack, type TcpOptions } from './host/tcp.ts';
 import { MulticastRouter } from './host/mrouter.ts';
@@ -30,7 +30,6 @@ import { Workload, type WorkloadOptions } from './workload.ts';
 import { World, type Device, type WorldOptions } from './world.ts';
 import { EngineNode } from './engine-node.ts';
 import { SgNode } from '../src/engine/sg-node.ts';
-import type { ServerState } from '../src/balance/types.ts';
 
 /** `10.0.0.1/24` */
 export function parseCidr(text: string): { addr: Ipv4Addr; prefixLen: number } {
@@ -93,28 +92,6 @@ export class SimHost {
     for (const s of this.services) if (s.autostart) s.start();
   }
 }
-
-/** What a fault does; `at` is given separately. Names refer to hosts, links and services. */
-export type FaultSpec =
-  | { readonly kind: 'crash'; readonly host: string }
-  | { readonly kind: 'restart'; readonly host: string }
-  /** SG nodes only: SIGHUP/SIGINT (graceful step-down), or the watched process dying / running again. */
-  | { readonly kind: 'signal' | 'watched-down' | 'watched-up'; readonly host: string }
-  | { readonly kind: 'kill'; readonly host: string; readonly service: string }
-  | { readonly kind: 'hang'; readonly host: string; readonly service: string }
-  | { readonly kind: 'start'; readonly host: string; readonly service: string }
-  | { readonly kind: 'link-down'; readonly link: string }
-  | { readonly kind: 'link-up'; readonly link: string }
-  | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
-  | { readonly kind: 'heal' }
-  | { readonly kind: 'loss'; readonly link: string; readonly p: number; readonly duration: Duration }
-  | { readonly kind: 'delay'; readonly link: string; readonly extra: Duration; readonly duration: Duration }
-  | { readonly kind: 'clock-rate'; readonly host: string; readonly rate: number }
-  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration }
-  /** Set a server's state on every SG node that has the group (until health checks decide it). */
-  | { readonly kind: 'server-state'; readonly group: string; readonly server: string; readonly state: ServerState }
-  /** A server reports its external counter straight to the engine (a scenario shortcut; on the wire it is the feedback protocol's counter property). */
-  | { readonly kind: 'counter'; readonly group: string; readonly server: string; readonly value: number };
 
 /** An SG node in the simulator: its EngineNode and how to build a fresh engine on restart. */
 export interface SimSgNode {
@@ -290,122 +267,15 @@ export class Network {
   // ---- faults ----
 
   /** Schedule a fault at world time `at`. */
-  fault(at: Instant | Duration, f: FaultSpec): void {
+  fault(at: Instant | Duration, f: FaultAction): void {
     // Resolve names now so a typo fails at build time, not mid-run.
-    this.#check(f);
+    faultEntry<SimFault<FaultKind>>(SIM_FAULTS, f.kind).check(this, f);
     this.world.at(at as Instant, () => this.apply(f));
   }
 
-  #check(f: FaultSpec): void {
-    switch (f.kind) {
-      case 'crash':
-      case 'restart':
-        if (!this.sgNodes.has(f.host)) this.getHost(f.host);
-        return;
-      case 'signal':
-      case 'watched-down':
-      case 'watched-up':
-        if (!this.sgNodes.has(f.host)) throw new Error(`${f.kind}: no SG node '${f.host}'`);
-        return;
-      case 'clock-rate':
-      case 'clock-stall':
-        if (!this.sgNodes.has(f.host)) this.getHost(f.host);
-        return;
-      case 'server-state':
-      case 'counter':
-        return;
-      case 'kill':
-      case 'hang':
-      case 'start':
-        this.getHost(f.host).service(f.service);
-        return;
-      case 'link-down':
-      case 'link-up':
-      case 'loss':
-      case 'delay':
-        this.getLink(f.link);
-        return;
-      case 'partition':
-        for (const g of f.groups) for (const n of g) if (!this.hosts.has(n) && !this.switches.has(n) && !this.sgNodes.has(n)) throw new Error(`partition: no node '${n}'`);
-        return;
-      case 'heal':
-        return;
-      default:
-        assertNever(f, 'fault');
-    }
-  }
-
   /** Apply a fault now. */
-  apply(f: FaultSpec): void {
-    const w = this.world;
-    switch (f.kind) {
-      case 'crash': {
-        const sg = this.sgNodes.get(f.host);
-        return sg ? sg.node.crash() : this.getHost(f.host).crash();
-      }
-      case 'restart': {
-        const sg = this.sgNodes.get(f.host);
-        return sg ? sg.node.restart(sg.make) : this.getHost(f.host).restart();
-      }
-      case 'signal':
-        return this.sgNodes.get(f.host)!.node.signal('signal', (ep, now) => (ep as SgNode).resign(now));
-      case 'watched-down':
-      case 'watched-up': {
-        const up = f.kind === 'watched-up';
-        return this.sgNodes.get(f.host)!.node.signal(f.kind, (ep, now) => (ep as SgNode).watchedProcess(now, up));
-      }
-      case 'server-state':
-        for (const e of this.engines()) {
-          const gi = e.groupIndex(f.group);
-          const si = gi < 0 ? -1 : e.cfg.groups[gi]!.servers.findIndex((s) => s.name === f.server);
-          if (si >= 0) e.setServerState(gi, si, f.state);
-        }
-        return;
-      case 'counter':
-        for (const e of this.engines()) {
-          const gi = e.groupIndex(f.group);
-          const si = gi < 0 ? -1 : e.cfg.groups[gi]!.servers.findIndex((s) => s.name === f.server);
-          if (si >= 0) e.reportCounter(gi, si, f.value);
-        }
-        return;
-      case 'kill':
-      case 'hang':
-      case 'start': {
-        // A fault event like every other fault's (real mode writes the same), then the act.
-        w.emit({ kind: 'fault', t: w.now, what: f.kind, target: `${f.host}/${f.service}` });
-        const svc = this.getHost(f.host).service(f.service);
-        return f.kind === 'kill' ? svc.kill() : f.kind === 'hang' ? svc.hang() : svc.start();
-      }
-      case 'link-down':
-        return this.getLink(f.link).setUp(false);
-      case 'link-up':
-        return this.getLink(f.link).setUp(true);
-      case 'partition':
-        return w.setPartition(f.groups);
-      case 'heal':
-        return w.healPartition();
-      case 'loss':
-        w.emit({ kind: 'fault', t: w.now, what: 'loss', target: f.link, detail: `p=${f.p} for ${f.duration}us` });
-        return this.getLink(f.link).lossBurst(f.p, f.duration);
-      case 'delay':
-        w.emit({ kind: 'fault', t: w.now, what: 'delay', target: f.link, detail: `+${f.extra}us for ${f.duration}us` });
-        return this.getLink(f.link).delaySpike(f.extra, f.duration);
-      case 'clock-rate': {
-        const sg = this.sgNodes.get(f.host);
-        return sg ? sg.node.setClockRate(f.rate) : this.getHost(f.host).host.setClockRate(f.rate);
-      }
-      case 'clock-stall': {
-        const sg = this.sgNodes.get(f.host);
-        if (sg) {
-          // An SG node's stall is a process pause (its clock keeps running; a crash ends it).
-          sg.node.stall(f.duration);
-          return;
-        }
-        return this.getHost(f.host).host.stallClock(f.duration);
-      }
-      default:
-        assertNever(f, 'fault');
-    }
+  apply(f: FaultAction): void {
+    faultEntry<SimFault<FaultKind>>(SIM_FAULTS, f.kind).apply(this, f);
   }
 
   /** Run until world time `until` (an event budget guards against runaway runs). */
@@ -414,5 +284,111 @@ export class Network {
     if (r.reason === 'budget') throw new Error(`simulation exceeded ${maxEvents} events before ${until}us`);
   }
 }
+
+/**
+ * The simulator's executor of a fault kind: `check` resolves its names when it is scheduled (a
+ * typo fails at build time, not mid-run), `apply` does it at its time. Most faults are traced by
+ * the device they hit (an SG node's crash, a link's carrier as a 'state' event); the faults no
+ * device traces are traced here, with the declaration's `what` and `target`.
+ */
+interface SimFault<K extends FaultKind> {
+  check(net: Network, f: FaultOf<K>): void;
+  apply(net: Network, f: FaultOf<K>): void;
+}
+
+const traced = (net: Network, f: FaultAction, detail?: string): void => {
+  const w = net.world;
+  w.emit({ kind: 'fault', t: w.now, what: faultWhat(f), target: faultTarget(f), ...(detail !== undefined ? { detail } : {}) });
+};
+const hostOrNode = (net: Network, f: { readonly host: string }): void => {
+  if (!net.sgNodes.has(f.host)) net.getHost(f.host);
+};
+const sgNodeOnly = (net: Network, f: { readonly kind: string; readonly host: string }): void => {
+  if (!net.sgNodes.has(f.host)) throw new Error(`${f.kind}: no SG node '${f.host}'`);
+};
+const service = (net: Network, f: { readonly host: string; readonly service: string }): void => {
+  net.getHost(f.host).service(f.service);
+};
+const link = (net: Network, f: { readonly link: string }): void => {
+  net.getLink(f.link);
+};
+const nothing = (): void => {};
+/** Each SG node that has `group` with `server`: the group's and the server's indices there. */
+const onServer = (net: Network, f: { readonly group: string; readonly server: string }, fn: (e: SgNode, gi: number, si: number) => void): void => {
+  for (const e of net.engines()) {
+    const gi = e.groupIndex(f.group);
+    const si = gi < 0 ? -1 : e.cfg.groups[gi]!.servers.findIndex((s) => s.name === f.server);
+    if (si >= 0) fn(e, gi, si);
+  }
+};
+/** A service fault: traced here (real mode writes the same event), then done. */
+const serviceFault = (act: (svc: Service) => void) => (net: Network, f: FaultOf<'kill' | 'hang' | 'start'>): void => {
+  traced(net, f);
+  act(net.getHost(f.host).service(f.service));
+};
+
+export const SIM_FAULTS = {
+  crash: {
+    check: hostOrNode,
+    apply: (net, f) => {
+      const sg = net.sgNodes.get(f.host);
+      return sg ? sg.node.crash() : net.getHost(f.host).crash();
+    },
+  },
+  restart: {
+    check: hostOrNode,
+    apply: (net, f) => {
+      const sg = net.sgNodes.get(f.host);
+      return sg ? sg.node.restart(sg.make) : net.getHost(f.host).restart();
+    },
+  },
+  signal: { check: sgNodeOnly, apply: (net, f) => net.sgNodes.get(f.host)!.node.signal('signal', (ep, now) => (ep as SgNode).resign(now)) },
+  'watched-down': { check: sgNodeOnly, apply: (net, f) => net.sgNodes.get(f.host)!.node.signal(f.kind, (ep, now) => (ep as SgNode).watchedProcess(now, false)) },
+  'watched-up': { check: sgNodeOnly, apply: (net, f) => net.sgNodes.get(f.host)!.node.signal(f.kind, (ep, now) => (ep as SgNode).watchedProcess(now, true)) },
+  kill: { check: service, apply: serviceFault((svc) => svc.kill()) },
+  hang: { check: service, apply: serviceFault((svc) => svc.hang()) },
+  start: { check: service, apply: serviceFault((svc) => svc.start()) },
+  'link-down': { check: link, apply: (net, f) => net.getLink(f.link).setUp(false) },
+  'link-up': { check: link, apply: (net, f) => net.getLink(f.link).setUp(true) },
+  partition: {
+    check: (net, f) => {
+      for (const g of f.groups) for (const n of g) if (!net.hosts.has(n) && !net.switches.has(n) && !net.sgNodes.has(n)) throw new Error(`partition: no node '${n}'`);
+    },
+    apply: (net, f) => net.world.setPartition(f.groups),
+  },
+  heal: { check: nothing, apply: (net) => net.world.healPartition() },
+  loss: {
+    check: link,
+    apply: (net, f) => {
+      traced(net, f, `p=${f.p} for ${f.duration}us`);
+      net.getLink(f.link).lossBurst(f.p, f.duration);
+    },
+  },
+  delay: {
+    check: link,
+    apply: (net, f) => {
+      traced(net, f, `+${f.extra}us for ${f.duration}us`);
+      net.getLink(f.link).delaySpike(f.extra, f.duration);
+    },
+  },
+  'clock-rate': {
+    check: hostOrNode,
+    apply: (net, f) => {
+      const sg = net.sgNodes.get(f.host);
+      return sg ? sg.node.setClockRate(f.rate) : net.getHost(f.host).host.setClockRate(f.rate);
+    },
+  },
+  'clock-stall': {
+    check: hostOrNode,
+    apply: (net, f) => {
+      const sg = net.sgNodes.get(f.host);
+      // An SG node's stall is a process pause (its clock keeps running; a crash ends it).
+      return sg ? sg.node.stall(f.duration) : net.getHost(f.host).host.stallClock(f.duration);
+    },
+  },
+  // Every running engine that has the server, directly (real mode sends the feedback command).
+  'server-state': { check: nothing, apply: (net, f) => onServer(net, f, (e, gi, si) => e.setServerState(gi, si, f.state)) },
+  counter: { check: nothing, apply: (net, f) => onServer(net, f, (e, gi, si) => e.reportCounter(gi, si, f.value)) },
+} satisfies { readonly [K in FaultKind]: SimFault<K> };
 
 export { ifaceName, seconds };

@@ -6,11 +6,11 @@
 import { seconds, type Duration, type Instant } from '../src/time.ts';
 import { Evaluator, EvaluatingTrace } from '../src/scenario/expect.ts';
 import type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
-import type { FaultAction, HostModel, RequestModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
+import type { HostModel, RequestModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
 import type { TraceSink } from '../src/trace.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
 import { assertNever } from '../src/wire/result.ts';
-import { Network, type FaultSpec } from './network.ts';
+import { Network } from './network.ts';
 import type { ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
@@ -65,10 +65,6 @@ function requestSpec(r: RequestModel): RequestSpec {
   }
 }
 
-function faultSpec(a: FaultAction): FaultSpec {
-  return a;
-}
-
 /** Build the scenario's network (without running it). */
 export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Network; evaluator: Evaluator } {
   const evaluator = new Evaluator(sc.expectations);
@@ -102,7 +98,7 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
       ...(w.timeout !== undefined ? { timeout: w.timeout } : {}),
     });
   }
-  for (const f of sc.faults) net.fault(f.at, faultSpec(f.action));
+  for (const f of sc.faults) net.fault(f.at, f.action);
   scheduleControl(net, sc);
   return { net, evaluator };
 }

@@ -4,32 +4,31 @@
  * and `sg run --real` prints them beside the results: nothing is skipped silently.
  */
 
+import type { FaultKind } from '../scenario/faults.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { formatDuration } from '../time.ts';
 import { feedbackFaultUnsent } from './control.ts';
+import { realFaultNotApplied } from './faults.ts';
+import { formatList as list, labWatchLine } from './lab.ts';
 
 /** Service kinds the lab starts (src/real/lab.ts startService). */
 const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'multicast-sink']);
 /** Request kinds the lab's clients send (src/real/client.ts). */
 const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping', 'multicast']);
-/** Fault kinds run by real means (src/real/run.ts applyFault; counter, server-state: feedback commands, control.ts). */
-const LAB_FAULTS = new Set(['crash', 'restart', 'kill', 'hang', 'start', 'link-down', 'link-up', 'partition', 'heal', 'signal', 'watched-down', 'watched-up', 'clock-stall', 'counter', 'server-state']);
-
-function list(xs: readonly string[], max = 6): string {
-  const u = [...new Set(xs)];
-  return u.length <= max ? u.join(', ') : `${u.slice(0, max).join(', ')} and ${u.length - max} more`;
-}
 
 /** Each element of `sc` that real mode does not run (or runs differently), as a printable line. */
 export function notRunInLab(sc: Scenario): string[] {
   const out: string[] = [];
-  const faults = new Map<string, string[]>();
+  // The kinds real mode's executor (faults.ts) says it cannot apply, with its reason.
+  const faults = new Map<FaultKind, { why: string; at: string[] }>();
   for (const f of sc.faults) {
-    if (LAB_FAULTS.has(f.action.kind)) continue;
-    faults.set(f.action.kind, [...(faults.get(f.action.kind) ?? []), formatDuration(f.at)]);
+    const why = realFaultNotApplied(f.action.kind);
+    if (why === undefined) continue;
+    const seen = faults.get(f.action.kind) ?? { why, at: [] };
+    seen.at.push(formatDuration(f.at));
+    faults.set(f.action.kind, seen);
   }
-  for (const [kind, at] of faults) {
-    const why = kind === 'loss' || kind === 'delay' ? 'netem is not in this kernel' : kind === 'clock-rate' ? "a host's clock rate cannot be changed" : 'the lab has no way to set it from outside the daemon';
+  for (const [kind, { why, at }] of faults) {
     out.push(`fault ${kind} (${at.length}, at ${list(at)}): not applied (${why}); traced as a fault with detail 'not applied'`);
   }
   sc.faults.forEach((f, i) => {
@@ -70,18 +69,6 @@ export function notRunInLab(sc: Scenario): string[] {
   const w = labWatchLine(sc);
   if (w !== undefined) out.push(w);
   return out;
-}
-
-/**
- * The nodes' `watch:` (real mode's process watch): the lab starts its daemons with `--no-watch`,
- * since its namespaces share the machine's one process table (a name would match any process on
- * the machine, the lab's own nginx included); the scenario's watched-down/watched-up faults,
- * sent as SIGUSR1/SIGUSR2, are the watched process there, as in the simulator.
- */
-export function labWatchLine(sc: Scenario): string | undefined {
-  const ws = (sc.cluster?.nodes ?? []).flatMap((n) => (n.watch === undefined ? [] : [`${n.name} (${n.watch.target.kind === 'name' ? `process '${n.watch.target.name}'` : `pidfile ${n.watch.target.file}`})`]));
-  if (ws.length === 0) return undefined;
-  return `watch of node(s) ${list(ws, 4)}: not watched (the lab's daemons run with --no-watch: its namespaces share the machine's process table); watched-down/watched-up faults (SIGUSR1/SIGUSR2) stand for the process, as in the simulator`;
 }
 
 /** `sg run` (the simulator): the nodes' `watch:` is real mode's; the faults model the process. */

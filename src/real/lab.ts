@@ -33,7 +33,6 @@ import { formatIpv4 } from '../wire/addr.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
 import { monotonicUs, type StartFile } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
-import { labWatchLine } from './gaps.ts';
 import { SECRET_FILE_MODE } from './secrets.ts';
 import { checkLabTools, labTools } from './tools.ts';
 
@@ -110,6 +109,24 @@ function ip(args: string[]): string {
 
 function inNs(ns: string, cmd: string, args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** `xs` deduplicated and joined, the first `max` named and the rest counted (a printable list). */
+export function formatList(xs: readonly string[], max = 6): string {
+  const u = [...new Set(xs)];
+  return u.length <= max ? u.join(', ') : `${u.slice(0, max).join(', ')} and ${u.length - max} more`;
+}
+
+/**
+ * The nodes' `watch:` (real mode's process watch): the lab starts its daemons with `--no-watch`,
+ * since its namespaces share the machine's one process table (a name would match any process on
+ * the machine, the lab's own nginx included); the scenario's watched-down/watched-up faults,
+ * sent as SIGUSR1/SIGUSR2, are the watched process there, as in the simulator.
+ */
+export function labWatchLine(sc: Scenario): string | undefined {
+  const ws = (sc.cluster?.nodes ?? []).flatMap((n) => (n.watch === undefined ? [] : [`${n.name} (${n.watch.target.kind === 'name' ? `process '${n.watch.target.name}'` : `pidfile ${n.watch.target.file}`})`]));
+  if (ws.length === 0) return undefined;
+  return `watch of node(s) ${formatList(ws, 4)}: not watched (the lab's daemons run with --no-watch: its namespaces share the machine's process table); watched-down/watched-up faults (SIGUSR1/SIGUSR2) stand for the process, as in the simulator`;
 }
 
 export function nsName(prefix: string, name: string): string {

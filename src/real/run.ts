@@ -1,7 +1,8 @@
 /**
  * `sg run FILE --real`: the scenario in the namespace lab instead of the simulator. The lab is
  * built (`lab.ts`), the SG nodes run as `sg daemon`s, each workload runs as a real client in its
- * host's namespace (`client.ts`), and the faults are applied with real means at their times:
+ * host's namespace (`client.ts`), and the faults are applied with real means at their times
+ * (`REAL_FAULTS` in faults.ts):
  *
  *   crash / restart      SG node: SIGKILL its daemon / start a fresh one (empty state, as after a
  *                        crash). Host: SIGKILL its services and take its links down / links up
@@ -27,19 +28,21 @@
  * expectations are evaluated over it, and the exit status is the simulator's.
  */
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { RunResult, WorkloadSummary } from '../scenario/result.ts';
 import { Evaluator } from '../scenario/expect.ts';
-import { formatScenarioError, loadScenario, type FaultAction, type Scenario } from '../scenario/load.ts';
+import { faultTarget, faultWhat } from '../scenario/faults.ts';
+import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
 import { formatTraceRecord, TRACE_FORMAT, TRACE_VERSION, type TraceEvent, type TraceEventInput } from '../trace.ts';
 import type { Instant } from '../time.ts';
-import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, startDaemon, startMrouter, startService, type LabState } from './lab.ts';
+import { alive, LAB_READY_TIMEOUT_MS, labDown, labStart, labUp, nsName, SG_BIN, type LabState } from './lab.ts';
 import { monotonicUs } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
 import { checkLabTools, labTools } from './tools.ts';
 import { notRunInLab } from './gaps.ts';
 import { controlSenders, feedbackFaultUnsent } from './control.ts';
+import { applyFault } from './faults.ts';
 
 export interface RealRunOptions {
   readonly trace?: string;
@@ -223,7 +226,7 @@ export async function runReal(file: string, opts: RealRunOptions = {}): Promise<
     for (const f of [...sc.faults].sort((a, b) => a.at - b.at)) {
       await sleepUntil(now, f.at);
       const t = now() as Instant;
-      const applied = feedbackFaultUnsent(sc, sc.faults.indexOf(f)) ?? (await applyFault(lab, sc, f.action, stopped, log, nft));
+      const applied = feedbackFaultUnsent(sc, sc.faults.indexOf(f)) ?? (await applyFault({ lab, sc, stopped, log, nft }, f.action));
       // Late by the wait's wake-up and by applying it (a process start, for the few done by one).
       faultLateMax = Math.max(faultLateMax, now() - f.at);
       events.push({ kind: 'fault', t, what: faultWhat(f.action), target: faultTarget(f.action), ...(applied === true ? {} : { detail: applied }) } as TraceEventInput);
@@ -329,25 +332,6 @@ function summaries(sc: Scenario, events: readonly TraceEventInput[]): WorkloadSu
   });
 }
 
-function faultWhat(a: FaultAction): string {
-  switch (a.kind) {
-    case 'clock-stall':
-      return 'stall';
-    case 'clock-rate':
-      return 'clock';
-    default:
-      return a.kind;
-  }
-}
-
-function faultTarget(a: FaultAction): string {
-  if ('host' in a) return 'service' in a ? `${a.host}/${a.service}` : a.host;
-  if ('link' in a) return a.link;
-  if (a.kind === 'partition') return a.groups.map((g) => g.join(',')).join(' | ');
-  if (a.kind === 'server-state' || a.kind === 'counter') return `${a.group}/${a.server}`;
-  return 'network';
-}
-
 /**
  * The events the lab's processes write to files: the multicast routers' traces (`mrouter.ts`,
  * already on the lab's clock) and the multicast sinks' receptions (`sg lab serve multicast-sink`
@@ -382,131 +366,6 @@ function labFileEvents(lab: LabState): TraceEventInput[] {
     }
   }
   return out;
-}
-
-function pidsIn(ns: string): number[] {
-  try {
-    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-/** Apply one fault; true, or why it was not (or only partly) applied. */
-async function applyFault(lab: LabState, sc: Scenario, a: FaultAction, stopped: Set<number>, log: (l: string) => void, nft: NftShell | undefined): Promise<true | string> {
-  const daemon = (name: string) => lab.processes.find((p) => p.kind === 'daemon' && p.name === name);
-  const isNode = (name: string) => (sc.cluster?.nodes ?? []).some((n) => n.name === name);
-  const ifaces = (host: string) => sc.hosts.find((h) => h.name === host)?.ifaces.map((f) => f.name) ?? [];
-  switch (a.kind) {
-    case 'crash': {
-      if (isNode(a.host)) {
-        const d = daemon(a.host);
-        if (d !== undefined) signal(d.pid, 'SIGKILL');
-        return true;
-      }
-      // Everything in the host dies but a multicast router started ahead for its restart.
-      const standby = new Set(lab.processes.filter((p) => p.kind === 'mrouter-standby').map((p) => p.pid));
-      for (const pid of pidsIn(nsName(lab.prefix, a.host))) if (!standby.has(pid)) signal(pid, 'SIGKILL');
-      for (const i of ifaces(a.host)) execFileSync('ip', ['-n', nsName(lab.prefix, a.host), 'link', 'set', i, 'down']);
-      return true;
-    }
-    case 'restart': {
-      if (isNode(a.host)) {
-        startDaemon(lab, a.host);
-        return true;
-      }
-      for (const i of ifaces(a.host)) execFileSync('ip', ['-n', nsName(lab.prefix, a.host), 'link', 'set', i, 'up']);
-      if (sc.hosts.find((h) => h.name === a.host)?.mrouter === true) startMrouter(lab, sc, a.host);
-      for (const s of sc.hosts.find((h) => h.name === a.host)?.services ?? []) startService(lab, a.host, s.name, sc, log);
-      return true;
-    }
-    case 'kill':
-    case 'hang':
-    case 'start': {
-      const p = lab.processes.find((x) => x.name === `${a.host}/${a.service}`);
-      if (a.kind === 'start') {
-        if (p !== undefined && stopped.has(p.pid)) {
-          signal(p.pid, 'SIGCONT');
-          stopped.delete(p.pid);
-          return true;
-        }
-        startService(lab, a.host, a.service, sc, log);
-        return true;
-      }
-      if (p === undefined) return `no running service ${a.host}/${a.service}`;
-      // The service's whole process tree in that namespace (nginx: master and worker).
-      const tree = pidsIn(p.ns).filter((pid) => pid === p.pid || readParent(pid) === p.pid);
-      for (const pid of tree) signal(pid, a.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP');
-      if (a.kind === 'hang') stopped.add(p.pid);
-      return true;
-    }
-    case 'link-down':
-    case 'link-up': {
-      const [host, iface] = a.link.split('.');
-      execFileSync('ip', ['-n', nsName(lab.prefix, host!), 'link', 'set', iface!, a.kind === 'link-down' ? 'down' : 'up']);
-      return true;
-    }
-    case 'signal':
-    case 'watched-down':
-    case 'watched-up': {
-      const d = daemon(a.host);
-      if (d === undefined) return `no daemon ${a.host}`;
-      signal(d.pid, a.kind === 'signal' ? 'SIGHUP' : a.kind === 'watched-down' ? 'SIGUSR1' : 'SIGUSR2');
-      return true;
-    }
-    case 'clock-stall': {
-      const d = daemon(a.host);
-      if (d === undefined) return `clock stall applies to SG nodes in real mode (${a.host} is a host)`;
-      signal(d.pid, 'SIGSTOP');
-      setTimeout(() => signal(d.pid, 'SIGCONT'), a.duration / 1000);
-      return true;
-    }
-    case 'counter':
-    case 'server-state':
-      return true; // sent by the host's control sender at its time (control.ts)
-    case 'partition':
-      return partition(sc, a.groups, nft!);
-    case 'heal':
-      await nft!.run(['delete table bridge sgpart']); // no partition in place: nothing to delete
-      return true;
-    default:
-      return `not applied in real mode (${a.kind})`;
-  }
-}
-
-function readParent(pid: number): number | undefined {
-  try {
-    return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Drop frames between the sides' bridge ports (nftables, bridge family, in the switch namespace). */
-async function partition(sc: Scenario, groups: readonly (readonly string[])[], nft: NftShell): Promise<true | string> {
-  // Bridge port names in plug order: hosts' interfaces, then each SG node's eth0 and eth1.
-  const ports = new Map<string, string[]>();
-  let k = 0;
-  for (const h of sc.hosts) for (const _ of h.ifaces) ports.set(h.name, [...(ports.get(h.name) ?? []), `p${k++}`]);
-  for (const n of sc.cluster?.nodes ?? []) ports.set(n.name, [`p${k++}`, `p${k++}`]);
-  const side = groups.map((g) => g.flatMap((n) => ports.get(n) ?? []));
-  const rules: string[] = ['add table bridge sgpart', 'add chain bridge sgpart cut { type filter hook forward priority 0; }'];
-  for (let i = 0; i < side.length; i++) {
-    for (let j = 0; j < side.length; j++) {
-      if (i === j || side[i]!.length === 0 || side[j]!.length === 0) continue;
-      rules.push(`add rule bridge sgpart cut iifname { ${side[i]!.join(', ')} } oifname { ${side[j]!.join(', ')} } drop`);
-    }
-  }
-  const err = await nft.run(rules);
-  return err === '' ? true : `partition not applied: ${err}`;
 }
 
 /**

@@ -18,6 +18,7 @@ import type { KeepSameServer } from '../balance/types.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { matchProblems } from './match.ts';
+import type { FaultAction } from './faults.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
 import {
   DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
@@ -103,18 +104,8 @@ export interface WorkloadModel {
   readonly timeout?: Duration;
 }
 
-export type FaultAction =
-  | { readonly kind: 'crash' | 'restart' | 'signal' | 'watched-down' | 'watched-up'; readonly host: string }
-  | { readonly kind: 'kill' | 'hang' | 'start'; readonly host: string; readonly service: string }
-  | { readonly kind: 'link-down' | 'link-up'; readonly link: string }
-  | { readonly kind: 'partition'; readonly groups: readonly (readonly string[])[] }
-  | { readonly kind: 'heal' }
-  | { readonly kind: 'loss'; readonly link: string; readonly p: number; readonly duration: Duration }
-  | { readonly kind: 'delay'; readonly link: string; readonly extra: Duration; readonly duration: Duration }
-  | { readonly kind: 'clock-rate'; readonly host: string; readonly rate: number }
-  | { readonly kind: 'clock-stall'; readonly host: string; readonly duration: Duration }
-  | { readonly kind: 'server-state'; readonly group: string; readonly server: string; readonly state: 'alive' | 'pending' | 'dead' }
-  | { readonly kind: 'counter'; readonly group: string; readonly server: string; readonly value: number };
+/** The fault vocabulary is declared once, in faults.ts (the simulator and real mode run it). */
+export type { FaultAction } from './faults.ts';
 
 export interface ClusterNodeModel {
   readonly name: string;
