@@ -16,19 +16,10 @@
  */
 
 import { parseTraceLine } from '../trace.ts';
-import { linkPick, masterChange, serverChange } from './summary.ts';
+import { linkPick, masterChange, serverChange, type SummaryEvent } from './summary.ts';
 
-export interface DiffEvent {
-  readonly kind: string;
-  readonly t: number;
-  readonly node?: string;
-  readonly entity?: string;
-  readonly machine?: string;
-  readonly from?: string;
-  readonly to?: string;
-  readonly what?: string;
-  readonly detail?: unknown;
-}
+/** A trace event as `sg diff` reads it: the fields the decision selectors read. */
+export type DiffEvent = SummaryEvent;
 
 export interface DiffCheck {
   readonly name: string;

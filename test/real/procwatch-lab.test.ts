@@ -5,9 +5,9 @@
  * skipped elsewhere with the reason printed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, traceSince as traceEvents, traceSize as traceSizeOf, until } from './support.ts';
+import { canRunLab, spawnDaemonAgain, traceSince as traceEvents, traceSize as traceSizeOf, until } from './support.ts';
 import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 
 const why = canRunLab();
@@ -36,15 +36,7 @@ describe.skipIf(why !== undefined)('real mode: the daemon watches its service pr
 
   /** Start `name`'s daemon again with its lab command line minus the shared start, plus `extra`. */
   function restart(name: string, extra: string[] = []): void {
-    const cmd: string[] = [];
-    const args = argv.get(name)!;
-    for (let i = 0; i < args.length; i++) {
-      if (args[i] === '--t0' || args[i] === '--start-file' || args[i] === '--status') i++;
-      else cmd.push(args[i]!);
-    }
-    const fd = openSync(`${lab.dir}/${name}.log`, 'a');
-    const child = spawn('ip', ['netns', 'exec', nsName(lab.prefix, name), ...cmd, ...extra], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
+    const child = spawnDaemonAgain(lab, name, argv.get(name)!, extra);
     ours.push(child);
     daemonPids.set(name, [child.pid!]);
   }

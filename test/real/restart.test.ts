@@ -13,9 +13,9 @@
  *    incarnation, nobody answers, and it becomes master as if the segment were quiet.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, curl, sh, traceSince, traceSize, until } from './support.ts';
+import { canRunLab, curl, sh, spawnDaemonAgain, traceSince, traceSize, until } from './support.ts';
 import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 
 const why = canRunLab();
@@ -52,15 +52,7 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
    * shared start (`--t0`, `--start-file`, `--status`), so its engine clock starts from zero.
    */
   function restart(name: string): ChildProcess {
-    const cmd: string[] = [];
-    const args = argv.get(name)!;
-    for (let i = 0; i < args.length; i++) {
-      if (args[i] === '--t0' || args[i] === '--start-file' || args[i] === '--status') i++;
-      else cmd.push(args[i]!);
-    }
-    const fd = openSync(`${lab.dir}/${name}.log`, 'a');
-    const child = spawn('ip', ['netns', 'exec', nsName(lab.prefix, name), ...cmd], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
+    const child = spawnDaemonAgain(lab, name, argv.get(name)!);
     (child as { sgName?: string }).sgName = name;
     ours.push(child);
     return child;

@@ -3,8 +3,8 @@
  * running a command in a lab namespace with a deadline, curl through the VIP, reading a node's
  * trace as it grows, and waiting for a condition with a deadline instead of sleeping.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { nsName, type LabState } from '../../src/real/lab.ts';
 
 /** Why a lab cannot run on this machine (undefined: it can). */
@@ -71,4 +71,21 @@ export function traceSize(lab: LabState, name: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Start node `name`'s daemon as a process manager would: its lab command line `argv` (the argv of
+ * the lab's process) without the lab's shared start (`--t0`, `--start-file`, `--status`), so its
+ * engine clock starts from zero, plus `extra`; its output goes to the node's log.
+ */
+export function spawnDaemonAgain(lab: LabState, name: string, argv: readonly string[], extra: readonly string[] = []): ChildProcess {
+  const cmd: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--t0' || argv[i] === '--start-file' || argv[i] === '--status') i++;
+    else cmd.push(argv[i]!);
+  }
+  const fd = openSync(`${lab.dir}/${name}.log`, 'a');
+  const child = spawn('ip', ['netns', 'exec', nsName(lab.prefix, name), ...cmd, ...extra], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  return child;
 }
