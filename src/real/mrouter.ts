@@ -33,7 +33,7 @@ import { decodeFrame, encodeFrame, ipv4Header } from '../wire/frame.ts';
 import type { IgmpMessage } from '../wire/igmp.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
 import { pollReadable, RawSocket } from './afpacket.ts';
-import { monotonicUs, readStartFile } from './engine-worker.ts';
+import { monotonicUs, readStartFile, sleepMs } from './engine-worker.ts';
 
 export interface MrouterSpec {
   readonly host: string;
@@ -87,10 +87,6 @@ interface Nic {
 function inPrefix(a: number, net: number, len: number): boolean {
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
   return ((a & mask) >>> 0) === ((net & mask) >>> 0);
-}
-
-function sleepMs(ms: number): void {
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function writeStatus(file: string, s: Record<string, unknown>): void {

@@ -4,11 +4,11 @@
  * SIGKILLed, and the other node takes over; nobody sent SIGUSR1. Needs root and iproute2;
  * skipped elsewhere with the reason printed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, spawnDaemonAgain, traceSince as traceEvents, traceSize as traceSizeOf, until } from './support.ts';
-import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
+import { canRunLab, spawnDaemonAgain, tearDownLab, traceSince as traceEvents, traceSize as traceSizeOf, until } from './support.ts';
+import { alive, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 
 const why = canRunLab();
 if (why !== undefined) console.warn(`real-mode procwatch suite skipped: ${why}`);
@@ -50,12 +50,7 @@ describe.skipIf(why !== undefined)('real mode: the daemon watches its service pr
     expect([...argv.keys()].sort()).toEqual(['sg1', 'sg2']);
   }, 60_000);
 
-  afterAll(() => {
-    for (const c of ours) if (c.pid !== undefined && alive(c.pid)) process.kill(c.pid, 'SIGKILL');
-    if (lab === undefined) return;
-    labDown(lab.prefix);
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`${lab.prefix}-`);
-  });
+  afterAll(() => tearDownLab(lab, ours));
 
   it('a master whose watched process is SIGKILLed steps down and the other node takes over', async () => {
     await until('a master', () => became('sg1', 0, 'master') || became('sg2', 0, 'master'), 20_000);

@@ -12,11 +12,11 @@
  *    died, does not keep a freshly restarted node from taking over: it challenges the replayed
  *    incarnation, nobody answers, and it becomes master as if the segment were quiet.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, curl, sh, spawnDaemonAgain, traceSince, traceSize, until } from './support.ts';
-import { alive, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
+import { canRunLab, curl, sh, spawnDaemonAgain, tearDownLab, traceSince, traceSize, until } from './support.ts';
+import { alive, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 
 const why = canRunLab();
 if (why !== undefined) console.warn(`real-mode restart suite skipped: ${why}`);
@@ -73,12 +73,7 @@ describe.skipIf(why !== undefined)('real mode: restarts and replays in the lab',
     await until('curl through the VIP', () => curl(lab, VIP) !== '', 30_000);
   }, 60_000);
 
-  afterAll(() => {
-    for (const c of ours) if (c.pid !== undefined && alive(c.pid)) process.kill(c.pid, 'SIGKILL');
-    if (lab === undefined) return;
-    labDown(lab.prefix);
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`${lab.prefix}-`);
-  });
+  afterAll(() => tearDownLab(lab, ours));
 
   /** sg1's heartbeats (price 200) recorded while it was master: "yesterday's" traffic for the replay. */
   let recording: string[] = [];

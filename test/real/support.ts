@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
-import { nsName, type LabState } from '../../src/real/lab.ts';
+import { alive, labDown, nsName, type LabState } from '../../src/real/lab.ts';
 
 /** Why a lab cannot run on this machine (undefined: it can). */
 export function canRunLab(): string | undefined {
@@ -88,4 +88,12 @@ export function spawnDaemonAgain(lab: LabState, name: string, argv: readonly str
   const child = spawn('ip', ['netns', 'exec', nsName(lab.prefix, name), ...cmd, ...extra], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   return child;
+}
+
+/** A suite's teardown: SIGKILL the processes it started itself, remove its lab, check no namespace is left. */
+export function tearDownLab(lab: LabState | undefined, ours: readonly ChildProcess[]): void {
+  for (const c of ours) if (c.pid !== undefined && alive(c.pid)) process.kill(c.pid, 'SIGKILL');
+  if (lab === undefined) return;
+  labDown(lab.prefix);
+  if (execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(`${lab.prefix}-`)) throw new Error(`lab ${lab.prefix}: namespaces left after labDown`);
 }
