@@ -43,15 +43,32 @@ export class ArpTable {
     this.#cfg = arpLimits(ARP_DEFAULTS, limits);
   }
 
+  /**
+   * The last entry found, per interface slot: most forwarded frames go to the next hop the one
+   * before went to (the gateway, one busy server), so a hit skips the map. Cleared on any removal.
+   */
+  readonly #lastIp = [-1, -1];
+  readonly #lastEntry: (Entry | undefined)[] = [undefined, undefined];
+
   lookup(slot: number, ip: Ipv4Addr, now: Instant): MacAddr | undefined {
-    const k = key(slot, ip);
-    const e = this.#entries.get(k);
-    if (e === undefined) return undefined;
+    let e = this.#lastIp[slot] === ip ? this.#lastEntry[slot] : undefined;
+    if (e === undefined) {
+      e = this.#entries.get(key(slot, ip));
+      if (e === undefined) return undefined;
+      this.#lastIp[slot] = ip;
+      this.#lastEntry[slot] = e;
+    }
     if (e.expires <= now) {
-      this.#entries.delete(k);
+      this.#entries.delete(key(slot, ip));
+      this.#forget();
       return undefined;
     }
     return e.mac;
+  }
+
+  #forget(): void {
+    this.#lastIp[0] = this.#lastIp[1] = -1;
+    this.#lastEntry[0] = this.#lastEntry[1] = undefined;
   }
 
   /**
@@ -128,5 +145,6 @@ export class ArpTable {
   #evictOne(): void {
     const first = this.#entries.keys().next();
     if (!first.done) this.#entries.delete(first.value);
+    this.#forget();
   }
 }

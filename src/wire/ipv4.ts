@@ -278,9 +278,16 @@ export function findWriteStatus(h: Ipv4Header): SgWriteStatus | undefined {
  */
 export class Ipv4View {
   constructor(
-    readonly buf: Uint8Array,
-    readonly off: number,
+    public buf: Uint8Array,
+    public off: number,
   ) {}
+
+  /** Point the view at another header: the NAT path reuses one view per frame, no allocation. */
+  at(buf: Uint8Array, off: number): this {
+    this.buf = buf;
+    this.off = off;
+    return this;
+  }
 
   get headerLength(): number {
     return (this.buf[this.off]! & 15) * 4;

@@ -240,9 +240,16 @@ export function tcpFlagNames(flags: number): string {
 /** In-place view for the NAT path; setters keep the checksum right incrementally. */
 export class TcpView {
   constructor(
-    readonly buf: Uint8Array,
-    readonly off: number,
+    public buf: Uint8Array,
+    public off: number,
   ) {}
+
+  /** Point the view at another header: the NAT path reuses one view per frame, no allocation. */
+  at(buf: Uint8Array, off: number): this {
+    this.buf = buf;
+    this.off = off;
+    return this;
+  }
   get srcPort(): number {
     return readU16(this.buf, this.off);
   }

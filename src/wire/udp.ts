@@ -69,9 +69,16 @@ export function encodeUdp(v: UdpDatagram, pseudo: PseudoHeader): Uint8Array {
 /** In-place view for the NAT path; setters keep the checksum right incrementally. */
 export class UdpView {
   constructor(
-    readonly buf: Uint8Array,
-    readonly off: number,
+    public buf: Uint8Array,
+    public off: number,
   ) {}
+
+  /** Point the view at another header: the NAT path reuses one view per frame, no allocation. */
+  at(buf: Uint8Array, off: number): this {
+    this.buf = buf;
+    this.off = off;
+    return this;
+  }
   get srcPort(): number {
     return readU16(this.buf, this.off);
   }
