@@ -15,6 +15,11 @@ export type Table<S extends string, I extends string, A extends string> = {
   readonly [state in S]: { readonly [input in I]?: Step<S, A> };
 };
 
+/** A table that lists every input in every state (the bidd election, a server's health). */
+export type TotalTable<S extends string, I extends string, A extends string> = {
+  readonly [state in S]: { readonly [input in I]: Step<S, A> };
+};
+
 /** The pure step: what `input` does in `state`, or undefined when it is ignored there. */
 export function step<S extends string, I extends string, A extends string>(table: Table<S, I, A>, state: S, input: I): Step<S, A> | undefined {
   return table[state][input];

@@ -31,6 +31,7 @@ const ENGINE_PARTS: readonly string[] = [
   'src/rng.ts',
   'src/trace.ts',
   'src/arp-limits.ts',
+  'src/machine.ts',
 ];
 
 const under = (parts: readonly string[]) => (file: string): boolean => parts.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p));

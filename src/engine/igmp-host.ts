@@ -30,6 +30,7 @@ import { seconds, type Duration, type Instant } from '../time.ts';
 import { IGMP_ALL_SYSTEMS } from '../wire/igmp.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
 import { assertNever } from '../wire/result.ts';
+import { step, type Step, type Table } from '../machine.ts';
 
 /** RFC 2236 8.10: time between repetitions of the initial report. */
 export const IGMP_UNSOLICITED_REPORT_INTERVAL: Duration = seconds(10);
@@ -59,10 +60,7 @@ export type IgmpHostAction =
   | 'stop-timer'
   | 'reset-timer-if-shorter';
 
-export interface IgmpHostStep {
-  readonly to: IgmpHostState;
-  readonly actions: readonly IgmpHostAction[];
-}
+export type IgmpHostStep = Step<IgmpHostState, IgmpHostAction>;
 
 /** RFC 2236 section 6's diagram. Events not listed for a state are ignored there. */
 export const IGMP_HOST_TRANSITIONS = {
@@ -79,12 +77,11 @@ export const IGMP_HOST_TRANSITIONS = {
     leave: { to: 'non-member', actions: ['send-leave-if-flag'] },
     query: { to: 'delaying', actions: ['start-timer'] },
   },
-} as const satisfies Record<IgmpHostState, Partial<Record<IgmpHostEvent, IgmpHostStep>>>;
+} as const satisfies Table<IgmpHostState, IgmpHostEvent, IgmpHostAction>;
 
 /** The pure transition function over the table; undefined when the event is ignored. */
 export function igmpHostTransition(state: IgmpHostState, event: IgmpHostEvent): IgmpHostStep | undefined {
-  const row: Partial<Record<IgmpHostEvent, IgmpHostStep>> = IGMP_HOST_TRANSITIONS[state];
-  return row[event];
+  return step<IgmpHostState, IgmpHostEvent, IgmpHostAction>(IGMP_HOST_TRANSITIONS, state, event);
 }
 
 /** What started a report timer (for the trace). */

@@ -320,7 +320,7 @@ export class Bidd {
 
   #apply(now: Instant, input: BiddInput): void {
     const prev = this.#state;
-    const [next, actions] = transition(prev, input);
+    const { to: next, actions } = transition(prev, input);
     this.#state = next;
     if (next !== prev) {
       if (next === 'master') this.#epoch += 1; // beyond every epoch we have seen

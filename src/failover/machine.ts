@@ -23,7 +23,7 @@
  * whichever comes first (the lower one may hear the higher first and never send a heartbeat).
  */
 
-import { assertNever } from '../wire/result.ts';
+import type { Step, TotalTable } from '../machine.ts';
 
 export const BIDD_STATES = ['initial', 'bid', 'master', 'slave', 'exit'] as const;
 export type BiddState = (typeof BIDD_STATES)[number];
@@ -54,92 +54,79 @@ export const BIDD_ACTIONS = [
 ] as const;
 export type BiddAction = (typeof BIDD_ACTIONS)[number];
 
-export type BiddStep = readonly [BiddState, readonly BiddAction[]];
+export type BiddStep = Step<BiddState, BiddAction>;
 
 /** Stepping down from master: give the address back first, then stop the service. */
 const STEP_DOWN = ['release-vip', 'run-stop-script'] as const;
 
 /**
- * `BIDD_TRANSITIONS[state][input]` is `[next state, actions]`. Each row is commented with the
+ * `BIDD_TRANSITIONS[state][input]` is the next state and its actions (src/machine.ts). Each row is commented with the
  * slide-9 arrow it draws (or why the input is a no-op in that state).
  */
 export const BIDD_TRANSITIONS = {
   initial: {
-    start: ['bid', ['send-bid']], // listen period over, no master heard: offer our price
-    'higher-bid': ['slave', []], // someone better is bidding: we would lose, follow
-    'lower-bid': ['bid', ['send-bid']], // an election started and we beat that bid: join it
-    'bid-timeout': ['initial', []], // not armed in initial
-    'higher-master': ['slave', []], // "master heartbeat": a master exists, follow it
-    'lower-master': ['slave', []], // "master heartbeat": sticky, even if our price is higher
-    'master-timeout': ['initial', []], // not armed in initial (the listen timer is `start`)
-    'process-failure': ['initial', []], // nothing running yet; the driver holds us down
-    resign: ['exit', []], // "signal HUP/INT"
-    'stall-detected': ['initial', []], // the driver restarts the listen period
+    start: { to: 'bid', actions: ['send-bid'] }, // listen period over, no master heard: offer our price
+    'higher-bid': { to: 'slave', actions: [] }, // someone better is bidding: we would lose, follow
+    'lower-bid': { to: 'bid', actions: ['send-bid'] }, // an election started and we beat that bid: join it
+    'bid-timeout': { to: 'initial', actions: [] }, // not armed in initial
+    'higher-master': { to: 'slave', actions: [] }, // "master heartbeat": a master exists, follow it
+    'lower-master': { to: 'slave', actions: [] }, // "master heartbeat": sticky, even if our price is higher
+    'master-timeout': { to: 'initial', actions: [] }, // not armed in initial (the listen timer is `start`)
+    'process-failure': { to: 'initial', actions: [] }, // nothing running yet; the driver holds us down
+    resign: { to: 'exit', actions: [] }, // "signal HUP/INT"
+    'stall-detected': { to: 'initial', actions: [] }, // the driver restarts the listen period
   },
   bid: {
-    start: ['bid', []], // already started
-    'higher-bid': ['slave', []], // "other higher bid": we lost
-    'lower-bid': ['bid', ['send-bid']], // "other lower bid": re-announce so the lower one yields
-    'bid-timeout': ['master', ['take-vip', 'run-start-script', 'send-heartbeat']], // "no other higher bid": start script
-    'higher-master': ['slave', []], // "master heartbeat": follow it
-    'lower-master': ['slave', []], // "master heartbeat": mastership is sticky, follow it
-    'master-timeout': ['bid', []], // not armed while bidding
-    'process-failure': ['slave', []], // our service is down: stop competing
-    resign: ['exit', []], // "signal HUP/INT": nothing held yet
-    'stall-detected': ['slave', []], // our bid timer is stale; others may have moved on
+    start: { to: 'bid', actions: [] }, // already started
+    'higher-bid': { to: 'slave', actions: [] }, // "other higher bid": we lost
+    'lower-bid': { to: 'bid', actions: ['send-bid'] }, // "other lower bid": re-announce so the lower one yields
+    'bid-timeout': { to: 'master', actions: ['take-vip', 'run-start-script', 'send-heartbeat'] }, // "no other higher bid": start script
+    'higher-master': { to: 'slave', actions: [] }, // "master heartbeat": follow it
+    'lower-master': { to: 'slave', actions: [] }, // "master heartbeat": mastership is sticky, follow it
+    'master-timeout': { to: 'bid', actions: [] }, // not armed while bidding
+    'process-failure': { to: 'slave', actions: [] }, // our service is down: stop competing
+    resign: { to: 'exit', actions: [] }, // "signal HUP/INT": nothing held yet
+    'stall-detected': { to: 'slave', actions: [] }, // our bid timer is stale; others may have moved on
   },
   master: {
-    start: ['master', []], // already started
-    'higher-bid': ['master', ['send-heartbeat']], // sticky: answer a bid with a heartbeat
-    'lower-bid': ['master', ['send-heartbeat']], // "other lower bid": answer with a heartbeat
-    'bid-timeout': ['master', []], // not armed while master
-    'higher-master': ['slave', [...STEP_DOWN, 'send-resign']], // "other higher master": stop script, follow it; the resign tells the winner a split ended
-    'lower-master': ['master', ['run-continue-script', 'send-heartbeat']], // "other lower master": continue script, re-announce
-    'master-timeout': ['master', []], // not armed while master
-    'process-failure': ['slave', [...STEP_DOWN, 'send-resign']], // "server process failure": hand over now
-    resign: ['exit', [...STEP_DOWN, 'send-resign']], // "signal HUP/INT": hand over now
-    'stall-detected': ['slave', [...STEP_DOWN, 'send-resign']], // we were frozen: demote instead of fighting
+    start: { to: 'master', actions: [] }, // already started
+    'higher-bid': { to: 'master', actions: ['send-heartbeat'] }, // sticky: answer a bid with a heartbeat
+    'lower-bid': { to: 'master', actions: ['send-heartbeat'] }, // "other lower bid": answer with a heartbeat
+    'bid-timeout': { to: 'master', actions: [] }, // not armed while master
+    'higher-master': { to: 'slave', actions: [...STEP_DOWN, 'send-resign'] }, // "other higher master": stop script, follow it; the resign tells the winner a split ended
+    'lower-master': { to: 'master', actions: ['run-continue-script', 'send-heartbeat'] }, // "other lower master": continue script, re-announce
+    'master-timeout': { to: 'master', actions: [] }, // not armed while master
+    'process-failure': { to: 'slave', actions: [...STEP_DOWN, 'send-resign'] }, // "server process failure": hand over now
+    resign: { to: 'exit', actions: [...STEP_DOWN, 'send-resign'] }, // "signal HUP/INT": hand over now
+    'stall-detected': { to: 'slave', actions: [...STEP_DOWN, 'send-resign'] }, // we were frozen: demote instead of fighting
   },
   slave: {
-    start: ['slave', []], // already started
-    'higher-bid': ['slave', []], // a better node is bidding: keep following
-    'lower-bid': ['bid', ['send-bid']], // "other lower bid": the master may be gone and we beat it
-    'bid-timeout': ['slave', []], // not armed while slave
-    'higher-master': ['slave', []], // "master heartbeat": keep following (driver re-arms the timer)
-    'lower-master': ['slave', []], // "master heartbeat": keep following
-    'master-timeout': ['bid', ['send-bid']], // "master timeout": start an election
-    'process-failure': ['slave', []], // nothing held; the driver holds us down
-    resign: ['exit', []], // "signal HUP/INT"
-    'stall-detected': ['slave', []], // the driver re-arms the master timer
+    start: { to: 'slave', actions: [] }, // already started
+    'higher-bid': { to: 'slave', actions: [] }, // a better node is bidding: keep following
+    'lower-bid': { to: 'bid', actions: ['send-bid'] }, // "other lower bid": the master may be gone and we beat it
+    'bid-timeout': { to: 'slave', actions: [] }, // not armed while slave
+    'higher-master': { to: 'slave', actions: [] }, // "master heartbeat": keep following (driver re-arms the timer)
+    'lower-master': { to: 'slave', actions: [] }, // "master heartbeat": keep following
+    'master-timeout': { to: 'bid', actions: ['send-bid'] }, // "master timeout": start an election
+    'process-failure': { to: 'slave', actions: [] }, // nothing held; the driver holds us down
+    resign: { to: 'exit', actions: [] }, // "signal HUP/INT"
+    'stall-detected': { to: 'slave', actions: [] }, // the driver re-arms the master timer
   },
   exit: {
-    start: ['exit', []],
-    'higher-bid': ['exit', []],
-    'lower-bid': ['exit', []],
-    'bid-timeout': ['exit', []],
-    'higher-master': ['exit', []],
-    'lower-master': ['exit', []],
-    'master-timeout': ['exit', []],
-    'process-failure': ['exit', []],
-    resign: ['exit', []],
-    'stall-detected': ['exit', []],
+    start: { to: 'exit', actions: [] },
+    'higher-bid': { to: 'exit', actions: [] },
+    'lower-bid': { to: 'exit', actions: [] },
+    'bid-timeout': { to: 'exit', actions: [] },
+    'higher-master': { to: 'exit', actions: [] },
+    'lower-master': { to: 'exit', actions: [] },
+    'master-timeout': { to: 'exit', actions: [] },
+    'process-failure': { to: 'exit', actions: [] },
+    resign: { to: 'exit', actions: [] },
+    'stall-detected': { to: 'exit', actions: [] },
   },
-} as const satisfies Record<BiddState, Record<BiddInput, BiddStep>>;
+} as const satisfies TotalTable<BiddState, BiddInput, BiddAction>;
 
 /** The pure step: next state and the actions to run, in order. */
 export function transition(state: BiddState, input: BiddInput): BiddStep {
-  switch (state) {
-    case 'initial':
-      return BIDD_TRANSITIONS.initial[input];
-    case 'bid':
-      return BIDD_TRANSITIONS.bid[input];
-    case 'master':
-      return BIDD_TRANSITIONS.master[input];
-    case 'slave':
-      return BIDD_TRANSITIONS.slave[input];
-    case 'exit':
-      return BIDD_TRANSITIONS.exit[input];
-    default:
-      return assertNever(state, 'bidd state');
-  }
+  return BIDD_TRANSITIONS[state][input];
 }

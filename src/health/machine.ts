@@ -10,29 +10,23 @@
  */
 
 import type { ServerState } from '../balance/types.ts';
-import { assertNever } from '../wire/result.ts';
+import type { TotalTable } from '../machine.ts';
 
 export const HEALTH_INPUTS = ['fault1', 'fault2', 'recovery'] as const;
 export type HealthInput = (typeof HEALTH_INPUTS)[number];
 
-/** `TRANSITIONS[state][input]` is the next state; the visualizer can draw slide 34 from it. */
+/**
+ * `TRANSITIONS[state][input]` is the next state (src/machine.ts's shape; a server's machine has
+ * no actions of its own: the monitor reports the change); the visualizer can draw slide 34 from it.
+ */
 export const TRANSITIONS = {
-  alive: { fault1: 'pending', fault2: 'dead', recovery: 'alive' },
-  pending: { fault1: 'pending', fault2: 'dead', recovery: 'alive' },
-  dead: { fault1: 'dead', fault2: 'dead', recovery: 'alive' },
-} as const satisfies Record<ServerState, Record<HealthInput, ServerState>>;
+  alive: { fault1: { to: 'pending', actions: [] }, fault2: { to: 'dead', actions: [] }, recovery: { to: 'alive', actions: [] } },
+  pending: { fault1: { to: 'pending', actions: [] }, fault2: { to: 'dead', actions: [] }, recovery: { to: 'alive', actions: [] } },
+  dead: { fault1: { to: 'dead', actions: [] }, fault2: { to: 'dead', actions: [] }, recovery: { to: 'alive', actions: [] } },
+} as const satisfies TotalTable<ServerState, HealthInput, never>;
 
 export function transition(state: ServerState, input: HealthInput): ServerState {
-  switch (state) {
-    case 'alive':
-      return TRANSITIONS.alive[input];
-    case 'pending':
-      return TRANSITIONS.pending[input];
-    case 'dead':
-      return TRANSITIONS.dead[input];
-    default:
-      return assertNever(state, 'server state');
-  }
+  return TRANSITIONS[state][input].to;
 }
 
 /** The machine input for a detector verdict. */

@@ -36,7 +36,7 @@ describe('bidd transition table', () => {
     ['slave', 'resign', 'exit', []],
   ];
   it.each(rows)('%s --%s--> %s %j', (state, input, next, actions) => {
-    const [s, a] = transition(state as never, input as never);
+    const { to: s, actions: a } = transition(state as never, input as never);
     expect(s).toBe(next);
     expect([...a]).toEqual(actions);
   });
@@ -44,8 +44,8 @@ describe('bidd transition table', () => {
   it('is total; exit absorbs; start/stop scripts only on entering/leaving master', () => {
     for (const s of BIDD_STATES) {
       for (const i of BIDD_INPUTS) {
-        const [next, actions] = transition(s, i);
-        expect(BIDD_TRANSITIONS[s][i][0]).toBe(next);
+        const { to: next, actions } = transition(s, i);
+        expect(BIDD_TRANSITIONS[s][i].to).toBe(next);
         if (s === 'exit') expect(next).toBe('exit');
         const starts = actions.filter((x) => x === 'run-start-script').length;
         const stops = actions.filter((x) => x === 'run-stop-script').length;

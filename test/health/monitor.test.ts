@@ -328,7 +328,7 @@ describe('status: the latest event decides (slide 35)', () => {
     m.handleTimeout(at(1.5)); // heartbeat level 1
     expect(m.state(0)).toBe('dead');
     expect(transition('dead', 'fault1')).toBe('dead');
-    expect(TRANSITIONS.alive.fault1).toBe('pending');
+    expect(TRANSITIONS.alive.fault1.to).toBe('pending');
   });
 
   it('rise > 1: a recovery needs that many consecutive good results since the latest fault', () => {
