@@ -23,7 +23,7 @@
  * whichever comes first (the lower one may hear the higher first and never send a heartbeat).
  */
 
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 
 export const BIDD_STATES = ['initial', 'bid', 'master', 'slave', 'exit'] as const;
 export type BiddState = (typeof BIDD_STATES)[number];

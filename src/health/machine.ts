@@ -10,7 +10,7 @@
  */
 
 import type { ServerState } from '../balance/types.ts';
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 
 export const HEALTH_INPUTS = ['fault1', 'fault2', 'recovery'] as const;
 export type HealthInput = (typeof HEALTH_INPUTS)[number];
