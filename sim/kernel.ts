@@ -19,7 +19,7 @@
  */
 
 import type { Duration, Instant } from '../src/time.ts';
-import { assert } from '../src/wire/result.ts';
+import { assert } from '../src/assert.ts';
 
 export type Handler = () => void;
 export type EventId = number & { readonly __brand: 'EventId' };

@@ -11,7 +11,7 @@ import type { Ipv4Addr, MacAddr } from '../src/wire/addr.ts';
 import { encodeFrame, ipv4Header } from '../src/wire/frame.ts';
 import { IP_PROTO } from '../src/wire/ipv4.ts';
 import { TCP_FLAG } from '../src/wire/tcp.ts';
-import { assert } from '../src/wire/result.ts';
+import { assert } from '../src/assert.ts';
 import type { Attachment, Device, World } from './world.ts';
 
 export class RawNode implements Device {

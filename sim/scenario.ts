@@ -5,11 +5,12 @@
 
 import { seconds, type Duration, type Instant } from '../src/time.ts';
 import { Evaluator, EvaluatingTrace } from '../src/scenario/expect.ts';
+import type { SgNode } from '../src/engine/sg-node.ts';
 import type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
 import type { HostModel, RequestModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
 import type { TraceSink } from '../src/trace.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
-import { assertNever } from '../src/wire/result.ts';
+import { assertNever } from '../src/assert.ts';
 import { Network } from './network.ts';
 import type { ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
@@ -35,6 +36,11 @@ export interface RunOptions {
   readonly progressEvery?: Duration;
   /** Kernel events at most (a guard against runaway scenarios). */
   readonly maxEvents?: number;
+  /**
+   * Called after every frame and timeout an SG node's engine handles (`sg fuzz` checks the
+   * node's invariants there; what it throws ends the run).
+   */
+  readonly checkEngine?: (node: SgNode) => void;
 }
 
 /** Default event budget: a scenario that needs more is almost certainly runaway. */
@@ -83,7 +89,7 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
     }));
   }
   for (const h of sc.hosts) buildHost(net, h, switches);
-  if (sc.cluster !== undefined) buildCluster(net, sc.cluster, sc.segments, switches);
+  if (sc.cluster !== undefined) buildCluster(net, sc.cluster, sc.segments, switches, opts.checkEngine);
   for (const w of sc.workloads) {
     const from = net.getHost(w.from);
     const think = w.arrival.kind === 'closed' ? serviceTime(w.arrival.think) : undefined;

@@ -27,7 +27,7 @@
  */
 
 import { millis, type Duration } from '../src/time.ts';
-import { assert } from '../src/wire/result.ts';
+import { assert } from '../src/assert.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
 import { encodeRpc, parseRpc, RPC_OP, RPC_STATUS } from '../src/wire/rpc.ts';
 import { SG_WRITE_STATUS, sgWriteStatus } from '../src/wire/sgopt.ts';

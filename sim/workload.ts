@@ -8,7 +8,7 @@
 import { millis, seconds, type Duration, type Instant } from '../src/time.ts';
 import type { RequestStatus } from '../src/trace.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
-import { assert } from '../src/wire/result.ts';
+import { assert } from '../src/assert.ts';
 import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
 import type { TcpCloseReason, TcpConnection, TcpHandlers, TcpStack } from './host/tcp.ts';

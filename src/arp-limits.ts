@@ -8,7 +8,7 @@
  */
 
 import { seconds, type Duration } from './time.ts';
-import { assert } from './wire/result.ts';
+import { assert } from './assert.ts';
 
 export interface ArpLimits {
   /** A learnt entry is forgotten this long after its last update. */

@@ -13,7 +13,7 @@
 import type { Rng } from './rng.ts';
 import type { Instant } from './time.ts';
 import type { MacAddr } from './wire/addr.ts';
-import { assert } from './wire/result.ts';
+import { assert } from './assert.ts';
 
 export type IfaceName = string & { readonly __brand: 'IfaceName' };
 

@@ -14,7 +14,7 @@
  * stream, so adding a draw in one component cannot perturb another's.
  */
 
-import { assert } from './wire/result.ts';
+import { assert } from './assert.ts';
 
 /** Four 32-bit words, as unsigned integers. */
 export type RngWords = readonly [number, number, number, number];
@@ -190,7 +190,7 @@ export class Rng {
       const x = this.u32();
       if (x < limit) return lo + (x % range);
     }
-    throw new Error(`assertion failed: int(${lo}, ${hiInclusive}) rejected ${REJECTION_ROUNDS_MAX} draws`);
+    assert(false, `int(${lo}, ${hiInclusive}) rejected ${REJECTION_ROUNDS_MAX} draws`);
   }
 
   /** True with probability `p` (0 never, 1 always). */
@@ -214,7 +214,7 @@ export class Rng {
       const s = u * u + v * v;
       if (s > 0 && s < 1) return mean + sd * u * Math.sqrt((-2 * Math.log(s)) / s);
     }
-    throw new Error(`assertion failed: normal() rejected ${REJECTION_ROUNDS_MAX} draws`);
+    assert(false, `normal() rejected ${REJECTION_ROUNDS_MAX} draws`);
   }
 
   /** A uniformly chosen element; asserts the array is not empty. */

@@ -11,7 +11,7 @@
  * cannot be passed where microseconds are meant.
  */
 
-import { assert } from './wire/result.ts';
+import { assert } from './assert.ts';
 
 export type Instant = number & { readonly __brand: 'Instant' };
 export type Duration = number & { readonly __brand: 'Duration' };

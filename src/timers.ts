@@ -11,7 +11,7 @@
  */
 
 import type { Instant } from './time.ts';
-import { assert } from './wire/result.ts';
+import { assert } from './assert.ts';
 
 export interface Deadline<K> {
   readonly name: K;

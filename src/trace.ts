@@ -18,7 +18,8 @@
  */
 
 import type { Instant } from './time.ts';
-import { assert, assertNever, fail, ok, type Parsed } from './wire/result.ts';
+import { assert, assertNever } from './assert.ts';
+import { fail, ok, type Parsed } from './wire/result.ts';
 
 export const TRACE_FORMAT = 'sg-trace';
 export const TRACE_VERSION = 1;

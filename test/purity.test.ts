@@ -220,7 +220,7 @@ describe('purity checker self-test', () => {
 
   it('ignores comments, strings, regexes and our own modules', () => {
     const PURE = [
-      "import { assert } from './wire/result.ts';",
+      "import { assert } from './assert.ts';",
       "import type { Instant } from '../time.ts';",
       "import fc from 'fast-check';", // not a builtin (tests only, but the checker must not care)
       '// never call Date.now() or Math.random() here',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { instant, type Instant } from '../src/time.ts';
 import { KeyedTimers, TimerTable } from '../src/timers.ts';
-import { assertNever } from '../src/wire/result.ts';
+import { assertNever } from '../src/assert.ts';
 
 const NAMES = ['heartbeat', 'bidTimeout', 'probe'] as const;
 type Name = (typeof NAMES)[number];

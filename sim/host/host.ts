@@ -77,7 +77,8 @@ import {
   type Ipv4Option,
   type Ipv4Packet,
 } from '../../src/wire/ipv4.ts';
-import { assert, assertNever, type ParseError } from '../../src/wire/result.ts';
+import { assert, assertNever } from '../../src/assert.ts';
+import type { ParseError } from '../../src/wire/result.ts';
 import { parseTcp, TCP_FLAG, type TcpSegment } from '../../src/wire/tcp.ts';
 import { parseUdp, type UdpDatagram } from '../../src/wire/udp.ts';
 import type { EventId } from '../kernel.ts';

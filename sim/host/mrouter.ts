@@ -38,7 +38,7 @@ import type { TraceEventInput } from '../../src/trace.ts';
 import { formatIpv4, isMulticastIpv4, type Ipv4Addr } from '../../src/wire/addr.ts';
 import { IGMP_ALL_SYSTEMS, IGMP_RECORD, type IgmpMessage } from '../../src/wire/igmp.ts';
 import { Ipv4View, type Ipv4Header } from '../../src/wire/ipv4.ts';
-import { assertNever } from '../../src/wire/result.ts';
+import { assertNever } from '../../src/assert.ts';
 import { isLinkLocalMulticast, type AddressSpec, type Cancel, type MulticastForwarder } from './host.ts';
 import { inPrefix, type Route } from './route.ts';
 

@@ -50,7 +50,7 @@ import type { Rng } from '../../src/rng.ts';
 import { millis, seconds, ZERO_DURATION, type Duration, type Instant } from '../../src/time.ts';
 import { TimerTable } from '../../src/timers.ts';
 import { IPV4_ANY, type Ipv4Addr } from '../../src/wire/addr.ts';
-import { assert, assertNever } from '../../src/wire/result.ts';
+import { assert, assertNever } from '../../src/assert.ts';
 import { TCP_FLAG, type TcpOption, type TcpSegment } from '../../src/wire/tcp.ts';
 import type { TcpConnInfo, TcpEnv, TcpStateName } from './tcp-api.ts';
 

@@ -48,7 +48,7 @@ import { readMac } from '../../src/wire/addr.ts';
 import type { Rng } from '../../src/rng.ts';
 import type { Duration, Instant } from '../../src/time.ts';
 import { ETH_MIN_FRAME_LEN } from '../../src/wire/ethernet.ts';
-import { assert } from '../../src/wire/result.ts';
+import { assert } from '../../src/assert.ts';
 import type { EventId, Kernel } from '../kernel.ts';
 import type { Attachment, Device, World } from '../world.ts';
 

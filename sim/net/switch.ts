@@ -72,7 +72,7 @@ import { ETHERTYPE, ethernetHeaderLength, ETH_HEADER_LEN } from '../../src/wire/
 import { encodeFrame, ipv4Header } from '../../src/wire/frame.ts';
 import { IGMP_ALL_SYSTEMS, IGMP_RECORD, igmpMaxRespDeciseconds, parseIgmp, type IgmpMessage } from '../../src/wire/igmp.ts';
 import { IP_PROTO, parseIpv4 } from '../../src/wire/ipv4.ts';
-import { assert, assertNever } from '../../src/wire/result.ts';
+import { assert, assertNever } from '../../src/assert.ts';
 import { KeyedTimers } from '../../src/timers.ts';
 import type { EventId, Kernel } from '../kernel.ts';
 import type { Attachment, Device, World } from '../world.ts';

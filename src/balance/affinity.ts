@@ -32,7 +32,7 @@
 
 import type { Duration, Instant } from '../time.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 import type { GroupConfig, KeepSameServer } from './types.ts';
 
 /** Default bound on keep-same-server entries per table (one group, or one scope's groups). */

@@ -47,7 +47,7 @@
 import { EPOCH, type Instant } from '../time.ts';
 import type { DetailValue } from '../trace.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
-import { assert, assertNever } from '../wire/result.ts';
+import { assert, assertNever } from '../assert.ts';
 import { AffinityTable, type AffinityStats } from './affinity.ts';
 import type { GroupConfig, LoadEvents, ServerState } from './types.ts';
 import { BucketWindow, LOAD_WINDOW_BUCKETS } from './window.ts';

@@ -12,7 +12,7 @@
  */
 
 import type { Duration, Instant } from '../time.ts';
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 
 /** Buckets per load window: the window's time resolution is loadWindow / 10. */
 export const LOAD_WINDOW_BUCKETS = 10;

@@ -3,10 +3,11 @@
  *
  * Generates fault schedules on top of a scenario's own faults (src/scenario/fuzz.ts), runs each
  * case in the simulator exactly as a scenario file would run (the case document goes through YAML
- * and the loader), and fails a case when an expectation fails, the run aborts or throws, or a
- * safety checker objects. fast-check shrinks the first failure; the minimal case is written as a
- * scenario file, loaded and run once more to check that it reproduces, and reported with the
- * `sg run` command that replays it. Exit 0 no failure found, 1 a failure found and written, 2 bad
+ * and the loader), and fails a case when an expectation fails, the run aborts or throws, a safety
+ * checker objects, or an SG node breaks one of its invariants (src/engine/invariants.ts, checked
+ * after every frame and timeout each node handles). fast-check shrinks the first failure; the
+ * minimal case is written as a scenario file, loaded and run once more to check that it
+ * reproduces, and reported with the `sg run` command that replays it. Exit 0 no failure found, 1 a failure found and written, 2 bad
  * usage or a bad scenario file.
  */
 
@@ -14,6 +15,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
+import { checkNodeInvariants } from '../engine/invariants.ts';
+import type { SgNode } from '../engine/sg-node.ts';
 import { formatScenarioError, loadScenario, type Scenario } from '../scenario/load.ts';
 import type { ScenarioDoc } from '../scenario/schema.ts';
 import {
@@ -84,8 +87,12 @@ export interface CaseVerdict {
   readonly runFailed: boolean;
 }
 
-/** Run a loaded scenario as `sg run` does, plus the checkers; never throws for a simulator error. */
-export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[]): CaseVerdict {
+/**
+ * Run a loaded scenario as `sg run` does, plus the checkers and `checkEngine` (the SG nodes'
+ * invariants) after every frame and timeout each node handles, neither of which `sg run` runs.
+ * Never throws for a simulator error.
+ */
+export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[], checkEngine: (node: SgNode) => void = checkNodeInvariants): CaseVerdict {
   const runs = checkers.map((c) => ({ name: c.name, run: c.start(sc) }));
   let trace: TraceSink | undefined;
   if (runs.length > 0) {
@@ -98,11 +105,21 @@ export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[]):
       },
     };
   }
+  let breach: string | undefined;
+  const check = (node: SgNode): void => {
+    try {
+      checkEngine(node);
+    } catch (e) {
+      breach = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+  };
   let result: RunResult;
   try {
     const wantsFrames = checkers.some((c) => c.frames === true) || sc.expectations.some((e) => (e.model.kind === 'count' || e.model.kind === 'never') && e.model.match.kind === 'frame');
-    result = runScenario(sc, trace ? { trace, traceFrames: wantsFrames } : {});
+    result = runScenario(sc, trace ? { trace, traceFrames: wantsFrames, checkEngine: check } : { checkEngine: check });
   } catch (e) {
+    if (breach !== undefined) return { failed: true, runFailed: false, failures: [`engine invariant: ${breach}`] };
     return { failed: true, runFailed: true, failures: [`the run threw: ${e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 3).join(' | ') : String(e)}`] };
   }
   const failures: string[] = [];
@@ -271,7 +288,7 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
   if (!reread.ok) lines.push(`WARNING: the written file does not load (a bug in sg fuzz):\n${reread.message}`);
   else if (!reproduced) lines.push(`WARNING: ${out} passed when run again: the failure did not reproduce (nondeterminism?)`);
   else lines.push(`wrote ${out} (verified: loaded and run again, it fails the same way)`);
-  if (replay !== undefined && replay.failed && !replay.runFailed) lines.push('note: only the fuzz safety checkers fail; `sg run` does not run them yet');
+  if (replay !== undefined && replay.failed && !replay.runFailed) lines.push('note: only the fuzz checks fail (safety checkers, engine invariants); `sg run` does not run them');
   lines.push(`reproduce: ${command}`);
   io.out(lines.join('\n') + '\n');
   return EXIT.failed;

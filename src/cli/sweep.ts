@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { resolve as resolvePath } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { workerBootstrap } from '../real/worker-entry.ts';
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 import { readScenario } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';

@@ -17,6 +17,8 @@
  * handles fastest; `>>>` gives the logical shifts the standard's rotations need.
  */
 
+import { assert } from '../assert.ts';
+
 export const SHA256_BLOCK_BYTES = 64;
 export const SHA256_DIGEST_BYTES = 32;
 
@@ -68,8 +70,8 @@ export class Sha256 {
 
   /** Absorb `data`. Throws if called after `digest()` without `reset()` (a caller's bug). */
   update(data: Uint8Array): this {
-    if (this.finished) throw new Error('assertion failed: Sha256.update after digest (call reset first)');
-    if (data.length > SHA256_MESSAGE_BYTES_MAX - this.total) throw new Error('assertion failed: SHA-256 message too long');
+    assert(!this.finished, 'Sha256.update after digest (call reset first)');
+    assert(data.length <= SHA256_MESSAGE_BYTES_MAX - this.total, 'SHA-256 message too long');
     this.total += data.length;
     let off = 0;
     const n = data.length;
@@ -103,8 +105,8 @@ export class Sha256 {
 
   /** Like `digest()`, writing the 32 bytes into `out` at `off`. */
   digestInto(out: Uint8Array, off: number): void {
-    if (this.finished) throw new Error('assertion failed: Sha256.digest called twice (call reset first)');
-    if (off < 0 || off + SHA256_DIGEST_BYTES > out.length) throw new Error('assertion failed: digest does not fit');
+    assert(!this.finished, 'Sha256.digest called twice (call reset first)');
+    assert(off >= 0 && off + SHA256_DIGEST_BYTES <= out.length, 'digest does not fit');
     this.finished = true;
     const p = this.pending;
     let len = this.pendingLen;

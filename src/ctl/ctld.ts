@@ -94,7 +94,7 @@
 import type { Instant } from '../time.ts';
 import { formatIpv4, type Ipv4Addr } from '../wire/addr.ts';
 import { encodeResult, FEEDBACK_DATA_MAX, parseFeedback, verifyFeedback } from '../wire/feedback.ts';
-import { assert, assertNever } from '../wire/result.ts';
+import { assert, assertNever } from '../assert.ts';
 import type { DetailValue } from '../trace.ts';
 import {
   formatValue,

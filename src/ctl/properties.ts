@@ -39,7 +39,7 @@
 
 import { WEIGHT_MAX } from '../balance/balancer.ts';
 import { POLICIES, SERVER_STATES } from '../balance/types.ts';
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 import type { CtlClass } from './types.ts';
 
 /** Who may write a property: an admin key, or a server key on its own server. */

@@ -22,7 +22,7 @@
  */
 
 import type { Instant } from '../time.ts';
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 
 export interface RateLimitConfig {
   /** Messages per second one source may send, sustained. */

@@ -16,7 +16,7 @@ import type { IfaceName, TxFrame } from '../port.ts';
 import type { Instant } from '../time.ts';
 import { TimerTable } from '../timers.ts';
 import type { TraceEventInput, TraceSink } from '../trace.ts';
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 import { DropSampler } from './drop-trace.ts';
 

@@ -9,7 +9,7 @@ import type { PropRef, PropValue, PropWrite } from '../ctl/properties.ts';
 import type { CtlTarget, WriteOrigin, WriteOutcome } from '../ctl/ctld.ts';
 import type { Instant } from '../time.ts';
 import { formatIpv4 } from '../wire/addr.ts';
-import { assert, assertNever } from '../wire/result.ts';
+import { assert, assertNever } from '../assert.ts';
 import type { GroupBalancer } from '../balance/balancer.ts';
 import type { ServerState } from '../balance/types.ts';
 import type { SgNodeConfig } from './config.ts';

@@ -23,7 +23,7 @@
  * back when its 'drops' timer (at `due`) fires, or when it is told to finish.
  */
 
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 
 /** Length of a summary interval (µs of engine time). */
 export const DROP_SUMMARY_INTERVAL_US = 1_000_000;

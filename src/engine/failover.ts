@@ -15,7 +15,8 @@ import { encodeBidd, parseBidd, verifyBidd, type BiddMessage } from '../wire/bid
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import { encodeFresh, isFresh, parseFresh, verifyFresh, type FreshMessage, type FreshStream } from '../wire/fresh.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
-import { assertNever, type Parsed } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
+import type { Parsed } from '../wire/result.ts';
 import { encodeSync, parseSync, verifySync, type SyncMessage, type SyncRecord } from '../wire/sync.ts';
 import type { SgNodeTarget } from './ctl-target.ts';
 import { ETH, type LinkGone, type NodeCore } from './core.ts';

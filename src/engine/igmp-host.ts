@@ -29,7 +29,7 @@ import type { Rng } from '../rng.ts';
 import { seconds, type Duration, type Instant } from '../time.ts';
 import { IGMP_ALL_SYSTEMS } from '../wire/igmp.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 import { step, type Step, type Table } from '../machine.ts';
 
 /** RFC 2236 8.10: time between repetitions of the initial report. */

@@ -20,7 +20,7 @@ import { Rng } from '../rng.ts';
 import type { Duration, Instant } from '../time.ts';
 import type { TraceSink } from '../trace.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 import type { ScriptCall, SgNodeConfig } from './config.ts';
 import { NodeCore, type SgCounters } from './core.ts';
 import { SgNodeTarget } from './ctl-target.ts';

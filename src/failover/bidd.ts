@@ -22,7 +22,7 @@
 import type { Duration, Instant } from '../time.ts';
 import { addDuration } from '../time.ts';
 import { TimerTable } from '../timers.ts';
-import { assert, assertNever } from '../wire/result.ts';
+import { assert, assertNever } from '../assert.ts';
 import type { BiddInput, BiddState } from './machine.ts';
 import { transition } from './machine.ts';
 

@@ -18,6 +18,7 @@
  * datagram itself counts when it was the latest; a heartbeat stream loses nothing).
  */
 
+import { assert } from '../assert.ts';
 import type { Instant } from '../time.ts';
 import type { FreshStream } from '../wire/fresh.ts';
 
@@ -186,6 +187,6 @@ export class FreshSender {
       const v = this.draw() >>> 0;
       if (v !== 0 && v !== this.#inc) return v;
     }
-    throw new Error('assertion failed: the incarnation source gives only 0 or the current incarnation');
+    assert(false, 'the incarnation source gives only 0 or the current incarnation');
   }
 }

@@ -31,7 +31,7 @@ import type { Duration, Instant } from '../time.ts';
 import { addDuration } from '../time.ts';
 import { TimerTable } from '../timers.ts';
 import { SYNC_RECORDS_MAX, type SyncBody, type SyncRecord } from '../wire/sync.ts';
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 
 export interface SyncConfig {
   readonly node: number;

@@ -66,7 +66,7 @@
 import type { ServerState } from '../balance/types.ts';
 import { Rng } from '../rng.ts';
 import { durationBetween, type Duration, type Instant } from '../time.ts';
-import { assert, assertNever } from '../wire/result.ts';
+import { assert, assertNever } from '../assert.ts';
 import { inputOf, transition } from './machine.ts';
 import type { HealthConfig, HealthEvent, ProbeOutcome, ProbeRequest, StateChange } from './types.ts';
 

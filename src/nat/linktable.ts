@@ -46,7 +46,7 @@
 
 import type { Duration, Instant } from '../time.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
-import { assert } from '../wire/result.ts';
+import { assert } from '../assert.ts';
 import { LINK_STATES, type LinkId, type LinkInfo, type LinkState, type NatProto } from './types.ts';
 
 /** The largest `linksMax` accepted: 2^25 links (2.25 GiB). */

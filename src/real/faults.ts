@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { faultEntry, type FaultAction, type FaultKind, type FaultOf } from '../scenario/faults.ts';
 import type { Scenario } from '../scenario/load.ts';
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 import { nsName, startDaemon, startMrouter, startService, type LabState } from './lab.ts';
 
 /** What a fault applied in the lab has to hand. */

@@ -24,7 +24,7 @@
 
 import fc from 'fast-check';
 import { isMap, isScalar, parseDocument, YAMLSeq, type Pair, type YAMLMap } from 'yaml';
-import { assert, assertNever } from '../wire/result.ts';
+import { assert, assertNever } from '../assert.ts';
 import type { FaultDoc, ScenarioDoc } from './schema.ts';
 import { linkNames, type Scenario } from './load.ts';
 import { duration } from './units.ts';

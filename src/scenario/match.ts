@@ -4,7 +4,7 @@
  * (expect.ts), which imports the loader's model, do not import each other.
  */
 
-import { assertNever } from '../wire/result.ts';
+import { assertNever } from '../assert.ts';
 import { isTraceKind, TRACE_KINDS, traceFields, type TraceFieldSpec } from '../trace.ts';
 
 /** A filter that can never match, found at load time: `field` is its key, `atKey` whether to point at the key (else its value). */

@@ -17,7 +17,7 @@
 
 import { hmacSha256, HMAC_SHA256_BYTES, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
-import { assert } from './result.ts';
+import { assert } from '../assert.ts';
 
 export const AUTH_OFF = { keyId: 0, valueHi: 2, valueLo: 6, mac: 10 } as const;
 export const AUTH_TRAILER_LEN = AUTH_OFF.mac + HMAC_SHA256_BYTES;

@@ -53,7 +53,8 @@
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
 import { emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
-import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'bidd';
 

@@ -62,7 +62,8 @@
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
 import { emitAuthTrailer, readAuthTrailer, verifyAuth } from './auth.ts';
-import { assert, assertNever, fail, ok, type Parsed, type ParseReason } from './result.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed, type ParseReason } from './result.ts';
 
 // ---- the messages' values --------------------------------------------------------------------
 // A command names a class, an operation, the group and server it is about, a property and data

@@ -10,7 +10,8 @@ import { emitIcmp, icmpLength, parseIcmp, type IcmpMessage } from './icmp.ts';
 import { emitIgmp, igmpLength, parseIgmp, type IgmpMessage } from './igmp.ts';
 import { emitIpv4Header, ipv4HeaderLength, IP_PROTO, parseIpv4, type Ipv4Header, type Ipv4Packet } from './ipv4.ts';
 import { writeMac, writeU16 } from './addr.ts';
-import { assertNever, ok, type Parsed } from './result.ts';
+import { assertNever } from '../assert.ts';
+import { ok, type Parsed } from './result.ts';
 import { emitTcp, parseTcp, tcpFlagNames, tcpLength, type TcpSegment } from './tcp.ts';
 import { emitUdp, parseUdp, udpLength, type UdpDatagram } from './udp.ts';
 

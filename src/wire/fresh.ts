@@ -35,7 +35,8 @@
 import { HMAC_SHA256_BYTES, hmacSha256 } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
 import { verifyAuth } from './auth.ts';
-import { assert, fail, ok, type Parsed } from './result.ts';
+import { assert } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'fresh';
 

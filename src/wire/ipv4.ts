@@ -7,7 +7,8 @@
 
 import { readIpv4, readU16, writeIpv4, writeU16, type Ipv4Addr } from './addr.ts';
 import { internetChecksum, updateChecksum16, updateChecksum32 } from './checksum.ts';
-import { assert, fail, ok, type Parsed } from './result.ts';
+import { assert } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 import { SG_WRITE_STATUS_LEN, SG_WRITE_STATUS_TYPE, type SgWriteStatus } from './sgopt.ts';
 
 export const IP_PROTO = {

@@ -1,6 +1,7 @@
 /**
  * Parse results. Parsers never throw on bad input: they return `{ ok: false, error }` with a
- * stable reason code that callers count and trace (STYLE.md 2: bad input is data).
+ * stable reason code that callers count and trace (STYLE.md 2: bad input is data). A broken
+ * invariant of our own is an assertion instead (src/assert.ts).
  */
 
 /** Stable reason codes. Add to the end; never rename one (traces and counters use them). */
@@ -32,14 +33,4 @@ export function ok<T>(value: T): Parsed<T> {
 
 export function fail<T = never>(layer: string, reason: ParseReason, detail?: string): Parsed<T> {
   return { ok: false, error: detail === undefined ? { layer, reason } : { layer, reason, detail } };
-}
-
-/** Exhaustiveness check for `switch` over closed unions (STYLE.md 6). */
-export function assertNever(x: never, what = 'value'): never {
-  throw new Error(`unreachable: unexpected ${what}: ${JSON.stringify(x)}`);
-}
-
-/** An always-on assertion: a broken internal invariant is our bug and crashes (STYLE.md 2). */
-export function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
 }

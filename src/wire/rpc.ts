@@ -22,7 +22,8 @@
  */
 
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
-import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'rpc';
 

@@ -17,7 +17,8 @@
  */
 
 import { readU32, writeU32 } from './addr.ts';
-import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'stamp';
 

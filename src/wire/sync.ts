@@ -45,7 +45,8 @@
 import { HMAC_SHA256_BYTES } from '../crypto/hmac.ts';
 import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
 import { AUTH_TRAILER_LEN, emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
-import { assert, assertNever, fail, ok, type Parsed } from './result.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 
 const LAYER = 'sync';
 export const SYNC_MAGIC = 0x5359;

@@ -9,7 +9,8 @@
 import { readU16, readU32, writeU16, writeU32, type Ipv4Addr } from './addr.ts';
 import { internetChecksum, pseudoHeaderSum, updateChecksum16, updateChecksum32 } from './checksum.ts';
 import { IP_PROTO } from './ipv4.ts';
-import { assert, fail, ok, type Parsed } from './result.ts';
+import { assert } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
 import type { PseudoHeader } from './udp.ts';
 
 export const TCP_MIN_HEADER_LEN = 20;

@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { fuzzCommand, FUZZ_USAGE, type SafetyChecker } from '../../src/cli/fuzz.ts';
+import { fuzzCommand, FUZZ_USAGE, judgeScenario, type SafetyChecker } from '../../src/cli/fuzz.ts';
+import { checkNodeInvariants } from '../../src/engine/invariants.ts';
 import { memoryIo } from '../../src/cli/io.ts';
 import { runCommand } from '../../src/cli/run.ts';
 import { caseSchedule, episodeFaults, FUZZ_TICK_MS, fuzzCaseArb, fuzzTargets, type FuzzCase, type FuzzTargets } from '../../src/scenario/fuzz.ts';
 import { linkNames, loadScenario, type Scenario } from '../../src/scenario/load.ts';
 import type { FaultDoc, ScenarioDoc } from '../../src/scenario/schema.ts';
 import { duration } from '../../src/scenario/units.ts';
+import { seconds } from '../../src/time.ts';
 
 /** Two hosts, a ping workload that must not lose one request, and a harmless fault of its own. */
 const FRAGILE = `# every ping must succeed: any real fault breaks it
@@ -194,9 +196,31 @@ describe('sg fuzz: the command', () => {
     const out = path('robust-checker.yaml');
     expect(await fuzzCommand([path('robust.yaml'), '--runs', '5', '--out', out], io, [noCrash])).toBe(1);
     expect(io.stdout).toContain('no-crash: 1 crash(es)');
-    expect(io.stdout).toContain('only the fuzz safety checkers fail');
+    expect(io.stdout).toContain('only the fuzz checks fail');
     // The scenario's own crash is enough: shrinking leaves nothing added.
     expect(faultsOf(readFileSync(out, 'utf8'))).toHaveLength(faultsOf(ROBUST).length);
+  });
+});
+
+describe('sg fuzz: the engine invariant check', () => {
+  const safety = load(readFileSync('scenarios/safety-fuzz.yaml', 'utf8'));
+
+  it('runs after every frame and timeout of every SG node; a breach fails the case, as one that sg run does not see', () => {
+    let calls = 0;
+    const clean = judgeScenario({ ...safety, duration: seconds(2) }, [], (node) => {
+      calls++;
+      checkNodeInvariants(node);
+    });
+    expect(clean).toEqual({ failed: false, runFailed: false, failures: [] });
+    expect(calls).toBeGreaterThan(100);
+    // A node whose counter goes wrong at its 100th step: the run stops there.
+    calls = 0;
+    const broken = judgeScenario(safety, [], (node) => {
+      if (++calls === 100) node.counters.natIn = -1;
+      checkNodeInvariants(node);
+    });
+    expect(broken).toEqual({ failed: true, runFailed: false, failures: ['engine invariant: node sg1: counters.natIn is -1, not a non-negative integer'] });
+    expect(calls).toBe(100);
   });
 });
 

@@ -4,10 +4,11 @@
  * on its own clock (`base`: its local time is the group's minus base), so a node restarted the way
  * a process manager restarts a daemon, with its clock starting again at 0, can be modelled. The
  * tap keeps every group datagram sent, for replaying later; `inject` delivers bytes as an
- * attacker on the segment would.
+ * attacker on the segment would. Each node's invariants are checked after every frame and timeout.
  */
 
 import type { SgNodeConfig } from '../../src/engine/config.ts';
+import { checkNodeInvariants } from '../../src/engine/invariants.ts';
 import { SgNode } from '../../src/engine/sg-node.ts';
 import { millis, seconds, type Instant } from '../../src/time.ts';
 import { MemoryTrace } from '../../src/trace.ts';
@@ -114,12 +115,14 @@ export class GroupRig {
         const m = this.members[q.to]!;
         if (m.node === undefined) continue;
         m.node.handleFrame((this.now - m.base) as Instant, PUB, q.frame.slice());
+        checkNodeInvariants(m.node);
         this.#collect(q.to);
       }
       this.members.forEach((m, i) => {
         const d = m.node?.pollTimeout();
         if (m.node !== undefined && d !== undefined && d + m.base <= this.now) {
           m.node.handleTimeout((this.now - m.base) as Instant);
+          checkNodeInvariants(m.node);
           this.#collect(i);
         }
       });

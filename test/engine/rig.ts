@@ -8,6 +8,7 @@
 import { expect } from 'vitest';
 import type { GroupConfig, ServerConfig } from '../../src/balance/types.ts';
 import type { IdleTimeouts, SgNodeConfig } from '../../src/engine/config.ts';
+import { checkNodeInvariants } from '../../src/engine/invariants.ts';
 import { SgNode } from '../../src/engine/sg-node.ts';
 import { ifaceName, type IfaceName, type TxFrame } from '../../src/port.ts';
 import { seconds, type Instant } from '../../src/time.ts';
@@ -122,9 +123,13 @@ export class Rig {
     }
   }
 
-  /** Hand a copy of `frame` to the node now (the node rewrites frames in place); what it sent. */
+  /**
+   * Hand a copy of `frame` to the node now (the node rewrites frames in place); what it sent.
+   * Every frame and timeout the rig hands over is followed by the node's invariant check.
+   */
   rx(iface: IfaceName, frame: Uint8Array): TxFrame[] {
     this.node.handleFrame(this.now, iface, frame.slice());
+    checkNodeInvariants(this.node);
     return this.drain();
   }
 
@@ -147,6 +152,7 @@ export class Rig {
     for (let d = this.node.pollTimeout(); d !== undefined && d <= to; d = this.node.pollTimeout()) {
       this.now = Math.max(this.now, d) as Instant;
       this.node.handleTimeout(this.now);
+      checkNodeInvariants(this.node);
       for (const tx of this.drain()) out.push({ ...tx, at: this.now });
     }
     this.now = Math.max(this.now, to) as Instant;

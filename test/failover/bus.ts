@@ -10,7 +10,7 @@
 import type { Rng } from '../../src/rng.ts';
 import type { Duration, Instant } from '../../src/time.ts';
 import { addDuration } from '../../src/time.ts';
-import { assert } from '../../src/wire/result.ts';
+import { assert } from '../../src/assert.ts';
 import type { BiddConfig, BiddMessage } from '../../src/failover/bidd.ts';
 import { Bidd } from '../../src/failover/bidd.ts';
 
