@@ -7,6 +7,7 @@
  */
 
 import { arpLimits, SG_ARP_LIMITS, type ArpLimits } from '../arp-limits.ts';
+import { assert } from '../assert.ts';
 import type { IfaceName } from '../port.ts';
 import type { Instant } from '../time.ts';
 import type { Ipv4Addr, MacAddr } from '../wire/addr.ts';
@@ -140,6 +141,12 @@ export class ArpTable {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Asserts the table and every next hop's queue are within their limits. */
+  checkBounds(): void {
+    assert(this.#entries.size <= this.#cfg.entriesMax, `ARP table holds ${this.#entries.size} entries, limit ${this.#cfg.entriesMax}`);
+    for (const p of this.#pending.values()) assert(p.frames.length <= this.#cfg.pendingPerHopMax, `ARP queue for ${p.ip} holds ${p.frames.length} frames, limit ${this.#cfg.pendingPerHopMax}`);
   }
 
   #evictOne(): void {

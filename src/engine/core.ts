@@ -183,6 +183,10 @@ export class NodeCore {
     return tx;
   }
 
+  checkBounds(): void {
+    assert(this.queued <= TX_QUEUE_MAX, `${this.name}: ${this.queued} frames queued, limit ${TX_QUEUE_MAX}`);
+  }
+
   /** Frames queued and not yet polled. */
   get queued(): number {
     return this.#txTail - this.#txHead;

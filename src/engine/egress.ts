@@ -111,6 +111,10 @@ export class Egress {
     }
   }
 
+  checkBounds(): void {
+    this.#arp.checkBounds();
+  }
+
   armArp(): void {
     const t = this.#arp.nextDeadline();
     if (t === undefined) this.#core.timers.clear('arp');

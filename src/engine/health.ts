@@ -5,6 +5,7 @@
  * decide reach the balancers, the slaves and the trace.
  */
 
+import { assert } from '../assert.ts';
 import type { ServerState } from '../balance/types.ts';
 import type { ProbeOutcome, ProbeRequest } from '../health/types.ts';
 import type { Instant } from '../time.ts';
@@ -34,6 +35,10 @@ export class Health {
     this.#core = core;
     this.#egress = egress;
     this.#syncServer = syncServer;
+  }
+
+  checkBounds(): void {
+    assert(this.#probes.size <= PROBES_PENDING_MAX, `${this.#probes.size} probes pending, limit ${PROBES_PENDING_MAX}`);
   }
 
   /** Probes waiting for an answer. */

@@ -9,7 +9,8 @@
  *   path that adds a link to the table or takes one out, including remaps, expiry, a SYN reusing
  *   a closing link's port, and a slave applying or resetting the master's records, tells the
  *   balancer; the windowed loads are a different quantity and are not compared);
- * - every counter is a non-negative integer.
+ * - every counter is a non-negative integer;
+ * - every queue is under its bound (`SgNode.checkBounds`, which the node's sweep also runs).
  *
  * It costs O(table capacity) per call and allocates, so the engine does not call it itself.
  * A breach throws an AssertionError naming the node.
@@ -19,7 +20,7 @@ import { AssertionError } from '../assert.ts';
 import type { SgNode } from './sg-node.ts';
 
 /** What the check reads of a node (all of it public on SgNode). */
-export type CheckedNode = Pick<SgNode, 'cfg' | 'links' | 'balancers' | 'counters'>;
+export type CheckedNode = Pick<SgNode, 'cfg' | 'links' | 'balancers' | 'counters'> & Partial<Pick<SgNode, 'checkBounds'>>;
 
 /** Throws an AssertionError on the first broken invariant of `node`. */
 export function checkNodeInvariants(node: CheckedNode): void {
@@ -53,6 +54,12 @@ export function checkNodeInvariants(node: CheckedNode): void {
   });
 
   checkCounts(node.counters, 'counters', breach);
+  try {
+    node.checkBounds?.();
+  } catch (e) {
+    if (e instanceof AssertionError) breach(e.message);
+    throw e;
+  }
 }
 
 /** Every number in `v` (a counter, or a Map, array or record of them) is a non-negative integer. */

@@ -185,6 +185,7 @@ export class SgNode implements Endpoint {
           this.#egress.arpTimeout(now);
           break;
         case 'sweep':
+          this.checkBounds();
           this.#sweep(now);
           core.timers.set('sweep', (now + SWEEP_INTERVAL_US) as Instant);
           break;
@@ -231,6 +232,14 @@ export class SgNode implements Endpoint {
       SWEEP_BUDGET,
       (info) => this.#nat.expired(info),
     );
+  }
+
+  /** Asserts every queue of the node is under its bound (the sweep checks it every run). */
+  checkBounds(): void {
+    this.#core.checkBounds();
+    this.#egress.checkBounds();
+    this.#health.checkBounds();
+    this.#failover.sync?.checkBounds();
   }
 
   // ---- admin calls (the control plane and scenarios use these) ----

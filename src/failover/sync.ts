@@ -410,4 +410,9 @@ export class StateSync {
     this.#ackDue = true;
     if (!this.#timers.isArmed('flush')) this.#timers.set('flush', addDuration(now, this.cfg.flushDelay));
   }
+
+  /** Asserts the resend log is within `logMax`. */
+  checkBounds(): void {
+    assert(this.#log.length <= this.cfg.logMax, `sync log holds ${this.#log.length} records, limit ${this.cfg.logMax}`);
+  }
 }

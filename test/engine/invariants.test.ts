@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { AssertionError } from '../../src/assert.ts';
 import { checkNodeInvariants } from '../../src/engine/invariants.ts';
 import { TCP_FLAG } from '../../src/wire/tcp.ts';
-import { CLIENT, CLIENT_MAC, G_WEB, ipv4Of, PRIV, PUB, Rig, SERVER_MACS, SERVERS, SG_PRIV_MAC, SG_PUB_MAC, tcpFrame, udpFrame, VIP } from './rig.ts';
+import { TX_QUEUE_MAX } from '../../src/engine/sg-node.ts';
+import type { Instant } from '../../src/time.ts';
+import { CLIENT, CLIENT_MAC, config, echoRequest, G_WEB, ipv4Of, PRIV, PUB, Rig, SERVER_MACS, SERVERS, SG_PRIV_MAC, SG_PUB, SG_PUB_MAC, tcpFrame, udpFrame, VIP } from './rig.ts';
 
 const { syn: SYN, ack: ACK } = TCP_FLAG;
 
@@ -78,5 +80,28 @@ describe('checkNodeInvariants', () => {
     rig.node.balancers[G_WEB]!.linkOpened(0, rig.now);
     const next = tcpFrame({ srcMac: CLIENT_MAC, dstMac: SG_PUB_MAC, src: CLIENT, dst: VIP, sport: 40_001, dport: 80, flags: ACK });
     expect(() => rig.rx(PUB, next)).toThrow(/group web server rs1: the balancer counts 2 open links, the link table holds 1/);
+  });
+});
+
+describe('engine bounds and time', () => {
+  it('a burst nobody polls fills the transmit queue to its bound and no further: drops counted, checkBounds holds', () => {
+    const rig = new Rig();
+    const ping = echoRequest({ srcMac: CLIENT_MAC, dstMac: SG_PUB_MAC, src: CLIENT, dst: SG_PUB }, 1, 1);
+    const extra = 100;
+    for (let i = 0; i < TX_QUEUE_MAX + extra; i++) rig.node.handleFrame(rig.now, PUB, ping.slice());
+    expect(rig.drop('tx/queue-full')).toBe(extra);
+    rig.node.checkBounds();
+    checkNodeInvariants(rig.node);
+    expect(rig.drain()).toHaveLength(TX_QUEUE_MAX);
+    // Drained: the queue takes frames again.
+    expect(rig.rx(PUB, ping)).toHaveLength(1);
+  });
+
+  it("a frame or timeout earlier than the node's time is our driver's bug: an AssertionError, state kept", () => {
+    const rig = new Rig({ ...config() }, { start: 1_000_000 as Instant });
+    const ping = echoRequest({ srcMac: CLIENT_MAC, dstMac: SG_PUB_MAC, src: CLIENT, dst: SG_PUB }, 1, 1);
+    expect(() => rig.node.handleFrame(999_999 as Instant, PUB, ping.slice())).toThrow(AssertionError);
+    expect(() => rig.node.handleTimeout(5 as Instant)).toThrow(/time went backwards/);
+    expect(rig.rx(PUB, ping)).toHaveLength(1); // the node still answers at its own time
   });
 });
