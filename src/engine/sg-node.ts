@@ -28,7 +28,7 @@ import type { LinkId, NatProto } from '../nat/types.ts';
 import type { Endpoint, IfaceName, TxFrame } from '../port.ts';
 import type { Duration, Instant } from '../time.ts';
 import { TimerTable } from '../timers.ts';
-import type { TraceSink } from '../trace.ts';
+import type { DropLayer, DropReason, TraceEventInput, TraceSink } from '../trace.ts';
 import { formatIpv4, MAC_BROADCAST, readIpv4, readMac, readU16, readU32, writeIpv4, writeMac, writeU16, type Ipv4Addr, type MacAddr } from '../wire/addr.ts';
 import { ARP_LEN, ARP_OP, encodeArp, parseArp } from '../wire/arp.ts';
 import { internetChecksum, updateChecksum16, updateChecksum32, updateUdpChecksum16, updateUdpChecksum32 } from '../wire/checksum.ts';
@@ -53,6 +53,7 @@ import { IGMP_ALL_ROUTERS, IGMP_ALL_SYSTEMS, parseIgmp, type IgmpMessage } from 
 import { IgmpHost } from './igmp-host.ts';
 import { Rng } from '../rng.ts';
 import { DropSampler } from './drop-trace.ts';
+import { DropCounter } from './drops.ts';
 import type { ScriptCall, SgIfaceConfig, SgNodeConfig } from './config.ts';
 
 const ETH = 14;
@@ -91,7 +92,7 @@ export interface SgCounters {
   /** Multicast write datagrams relayed to the private segment (slide 21). */
   mcastRelayed: number;
   /** Drops by 'layer/reason'. */
-  readonly drops: Map<string, number>;
+  readonly drops: ReadonlyMap<string, number>;
 }
 
 interface Iface {
@@ -105,8 +106,9 @@ export class SgNode implements Endpoint {
   readonly cfg: SgNodeConfig;
   readonly links: LinkTable;
   readonly balancers: readonly GroupBalancer[];
+  readonly #drops = new DropCounter();
   readonly counters: SgCounters = {
-    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, mcastRelayed: 0, drops: new Map(),
+    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, mcastRelayed: 0, drops: this.#drops.counts,
   };
   readonly #trace: TraceSink | undefined;
   /**
@@ -1352,19 +1354,18 @@ export class SgNode implements Endpoint {
     );
   }
 
-  #drop(layer: string, reason: string): void {
-    const k = `${layer}/${reason}`;
-    this.counters.drops.set(k, (this.counters.drops.get(k) ?? 0) + 1);
+  #drop<L extends DropLayer>(layer: L, reason: DropReason<L>): void {
+    this.#drops.count(layer, reason);
   }
 
   /** A counted drop that is also traced: one by one while few, else in a summary (drop-trace.ts). */
-  #emitDrop(layer: string, reason: string, detail: string): void {
+  #emitDrop<L extends DropLayer>(layer: L, reason: DropReason<L>, detail: string): void {
     this.#drop(layer, reason);
-    if (this.#sampleDrop(layer, reason)) this.#trace?.emit({ kind: 'drop', t: this.#now as Instant, node: this.cfg.name, layer, reason, detail });
+    if (this.#sampleDrop(layer, reason)) this.#trace?.emit({ kind: 'drop', t: this.#now as Instant, node: this.cfg.name, layer, reason, detail } as TraceEventInput);
   }
 
   /** Whether to trace this drop one by one (false: a summary will count it). No trace, no work. */
-  #sampleDrop(layer: string, reason: string): boolean {
+  #sampleDrop<L extends DropLayer>(layer: L, reason: DropReason<L>): boolean {
     if (this.#trace === undefined) return false;
     const now = this.#now;
     this.#dropSummaries(now as Instant, false);
@@ -1377,7 +1378,7 @@ export class SgNode implements Endpoint {
   #dropSummaries(now: Instant, force: boolean): void {
     const out = this.#dropTrace.close(now, force);
     for (const d of out) {
-      this.#trace?.emit({ kind: 'drop', t: now, node: this.cfg.name, layer: d.layer, reason: d.reason, detail: `${d.count} more since ${d.since} µs, not traced one by one`, count: d.count, since: d.since });
+      this.#trace?.emit({ kind: 'drop', t: now, node: this.cfg.name, layer: d.layer, reason: d.reason, detail: `${d.count} more since ${d.since} µs, not traced one by one`, count: d.count, since: d.since } as TraceEventInput);
     }
     if (this.#dropTrace.due === undefined) this.#timers.clear('drops');
   }
