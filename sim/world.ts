@@ -12,7 +12,7 @@ import { PcapngWriter } from '../src/capture/pcapng.ts';
 import type { IfaceName } from '../src/port.ts';
 import { Rng } from '../src/rng.ts';
 import type { Instant } from '../src/time.ts';
-import { NullTrace, type TraceEventInput, type TraceSink } from '../src/trace.ts';
+import { NullTrace, type FrameDropReason, type TraceEventInput, type TraceSink } from '../src/trace.ts';
 import { summarizeFrame } from '../src/wire/frame.ts';
 import type { MacAddr } from '../src/wire/addr.ts';
 import { Kernel, type EventId, type Handler } from './kernel.ts';
@@ -59,7 +59,7 @@ export interface FrameNote {
   readonly dir: 'tx' | 'rx' | 'drop';
   readonly frame: Uint8Array;
   readonly node?: string;
-  readonly reason?: string;
+  readonly reason?: FrameDropReason;
 }
 
 export class World {

@@ -15,11 +15,19 @@
  * Adding a kind: declare its interface, add it to `TraceEvent`, give its fields in
  * `EVENT_FIELDS` (the compiler insists every field is listed with the right optionality).
  * Adding an optional field to a kind keeps the version; anything else bumps `TRACE_VERSION`.
+ *
+ * The vocabulary is closed: a decision's `what` and its detail fields (`DECISION_DETAILS`), a
+ * state event's `machine` (`MACHINES`) and a drop's `layer` and `reason` (`DROP_REASONS`) are
+ * declared here once. The engine, the simulator, the expectations and the viewer all take their
+ * types from these tables, so a misspelt name is a compile error in code and a load error in a
+ * scenario. Adding a name keeps the version too; a reader that does not know it refuses that line
+ * (`parseTraceLine` names the unknown value) and reads the rest.
  */
 
 import type { Instant } from './time.ts';
 import { assert, assertNever } from './assert.ts';
-import { fail, ok, type Parsed } from './wire/result.ts';
+import { CTL_STATUS, type CtlStatus } from './wire/feedback.ts';
+import { fail, ok, PARSE_REASONS, type ParseLayer, type Parsed, type ParseReason } from './wire/result.ts';
 
 export const TRACE_FORMAT = 'sg-trace';
 export const TRACE_VERSION = 1;
@@ -48,6 +56,13 @@ export interface TraceBase {
 export type FrameDir = 'tx' | 'rx' | 'drop';
 export const FRAME_DIRS = ['tx', 'rx', 'drop'] as const satisfies readonly FrameDir[];
 
+/** Why a simulated link or node lost a frame (a `frame` event with dir 'drop'). */
+export const FRAME_DROP_REASONS = [
+  'loss', 'queue-full', 'link-down', 'partition', // a link (sim/net/link.ts)
+  'rx-queue-full', 'node-down', // an SG node busy, stalled or crashed (sim/engine-node.ts)
+] as const;
+export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
+
 /** A frame on a link or interface. */
 export interface FrameEvent extends TraceBase {
   readonly kind: 'frame';
@@ -58,17 +73,167 @@ export interface FrameEvent extends TraceBase {
   readonly len: number;
   /** One-line decode, e.g. 'TCP 10.0.0.9:40000 > 10.0.0.1:80 [S]'. */
   readonly summary: string;
-  /** Why it was dropped (dir 'drop'), a stable code such as 'loss' or 'queue-full'. */
-  readonly reason?: string;
+  /** Why it was dropped (dir 'drop'). */
+  readonly reason?: FrameDropReason;
+}
+
+// ---- the closed vocabulary: machines, decisions, drops ----
+
+/** The state machines that trace their transitions. */
+export const MACHINES = [
+  // The SG node's: its election role (slide 9), a server's health as it sees it (slide 34),
+  // its IGMP membership per group.
+  'bidd', 'server', 'igmp-host',
+  // The simulator's devices: links, switch ports and snooping, services, hosts' TCP and ARP,
+  // the multicast router.
+  'link', 'switch-port', 'igmp-member', 'igmp-router', 'service', 'tcp', 'arp', 'mroute-membership', 'igmp-querier',
+] as const;
+export type Machine = (typeof MACHINES)[number];
+
+/** A decision detail field: its type, a closed set of strings, and whether it may be absent. */
+export interface DetailField {
+  readonly type: 'string' | 'number' | 'boolean';
+  readonly values?: readonly string[];
+  readonly optional?: true;
+}
+
+const str = { type: 'string' } as const;
+const num = { type: 'number' } as const;
+const bool = { type: 'boolean' } as const;
+const opt = <F extends DetailField>(f: F): F & { readonly optional: true } => ({ ...f, optional: true });
+const oneOf = <const V extends readonly string[]>(values: V): { readonly type: 'string'; readonly values: V } => ({ type: 'string', values });
+
+const CTL_STATUSES = Object.keys(CTL_STATUS) as readonly CtlStatus[];
+
+/**
+ * Every decision and its detail fields, in the order producers write them. A detail is a flat
+ * record of strings, numbers and booleans (`DetailValue`); `DecisionDetail<W>` is its type.
+ */
+export const DECISION_DETAILS = {
+  /** A client's first packet got a link: the balancer's pick and why ('policy', 'affinity', ...). */
+  'link-new': { group: str, server: str, client: str, sport: num, proto: num, reason: str },
+  /** A first packet got no link: the table is full, or the server-side 5-tuple is taken. */
+  'link-drop': { reason: oneOf(['table-full', 'server-key-taken']), group: str, client: str, sport: num },
+  /** An unanswered link of a dead server moved to another server. */
+  'link-remap': { group: str, from: str, to: str, client: str, sport: num },
+  /** A peer's bidd or sync stream adopted a new incarnation (after a freshness exchange). */
+  'peer-incarnation': { peer: num, stream: oneOf(['bidd', 'sync']), incarnation: num, seq: num, previous: opt(num) },
+  /** A failover script ran (start, stop, continue ...). */
+  script: { which: str, state: str, epoch: num, command: opt(str) },
+  'carrier-up': { iface: str, state: str },
+  'carrier-down': { iface: str, state: str },
+  'watched-up': { state: str },
+  'watched-down': { state: str },
+  /** An IGMP report timer was armed. */
+  'igmp-report-timer': { iface: str, group: str, delayUs: num, maxUs: num, trigger: str },
+  /** A restarted node's link table caught up with the master's (or still waits). */
+  'sync-ready': { position: num, links: num },
+  'sync-wait': { position: num, links: num },
+  /** SGctrld's verdict on a feedback-protocol command. */
+  ctl: {
+    status: oneOf(CTL_STATUSES), reply: bool, applied: bool, src: str, key: num, id: num, op: str, cls: str, target: str, property: str,
+    role: opt(oneOf(['admin', 'server'])), value: opt(str), from: opt(str), to: opt(str), message: opt(str),
+  },
+  /** A control sender's answer: its `control:` entry (`index`) or fault (`fault`), verified or not. */
+  'ctl-reply': { index: opt(num), fault: opt(num), verified: opt(bool), bytes: opt(num), status: opt(str), data: opt(str), reason: opt(str) },
+  /** A simulated host saw its own address claimed by another MAC. */
+  'arp-address-conflict': { iface: str, addr: str, mac: str, action: oneOf(['disable', 'ignore']) },
+  /** A simulated host gave up resolving a next hop. */
+  'arp-failed': { iface: str, target: str, queued: num },
+} as const satisfies Readonly<Record<string, Readonly<Record<string, DetailField>>>>;
+
+export type DecisionWhat = keyof typeof DECISION_DETAILS;
+export const DECISION_WHATS = Object.keys(DECISION_DETAILS) as readonly DecisionWhat[];
+
+type DetailFieldValue<F> = F extends { readonly values: readonly (infer V)[] } ? V : F extends { readonly type: 'string' } ? string : F extends { readonly type: 'boolean' } ? boolean : number;
+type IsOptional<F> = F extends { readonly optional: true } ? true : false;
+type DetailOf<D> = {
+  readonly [K in keyof D as IsOptional<D[K]> extends true ? never : K]: DetailFieldValue<D[K]>;
+} & {
+  readonly [K in keyof D as IsOptional<D[K]> extends true ? K : never]?: DetailFieldValue<D[K]>;
+};
+type Flat<T> = { readonly [K in keyof T]: T[K] };
+/** The detail record of decision `W`. */
+export type DecisionDetail<W extends DecisionWhat> = Flat<DetailOf<(typeof DECISION_DETAILS)[W]>>;
+
+const AUTH_DROPS = ['unauthenticated', 'replay', 'unverified', 'peers-full'] as const;
+/** The control port's refusals, sampled like drops (every status but 'ok'). */
+const CTL_DROPS = CTL_STATUSES.filter((s): s is Exclude<CtlStatus, 'ok'> => s !== 'ok');
+
+/**
+ * Every drop layer and its reason codes. A codec's layer takes every parse reason (a parse error
+ * is a drop of that layer); the rest are the engine's and the simulator's own refusals.
+ */
+export const DROP_REASONS = {
+  ethernet: [...PARSE_REASONS, 'unknown-iface'],
+  arp: [...PARSE_REASONS, 'unresolved', 'queue-full', 'martian', 'arp-queue-full', 'arp-table-full'],
+  ipv4: [...PARSE_REASONS, 'not-for-us', 'ttl-expired', 'ttl-exceeded', 'too-big', 'martian', 'unknown-protocol', 'no-route', 'directed-broadcast'],
+  icmp: [...PARSE_REASONS, 'bad-quote', 'rate-limited'],
+  igmp: PARSE_REASONS,
+  tcp: [...PARSE_REASONS, 'not-unicast', 'no-route', 'too-big'],
+  udp: [...PARSE_REASONS, 'no-socket'],
+  bidd: [...PARSE_REASONS, ...AUTH_DROPS],
+  sync: [...PARSE_REASONS, ...AUTH_DROPS, 'unknown-server', 'table-full', 'server-key-taken', 'other-group'],
+  fresh: [...PARSE_REASONS, 'unauthenticated', 'other-group', 'rate-limited', 'unexpected'],
+  stamp: PARSE_REASONS,
+  feedback: [...PARSE_REASONS, 'bad-message'],
+  rpc: PARSE_REASONS,
+  pcap: PARSE_REASONS,
+  pcapng: PARSE_REASONS,
+  trace: PARSE_REASONS,
+  /** The NAT path (slides 16-19). */
+  nat: ['standby', 'fragment', 'no-link', 'truncated', 'no-group', 'no-server', 'table-full', 'server-key-taken'],
+  /** A datagram to the node itself that is not a ping. */
+  local: ['unsupported'],
+  /** Multicast writes (slide 21). */
+  mcast: ['standby', 'not-udp'],
+  /** The node's transmit queue. */
+  tx: ['queue-full'],
+  /** The control port (SGctrld). */
+  ctl: CTL_DROPS,
+  /** Drops of further keys once a summary interval tells DROP_KEYS_MAX apart (src/engine/drop-trace.ts). */
+  other: ['other'],
+  /** Simulated devices and hosts. */
+  switch: ['port-disabled', 'truncated', 'bad-source', 'bad-igmp'],
+  service: ['host-down'],
+  host: ['host-down'],
+} as const satisfies Readonly<Record<ParseLayer, readonly string[]>> & Readonly<Record<string, readonly string[]>>;
+
+export type DropLayer = keyof typeof DROP_REASONS;
+export const DROP_LAYERS = Object.keys(DROP_REASONS) as readonly DropLayer[];
+/** The reasons of layer `L` (of any layer, without one). */
+export type DropReason<L extends DropLayer = DropLayer> = (typeof DROP_REASONS)[L][number];
+/** A layer with one of its own reasons. */
+export type DropCause = { readonly [L in DropLayer]: { readonly layer: L; readonly reason: DropReason<L> } }[DropLayer];
+/** 'layer/reason', how counters name a drop. */
+export type DropKey = { readonly [L in DropLayer]: `${L}/${DropReason<L>}` }[DropLayer];
+/** Every reason of any layer, each once. */
+export const ALL_DROP_REASONS: readonly DropReason[] = [...new Set(Object.values(DROP_REASONS).flat())];
+
+// A parse error names its codec and a parse reason: every codec's layer takes every parse reason.
+type TakesParseReasons = { readonly [L in ParseLayer]: [ParseReason] extends [DropReason<L>] ? L : never }[ParseLayer];
+const PARSE_ERRORS_ARE_DROPS: ParseLayer extends TakesParseReasons ? true : never = true;
+void PARSE_ERRORS_ARE_DROPS;
+
+const DROP_REASON_SETS: { readonly [L in DropLayer]: ReadonlySet<string> } = Object.fromEntries(
+  DROP_LAYERS.map((l) => [l, new Set<string>(DROP_REASONS[l])]),
+) as unknown as { readonly [L in DropLayer]: ReadonlySet<string> };
+
+/** Whether `reason` is one of `layer`'s reasons. */
+export function isDropCause(layer: string, reason: string): boolean {
+  return Object.hasOwn(DROP_REASON_SETS, layer) && DROP_REASON_SETS[layer as DropLayer].has(reason);
+}
+
+export function isDecisionWhat(what: string): what is DecisionWhat {
+  return Object.hasOwn(DECISION_DETAILS, what);
 }
 
 /** A state machine transition. */
 export interface StateEvent extends TraceBase {
   readonly kind: 'state';
-  /** Which instance, e.g. 'server:10.0.1.5' or 'sg1'. */
+  /** Which instance, e.g. 'web/rs1' or 'sg1'. */
   readonly entity: string;
-  /** Which machine, e.g. 'health' or 'bidd'. */
-  readonly machine: string;
+  readonly machine: Machine;
   readonly from: string;
   readonly to: string;
   readonly reason: string;
@@ -93,11 +258,12 @@ export interface MetricEvent extends TraceBase {
 export type DetailValue = string | number | boolean;
 
 /** A choice the engine made (a balancing pick, an election result) and what it was based on. */
-export interface DecisionEvent extends TraceBase {
+export interface DecisionOf<W extends DecisionWhat> extends TraceBase {
   readonly kind: 'decision';
-  readonly what: string;
-  readonly detail: Readonly<Record<string, DetailValue>>;
+  readonly what: W;
+  readonly detail: DecisionDetail<W>;
 }
+export type DecisionEvent = { readonly [W in DecisionWhat]: DecisionOf<W> }[DecisionWhat];
 
 /**
  * Bad input counted and dropped (STYLE.md 2), with a stable reason code such as 'bad-checksum'.
@@ -105,11 +271,11 @@ export interface DecisionEvent extends TraceBase {
  * reason since `since`, none of them traced one by one (an SG node under a flood traces a few
  * per second one by one and summarises the rest, src/engine/drop-trace.ts).
  */
-export interface DropEvent extends TraceBase {
+export type DropEvent = DropFields & DropCause;
+
+interface DropFields extends TraceBase {
   readonly kind: 'drop';
-  /** Which layer said no, e.g. 'ipv4' or 'feedback'. */
-  readonly layer: string;
-  readonly reason: string;
+  /** A free-text note (which node, which address). */
   readonly detail?: string;
   /** A summary: the number of drops it stands for. */
   readonly count?: number;
@@ -166,6 +332,8 @@ export interface FieldSpecBase {
   readonly type: FieldType;
   /** Allowed values of an 'enum' field. */
   readonly values?: readonly string[];
+  /** What an 'enum' value names, for messages ('decision': "unknown decision 'x'"). */
+  readonly noun?: string;
 }
 
 type OwnKeys<E> = Exclude<keyof E, keyof TraceBase | 'kind'>;
@@ -181,11 +349,11 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
     dir: { type: 'enum', values: FRAME_DIRS },
     len: { type: 'int' },
     summary: { type: 'string' },
-    reason: { type: 'string', optional: true },
+    reason: { type: 'enum', values: FRAME_DROP_REASONS, noun: 'frame drop reason', optional: true },
   },
   state: {
     entity: { type: 'string' },
-    machine: { type: 'string' },
+    machine: { type: 'enum', values: MACHINES, noun: 'machine' },
     from: { type: 'string' },
     to: { type: 'string' },
     reason: { type: 'string' },
@@ -201,12 +369,12 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
     labels: { type: 'labels', optional: true },
   },
   decision: {
-    what: { type: 'string' },
+    what: { type: 'enum', values: DECISION_WHATS, noun: 'decision' },
     detail: { type: 'detail' },
   },
   drop: {
-    layer: { type: 'string' },
-    reason: { type: 'string' },
+    layer: { type: 'enum', values: DROP_LAYERS, noun: 'drop layer' },
+    reason: { type: 'enum', values: ALL_DROP_REASONS, noun: 'drop reason' },
     detail: { type: 'string', optional: true },
     count: { type: 'int', optional: true },
     since: { type: 'int', optional: true },
@@ -247,9 +415,14 @@ export function isTraceKind(kind: string): kind is TraceKind {
   return Object.hasOwn(EVENT_FIELDS, kind);
 }
 
-function fieldsOf(kind: TraceKind): readonly (readonly [string, FieldSpecBase & { readonly optional?: boolean }])[] {
-  return Object.entries(EVENT_FIELDS[kind]);
+function fieldsOf(kind: TraceKind): readonly (readonly [string, TraceFieldSpec])[] {
+  return FIELD_LISTS[kind];
 }
+
+/** Each kind's own fields as [name, spec] in order, listed once (readers walk them per line). */
+const FIELD_LISTS: { readonly [K in TraceKind]: readonly (readonly [string, TraceFieldSpec])[] } = Object.fromEntries(
+  TRACE_KINDS.map((k) => [k, Object.entries(EVENT_FIELDS[k])]),
+) as unknown as { readonly [K in TraceKind]: readonly (readonly [string, TraceFieldSpec])[] };
 
 // ---- checking values (shared by the writer, which asserts, and the parser, which reports) ----
 
@@ -271,7 +444,8 @@ function checkValue(spec: FieldSpecBase, v: unknown): string | undefined {
     case 'number':
       return typeof v === 'number' && Number.isFinite(v) ? undefined : 'not a finite number';
     case 'enum':
-      return typeof v === 'string' && (spec.values ?? []).includes(v) ? undefined : `not one of ${(spec.values ?? []).join('|')}`;
+      if (typeof v === 'string' && (spec.values ?? []).includes(v)) return undefined;
+      return spec.noun === undefined ? `not one of ${(spec.values ?? []).join('|')}` : `unknown ${spec.noun} ${JSON.stringify(v)} (known: ${(spec.values ?? []).join(', ')})`;
     case 'labels':
       if (!isRecord(v)) return 'not an object';
       return Object.values(v).every((x) => typeof x === 'string') ? undefined : 'a label value is not a string';
@@ -285,6 +459,47 @@ function checkValue(spec: FieldSpecBase, v: unknown): string | undefined {
     default:
       return assertNever(spec.type, 'trace field type');
   }
+}
+
+/** Why a value is not of detail field `f`, or undefined when it is. */
+function detailFieldProblem(f: DetailField, v: unknown): string | undefined {
+  if (f.values !== undefined) return typeof v === 'string' && f.values.includes(v) ? undefined : `not one of ${f.values.join('|')}`;
+  if (f.type === 'number') return typeof v === 'number' && Number.isFinite(v) ? undefined : 'not a finite number';
+  return typeof v === f.type ? undefined : `not a ${f.type}`;
+}
+
+/**
+ * What the field table cannot say alone, for an event whose fields each passed it: a drop's
+ * reason must be one of its layer's, a decision's detail must have its declared fields with their
+ * types. Extra detail keys are allowed here (a newer producer's optional additions); the writer
+ * refuses them (`strict`), so what this code writes is exactly the declared vocabulary.
+ */
+function vocabularyProblem(rec: Readonly<Record<string, unknown>>, strict: boolean): string | undefined {
+  if (rec['kind'] === 'drop') {
+    const layer = rec['layer'] as DropLayer;
+    const reason = rec['reason'] as string;
+    return isDropCause(layer, reason) ? undefined : `drop.reason: ${JSON.stringify(reason)} is not a reason of layer ${JSON.stringify(layer)} (its reasons: ${DROP_REASONS[layer].join(', ')})`;
+  }
+  if (rec['kind'] !== 'decision') return undefined;
+  const what = rec['what'] as DecisionWhat;
+  const detail = rec['detail'] as Readonly<Record<string, unknown>>;
+  const spec: Readonly<Record<string, DetailField>> = DECISION_DETAILS[what];
+  for (const name in spec) {
+    const f = spec[name]!;
+    const v = Object.hasOwn(detail, name) ? detail[name] : undefined;
+    if (v === undefined) {
+      if (f.optional === true) continue;
+      return `decision ${what}: detail.${name}: missing`;
+    }
+    const bad = detailFieldProblem(f, v);
+    if (bad !== undefined) return `decision ${what}: detail.${name}: ${bad}`;
+  }
+  if (strict) {
+    for (const name of Object.keys(detail)) {
+      if (!Object.hasOwn(spec, name)) return `decision ${what}: detail.${name}: not a detail of ${what} (its details: ${Object.keys(spec).join(', ')})`;
+    }
+  }
+  return undefined;
 }
 
 // ---- writing ----
@@ -328,6 +543,8 @@ export function formatTraceRecord(rec: TraceRecord): string {
     assert(bad === undefined, `${rec.kind}.${name}: ${bad}`);
     put(name, v);
   }
+  const bad = vocabularyProblem(fields, true);
+  assert(bad === undefined, bad ?? '');
   return `{${parts.join(',')}}`;
 }
 
@@ -374,6 +591,11 @@ export class MemoryTrace implements TraceSink {
   ofKind<K extends TraceKind>(kind: K): TraceEventOf<K>[] {
     return this.events.filter((e): e is TraceEventOf<K> => e.kind === kind);
   }
+
+  /** The decisions of one name, their details typed by it. */
+  decisions<W extends DecisionWhat>(what: W): Extract<DecisionEvent, { readonly what: W }>[] {
+    return this.events.filter((e): e is Extract<DecisionEvent, { readonly what: W }> => e.kind === 'decision' && e.what === what);
+  }
 }
 
 export type TraceHeaderMeta = Omit<TraceHeader, 'kind' | 'format' | 'version'>;
@@ -406,7 +628,10 @@ const LAYER = 'trace';
  * Parse one line of a trace file. Never throws: malformed input is `{ ok: false }` with layer
  * 'trace' and one of these reasons (the detail names the field):
  *   'truncated'   not JSON (typically the cut-off last line of a crashed run)
- *   'unsupported' not an object, unknown kind, or a field missing or of the wrong type
+ *   'unsupported' not an object, unknown kind, a field missing or of the wrong type, or a name
+ *                 outside the vocabulary (a decision, machine, drop layer or reason this reader
+ *                 does not know: the detail names it and the known ones; a decision's detail
+ *                 missing a declared field or with one of the wrong type)
  *   'bad-magic'   a header whose format is not 'sg-trace'
  *   'bad-version' a header whose version this reader does not speak
  * Unknown extra keys are ignored (an older reader of a newer minor addition); the value holds
@@ -420,39 +645,46 @@ export function parseTraceLine(line: string): Parsed<TraceRecord> {
     return fail(LAYER, 'truncated', 'not JSON');
   }
   if (!isRecord(raw)) return fail(LAYER, 'unsupported', 'not a JSON object');
-  const kind = raw['kind'];
-  if (typeof kind !== 'string') return fail(LAYER, 'unsupported', 'missing kind');
-  if (kind === 'header') return parseHeader(raw);
-  if (!isTraceKind(kind)) return fail(LAYER, 'unsupported', `unknown kind ${JSON.stringify(kind)}`);
+  if (raw['kind'] === 'header') return parseHeader(raw);
+  const bad = traceEventProblem(raw);
+  if (bad !== undefined) return fail(LAYER, 'unsupported', bad);
+  const kind = raw['kind'] as TraceKind;
+  const out: [string, unknown][] = [['kind', kind], ['id', raw['id']], ['t', raw['t']]];
+  if (raw['cause'] !== undefined) out.push(['cause', raw['cause']]);
+  if (raw['node'] !== undefined) out.push(['node', raw['node']]);
+  for (const [name] of FIELD_LISTS[kind]) {
+    const v = Object.hasOwn(raw, name) ? raw[name] : undefined;
+    // Records are copied with fromEntries (own data properties), so a "__proto__" key stays data.
+    if (v !== undefined) out.push([name, isRecord(v) ? Object.fromEntries(Object.entries(v)) : v]);
+  }
+  return ok(Object.fromEntries(out) as unknown as TraceEvent);
+}
 
-  const out: [string, unknown][] = [['kind', kind]];
-  const id = raw['id'];
-  const t = raw['t'];
+/**
+ * Why `raw`, a parsed JSON object that is not a header, is not a trace event; undefined when it
+ * is one. The checks of `parseTraceLine` (its detail strings) without its copy, for a reader that
+ * keeps the objects it parsed (the viewer, where a million events must load in seconds).
+ */
+export function traceEventProblem(raw: Readonly<Record<string, unknown>>): string | undefined {
+  const kind = raw['kind'];
+  if (typeof kind !== 'string') return 'missing kind';
+  if (!isTraceKind(kind)) return `unknown kind ${JSON.stringify(kind)}`;
+  if (!isCount(raw['id'])) return `${kind}.id: missing or not a non-negative integer`;
+  if (!isCount(raw['t'])) return `${kind}.t: missing or not a non-negative integer`;
   const cause = raw['cause'];
+  if (cause !== undefined && !isCount(cause)) return `${kind}.cause: not a non-negative integer`;
   const node = raw['node'];
-  if (!isCount(id)) return fail(LAYER, 'unsupported', `${kind}.id: missing or not a non-negative integer`);
-  if (!isCount(t)) return fail(LAYER, 'unsupported', `${kind}.t: missing or not a non-negative integer`);
-  out.push(['id', id], ['t', t]);
-  if (cause !== undefined) {
-    if (!isCount(cause)) return fail(LAYER, 'unsupported', `${kind}.cause: not a non-negative integer`);
-    out.push(['cause', cause]);
-  }
-  if (node !== undefined) {
-    if (typeof node !== 'string') return fail(LAYER, 'unsupported', `${kind}.node: not a string`);
-    out.push(['node', node]);
-  }
-  for (const [name, spec] of fieldsOf(kind)) {
+  if (node !== undefined && typeof node !== 'string') return `${kind}.node: not a string`;
+  for (const [name, spec] of FIELD_LISTS[kind]) {
     const v = Object.hasOwn(raw, name) ? raw[name] : undefined;
     if (v === undefined) {
       if (spec.optional === true) continue;
-      return fail(LAYER, 'unsupported', `${kind}.${name}: missing`);
+      return `${kind}.${name}: missing`;
     }
     const bad = checkValue(spec, v);
-    if (bad !== undefined) return fail(LAYER, 'unsupported', `${kind}.${name}: ${bad}`);
-    // Records are copied with fromEntries (own data properties), so a "__proto__" key stays data.
-    out.push([name, isRecord(v) ? Object.fromEntries(Object.entries(v)) : v]);
+    if (bad !== undefined) return `${kind}.${name}: ${bad}`;
   }
-  return ok(Object.fromEntries(out) as unknown as TraceEvent);
+  return vocabularyProblem(raw, false);
 }
 
 function parseHeader(raw: Record<string, unknown>): Parsed<TraceRecord> {

@@ -43,7 +43,8 @@ import { ifaceName } from '../../src/port.ts';
 import type { Rng } from '../../src/rng.ts';
 import { fnv1a32 } from '../../src/rng.ts';
 import { MICROS_PER_S, seconds, type Duration, type Instant } from '../../src/time.ts';
-import type { TraceEventInput } from '../../src/trace.ts';
+import { DropCounter } from '../../src/engine/drops.ts';
+import type { DropLayer, DropReason, TraceEventInput } from '../../src/trace.ts';
 import {
   formatIpv4,
   formatMac,
@@ -393,19 +394,18 @@ export class HostCounters {
   /** ICMP messages sent / received by kind, e.g. 'echo-reply', 'dest-unreachable/3'. */
   readonly icmpOut = new Map<string, number>();
   readonly icmpIn = new Map<string, number>();
+  readonly #drops = new DropCounter();
   /** Drops by 'layer/reason', e.g. 'ipv4/bad-checksum', 'host/host-down', 'udp/no-socket'. */
-  readonly drops = new Map<string, number>();
+  readonly drops: ReadonlyMap<string, number> = this.#drops.counts;
 
-  drop(layer: string, reason: string): void {
-    bump(this.drops, `${layer}/${reason}`);
+  drop<L extends DropLayer>(layer: L, reason: DropReason<L>): void {
+    this.#drops.count(layer, reason);
   }
-  dropped(layer: string, reason: string): number {
-    return this.drops.get(`${layer}/${reason}`) ?? 0;
+  dropped<L extends DropLayer>(layer: L, reason: DropReason<L>): number {
+    return this.#drops.get(layer, reason);
   }
   get totalDrops(): number {
-    let n = 0;
-    for (const v of this.drops.values()) n += v;
-    return n;
+    return this.#drops.total;
   }
   icmpSent(key: string): number {
     return this.icmpOut.get(key) ?? 0;
@@ -1642,7 +1642,7 @@ export class Host {
   }
 
   /** Count a drop; bad input (`trace`, the default) is also traced with its reason code. */
-  #drop(layer: string, reason: string, detail?: string, trace = true): void {
+  #drop<L extends DropLayer>(layer: L, reason: DropReason<L>, detail?: string, trace = true): void {
     this.counters.drop(layer, reason);
     if (!trace) return;
     this.#emit({
@@ -1652,7 +1652,7 @@ export class Host {
       layer,
       reason,
       ...(detail !== undefined ? { detail } : {}),
-    });
+    } as TraceEventInput);
   }
 
   #dropParse(e: ParseError, context?: string): void {

@@ -449,7 +449,7 @@ class Channel {
   }
 
   /** Emit one frame event with `cause` as its cause; returns its id. */
-  #trace(frame: Uint8Array, dir: 'tx' | 'rx' | 'drop', node: string, cause: number, reason: string | undefined): number {
+  #trace(frame: Uint8Array, dir: 'tx' | 'rx' | 'drop', node: string, cause: number, reason: LinkDropReason | undefined): number {
     const world = this.#world;
     const saved = world.cause;
     world.cause = cause === NO_ID ? undefined : cause;

@@ -57,6 +57,7 @@
 import { fnv1a32 } from '../../src/rng.ts';
 import { ifaceName, type IfaceName } from '../../src/port.ts';
 import { seconds, type Duration, type Instant } from '../../src/time.ts';
+import { DROP_REASONS, type DropReason, type Machine } from '../../src/trace.ts';
 import {
   formatIpv4,
   isMulticastIpv4,
@@ -98,8 +99,8 @@ const LINK_LOCAL_MASK = 0xffffff00;
 const LINK_LOCAL_NET = 0xe0000000;
 const DECISECOND_US = 100_000;
 
-export type SwitchDropReason = 'port-disabled' | 'truncated' | 'bad-source' | 'bad-igmp';
-export const SWITCH_DROP_REASONS = ['port-disabled', 'truncated', 'bad-source', 'bad-igmp'] as const satisfies readonly SwitchDropReason[];
+export type SwitchDropReason = DropReason<'switch'>;
+export const SWITCH_DROP_REASONS: readonly SwitchDropReason[] = DROP_REASONS.switch;
 
 /** 'auto': a router port while queries arrive on it; 'permanent': always; 'disabled': never. */
 export type RouterPortMode = 'auto' | 'permanent' | 'disabled';
@@ -807,7 +808,7 @@ export class Switch {
     });
   }
 
-  #state(entity: string, machine: string, from: string, to: string, reason: string): void {
+  #state(entity: string, machine: Machine, from: string, to: string, reason: string): void {
     const w = this.#world;
     w.emit({
       kind: 'state',

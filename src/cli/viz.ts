@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
@@ -34,14 +34,31 @@ function sources(dir: string): string[] {
 }
 
 /**
- * Build viz/ with Vite into viz/dist/<hash of the sources>, unless that build exists. The build
+ * What the page is built from: viz/'s files and, followed through relative imports, the shared
+ * modules outside it (src/trace.ts, whose vocabulary the model reads, and what it imports).
+ */
+function buildInputs(): string[] {
+  const seen = new Set<string>();
+  const todo = [join(VIZ, 'index.html'), join(VIZ, 'vite.config.ts'), ...sources(join(VIZ, 'src'))];
+  while (todo.length > 0) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    if (!f.endsWith('.ts')) continue;
+    for (const m of readFileSync(f, 'utf8').matchAll(/\bfrom\s+'(\.[^']+)'/g)) todo.push(resolve(dirname(f), m[1]!));
+  }
+  return [...seen].sort();
+}
+
+/**
+ * Build viz/ with Vite into viz/dist/<hash of its inputs>, unless that build exists. The build
  * goes to a temporary directory first and is renamed into place, so concurrent callers (two
  * test workers, a report while `sg viz` runs) never see half a build.
  */
 export async function buildViz(): Promise<string> {
   const h = createHash('sha256');
-  for (const f of [join(VIZ, 'index.html'), join(VIZ, 'vite.config.ts'), ...sources(join(VIZ, 'src'))]) {
-    h.update(f.slice(VIZ.length));
+  for (const f of buildInputs()) {
+    h.update(relative(VIZ, f));
     h.update(readFileSync(f));
   }
   const out = join(DIST, h.digest('hex').slice(0, 16));

@@ -95,7 +95,7 @@ import type { Instant } from '../time.ts';
 import { formatIpv4, type Ipv4Addr } from '../wire/addr.ts';
 import { encodeResult, FEEDBACK_DATA_MAX, parseFeedback, verifyFeedback } from '../wire/feedback.ts';
 import { assert, assertNever } from '../assert.ts';
-import type { DetailValue } from '../trace.ts';
+import type { DecisionDetail, DropReason } from '../trace.ts';
 import {
   formatValue,
   mayWrite,
@@ -175,8 +175,9 @@ export interface CtlApplied {
 
 /** One trace event, without `t` and `node` (the caller adds them and emits it). */
 export type CtlTrace =
-  | { readonly kind: 'decision'; readonly what: 'ctl'; readonly detail: Readonly<Record<string, DetailValue>> }
-  | { readonly kind: 'drop'; readonly layer: 'ctl' | 'feedback'; readonly reason: string; readonly detail: string };
+  | { readonly kind: 'decision'; readonly what: 'ctl'; readonly detail: DecisionDetail<'ctl'> }
+  | { readonly kind: 'drop'; readonly layer: 'ctl'; readonly reason: 'rate-limited'; readonly detail: string }
+  | { readonly kind: 'drop'; readonly layer: 'feedback'; readonly reason: DropReason<'feedback'>; readonly detail: string };
 
 export interface CtlOutcome {
   /** What the message came to ('rate-limited' also for one dropped unread). */
@@ -382,7 +383,7 @@ export class Ctld {
     return { status: 'rate-limited', trace: { kind: 'drop', layer: 'ctl', reason: 'rate-limited', detail: `from ${sourceText(source)}` } };
   }
 
-  #malformed(source: CtlSource, reason: string, detail: string): CtlOutcome {
+  #malformed(source: CtlSource, reason: DropReason<'feedback'>, detail: string): CtlOutcome {
     this.counters.status['bad-message']++;
     return { status: 'bad-message', trace: { kind: 'drop', layer: 'feedback', reason, detail: `from ${sourceText(source)}: ${detail}` } };
   }
@@ -425,7 +426,7 @@ export class Ctld {
   /** Count, trace and (for a known key) answer. */
   #outcome(source: CtlSource, cmd: CtlCommand, key: CtlKey | undefined, ex: Exec): CtlOutcome {
     this.counters.status[ex.status]++;
-    const detail: Record<string, DetailValue> = {
+    const detail: DecisionDetail<'ctl'> = {
       status: ex.status,
       reply: key !== undefined,
       applied: ex.applied !== undefined,
@@ -436,15 +437,12 @@ export class Ctld {
       cls: cmd.cls,
       target: targetText(cmd.cls, cmd.group, cmd.server),
       property: clip(cmd.property),
+      ...(key !== undefined ? { role: key.role.kind } : {}),
+      ...(cmd.op === 'set' ? { value: clip(cmd.data) } : {}),
+      ...(ex.applied !== undefined ? { from: clip(ex.applied.from), to: clip(ex.applied.to) } : {}),
+      ...(ex.status !== 'ok' && key !== undefined ? { message: clip(ex.data, 120) } : {}),
     };
-    if (key !== undefined) detail['role'] = key.role.kind;
-    if (cmd.op === 'set') detail['value'] = clip(cmd.data);
-    if (ex.applied !== undefined) {
-      detail['from'] = clip(ex.applied.from);
-      detail['to'] = clip(ex.applied.to);
-      this.counters.applied++;
-    }
-    if (ex.status !== 'ok' && key !== undefined) detail['message'] = clip(ex.data, 120);
+    if (ex.applied !== undefined) this.counters.applied++;
     const trace: CtlTrace = { kind: 'decision', what: 'ctl', detail };
     if (key === undefined) return { status: ex.status, trace };
     this.counters.replies++;

@@ -15,10 +15,11 @@ import type { LinkId, LinkInfo } from '../nat/types.ts';
 import type { IfaceName, TxFrame } from '../port.ts';
 import type { Instant } from '../time.ts';
 import { TimerTable } from '../timers.ts';
-import type { TraceEventInput, TraceSink } from '../trace.ts';
+import type { DropLayer, DropReason, TraceEventInput, TraceSink } from '../trace.ts';
 import { assert } from '../assert.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 import { DropSampler } from './drop-trace.ts';
+import { DropCounter } from './drops.ts';
 
 export const ETH = 14;
 
@@ -43,7 +44,7 @@ export interface SgCounters {
   /** Multicast write datagrams relayed to the private segment (slide 21). */
   mcastRelayed: number;
   /** Drops by 'layer/reason'. */
-  readonly drops: Map<string, number>;
+  readonly drops: ReadonlyMap<string, number>;
 }
 
 export interface Iface {
@@ -80,8 +81,9 @@ export class NodeCore {
   readonly groups: readonly Group[];
   readonly links: LinkTable;
   readonly timers = new TimerTable<TimerName>(TIMERS);
+  readonly #drops = new DropCounter();
   readonly counters: SgCounters = {
-    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, mcastRelayed: 0, drops: new Map(),
+    framesIn: 0, framesOut: 0, natIn: 0, natOut: 0, linksCreated: 0, linksRemapped: 0, linksExpired: 0, tableFull: 0, mcastRelayed: 0, drops: this.#drops.counts,
   };
   /** The node's time: the latest frame's, timeout's or admin call's. Never goes backwards. */
   now: Instant;
@@ -194,19 +196,19 @@ export class NodeCore {
 
   // ---- drops ----
 
-  drop(layer: string, reason: string): void {
-    const k = `${layer}/${reason}`;
-    this.counters.drops.set(k, (this.counters.drops.get(k) ?? 0) + 1);
+  /** Count a dropped frame (no allocation: the keys are made once, drops.ts). */
+  drop<L extends DropLayer>(layer: L, reason: DropReason<L>): void {
+    this.#drops.count(layer, reason);
   }
 
   /** A counted drop that is also traced: one by one while few, else in a summary (drop-trace.ts). */
-  emitDrop(layer: string, reason: string, detail: string): void {
+  emitDrop<L extends DropLayer>(layer: L, reason: DropReason<L>, detail: string): void {
     this.drop(layer, reason);
-    if (this.sampleDrop(layer, reason)) this.trace?.emit({ kind: 'drop', t: this.now, node: this.name, layer, reason, detail });
+    if (this.sampleDrop(layer, reason)) this.trace?.emit({ kind: 'drop', t: this.now, node: this.name, layer, reason, detail } as TraceEventInput);
   }
 
   /** Whether to trace this drop one by one (false: a summary will count it). No trace, no work. */
-  sampleDrop(layer: string, reason: string): boolean {
+  sampleDrop<L extends DropLayer>(layer: L, reason: DropReason<L>): boolean {
     if (this.trace === undefined) return false;
     const now = this.now;
     this.dropSummaries(now, false);
@@ -219,7 +221,7 @@ export class NodeCore {
   dropSummaries(now: Instant, force: boolean): void {
     const out = this.#dropTrace.close(now, force);
     for (const d of out) {
-      this.trace?.emit({ kind: 'drop', t: now, node: this.name, layer: d.layer, reason: d.reason, detail: `${d.count} more since ${d.since} µs, not traced one by one`, count: d.count, since: d.since });
+      this.trace?.emit({ kind: 'drop', t: now, node: this.name, layer: d.layer, reason: d.reason, detail: `${d.count} more since ${d.since} µs, not traced one by one`, count: d.count, since: d.since } as TraceEventInput);
     }
     if (this.#dropTrace.due === undefined) this.timers.clear('drops');
   }

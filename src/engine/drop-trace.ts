@@ -23,7 +23,9 @@
  * back when its 'drops' timer (at `due`) fires, or when it is told to finish.
  */
 
+import type { DropCause, DropKey, DropLayer, DropReason } from '../trace.ts';
 import { assert } from '../assert.ts';
+import { dropKey } from './drops.ts';
 
 /** Length of a summary interval (µs of engine time). */
 export const DROP_SUMMARY_INTERVAL_US = 1_000_000;
@@ -33,25 +35,24 @@ export const DROP_SAMPLES_PER_INTERVAL = 3;
 export const DROP_KEYS_MAX = 64;
 
 /** Drops of one key not traced one by one in an interval. */
-export interface DropSummary {
-  readonly layer: string;
-  readonly reason: string;
+export type DropSummary = DropCause & {
   readonly count: number;
   /** When the interval began (µs). */
   readonly since: number;
-}
+};
 
 interface KeyCount {
-  readonly layer: string;
-  readonly reason: string;
+  readonly cause: DropCause;
   traced: number;
   more: number;
 }
 
+const OTHER: DropCause = { layer: 'other', reason: 'other' };
+
 export class DropSampler {
   /** Start of the open interval, or -1 when none is open. */
   #since = -1;
-  readonly #keys = new Map<string, KeyCount>();
+  readonly #keys = new Map<DropKey, KeyCount>();
   /** Drops counted but not traced in the open interval. */
   #more = 0;
 
@@ -59,17 +60,17 @@ export class DropSampler {
    * One drop at `now` (never before the last call's). Whether to trace it one by one. Call
    * `close(now)` first: an interval that has ended must be closed before the next drop counts.
    */
-  take(now: number, layer: string, reason: string): boolean {
+  take<L extends DropLayer>(now: number, layer: L, reason: DropReason<L>): boolean {
     assert(this.#since < 0 || now < this.#since + DROP_SUMMARY_INTERVAL_US, 'drop sampler: interval not closed');
     if (this.#since < 0) this.#since = now;
-    let k = `${layer}/${reason}`;
+    let k = dropKey(layer, reason);
     let c = this.#keys.get(k);
     if (c === undefined) {
       if (this.#keys.size >= DROP_KEYS_MAX) {
-        k = 'other/other';
+        k = dropKey('other', 'other');
         c = this.#keys.get(k);
-        if (c === undefined) this.#keys.set(k, (c = { layer: 'other', reason: 'other', traced: DROP_SAMPLES_PER_INTERVAL, more: 0 }));
-      } else this.#keys.set(k, (c = { layer, reason, traced: 0, more: 0 }));
+        if (c === undefined) this.#keys.set(k, (c = { cause: OTHER, traced: DROP_SAMPLES_PER_INTERVAL, more: 0 }));
+      } else this.#keys.set(k, (c = { cause: { layer, reason } as DropCause, traced: 0, more: 0 }));
     }
     if (c.traced < DROP_SAMPLES_PER_INTERVAL) {
       c.traced++;
@@ -92,7 +93,7 @@ export class DropSampler {
   close(now: number, force = false): DropSummary[] {
     if (this.#since < 0 || (!force && now < this.#since + DROP_SUMMARY_INTERVAL_US)) return [];
     const out: DropSummary[] = [];
-    if (this.#more > 0) for (const c of this.#keys.values()) if (c.more > 0) out.push({ layer: c.layer, reason: c.reason, count: c.more, since: this.#since });
+    if (this.#more > 0) for (const c of this.#keys.values()) if (c.more > 0) out.push({ ...c.cause, count: c.more, since: this.#since });
     this.#since = -1;
     this.#keys.clear();
     this.#more = 0;

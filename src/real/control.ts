@@ -24,7 +24,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { CtlSession, readResult, type CtlRequest } from '../ctl/client.ts';
 import type { CtlKey } from '../ctl/types.ts';
 import type { Scenario } from '../scenario/load.ts';
-import { formatDuration } from '../time.ts';
+import { formatDuration, type Instant } from '../time.ts';
+import type { DecisionDetail, TraceEventInput } from '../trace.ts';
 import { formatIpv4 } from '../wire/addr.ts';
 import { monotonicUs } from './engine-worker.ts';
 
@@ -129,7 +130,8 @@ export async function runSender(spec: SenderSpec, t0: number, emit: (line: strin
   };
   const sessions = new Map<string, CtlSession>();
   const pending = new Set<Promise<void>>();
-  const send = (bytes: Uint8Array, node: string, port: number, detail: Record<string, unknown>, check?: { key: CtlKey; id: number }): void => {
+  const reply = (t: number, detail: DecisionDetail<'ctl-reply'>): string => JSON.stringify({ kind: 'decision', t: t as Instant, node: spec.host, what: 'ctl-reply', detail } satisfies TraceEventInput);
+  const send = (bytes: Uint8Array, node: string, port: number, detail: { readonly index?: number; readonly fault?: number }, check?: { key: CtlKey; id: number }): void => {
     const sock: Socket = createSocket('udp4');
     const p = new Promise<void>((res) => {
       const timer = setTimeout(() => {
@@ -140,10 +142,10 @@ export async function runSender(spec: SenderSpec, t0: number, emit: (line: strin
         clearTimeout(timer);
         sock.close();
         const t = now();
-        if (check === undefined) emit(JSON.stringify({ kind: 'decision', t, node: spec.host, what: 'ctl-reply', detail: { ...detail, verified: false, bytes: payload.length } }));
+        if (check === undefined) emit(reply(t, { ...detail, verified: false, bytes: payload.length }));
         else {
           const r = readResult(new Uint8Array(payload), check.key, check.id);
-          emit(JSON.stringify({ kind: 'decision', t, node: spec.host, what: 'ctl-reply', detail: r.ok ? { ...detail, status: r.result.status, data: r.result.data.slice(0, 200) } : { ...detail, status: 'unverified', reason: r.reason } }));
+          emit(reply(t, r.ok ? { ...detail, status: r.result.status, data: r.result.data.slice(0, 200) } : { ...detail, status: 'unverified', reason: r.reason }));
         }
         res();
       });
@@ -180,7 +182,7 @@ export async function runSender(spec: SenderSpec, t0: number, emit: (line: strin
       reported.add(e.index);
       emit(JSON.stringify({ kind: 'ctl-sent', index: e.index, hex: hex(bytes) }));
     }
-    send(bytes, e.node, e.port, e.index !== undefined ? { index: e.index } : { fault: e.fault }, { key, id: command.id });
+    send(bytes, e.node, e.port, e.index !== undefined ? { index: e.index } : e.fault !== undefined ? { fault: e.fault } : {}, { key, id: command.id });
     if (e.every !== undefined) {
       const next = f.at + e.every;
       if (e.until === undefined || next <= e.until) queue.push({ at: next, entry: e });

@@ -160,14 +160,13 @@ function check(m: ExpectationModel): Check {
       let total = 0;
       return {
         observe(ev) {
-          if (ev.kind !== 'decision' || ev.t < m.from || ev.t >= m.to || ev.detail['group'] !== m.group) return;
-          if (ev.what === 'link-new') {
-            const s = String(ev.detail['server']);
+          if (ev.kind !== 'decision' || ev.t < m.from || ev.t >= m.to) return;
+          if (ev.what === 'link-new' && ev.detail.group === m.group) {
+            const s = ev.detail.server;
             by.set(s, (by.get(s) ?? 0) + 1);
             total++;
-          } else if (ev.what === 'link-remap') {
-            const from = String(ev.detail['from']);
-            const to = String(ev.detail['to']);
+          } else if (ev.what === 'link-remap' && ev.detail.group === m.group) {
+            const { from, to } = ev.detail;
             by.set(from, (by.get(from) ?? 0) - 1);
             by.set(to, (by.get(to) ?? 0) + 1);
           }
@@ -209,11 +208,11 @@ function check(m: ExpectationModel): Check {
             states.delete(ev.target);
           } else if (ev.kind === 'decision' && ev.what === 'link-new' && ev.node !== undefined) {
             links++;
-            const g = groupsOf(ev.node).get(String(ev.detail['group']));
-            if (g === undefined || g.get(String(ev.detail['server'])) !== 'dead') return;
+            const g = groupsOf(ev.node).get(ev.detail.group);
+            if (g === undefined || g.get(ev.detail.server) !== 'dead') return;
             if (![...g.values()].includes('alive')) return;
             violations++;
-            first ??= `${ev.node}: link to ${String(ev.detail['group'])}/${String(ev.detail['server'])} (Dead) at ${formatDuration(ev.t as number as Duration)} (event ${ev.id})`;
+            first ??= `${ev.node}: link to ${ev.detail.group}/${ev.detail.server} (Dead) at ${formatDuration(ev.t as number as Duration)} (event ${ev.id})`;
           }
         },
         finish() {

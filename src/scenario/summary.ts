@@ -9,7 +9,7 @@
  * selectors are the ones `sg diff` (diff.ts) compares traces by.
  */
 
-import type { TraceEventInput, TraceSink } from '../trace.ts';
+import type { Machine, TraceEventInput, TraceSink } from '../trace.ts';
 import type { ExpectationResult } from './expect.ts';
 
 /**
@@ -36,7 +36,7 @@ export interface SummaryEvent {
   readonly t: number;
   readonly node?: string;
   readonly entity?: string;
-  readonly machine?: string;
+  readonly machine?: Machine;
   readonly from?: string;
   readonly to?: string;
   readonly what?: string;

@@ -18,10 +18,19 @@ export const PARSE_REASONS = [
 ] as const;
 export type ParseReason = (typeof PARSE_REASONS)[number];
 
+/** The codecs that report parse errors, one name each (a drop of bad input names its codec). */
+export const PARSE_LAYERS = [
+  'ethernet', 'arp', 'ipv4', 'icmp', 'igmp', 'tcp', 'udp', // src/wire/ packets
+  'bidd', 'sync', 'fresh', 'stamp', 'feedback', 'rpc', // src/wire/ messages
+  'pcap', 'pcapng', // src/capture/
+  'trace', // src/trace.ts
+] as const;
+export type ParseLayer = (typeof PARSE_LAYERS)[number];
+
 export interface ParseError {
   readonly reason: ParseReason;
-  /** Which layer said no, e.g. 'ipv4' or 'tcp'. */
-  readonly layer: string;
+  /** Which codec said no. */
+  readonly layer: ParseLayer;
   readonly detail?: string;
 }
 
@@ -31,6 +40,6 @@ export function ok<T>(value: T): Parsed<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(layer: string, reason: ParseReason, detail?: string): Parsed<T> {
+export function fail<T = never>(layer: ParseLayer, reason: ParseReason, detail?: string): Parsed<T> {
   return { ok: false, error: detail === undefined ? { layer, reason } : { layer, reason, detail } };
 }

@@ -69,7 +69,7 @@ describe('checkNodeInvariants', () => {
     rig.node.counters.natIn = -1;
     expect(breachOf(rig)).toBe('node sg1: counters.natIn is -1, not a non-negative integer');
     rig.node.counters.natIn = 0;
-    rig.node.counters.drops.set('nat/no-link', 1.5);
+    (rig.node.counters.drops as Map<string, unknown>).set('nat/no-link', 1.5);
     expect(breachOf(rig)).toBe('node sg1: counters.drops[nat/no-link] is 1.5, not a non-negative integer');
     (rig.node.counters.drops as Map<string, unknown>).set('nat/no-link', '2');
     expect(breachOf(rig)).toBe('node sg1: counters.drops[nat/no-link] is a string, not a count');

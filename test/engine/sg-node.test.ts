@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { SgNode, SWEEP_INTERVAL_US } from '../../src/engine/sg-node.ts';
 import type { TxFrame } from '../../src/port.ts';
 import { seconds, type Instant } from '../../src/time.ts';
+import type { DecisionWhat } from '../../src/trace.ts';
 import { ip, mac, MAC_BROADCAST, MAC_ZERO, readU16, type Ipv4Addr } from '../../src/wire/addr.ts';
 import { ARP_OP } from '../../src/wire/arp.ts';
 import { ICMP_UNREACH, quoteDatagram } from '../../src/wire/icmp.ts';
@@ -87,8 +88,8 @@ function openTcp(rig: Rig, sport: number): number {
   return i;
 }
 
-function decisions(rig: Rig, what: string) {
-  return rig.trace.ofKind('decision').filter((e) => e.what === what);
+function decisions<W extends DecisionWhat>(rig: Rig, what: W) {
+  return rig.trace.decisions(what);
 }
 
 // ---- 1. ARP ----
@@ -665,7 +666,7 @@ describe('a bounded link table (linksMax)', () => {
     expect(rig.node.links.size).toBe(1);
     expect(rig.node.counters.tableFull).toBe(0);
     expect(rig.drops()).toEqual({ 'nat/server-key-taken': 1 });
-    expect(decisions(rig, 'link-drop').map((e) => e.detail['reason'])).toEqual(['server-key-taken']);
+    expect(decisions(rig, 'link-drop').map((e) => e.detail.reason)).toEqual(['server-key-taken']);
   });
 });
 

@@ -31,7 +31,7 @@ function judge(steps: readonly Step[]): { pass: boolean; measured: string; detai
     const base = { id: i + 1, t };
     let e: TraceEvent;
     if (s[0] === 'state') e = { ...base, kind: 'state', node: s[1], entity: `web/${s[2]}`, machine: 'server', from: 'alive', to: s[3], reason: 'test' };
-    else if (s[0] === 'link') e = { ...base, kind: 'decision', node: s[1], what: 'link-new', detail: { group: 'web', server: s[2] } };
+    else if (s[0] === 'link') e = { ...base, kind: 'decision', node: s[1], what: 'link-new', detail: { group: 'web', server: s[2], client: '10.0.0.9', sport: 40_000, proto: 6, reason: 'policy' } };
     else e = { ...base, kind: 'fault', node: s[2], what: s[1], target: s[2] };
     ev.observe(e);
   });

@@ -164,7 +164,32 @@ describe('errors point at the line and path', () => {
     expect(one('kind: decision, detail: x')).toEqual(['expect[0].never.detail: detail is a record: match one of its entries as detail.<key>']);
     expect(one('kind: metric, labels.x: 3')).toEqual(['expect[0].never.labels.x: the values in labels are strings, not 3']);
     // What events do carry still loads.
-    for (const ok of ['kind: decision, what: link-new, node: sg1, detail.server: rs1, detail.index: 8', 'kind: metric, name: m, value: 1.5, labels.x: y', 'kind: drop, layer: ipv4, count: 3', 'kind: request, service: w, status: reset, t: 5, cause: 2']) expect(one(ok), ok).toEqual([]);
+    for (const ok of ['kind: decision, what: link-new, node: sg1, detail.server: rs1, detail.sport: 8', 'kind: metric, name: m, value: 1.5, labels.x: y', 'kind: drop, layer: ipv4, count: 3', 'kind: request, service: w, status: reset, t: 5, cause: 2']) expect(one(ok), ok).toEqual([]);
+  });
+
+  it('a decision, machine or drop outside the trace vocabulary (src/trace.ts) is an error naming the known ones', () => {
+    const one = (m: string): string[] => errorsOf(withLine(18, `  - never: { ${m} }`)).map((e) => e.replace(/^f\.yaml:18:\d+: /, ''));
+    const [typo] = one('kind: decision, what: link-nwe');
+    expect(typo).toMatch(/^expect\[0\]\.never\.what: unknown decision 'link-nwe' \(known: link-new, link-drop, link-remap, .*\bctl-reply\b.*\)$/);
+    // The column points at the value.
+    expect(errorsOf(withLine(18, '  - never: { kind: decision, what: link-nwe }'))[0]).toMatch(/^f\.yaml:18:36: /);
+    expect(one('kind: state, machine: bid, to: master')).toEqual([expect.stringMatching(/^expect\[0\]\.never\.machine: unknown machine 'bid' \(known: bidd, server, igmp-host, link, /)]);
+    expect(one('kind: drop, layer: ipv5')).toEqual([expect.stringMatching(/^expect\[0\]\.never\.layer: unknown drop layer 'ipv5' \(known: ethernet, arp, ipv4, /)]);
+    expect(one('kind: drop, reason: bad-chksum')).toEqual([expect.stringMatching(/^expect\[0\]\.never\.reason: unknown drop reason 'bad-chksum' \(known: truncated, bad-checksum, /)]);
+    // A reason of another layer: no drop of this layer carries it.
+    expect(one('kind: drop, layer: nat, reason: bad-checksum')).toEqual([
+      "expect[0].never.reason: drop layer 'nat' has no reason 'bad-checksum' (its reasons: standby, fragment, no-link, truncated, no-group, no-server, table-full, server-key-taken)",
+    ]);
+    // A detail the decision does not have, or of the wrong type.
+    expect(one('kind: decision, what: link-new, detail.servr: rs1')).toEqual(["expect[0].never.detail.servr: decision 'link-new' has no detail 'servr' (its details: group, server, client, sport, proto, reason)"]);
+    expect(one('kind: decision, what: link-new, detail.sport: "80"')).toEqual(["expect[0].never.detail.sport: detail.sport of decision 'link-new' is a number, never \"80\""]);
+    expect(one('kind: decision, what: link-drop, detail.reason: full')).toEqual(["expect[0].never.detail.reason: detail.reason of decision 'link-drop' is one of table-full, server-key-taken, never 'full'"]);
+    expect(one('kind: decision, detail.servr: rs1')).toEqual(["expect[0].never.detail.servr: no decision has a detail 'servr'"]);
+    expect(one('kind: decision, detail.which: 1')).toEqual(['expect[0].never.detail.which: detail.which is a string, never 1 (quote it) (in decisions script)']);
+    // A misspelt decision is reported once, at `what`, not again at each detail.
+    expect(one('kind: decision, what: link-nwe, detail.server: rs1')).toHaveLength(1);
+    // What the vocabulary has loads; so does every name a scenario in scenarios/ uses (the scenario tests load them all).
+    for (const ok of ['kind: decision, what: ctl, detail.status: replay', 'kind: decision, what: ctl-reply, detail.index: 8, detail.status: ok', 'kind: decision, detail.server: rs2', 'kind: drop, layer: bidd, reason: replay', 'kind: drop, reason: replay', 'kind: state, machine: igmp-host, entity: x']) expect(one(ok), ok).toEqual([]);
   });
 
   it('a match without kind may use a field of any kind, but not one no kind has', () => {

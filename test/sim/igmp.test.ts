@@ -78,9 +78,9 @@ describe('joining a group', () => {
       ip: { src: ip('10.0.0.1'), dst: G, ttl: 1, dscp: 48, options: [{ kind: 'router-alert', value: 0 }] },
       l4: { kind: 'igmp', igmp: { kind: 'v2-report', group: G } },
     });
-    const timer = trace.ofKind('decision').find((e) => e.what === 'igmp-report-timer');
+    const timer = trace.decisions('igmp-report-timer')[0];
     expect(timer?.detail).toMatchObject({ trigger: 'join', maxUs: 10_000_000, group: '239.1.2.3' });
-    expect(log[1]!.t).toBe(timer?.detail['delayUs']);
+    expect(log[1]!.t).toBe(timer?.detail.delayUs);
     expect(log[0]!.t).toBe(0);
     const states = trace.ofKind('state').filter((e) => e.machine === 'igmp-host').map((e) => `${e.from}>${e.to}:${e.reason}`);
     expect(states).toEqual(['non-member>delaying:join', 'delaying>idle:timer-expired']);
@@ -131,9 +131,9 @@ describe('answering queries', () => {
     });
     run(world, 50_000_000);
     const delays = trace
-      .ofKind('decision')
-      .filter((e) => e.what === 'igmp-report-timer' && e.detail['trigger'] === 'query')
-      .map((e) => e.detail['delayUs'] as number);
+      .decisions('igmp-report-timer')
+      .filter((e) => e.detail.trigger === 'query')
+      .map((e) => e.detail.delayUs);
     expect(delays).toHaveLength(n);
     // What the members drew is what the wire shows: one report each, exactly that long after the query.
     expect([...reports].sort((a, b) => a - b)).toEqual([...delays].sort((a, b) => a - b));
@@ -197,9 +197,9 @@ describe('answering queries', () => {
     run(world, 20_000_000);
     const queryTimers = (): { group: unknown; maxUs: unknown }[] =>
       trace
-        .ofKind('decision')
-        .filter((e) => e.detail['trigger'] === 'query')
-        .map((e) => ({ group: e.detail['group'], maxUs: e.detail['maxUs'] }));
+        .decisions('igmp-report-timer')
+        .filter((e) => e.detail.trigger === 'query')
+        .map((e) => ({ group: e.detail.group, maxUs: e.detail.maxUs }));
     dev.deliver(queryFrame(20, g2));
     run(world, 25_000_000);
     expect(queryTimers()).toEqual([{ group: '239.9.9.9', maxUs: 2_000_000 }]);

@@ -196,9 +196,9 @@ describe('learning delay after a restart (slides 21-22)', () => {
     }
     run(world, 250_000_000);
     const timer = trace
-      .ofKind('decision')
-      .find((e) => e.node === 'm' && e.what === 'igmp-report-timer' && e.detail['trigger'] === 'query' && e.t > tr);
-    const reportDelay = timer!.detail['delayUs'] as number;
+      .decisions('igmp-report-timer')
+      .find((e) => e.node === 'm' && e.detail.trigger === 'query' && e.t > tr);
+    const reportDelay = timer!.detail.delayUs;
     expect(timer!.t).toBe(tr + 1_000); // the startup query reached M 1 ms after the restart
     const after = arrivals.filter((a) => a.t > tr + 2_000);
     const first = after[0]!.t;

@@ -146,7 +146,7 @@ describe.skipIf(CHROMIUM === undefined)('timeline in headless Chromium', () => {
       const t = i * 50;
       const node = nodes[i % nodes.length]!;
       if (i % 1000 === 0) lines.push(JSON.stringify({ kind: 'state', id: ++id, t, node, entity: node === 'sg1' || node === 'sg2' ? node : `web/${node}`, machine: node.startsWith('sg') ? 'bidd' : 'server', from: 'slave', to: i % 2000 === 0 ? 'master' : 'slave', reason: 'gen' }));
-      else if (i % 10 === 0) lines.push(JSON.stringify({ kind: 'request', id: ++id, t, node: 'client', service: 'web', op: 'http', status: i % 70 === 0 ? 'timeout' : 'ok', start: t - 2000, latency: 2000 + (i % 500) }));
+      else if (i % 10 === 0) lines.push(JSON.stringify({ kind: 'request', id: ++id, t, node: 'client', service: 'web', op: 'http', status: i % 70 === 0 ? 'timeout' : 'ok', start: Math.max(0, t - 2000), latency: 2000 + (i % 500) }));
       else lines.push(JSON.stringify({ kind: 'frame', id: ++id, t, cause: id - 1, node, link: `${node}.eth0`, dir: i % 2 ? 'tx' : 'rx', len: 60, summary: 'TCP 10.0.0.1:1000 > 10.0.0.2:80 [ACK] seq=1 ack=1 len=0' }));
     }
     const file = join(dir, 'million.jsonl');

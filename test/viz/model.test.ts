@@ -4,7 +4,7 @@
  * arrows matched through the cause chain from sender to receiver, request metrics per bucket.
  */
 import { describe, expect, it } from 'vitest';
-import { buildModel, causeChain, decodeSummary, flowArrows, flowPort, parseTrace, windowMetrics, windowRates } from '../../viz/src/model.ts';
+import { BAD_LINES_SHOWN, buildModel, causeChain, decodeSummary, flowArrows, flowPort, parseTrace, windowMetrics, windowRates } from '../../viz/src/model.ts';
 import { scenarioTrace } from './trace-helper.ts';
 
 describe('viz model: server states', () => {
@@ -52,6 +52,29 @@ describe('viz model', () => {
     expect(m.events).toBe(text.trim().split('\n').length - 1);
   });
 
+  it('skips a line outside the trace vocabulary, counts it and says why; reads the rest', () => {
+    const lines = text.trim().split('\n');
+    const odd = [
+      '{"kind":"decision","id":900001,"t":5,"node":"sg1","what":"link-nwe","detail":{}}',
+      '{"kind":"state","id":900002,"t":5,"node":"sg1","entity":"sg1","machine":"bid","from":"a","to":"b","reason":"r"}',
+      '{"kind":"drop","id":900003,"t":5,"layer":"nat","reason":"bad-checksum"}',
+      '{"kind":"decision","id":900004,"t":5,"node":"sg1","what":"script","detail":{"state":"master","epoch":1}}',
+      'not json',
+    ];
+    const r = parseTrace([...lines.slice(0, 2), ...odd, ...lines.slice(2)].join('\n'));
+    expect(r.events.length).toBe(events.length);
+    expect(r.bad).toBe(odd.length);
+    expect(r.problems).toHaveLength(BAD_LINES_SHOWN);
+    expect(r.problems[0]).toMatch(/^line 3: decision\.what: unknown decision "link-nwe" \(known: link-new, /);
+    expect(r.problems[1]).toMatch(/^line 4: state\.machine: unknown machine "bid" \(known: bidd, /);
+    expect(r.problems[2]).toBe('line 5: drop.reason: "bad-checksum" is not a reason of layer "nat" (its reasons: standby, fragment, no-link, truncated, no-group, no-server, table-full, server-key-taken)');
+    // The viewer's events are the trace's type: a misspelt name is a compile error here too.
+    // @ts-expect-error: 'link-nwe' is not a decision, so this comparison can never be true
+    expect(events.filter((e) => e.kind === 'decision' && e.what === 'link-nwe')).toEqual([]);
+    // @ts-expect-error: 'bid' is not a machine
+    expect(events.filter((e) => e.kind === 'state' && e.machine === 'bid')).toEqual([]);
+  });
+
   it('has a lane per node, SG nodes first', () => {
     expect(m.lanes.slice(0, 2)).toEqual(['sg1', 'sg2']);
     for (const n of ['client', 'rs1', 'rs2']) expect(m.lanes).toContain(n);
@@ -78,7 +101,7 @@ describe('viz model', () => {
     // The receiving frame's cause chain leads back to the sender's transmission.
     const a = bidd[0]!;
     const chain = causeChain(m, a.id);
-    expect(chain.some((e) => e.node === a.from && e.dir === 'tx')).toBe(true);
+    expect(chain.some((e) => e.node === a.from && e.kind === 'frame' && e.dir === 'tx')).toBe(true);
   });
 
   it('buckets requests, failures and latency', () => {
@@ -93,8 +116,8 @@ describe('viz model: flows', () => {
   it('a multicast write fans out: the relayed datagram reaches both servers from the SG node (slides 16, 19)', () => {
     const { events } = parseTrace(scenarioTrace('scenarios/failover-multicast.yaml'));
     const m = buildModel(events);
-    const first = events.find((e) => e.kind === 'frame' && e.dir === 'rx' && e.node === 'rs1' && String(e.summary).includes('> 234.116.72.114:5000'))!;
-    const port = flowPort(String(first.summary))!;
+    const first = events.find((e) => e.kind === 'frame' && e.dir === 'rx' && e.node === 'rs1' && e.summary.includes('> 234.116.72.114:5000'))!;
+    const port = flowPort(first.kind === 'frame' ? first.summary : '')!;
     const arrows = flowArrows(m, events, port, first.t - 1000, first.t + 1000);
     const toServers = arrows.filter((a) => a.from === 'sg1' && (a.to === 'rs1' || a.to === 'rs2') && Math.abs(a.t1 - first.t) < 1000);
     expect(new Set(toServers.map((a) => a.to))).toEqual(new Set(['rs1', 'rs2']));

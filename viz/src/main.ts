@@ -8,7 +8,7 @@
  * the URL's hash, so a link shows the same view.
  */
 import * as d3 from 'd3';
-import { buildModel, causeChain, decodeSummary, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, windowRates, type Arrow, type Model, type TraceEv } from './model.ts';
+import { buildModel, causeChain, decodeSummary, eventLabel, eventsNear, flowArrows, flowPort, parseTrace, windowMetrics, windowRates, type Arrow, type Model, type TraceEv } from './model.ts';
 
 const LANE_H = 34;
 const ROW_H = 9;
@@ -79,7 +79,7 @@ export function load(text: string, source: string): void {
     view.t1 = model.end;
   }
   const kinds = [...model.kinds].map(([k, n]) => `${k} ${n}`).join(', ');
-  status(`${source}: ${model.events.toLocaleString()} events (${kinds})${parsed.bad ? `, ${parsed.bad} bad lines` : ''}; parsed in ${(t1 - t0).toFixed(0)} ms, modelled in ${(t2 - t1).toFixed(0)} ms`);
+  status(`${source}: ${model.events.toLocaleString()} events (${kinds})${parsed.bad ? `, ${parsed.bad} bad lines skipped (${parsed.problems.join('; ')}${parsed.bad > parsed.problems.length ? '; ...' : ''})` : ''}; parsed in ${(t1 - t0).toFixed(0)} ms, modelled in ${(t2 - t1).toFixed(0)} ms`);
   ($('laneFilter') as HTMLInputElement).value = view.lanes;
   ($('showArrows') as HTMLInputElement).checked = view.arrows;
   ($('showRates') as HTMLInputElement).checked = view.rates;
@@ -385,7 +385,7 @@ function inspect(id: number): void {
       const li = document.createElement('li');
       const a = document.createElement('a');
       a.href = '#';
-      a.textContent = `#${x.id} ${x.kind} ${x.node ?? ''} ${fmtT(x.t)} ${String(x.summary ?? x.what ?? x.machine ?? '')}`;
+      a.textContent = `#${x.id} ${x.kind} ${x.node ?? ''} ${fmtT(x.t)} ${eventLabel(x)}`;
       a.onclick = (ev) => {
         ev.preventDefault();
         inspect(x.id);

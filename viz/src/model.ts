@@ -17,16 +17,19 @@
  *
  * Everything is built in one pass over typed arrays of the events' fields, so a million events
  * load in seconds (see the README for the measured figure).
+ *
+ * The events are the trace's own type (src/trace.ts): the machines, decisions and drops the
+ * model picks out are names of its closed vocabulary, checked by the compiler here as in the
+ * engine. A line the trace format refuses, a name this build does not know included, is skipped
+ * and counted, and the first few say why.
  */
 
-export interface TraceEv {
-  readonly kind: string;
-  readonly id: number;
-  readonly t: number;
-  readonly cause?: number;
-  readonly node?: string;
-  readonly [k: string]: unknown;
-}
+import { traceEventProblem, type TraceEvent } from '../../src/trace.ts';
+
+export type TraceEv = TraceEvent;
+
+/** Bad lines whose reason `parseTrace` keeps (the rest are only counted). */
+export const BAD_LINES_SHOWN = 3;
 
 export interface Band {
   readonly lane: string;
@@ -82,28 +85,62 @@ export interface Model {
   readonly header: Readonly<Record<string, unknown>> | undefined;
 }
 
-/** Parse JSON Lines; bad lines are counted, not fatal. */
-export function parseTrace(text: string): { events: TraceEv[]; header: Record<string, unknown> | undefined; bad: number } {
+/**
+ * Parse JSON Lines; bad lines are counted, not fatal. Each event is checked as src/trace.ts's
+ * `parseTraceLine` checks it (`traceEventProblem`), but kept as parsed rather than copied.
+ * `problems`: why the first BAD_LINES_SHOWN bad lines were refused ('line 7: decision.what:
+ * unknown decision "x" (known: ...)').
+ */
+export function parseTrace(text: string): { events: TraceEv[]; header: Record<string, unknown> | undefined; bad: number; problems: string[] } {
   const events: TraceEv[] = [];
+  const problems: string[] = [];
   let header: Record<string, unknown> | undefined;
   let bad = 0;
+  let line = 0;
   let i = 0;
+  const refuse = (why: string): void => {
+    if (bad++ < BAD_LINES_SHOWN) problems.push(`line ${line}: ${why}`);
+  };
   while (i < text.length) {
     let j = text.indexOf('\n', i);
     if (j < 0) j = text.length;
+    line++;
     if (j > i) {
+      let raw: unknown;
       try {
-        const ev = JSON.parse(text.slice(i, j)) as TraceEv;
-        if (ev.kind === 'header') header = ev as unknown as Record<string, unknown>;
-        else if (typeof ev.t === 'number') events.push(ev);
-        else bad++;
+        raw = JSON.parse(text.slice(i, j));
       } catch {
-        bad++;
+        raw = undefined;
+      }
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) refuse('not a JSON object');
+      else {
+        const rec = raw as Record<string, unknown>;
+        if (rec['kind'] === 'header') header = rec;
+        else {
+          const why = traceEventProblem(rec);
+          if (why === undefined) events.push(rec as unknown as TraceEv);
+          else refuse(why);
+        }
       }
     }
     i = j + 1;
   }
-  return { events, header, bad };
+  return { events, header, bad, problems };
+}
+
+/** A short label of an event for lists: a frame's summary, a decision's or fault's name, a state event's machine. */
+export function eventLabel(e: TraceEv): string {
+  switch (e.kind) {
+    case 'frame':
+      return e.summary;
+    case 'decision':
+    case 'fault':
+      return e.what;
+    case 'state':
+      return e.machine;
+    default:
+      return '';
+  }
 }
 
 /** Control traffic ports: bidd, sync, the feedback protocol, the default probe port range. */
@@ -145,7 +182,7 @@ export function buildModel(events: readonly TraceEv[], header?: Record<string, u
   }
   if (end <= start) end = start + 1;
   // Switch lanes: nodes that only forward (frames on links named like 'host.eth0' under a segment).
-  for (const e of events) if (e.kind === 'frame' && typeof e.link === 'string' && e.node !== undefined && (e.link as string).includes('.') && !(e.link as string).startsWith(`${e.node}.`) && !(e.link as string).startsWith(`${e.node}:`)) SWITCHLIKE.add(e.node);
+  for (const e of events) if (e.kind === 'frame' && e.node !== undefined && e.link.includes('.') && !e.link.startsWith(`${e.node}.`) && !e.link.startsWith(`${e.node}:`)) SWITCHLIKE.add(e.node);
   // Segment switches only forward: their frames show up as the hosts' arrows and rates instead.
   // SG nodes first, by name (sg1 before sg2 whichever spoke first); then the rest as they appear.
   const lanes = [...lanesSeen.keys()]
@@ -162,18 +199,17 @@ export function buildModel(events: readonly TraceEv[], header?: Record<string, u
   const markers: Marker[] = [];
   for (const e of events) {
     if (e.kind === 'state' && e.node !== undefined && (e.machine === 'bidd' || e.machine === 'server')) {
-      const row = e.machine === 'bidd' ? 'role' : String(e.entity);
+      const row = e.machine === 'bidd' ? 'role' : e.entity;
       const key = `${e.node}\u0000${row}`;
       close(key, e.t);
-      open.set(key, { lane: e.node, row, state: String(e.to), from: e.t });
+      open.set(key, { lane: e.node, row, state: e.to, from: e.t });
     } else if (e.kind === 'fault') {
-      const target = typeof e.target === 'string' ? e.target : 'network';
+      const target = e.target;
       const lane = lanesSeen.has(target) ? target : (e.node ?? target);
-      markers.push({ lane, t: e.t, label: `${String(e.what)} ${target}`, kind: 'fault', id: e.id });
+      markers.push({ lane, t: e.t, label: `${e.what} ${target}`, kind: 'fault', id: e.id });
       if (e.what === 'crash' && lanesSeen.has(target)) for (const k of [...open.keys()]) if (k.startsWith(`${target}\u0000`)) close(k, e.t);
     } else if (e.kind === 'decision' && e.node !== undefined && (e.what === 'script' || e.what === 'sync-ready' || e.what === 'watched-down' || e.what === 'carrier-down')) {
-      const d = e.detail as { which?: string } | undefined;
-      markers.push({ lane: e.node, t: e.t, label: e.what === 'script' ? `script ${d?.which ?? ''}` : String(e.what), kind: 'decision', id: e.id });
+      markers.push({ lane: e.node, t: e.t, label: e.what === 'script' ? `script ${e.detail.which}` : e.what, kind: 'decision', id: e.id });
     }
   }
   for (const k of [...open.keys()]) close(k, end);
@@ -182,7 +218,7 @@ export function buildModel(events: readonly TraceEv[], header?: Record<string, u
   const isHostLane = (n: string | undefined) => n !== undefined && !SWITCHLIKE.has(n);
   for (const e of events) {
     if (e.kind !== 'frame' || e.dir !== 'rx' || !isHostLane(e.node)) continue;
-    const label = controlLabel(String(e.summary ?? ''));
+    const label = controlLabel(e.summary);
     if (label === undefined) continue;
     let c = e.cause !== undefined ? byId.get(e.cause) : undefined;
     for (let hops = 0; c !== undefined && hops < 8; hops++) {
@@ -252,7 +288,7 @@ export function flowArrows(m: Model, events: readonly TraceEv[], port: number, f
     if (e.t < from) continue;
     if (e.t > to) break;
     if (e.kind !== 'frame' || e.dir !== 'rx' || e.node === undefined || !hosts.has(e.node)) continue;
-    const s = String(e.summary ?? '');
+    const s = e.summary;
     if (!tag.test(s)) continue;
     let c = e.cause !== undefined ? m.byId.get(e.cause) : undefined;
     for (let hops = 0; c !== undefined && hops < 8; hops++) {
@@ -284,10 +320,9 @@ export function windowMetrics(events: readonly TraceEv[], from: number, to: numb
     if (e.kind === 'request') {
       metrics[b]!.requests++;
       if (e.status !== 'ok') metrics[b]!.failures++;
-      else lat[b]!.push(Number(e.latency));
+      else lat[b]!.push(e.latency);
     } else if (e.kind === 'decision' && e.what === 'link-new') {
-      const d = e.detail as { group?: string; server?: string } | undefined;
-      const k = `${d?.group}/${d?.server}`;
+      const k = `${e.detail.group}/${e.detail.server}`;
       let r = links.get(k);
       if (r === undefined) links.set(k, (r = new Float64Array(nb)));
       r[b]!++;
