@@ -18,8 +18,8 @@ import type { LinkTable } from '../nat/linktable.ts';
 import { LINK_LIFE, linkStep, type LinkLifeInput, type LinkLifeStep } from '../nat/life.ts';
 import type { LinkId, LinkInfo, NatProto } from '../nat/types.ts';
 import type { Instant } from '../time.ts';
-import { formatIpv4, readIpv4, readU16, writeIpv4, writeU16, type Ipv4Addr } from '../wire/addr.ts';
-import { internetChecksum, updateChecksum32 } from '../wire/checksum.ts';
+import { formatIpv4, readIpv4, readU16, writeU16, type Ipv4Addr } from '../wire/addr.ts';
+import { internetChecksum } from '../wire/checksum.ts';
 import { IP_PROTO, Ipv4View } from '../wire/ipv4.ts';
 import { TCP_FLAG, TcpView } from '../wire/tcp.ts';
 import { UdpView } from '../wire/udp.ts';
@@ -318,10 +318,10 @@ export class NatPath {
     if (id === -1) return core.drop('nat', 'no-link'), true;
     const serverAddr = this.#links.serverAddr(id);
     const serverPort = this.#links.serverPort(id);
-    writeIpv4(f, q + 12, serverAddr);
-    writeU16(f, q + qihl, serverPort);
-    writeU16(f, q + 10, updateChecksum32(readU16(f, q + 10), vip, serverAddr));
-    this.#finishIcmpError(f, l4, end, vip, serverAddr, 16);
+    this.#ip.at(f, q).setSrc(serverAddr); // the quoted reply came from the VIP: now from the server
+    writeU16(f, q + qihl, serverPort); // (the quote's L4 checksum is not ours to keep: it may be cut)
+    this.#ip.at(f, ETH).setDst(serverAddr);
+    this.#icmpChecksum(f, l4, end);
     if (!this.#egress.decrementTtl(f)) return true;
     this.#egress.route(this.#priv, serverAddr, f, end);
     return true;
@@ -340,19 +340,17 @@ export class NatPath {
     const id = this.#links.lookupServer(qproto as NatProto, server, sport, client, cport);
     if (id === -1) return false;
     const vip = this.#links.vip(id);
-    writeIpv4(f, q + 16, vip);
+    this.#ip.at(f, q).setDst(vip); // the quoted datagram went to the VIP, as the client sent it
     writeU16(f, q + qihl + 2, this.#links.vport(id));
-    writeU16(f, q + 10, updateChecksum32(readU16(f, q + 10), server, vip));
-    this.#finishIcmpError(f, l4, end, server, vip, 12);
+    this.#ip.at(f, ETH).setSrc(vip);
+    this.#icmpChecksum(f, l4, end);
     if (!this.#egress.decrementTtl(f)) return true;
     this.#egress.route(this.#pub, this.#egress.nextHopPublic(client), f, end);
     return true;
   }
 
-  /** Rewrite the outer address at `addrOff` (12 src / 16 dst) and recompute the ICMP checksum. */
-  #finishIcmpError(f: Uint8Array, l4: number, end: number, from: Ipv4Addr, to: Ipv4Addr, addrOff: 12 | 16): void {
-    writeIpv4(f, ETH + addrOff, to);
-    writeU16(f, ETH + 10, updateChecksum32(readU16(f, ETH + 10), from, to));
+  /** Recompute the ICMP checksum over the rewritten message. */
+  #icmpChecksum(f: Uint8Array, l4: number, end: number): void {
     writeU16(f, l4 + 2, 0);
     writeU16(f, l4 + 2, internetChecksum(f, l4, end - l4));
   }
