@@ -1,8 +1,10 @@
 /**
  * Services that run on simulated hosts: UDP and TCP echo, an HTTP-like request/response server
  * with a service time and a concurrency limit, a bulk download server (the FTP test of slide 55),
- * and an RPC-over-UDP key-value service (the NFS-like service of slides 49-52, whose write replies
- * can carry the SG write-status IP option).
+ * an RPC-over-UDP key-value service (the NFS-like service of slides 49-52, whose write replies
+ * carry the SG write-status IP option, so the SG can compare write results, slide 43), and a
+ * multicast sink. Their payloads are plain text or the codecs of src/wire/ (rpc.ts, stamp.ts),
+ * chosen to be easy to read in a capture.
  *
  * Every service is a process on its host with a lifecycle the fault injector drives:
  * - `kill()`: the process is gone; its sockets close, so TCP connects are refused (RST) and UDP
@@ -12,18 +14,6 @@
  * - `start()`: (re)start from scratch.
  * When its host crashes the service dies with it; `autostart` services start again when the host
  * restarts (like a systemd unit).
- *
- * Wire formats (all simulated, chosen to be easy to read in a capture):
- * - HTTP-like: the client sends one line `GET <path> <size>\n`; the server waits the service time
- *   and answers `200 <size>\n` followed by <size> bytes, then closes (HTTP/1.0 style).
- *   Requests beyond the concurrency limit wait in the server's queue (bounded); beyond that a
- *   request's connection is reset. With a small limit and slow service this is the process
- *   saturation of slide 46; a SYN flood (sim/raw-node.ts) fills the listen backlog instead.
- * - Bulk: the client connects; the server sends `size` bytes and closes.
- * - RPC over UDP: requests and replies as src/wire/rpc.ts lays them out; a write reply carries
- *   the SG write-status option (status, retval = the stored value) so the SG can compare write
- *   results (slide 43).
- * - Multicast: the time-stamped datagrams of src/wire/stamp.ts.
  */
 
 import { millis, type Duration } from '../src/time.ts';
@@ -248,6 +238,13 @@ interface HttpJob {
   readonly size: number;
 }
 
+/**
+ * The HTTP-like server: the client sends one line `GET <path> <size>\n`; the server waits the
+ * service time and answers `200 <size>\n` followed by <size> bytes, then closes (HTTP/1.0
+ * style). Requests beyond the concurrency limit wait in the server's queue (bounded); beyond
+ * that a request's connection is reset. With a small limit and slow service this is the process
+ * saturation of slide 46; a SYN flood (sim/raw-node.ts) fills the listen backlog instead.
+ */
 export class HttpService extends TcpService {
   readonly serviceTime: ServiceTime;
   readonly concurrency: number;

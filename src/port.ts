@@ -2,8 +2,8 @@
  * The engine's port: how frames get in and out (smoltcp `phy` style, pull model).
  *
  * - `Port` is the device side: per-interface Ethernet frames. The simulator, AF_PACKET raw
- *   sockets and tests each implement it; wrappers (`TapPort`, `LossPort`, later fault injectors
- *   and capture) are a Port around a Port (STYLE.md 10).
+ *   sockets and tests each implement it; wrappers (`TapPort`: a tracer or a capture; `LossPort`:
+ *   loss) are a Port around a Port (STYLE.md 10).
  * - `Endpoint` is the engine side, in quinn's shape (STYLE.md 3): handed frames and the time,
  *   it hands back frames to send and the next deadline. It never reads a clock or a socket.
  * - `drive` is one step of the loop that joins the two; drivers (the simulator's node, the real

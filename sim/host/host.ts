@@ -5,7 +5,8 @@
  *                                      \-> IPv4 --> local: ICMP, UDP (udp.ts), TCP (seam), IGMP (igmp.ts)
  *                                               \-> forward (when `forwarding`), multicast forwarder (mrouter.ts)
  *
- * Decisions (each a choice a network engineer would expect; see also the module docs):
+ * Decisions (each a choice a network engineer would expect; the ICMP, forwarding, clock, crash
+ * and TCP rules are at #sendIcmpError, #forward, HostClock, crash() and setTcp):
  * - Bad input is counted and traced as a `drop` event with the parser's reason code and never
  *   throws. Frames arriving while the host is down are dropped as ('host', 'host-down').
  *   Normal filtering (another host's unicast MAC, a group we did not join) is only counted.
@@ -16,25 +17,9 @@
  *   ('too-big', like EMSGSIZE); a forwarded one is dropped, with ICMP fragmentation needed
  *   (carrying the next-hop MTU) when DF is set, else counted as ('ipv4', 'too-big'). Received
  *   fragments are dropped as ('ipv4', 'unsupported').
- * - ICMP errors follow RFC 1122 3.2.2: never about an ICMP error, a broadcast or multicast
- *   datagram, a non-first fragment, or a source that is not a unicast host; they are rate limited
- *   by a token bucket (`icmpErrorsPerSecond`, `icmpErrorBurst`). Echo requests to broadcast or
- *   multicast addresses are ignored (Linux icmp_echo_ignore_broadcasts=1). No redirects.
- * - A forwarding host decrements TTL in place (incremental checksum) and sends ICMP time exceeded
- *   when the TTL would reach 0; directed broadcasts are not forwarded (RFC 2644).
  * - Multicast: sockets' multicast TTL defaults to 1 and loopback to on (BSD defaults). The NIC
  *   accepts group MACs of joined groups (and every group MAC when a multicast forwarder is set);
  *   the IP layer then filters on the group, since 32 groups share a MAC (slide 8).
- * - Clock: every timer of the host (ARP, IGMP, ping, TCP, the multicast router) runs on one
- *   `HostClock`: local time advances at `rate` times world time and stands still while stalled,
- *   so a stall shifts every deadline by its length. A stall stops timers only: frames are still
- *   received and answered (a stuck process on a live kernel).
- * - Crash loses ARP cache, sockets (closed without callbacks), group memberships (no leave is
- *   sent), pending pings, timers, TCP state (`reset()`) and the multicast router's state.
- *   Interfaces, addresses, routes, the clock rate and counters stay (configuration and
- *   observation, not state). `restart()` brings the stack back empty; services rebind.
- * - TCP is attached with `setTcp(factory)`; without it a TCP segment to us is answered with RST
- *   as by a closed port (RFC 793). ICMP errors about TCP segments are counted, not passed on.
  */
 
 import type { ArpLimits } from '../../src/arp-limits.ts';
@@ -123,7 +108,10 @@ const TIMERS_PER_WAKEUP_MAX = 1 << 20;
 /**
  * A host-local clock over the world's kernel. Local time starts equal to world time, advances at
  * `rate` (local µs per world µs) and stands still while stalled. Deadlines are local instants; one
- * kernel event at a time waits for the earliest, recomputed when the rate or stall changes.
+ * kernel event at a time waits for the earliest, recomputed when the rate or stall changes. Every
+ * timer of a host (ARP, IGMP, ping, TCP, the multicast router) runs on its one clock, so a stall
+ * shifts every deadline by its length. A stall stops timers only: frames are still received and
+ * answered (a stuck process on a live kernel).
  */
 export class HostClock {
   readonly #world: World;
@@ -764,7 +752,11 @@ export class Host {
     return a === IPV4_ANY ? undefined : a;
   }
 
-  /** Attach TCP; returns what the factory built (its listen/connect API is TCP's own). */
+  /**
+   * Attach TCP; returns what the factory built (its listen/connect API is TCP's own). Without it
+   * a TCP segment to us is answered with RST as by a closed port (RFC 793). ICMP errors about TCP
+   * segments are counted, not passed on.
+   */
   setTcp<T extends TcpStackHandle>(factory: (env: TcpEnv) => T): T {
     this.#tcp?.reset();
     const env: TcpEnv = {
@@ -801,7 +793,13 @@ export class Host {
 
   // ---- faults ----
 
-  /** Lose all state and stop answering (see the module doc for what survives). */
+  /**
+   * Lose all state and stop answering: ARP cache, sockets (closed without callbacks), group
+   * memberships (no leave is sent), pending pings, timers, TCP state (`reset()`) and the
+   * multicast router's state. Interfaces, addresses, routes, the clock rate and counters stay
+   * (configuration and observation, not state). `restart()` brings the stack back empty;
+   * services rebind.
+   */
   crash(): void {
     if (!this.#up) return;
     this.#up = false;
@@ -1202,6 +1200,10 @@ export class Host {
     }
   }
 
+  /**
+   * Decrement the TTL in place (incremental checksum), with ICMP time exceeded when it would reach
+   * 0; directed broadcasts are not forwarded (RFC 2644).
+   */
   #forward(inNic: HostNic, pkt: Ipv4Packet, ip: Uint8Array): void {
     if (pkt.ttl <= 1) {
       this.#drop('ipv4', 'ttl-exceeded', undefined, false);
@@ -1311,7 +1313,13 @@ export class Host {
     return r;
   }
 
-  /** An ICMP error about datagram `ip` (header `h`), within RFC 1122's rules and the rate limit. */
+  /**
+   * An ICMP error about datagram `ip` (header `h`), within RFC 1122 3.2.2's rules: never about an
+   * ICMP error, a broadcast or multicast datagram, a non-first fragment, or a source that is not
+   * a unicast host; rate limited by a token bucket (`icmpErrorsPerSecond`, `icmpErrorBurst`). No
+   * redirects; echo requests to broadcast or multicast addresses are ignored (Linux
+   * icmp_echo_ignore_broadcasts=1).
+   */
   #sendIcmpError(ip: Uint8Array, h: Ipv4Header, kind: 'dest-unreachable' | 'time-exceeded', code: number, info = 0): void {
     if (!this.#up) return;
     if (isMulticastIpv4(h.dst) || h.dst === IPV4_BROADCAST || this.#isAnyDirectedBroadcast(h.dst)) return;

@@ -1,7 +1,8 @@
 /**
  * A multicast router in the manner of mrouted, as a module of a simulated host: IGMPv2 querier
  * (RFC 2236 section 7) on each of its interfaces ("vifs"), group membership learned per interface
- * from reports, and forwarding of multicast datagrams to every other vif with members.
+ * from reports, and forwarding of multicast datagrams to every other vif with members. The vifs
+ * are the host's interfaces when the router is made (or `config.vifs`).
  *
  * This is what slides 21-22 are about: after the router (re)starts it knows no members; it sends a
  * general query at once, but each member answers after a random delay of up to the query's Max
@@ -9,27 +10,9 @@
  * arrives. `MulticastRouter.restart()` (mrouted restart) or a host crash + restart both lose the
  * state and show that delay.
  *
- * Timers (RFC 2236 8, defaults): Query Interval Q = 125 s; Query Response Interval 10 s; Robustness
- * 2; Startup Query Interval Q/4 and Startup Query Count 2 (queries at start, +31.25 s, then every
- * Q); Group Membership Interval = Robustness * Q + Query Response Interval (260 s); Other Querier
- * Present Interval = Robustness * Q + Query Response Interval / 2; Last Member Query Interval 1 s,
- * Count 2. Querier election: the lowest address on a link queries; the others fall silent until
- * they hear no query for the Other Querier Present Interval. Non-queriers ignore leaves.
- *
- * Forwarding and what is left out:
- * - No multicast routing protocol (no DVMRP/PIM): this is for topologies with one router between
- *   subnets. Instead of DVMRP's tables, the reverse-path check accepts a datagram only on the vif
- *   where its source is: on a vif's subnet, or behind a static route through that vif.
- * - As slide 21 says of mrouted, the subnets of alias (secondary) addresses are not routed by
- *   default: only each vif's primary subnet counts as "on the vif". A source in an alias subnet
- *   (such as an SG node sending from its VIP) fails the reverse-path check unless
- *   `routeAliasSubnets` is set (mrouted's `altnet` configuration).
- * - A copy leaves with TTL - 1 and only when that is at least the vif's threshold (1), so a
- *   datagram sent with the default multicast TTL of 1 is never forwarded. 224.0.0.0/24 is never
- *   forwarded. Datagrams this host sends itself are forwarded too (as the kernel's multicast
- *   routing does for local senders).
- * - IGMPv3 reports are understood as joins (any record but TO_IN/IS_IN with no sources) or leaves.
- * - The vifs are the host's interfaces when the router is made (or `config.vifs`).
+ * No multicast routing protocol (no DVMRP/PIM): this is for topologies with one router between
+ * subnets. The timers are at MrouterConfig, the forwarding rules at `forward`. The same module
+ * runs the lab's router on real interfaces (`MrouterHost`, src/real/mrouter.ts).
  */
 
 import type { IfaceName } from '../../src/port.ts';
@@ -69,6 +52,15 @@ export interface MrouterHost {
   sendMulticastCopy(iface: string, ip: Uint8Array): void;
 }
 
+/**
+ * Timers (RFC 2236 8, defaults): Query Interval Q = 125 s; Query Response Interval 10 s;
+ * Robustness 2; Startup Query Interval Q/4 and Startup Query Count 2 (queries at start,
+ * +31.25 s, then every Q); Group Membership Interval = Robustness * Q + Query Response Interval
+ * (260 s); Other Querier Present Interval = Robustness * Q + Query Response Interval / 2; Last
+ * Member Query Interval 1 s, Count 2. Querier election: the lowest address on a link queries;
+ * the others fall silent until they hear no query for the Other Querier Present Interval.
+ * Non-queriers ignore leaves.
+ */
 export interface MrouterConfig {
   readonly queryInterval: Duration;
   /** Max Response Time carried in general queries (slide 21's 10 s). */
@@ -228,6 +220,10 @@ export class MulticastRouter implements MulticastForwarder {
     this.#start();
   }
 
+  /**
+   * An IGMP message heard on `iface`. IGMPv3 reports are understood as joins (any record but
+   * TO_IN/IS_IN with no sources) or leaves.
+   */
   igmpInput(iface: IfaceName, src: Ipv4Addr, _dst: Ipv4Addr, msg: IgmpMessage): void {
     if (!this.#running) return;
     const vif = this.#vifs.get(iface);
@@ -258,6 +254,19 @@ export class MulticastRouter implements MulticastForwarder {
     }
   }
 
+  /**
+   * A multicast datagram that arrived on `iface` (or that this host sent):
+   * - Instead of DVMRP's tables, the reverse-path check accepts a datagram only on the vif
+   *   where its source is: on a vif's subnet, or behind a static route through that vif.
+   * - As slide 21 says of mrouted, the subnets of alias (secondary) addresses are not routed by
+   *   default: only each vif's primary subnet counts as "on the vif". A source in an alias subnet
+   *   (such as an SG node sending from its VIP) fails the reverse-path check unless
+   *   `routeAliasSubnets` is set (mrouted's `altnet` configuration).
+   * - A copy leaves with TTL - 1 and only when that is at least the vif's threshold (1), so a
+   *   datagram sent with the default multicast TTL of 1 is never forwarded. 224.0.0.0/24 is never
+   *   forwarded. Datagrams this host sends itself are forwarded too (as the kernel's multicast
+   *   routing does for local senders).
+   */
   forward(iface: IfaceName, ip: Uint8Array, header: Ipv4Header, _local: boolean): void {
     if (!this.#running) return;
     const group = header.dst;

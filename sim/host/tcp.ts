@@ -16,34 +16,8 @@
  * send run `#output`. So a callback may call `send`, `close` or `abort` on any connection, and
  * the ACK for received data is sent after the application has read it (its window is then fresh).
  *
- * Choices (each a named option, see `TcpOptions`):
- * - Delayed ACK: ACK at once when two full-sized segments are unacknowledged (counted in bytes,
- *   2 * MSS), when a segment is out of order or fills a hole, or carries a FIN; otherwise after
- *   `delayedAckTimeout` (40 ms, Linux's minimum). 0 disables delayed ACKs.
- * - Options honoured: MSS (MSS = mtuTo(peer) - 40; 536 when the peer sends none) and window
- *   scaling (offered when `windowScaling`; used only when both SYNs carry it). SACK-permitted,
- *   SACK and timestamps are parsed by the codec but neither sent nor used.
- * - Nagle on by default, with Minshall's refinement as in Linux: a short segment waits only while
- *   an earlier short segment is unacknowledged (and never when it is the last data before a FIN).
- * - Congestion control: NewReno by default (`'reno'` gives plain RFC 5681 Reno: a partial ACK
- *   ends fast recovery). Initial window 10 * MSS, 1 MSS after a retransmitted SYN (RFC 5681 3.1).
- *   cwnd grows only while the sender is using at least half of it (Linux's cwnd-limited test),
- *   and falls back to the initial window after an RTO without sending (RFC 5681 4.1).
- * - Listen backlog counts half-open (SYN_RECEIVED) plus completed but unaccepted connections; a
- *   SYN that finds it full is dropped silently (Linux without syncookies). A listener with
- *   `onAccept` accepts each connection as its handshake completes; without it they wait in the
- *   accept queue for `accept()`, their data buffered (and their window shrinking) meanwhile.
- * - Zero-window probes are Linux's: an empty segment with SEQ = SND.UNA - 1 that the peer must
- *   ACK. Unanswered probes count toward `retriesMax`; answered ones reset it, so a peer that
- *   keeps its window shut holds a closing connection in FIN_WAIT_1 forever (the BSD behaviour
- *   slide 46 warns about).
- * - The RTO gives up after `retriesMax` retransmissions (SYN: `synRetriesMax`, SYN-ACK:
- *   `synAckRetriesMax`) and reports 'timeout' without sending a RST (Linux).
- * - FIN_WAIT_2 ends after `finWait2Timeout` without a segment from the peer (Linux's
- *   tcp_fin_timeout); TIME_WAIT lasts 2 * MSL; an acceptable new SYN ends TIME_WAIT early
- *   (RFC 1122 4.2.2.13); a RST in TIME_WAIT closes it (Linux default, not RFC 1337).
- * - `onClosed` fires once per connection the application knows, when it is over for the
- *   application: on entering TIME_WAIT or CLOSED. TIME_WAIT stays in `connections()` until 2*MSL.
+ * Where stacks differ (delayed ACK, Nagle, congestion control, backlog, zero-window probes,
+ * giving up, TIME_WAIT) it mostly does as Linux does; the choices are listed at `TcpOptions`.
  */
 
 import type { Rng } from '../../src/rng.ts';
@@ -89,6 +63,36 @@ const SEND_BUFFER_ALLOC_MIN_BYTES = 256;
 
 export type TcpCongestionControl = 'reno' | 'newreno';
 
+/**
+ * The stack's choices (the tunable ones are options below):
+ * - Delayed ACK: ACK at once when two full-sized segments are unacknowledged (counted in bytes,
+ *   2 * MSS), when a segment is out of order or fills a hole, or carries a FIN; otherwise after
+ *   `delayedAckTimeout` (40 ms, Linux's minimum). 0 disables delayed ACKs.
+ * - Options honoured: MSS (MSS = mtuTo(peer) - 40; 536 when the peer sends none) and window
+ *   scaling (offered when `windowScaling`; used only when both SYNs carry it). SACK-permitted,
+ *   SACK and timestamps are parsed by the codec but neither sent nor used.
+ * - Nagle on by default, with Minshall's refinement as in Linux: a short segment waits only while
+ *   an earlier short segment is unacknowledged (and never when it is the last data before a FIN).
+ * - Congestion control: NewReno by default (`'reno'` gives plain RFC 5681 Reno: a partial ACK
+ *   ends fast recovery). Initial window 10 * MSS, 1 MSS after a retransmitted SYN (RFC 5681 3.1).
+ *   cwnd grows only while the sender is using at least half of it (Linux's cwnd-limited test),
+ *   and falls back to the initial window after an RTO without sending (RFC 5681 4.1).
+ * - Listen backlog counts half-open (SYN_RECEIVED) plus completed but unaccepted connections; a
+ *   SYN that finds it full is dropped silently (Linux without syncookies). A listener with
+ *   `onAccept` accepts each connection as its handshake completes; without it they wait in the
+ *   accept queue for `accept()`, their data buffered (and their window shrinking) meanwhile.
+ * - Zero-window probes are Linux's: an empty segment with SEQ = SND.UNA - 1 that the peer must
+ *   ACK. Unanswered probes count toward `retriesMax`; answered ones reset it, so a peer that
+ *   keeps its window shut holds a closing connection in FIN_WAIT_1 forever (the BSD behaviour
+ *   slide 46 warns about).
+ * - The RTO gives up after `retriesMax` retransmissions (SYN: `synRetriesMax`, SYN-ACK:
+ *   `synAckRetriesMax`) and reports 'timeout' without sending a RST (Linux).
+ * - FIN_WAIT_2 ends after `finWait2Timeout` without a segment from the peer (Linux's
+ *   tcp_fin_timeout); TIME_WAIT lasts 2 * MSL; an acceptable new SYN ends TIME_WAIT early
+ *   (RFC 1122 4.2.2.13); a RST in TIME_WAIT closes it (Linux default, not RFC 1337).
+ * - `onClosed` fires once per connection the application knows, when it is over for the
+ *   application: on entering TIME_WAIT or CLOSED. TIME_WAIT stays in `connections()` until 2*MSL.
+ */
 export interface TcpOptions {
   /** Bytes a connection's send buffer holds (unsent plus unacknowledged). Default 64 KiB. */
   readonly sendBufferMax?: number;

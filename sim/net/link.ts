@@ -6,38 +6,11 @@
  *   send(frame) --> [ drop-tail queue ] --> transmitter (bits / bandwidth) --> wire (latency
  *   + jitter, loss) --> receiver.deliver(frame)
  *
- * Timing model (all arithmetic exact, times integer microseconds):
- * - Serialisation: a frame occupies the transmitter for `8 * max(len, 60) / bandwidthBps` s
- *   (frames shorter than the Ethernet minimum are padded by the sender; preamble, FCS and the
- *   inter-frame gap are not modelled). The transmitter keeps sub-microsecond remainders, so
- *   back-to-back frames reach the exact line rate; event times are rounded up to whole µs.
- *   `bandwidthBps` undefined is an infinitely fast transmitter: no serialisation, no queueing.
- * - The queue holds the frames waiting for the transmitter (not the one being sent); a frame
- *   that would exceed `queueLimitFrames` or `queueLimitBytes` is dropped ('queue-full') and
- *   `send` returns false.
- * - Arrival = end of transmission + latency + jitter. Jitter follows netem: uniform in
- *   [-jitter, +jitter] (default) or normal with standard deviation `jitter`, rounded to whole µs,
- *   the total delay never below zero. Unless `reorder` is set, a frame never arrives before the
- *   one sent before it on the same direction: arrival = max(previous arrival, computed).
- * - Loss is decided when the frame starts onto the wire: a lost frame still occupies the
- *   transmitter, is captured and traced as 'tx', then traced as a 'drop' with reason 'loss'.
- * - Carrier: while down, `send` drops at once ('link-down') and returns false; `setUp(false)`
- *   drops every queued and in-flight frame ('link-down'). Carrier changes are traced as 'state'
- *   events (machine 'link', entity the link's name).
- * - Randomness: each direction draws loss and jitter from its own streams,
- *   `world.rngFor('link:<name>:<ab|ba>:<loss|jitter>')`, only when loss is strictly between 0
- *   and 1 or jitter is non-zero, so traffic one way never shifts the other way's draws.
+ * The timing model (serialisation, queue, jitter, loss, carrier) is at `LinkProps`; what is
+ * traced and captured at `#trace`. Times are integer microseconds and the arithmetic is exact.
  *
  * Frame ownership: a frame handed to `send` belongs to the link until it is delivered, and then
  * to the receiver; nobody may change it meanwhile.
- *
- * Tracing (STYLE.md 12): when `world.traceFrames` is on, each frame gives a 'tx' event when it
- * starts onto the wire (cause: the event being handled when it was sent), then an 'rx' event at
- * the receiver (node: the receiving node, cause: the 'tx' event) or a 'drop' event with its
- * reason. The receiver runs with `world.cause` = the 'rx' event's id. When `world.pcap` is set the
- * link has its own pcapng interface, named after the link, and each frame is written once at the
- * start of its transmission with the comment `event <tx id>` (direction flag: 'out' for frames
- * from device a, 'in' for frames from device b, as a capture on a's NIC would show).
  *
  * The hot path (tracing off, no pcap) allocates nothing per frame: queue and wire are ring
  * buffers over typed arrays, and each direction keeps at most one pending kernel event for its
@@ -78,6 +51,30 @@ export type JitterDistribution = 'uniform' | 'normal';
 export type LinkDirection = 'ab' | 'ba';
 export const LINK_DIRECTIONS = ['ab', 'ba'] as const satisfies readonly LinkDirection[];
 
+/**
+ * A link's properties, per direction. The timing model (all arithmetic exact, times integer
+ * microseconds):
+ * - Serialisation: a frame occupies the transmitter for `8 * max(len, 60) / bandwidthBps` s
+ *   (frames shorter than the Ethernet minimum are padded by the sender; preamble, FCS and the
+ *   inter-frame gap are not modelled). The transmitter keeps sub-microsecond remainders, so
+ *   back-to-back frames reach the exact line rate; event times are rounded up to whole µs.
+ *   `bandwidthBps` undefined is an infinitely fast transmitter: no serialisation, no queueing.
+ * - The queue holds the frames waiting for the transmitter (not the one being sent); a frame
+ *   that would exceed `queueLimitFrames` or `queueLimitBytes` is dropped ('queue-full') and
+ *   `send` returns false.
+ * - Arrival = end of transmission + latency + jitter. Jitter follows netem: uniform in
+ *   [-jitter, +jitter] (default) or normal with standard deviation `jitter`, rounded to whole µs,
+ *   the total delay never below zero. Unless `reorder` is set, a frame never arrives before the
+ *   one sent before it on the same direction: arrival = max(previous arrival, computed).
+ * - Loss is decided when the frame starts onto the wire: a lost frame still occupies the
+ *   transmitter, is captured and traced as 'tx', then traced as a 'drop' with reason 'loss'.
+ * - Carrier: while down, `send` drops at once ('link-down') and returns false; `setUp(false)`
+ *   drops every queued and in-flight frame ('link-down'). Carrier changes are traced as 'state'
+ *   events (machine 'link', entity the link's name).
+ * - Randomness: each direction draws loss and jitter from its own streams,
+ *   `world.rngFor('link:<name>:<ab|ba>:<loss|jitter>')`, only when loss is strictly between 0
+ *   and 1 or jitter is non-zero, so traffic one way never shifts the other way's draws.
+ */
 export interface LinkProps {
   /** Propagation delay; default `LINK_LATENCY_DEFAULT` (1 µs). */
   readonly latency?: Duration;
@@ -89,7 +86,7 @@ export interface LinkProps {
   readonly queueLimitBytes?: number;
   /** Probability that a frame is lost on the wire, 0..1; default 0. */
   readonly loss?: number;
-  /** Delay variation, see the module doc; default 0. */
+  /** Delay variation, see above; default 0. */
   readonly jitter?: Duration;
   /** Default 'uniform'. */
   readonly jitterDistribution?: JitterDistribution;
@@ -448,7 +445,18 @@ class Channel {
     if (this.#tracing) this.#trace(frame, 'drop', this.#from.node, cause, reason);
   }
 
-  /** Emit one frame event with `cause` as its cause; returns its id. */
+  /**
+   * Emit one frame event with `cause` as its cause; returns its id.
+   *
+   * Tracing (STYLE.md 12): when `world.traceFrames` is on, each frame gives a 'tx' event when
+   * it starts onto the wire (cause: the event being handled when it was sent), then an 'rx'
+   * event at the receiver (node: the receiving node, cause: the 'tx' event) or a 'drop' event
+   * with its reason. The receiver runs with `world.cause` = the 'rx' event's id. When
+   * `world.pcap` is set the link has its own pcapng interface, named after the link, and each
+   * frame is written once at the start of its transmission with the comment `event <tx id>`
+   * (direction flag: 'out' for frames from device a, 'in' for frames from device b, as a
+   * capture on a's NIC would show).
+   */
   #trace(frame: Uint8Array, dir: 'tx' | 'rx' | 'drop', node: string, cause: number, reason: LinkDropReason | undefined): number {
     const world = this.#world;
     const saved = world.cause;

@@ -1,57 +1,25 @@
 /**
- * A learning L2 switch (an 802.1D bridge without spanning tree) with optional IGMP snooping and
- * an optional IGMP querier, after the Linux bridge (`multicast_snooping`, `multicast_querier`)
- * and RFC 4541.
+ * A learning L2 switch (an 802.1D bridge without spanning tree) with optional IGMP snooping
+ * (`IgmpSnoopingOptions`) and an optional IGMPv2 querier (`IgmpQuerierOptions`), after the Linux
+ * bridge (`multicast_snooping`, `multicast_querier`) and RFC 4541.
  *
  * Ports are `Device`s: `addPort()` returns one to plug a `Link` into. Forwarding:
  * - The source MAC of every frame is learned on its ingress port (a station move re-learns it).
  *   Entries age out `macAging` after the last frame from that address (default 300 s; checked
- *   when an entry is used, so aging needs no timer). The table holds at most `macTableMax`
- *   addresses; when full, new addresses are not learned (traffic to them floods, like a CAM
- *   table overflow) and `counters.tableFull` counts it.
+ *   when an entry is used, so aging needs no timer). At most `macTableMax` addresses; when full,
+ *   new ones are not learned (traffic to them floods, like a CAM overflow; `counters.tableFull`).
  * - Known unicast goes out of the learned port only (or is filtered when that is the ingress
  *   port); unknown unicast, broadcast and multicast are flooded to every other enabled port.
- * - Frames with a group or all-zero source address, and runts shorter than an Ethernet header,
- *   are dropped and counted (STYLE.md 2).
+ * - Frames with a group or all-zero source address, and runts, are dropped and counted.
+ * - Flooded frames are copied (every receiver owns its frame); a frame going out of one port is
+ *   passed on as it is. `forwardingLatency` delays every forwarding decision.
  *
- * IGMP snooping (`igmpSnooping`), forwarding IPv4 multicast by group address:
- * - Membership is learned per (group, port) from IGMPv1/v2 reports and IGMPv3 reports
- *   (IS_EX / TO_EX / ALLOW / IS_IN and TO_IN with sources join; IS_IN / TO_IN with no sources
- *   leave; BLOCK is ignored: no source filtering) and lasts `membershipTimeout` (default
- *   robustness * query interval + query response interval = 2 * 125 + 10 = 260 s).
- * - A v2 leave shortens the port's membership to last-member-query-count * interval (2 * 1 s);
- *   when this switch is the active querier it also sends that many group-specific queries out
- *   of that port. With `fastLeave` the membership ends at once.
- * - Router ports get all multicast: a port where a query with a non-zero source arrives is a
- *   router port for `routerTimeout` (default robustness * QI + QRI / 2 = 255 s); a port may also
- *   be configured 'permanent' or 'disabled' (`setRouterPort`).
- * - Data to a group goes to its member ports plus the router ports; to a group with no members,
- *   to the router ports only. 224.0.0.0/24 (link-local) is always flooded.
- * - IGMP itself: queries are flooded; reports and leaves go to router ports only (RFC 4541
- *   2.1.1, so that hosts do not suppress each other's reports and every member port is learned).
- *   Malformed IGMP is dropped ('bad-igmp').
- * - A group-specific query from another querier shortens that group's memberships to
- *   last-member-query-count * its max response time (as Linux does), so a leave seen by an
- *   external querier is honoured too.
- *
- * Querier (`querier`): sends IGMPv2 general queries from `source` (TTL 1, Router Alert) out of
- * every enabled port: `startupCount` (default 2) queries `interval / 4` apart from creation, then
- * one every `interval` (default 125 s), max response time `maxResponse` (default 10 s). When a
- * query from a lower source address arrives, it stays silent for the other-querier-present
- * interval (255 s) after the last such query (RFC 2236 querier election).
- *
- * Faults: `setPortEnabled(port, false)` blocks a port (frames in and out are dropped; its MAC
- * entries, memberships and router state are flushed). The link's carrier stays up: use
- * `Link.setUp(false)` for a cable pull (the switch does not watch carrier: entries behind a dead
- * cable age out, and frames sent into it are counted in the port's `txRejected`). Isolating
- * ports partitions the segment.
- *
- * Frames flooded to several ports are copied (every receiver owns its frame); a frame going out
- * of one port is passed on as it is. `forwardingLatency` (default 0: store-and-forward is already
- * in the links' serialisation) delays every forwarding decision.
- *
- * Membership and router-port changes are traced as 'state' events (machines 'igmp-member' and
- * 'igmp-router'); with frame tracing on, bad input also gives 'drop' events (layer 'switch').
+ * Faults: `setPortEnabled(port, false)` blocks a port (isolating ports partitions the segment)
+ * and flushes its MAC entries, memberships and router state. The link's carrier stays up:
+ * `Link.setUp(false)` is a cable pull, which the switch does not watch (entries behind it age
+ * out). Membership and router-port changes are traced as 'state' events (machines
+ * 'igmp-member', 'igmp-router'); with frame tracing on, bad input also gives 'drop' events
+ * (layer 'switch').
  */
 
 import { fnv1a32 } from '../../src/rng.ts';
@@ -105,6 +73,25 @@ export const SWITCH_DROP_REASONS: readonly SwitchDropReason[] = DROP_REASONS.swi
 /** 'auto': a router port while queries arrive on it; 'permanent': always; 'disabled': never. */
 export type RouterPortMode = 'auto' | 'permanent' | 'disabled';
 
+/**
+ * IGMP snooping: IPv4 multicast forwarded by group address.
+ * - Membership is learned per (group, port) from IGMPv1/v2 reports and IGMPv3 reports
+ *   (IS_EX / TO_EX / ALLOW / IS_IN and TO_IN with sources join; IS_IN / TO_IN with no sources
+ *   leave; BLOCK is ignored: no source filtering) and lasts `membershipTimeout`.
+ * - A v2 leave shortens the port's membership to last-member-query-count * interval (2 * 1 s);
+ *   when this switch is the active querier it also sends that many group-specific queries out
+ *   of that port. With `fastLeave` the membership ends at once. A group-specific query from
+ *   another querier shortens that group's memberships the same way (as Linux does), so a leave
+ *   seen by an external querier is honoured too.
+ * - Router ports get all multicast: a port where a query with a non-zero source arrives is a
+ *   router port for `routerTimeout`; a port may also be 'permanent' or 'disabled'
+ *   (`setRouterPort`).
+ * - Data to a group goes to its member ports plus the router ports (to the router ports only
+ *   when it has no members); 224.0.0.0/24 (link-local) is always flooded.
+ * - Queries are flooded; reports and leaves go to router ports only (RFC 4541 2.1.1, so that
+ *   hosts do not suppress each other's reports and every member port is learned). Malformed IGMP
+ *   is dropped ('bad-igmp').
+ */
 export interface IgmpSnoopingOptions {
   /** Default robustness * query interval + query response interval (260 s). */
   readonly membershipTimeout?: Duration;
@@ -122,6 +109,12 @@ export interface IgmpSnoopingOptions {
   readonly membershipsMax?: number;
 }
 
+/**
+ * The querier: IGMPv2 general queries from `source` (TTL 1, Router Alert) out of every enabled
+ * port: `startupCount` queries `interval / 4` apart from creation, then one every `interval`.
+ * When a query from a lower source address arrives, it stays silent for the
+ * other-querier-present interval (255 s) after the last such query (RFC 2236 querier election).
+ */
 export interface IgmpQuerierOptions {
   /** Source address of the queries (the querier's IP). */
   readonly source: Ipv4Addr;
@@ -138,6 +131,7 @@ export interface SwitchOptions {
   readonly mac?: MacAddr;
   readonly macAging?: Duration;
   readonly macTableMax?: number;
+  /** Delay of every forwarding decision; default 0 (store-and-forward is in the links' timing). */
   readonly forwardingLatency?: Duration;
   readonly mtu?: number;
   /** true or options: snoop IGMP. Default off: multicast is flooded. */

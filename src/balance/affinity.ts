@@ -16,18 +16,8 @@
  *   (a port-mapper UDP link that expired before the RPC call).
  * - A new link from the key moves the entry to the new link's server (the latest choice wins).
  *
- * Scope (`keep.scope`, see affinityTables): groups naming the same scope share one table, so an
- * entry is the client's latest link in any of them and `open` counts its links in all of them.
- * The balancer records servers by address (the groups' server indexes differ) and follows an
- * entry only to a server in its own pool that is a candidate now (alive, weight > 0); otherwise
- * the new link is balanced by the policy. Only the latest server is kept: if it is not in the
- * group's pool, an older link's server is not tried.
- *
- * Bounded by `entriesMax`: idle entries expire in the order they became idle (a Map kept in that
- * order, swept a few per call), and when the table is full the oldest idle entry is evicted; if
- * every entry still has open links the new key is not recorded (counted in `dropped`). Keeping
- * `entriesMax` at least the link table's bound makes that impossible, since each open link
- * belongs to one key.
+ * Groups naming the same scope (`keep.scope`) share one table (see affinityTables); the bound
+ * on a table is at AffinityTable.
  */
 
 import type { Duration, Instant } from '../time.ts';
@@ -55,6 +45,13 @@ export interface AffinityStats {
   readonly dropped: number;
 }
 
+/**
+ * Bounded by `entriesMax`: idle entries expire in the order they became idle (a Map kept in that
+ * order, swept a few per call), and when the table is full the oldest idle entry is evicted; if
+ * every entry still has open links the new key is not recorded (counted in `dropped`). Keeping
+ * `entriesMax` at least the link table's bound makes that impossible, since each open link
+ * belongs to one key.
+ */
 export class AffinityTable {
   readonly keep: KeepSameServer;
   readonly entriesMax: number;
@@ -176,6 +173,12 @@ export class AffinityTable {
 /**
  * One table per group: groups with the same `keepSameServer.scope` share one (they must agree on
  * mode, prefix and timeout), the others get their own.
+ *
+ * A shared entry is the client's latest link in any of the scope's groups, and `open` counts its
+ * links in all of them. The balancer records servers by address (the groups' server indexes
+ * differ) and follows an entry only to a server in its own pool that is a candidate now (alive,
+ * weight > 0); otherwise the new link is balanced by the policy. Only the latest server is kept:
+ * if it is not in the group's pool, an older link's server is not tried.
  */
 export function affinityTables(groups: readonly GroupConfig[], entriesMax: number = AFFINITY_ENTRIES_MAX): AffinityTable[] {
   const byScope = new Map<string, { table: AffinityTable; group: string }>();

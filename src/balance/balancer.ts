@@ -1,45 +1,20 @@
 /**
- * One group's balancer (slides 28-32, 35): picks the real server for each new link.
- *
- * A pick, in order:
+ * One group's balancer (slides 28-32, 35): picks the real server for each new link. A pick, in
+ * order:
  * 1. Candidates by state (slide 35), among servers with weight > 0 and not `exclude`: the Alive
  *    ones if any, else the Pending ones, else the Dead ones (a group whose servers are all dead
  *    still answers with one of them). No server with weight > 0 besides `exclude`: undefined.
  * 2. Keep-same-server (slides 31-32, rule in affinity.ts): if the client (or its subnet) has a
  *    valid entry (from this group, or any group of its scope) and that server's address is a
  *    candidate here, it is the answer.
- * 3. The policy, over the candidates:
- *    - round-robin, unweighted: the first candidate at or after the cursor, in index order
- *      (the cursor is one past the previous policy pick), so 0, 1, 2, 0, 1, 2...
- *    - round-robin, weighted: nginx's smooth weighted round robin. Each pick adds every
- *      candidate's weight to its `current`, takes the largest `current` (ties: lowest index) and
- *      subtracts the candidates' total weight from it. Weights {a:3, b:1} give a a b a, repeating;
- *      {a:5, b:1, c:1} give a a b a c a a.
- *    - connections: the fewest links opened within the load window (slide 30: the change of the
- *      count over a period, not the total, so a server that joins a busy group is not bombed).
- *      With `loadFromTotals`: the fewest links open now (classic least-connections, which bombs
- *      a newcomer: kept to show the difference).
- *    - packets: the fewest packets (both directions, as the engine reports them) within the load
- *      window, a link opened in the window counting as at least the pool's packets per link (see
- *      #expectPackets: a link's packets arrive over its life, so a newcomer would look idle);
- *      with `loadFromTotals`, the packets since the server joined.
- *    - counter: the lowest external counter last reported by the server (the value holds until
- *      the next report; `loadFromTotals` does not apply). A server that has not reported since it
- *      joined counts as the mean of the reporting candidates' loads (0 if none report): it is not
- *      flooded before its first report (as it would be at 0), and it takes its turn when the
- *      reports are equal.
- *    Weighted: each load is divided by the server's weight (compared exactly, as
- *    L_a * w_b < L_b * w_a). Ties: the first tied candidate at or after the cursor, so equal
- *    loads rotate instead of always favouring server 0.
+ * 3. The policy over the candidates (round-robin, connections, packets, counter: see #byPolicy).
+ *    Ties go to the first tied candidate at or after the cursor, so equal loads rotate instead
+ *    of always favouring server 0.
  *
  * The windowed loads (connections, packets) are counted over the same stretch of time for every
- * candidate: the window (LOAD_WINDOW_BUCKETS buckets, see window.ts), shortened to the buckets
- * since the youngest candidate joined. A server joins when it enters Alive or its weight goes
- * from 0 to positive; its history (window rows, packet total, counter report, round-robin
- * credit) restarts then. So a newcomer is compared with the others on the links they received
- * since it arrived: it gets its fair share of new links at once, plus at most a catch-up of the
- * others' links in the bucket it joined in (one tenth of a window), instead of every new link
- * until its count reaches theirs.
+ * candidate: the load window (window.ts) shortened to the buckets since the youngest candidate
+ * joined (entered Alive, or its weight went from 0 to positive; see #join). So a newcomer gets
+ * its fair share of new links at once, not every new link until its count reaches the others'.
  *
  * Nothing here reads a clock: every call takes `now`, which must never go backwards.
  */
@@ -391,6 +366,29 @@ export class GroupBalancer implements LoadEvents {
     return 0;
   }
 
+  /**
+   * The policy's pick over the candidates:
+   * - round-robin, unweighted: the first candidate at or after the cursor, in index order (the
+   *   cursor is one past the previous policy pick), so 0, 1, 2, 0, 1, 2...
+   * - round-robin, weighted: nginx's smooth weighted round robin. Each pick adds every
+   *   candidate's weight to its `current`, takes the largest `current` (ties: lowest index) and
+   *   subtracts the candidates' total weight from it. Weights {a:3, b:1} give a a b a, repeating;
+   *   {a:5, b:1, c:1} give a a b a c a a.
+   * - connections: the fewest links opened within the load window (slide 30: the change of the
+   *   count over a period, not the total, so a server that joins a busy group is not bombed).
+   *   With `loadFromTotals`: the fewest links open now (classic least-connections, which bombs a
+   *   newcomer: kept to show the difference).
+   * - packets: the fewest packets (both directions, as the engine reports them) within the load
+   *   window, a link opened in the window counting as at least the pool's packets per link (see
+   *   #expectPackets); with `loadFromTotals`, the packets since the server joined.
+   * - counter: the lowest external counter last reported by the server (the value holds until
+   *   the next report; `loadFromTotals` does not apply). A server that has not reported since it
+   *   joined counts as the mean of the reporting candidates' loads (0 if none report): it is not
+   *   flooded before its first report (as it would be at 0), and it takes its turn when the
+   *   reports are equal.
+   * Weighted, each load is divided by the server's weight (compared exactly, as
+   * L_a * w_b < L_b * w_a).
+   */
   #byPolicy(): number {
     const policy = this.config.policy;
     switch (policy) {
@@ -523,7 +521,11 @@ export class GroupBalancer implements LoadEvents {
     return best;
   }
 
-  /** A server joins: its history restarts at `now`. */
+  /**
+   * A server joins: its history (window rows, packet total, counter report, round-robin credit)
+   * restarts at `now`. It is then compared with the others on the links they received since it
+   * arrived: at most a catch-up of their links in the bucket it joined in (a tenth of a window).
+   */
   #join(server: number, now: Instant): void {
     this.#since[server] = now;
     this.#openedWindow.clearRow(server);

@@ -64,9 +64,10 @@ export interface SafetyRun {
 }
 
 /**
- * A safety property checked on every fuzz case besides the scenario's own expectations (whose
- * `never` entries are the safety checks for now). The cluster parts add theirs to SAFETY_CHECKERS:
- * one master per connected component, no established link remapped, ...
+ * A safety property checked on every fuzz case besides the scenario's own expectations. The
+ * cluster's safety checks (no new link to a Dead server, one master) are built-in expectations the
+ * loader adds, so every `sg run` checks them too; a checker here is for what only a fuzz case
+ * should pay for, and SAFETY_CHECKERS is empty today.
  */
 export interface SafetyChecker {
   readonly name: string;

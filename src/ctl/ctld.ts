@@ -4,91 +4,22 @@
  * (a signed result, or nothing), the change it applied, and one trace event; the caller sends,
  * and emits the event with its `t` and `node`.
  *
- * Each message goes through these gates, in order; the first that says no decides:
+ * Each message goes through these gates, in order; the first that says no decides (the README's
+ * "The control plane" says why each answers or stays silent):
  *
  *   1. rate      per source address, before any parsing or MAC work (ratelimit.ts): over the
- *                serve bucket -> 'rate-limited' (answered, if it authenticates, below); over the
- *                reject bucket too -> dropped unread, no answer (drop event 'rate-limited').
- *   2. structure the codec's parser (src/wire/feedback.ts); a result sent to the node is not a
- *                command either. 'bad-message', no answer (drop event, layer 'feedback').
- *   3. key + MAC unknown key id or HMAC mismatch -> 'unauthenticated', NO ANSWER.
- *   4. rate      (from 1) a 'limited' message -> signed 'rate-limited', nothing applied.
- *   5. time      timestamp outside [clock - window, clock + window] -> signed 'stale'.
- *   6. replay    (key id, timestamp) already accepted -> signed 'replay'. Every message that
- *                passes 5 is recorded, whatever it comes to afterwards.
- *   7. command   role, names, property, value, order (below), admin hold (below), then the
- *                write.
+ *                serve bucket 'limited' (see 4), over the reject bucket too dropped unread.
+ *   2. structure the codec's parser; a result sent to the node is no command. No answer.
+ *   3. key + MAC unknown key id or HMAC mismatch: 'unauthenticated', NO ANSWER.
+ *   4. rate      a 'limited' message: signed 'rate-limited', nothing applied.
+ *   5. time      timestamp outside clock ± window: signed 'stale'.
+ *   6. replay    (key id, timestamp) already accepted: signed 'replay' (see ReplayCache).
+ *   7. command   role and names (#execute), property, value, order and admin hold (#set).
  *
- * What an unauthenticated sender gets back: nothing. An answer could not be signed with a key
- * the sender holds, so it could prove nothing to a genuine client, anyone could forge one, and
- * it would be an answer to a possibly spoofed source address (a reflector). Saying 'unknown key'
- * apart from 'bad MAC' would also tell a prober which key ids exist. So the node is silent, and
- * counts and traces the attempt (decision 'ctl', status 'unauthenticated', reply false). The
- * same holds for a datagram that does not parse (there is no key to check) and for a result
- * sent to the node (answering results could make two nodes bounce them forever). (The SG node
- * traces refusals one by one only for the first few per reason per second and summarises the
- * rest, src/engine/drop-trace.ts, so a flood cannot fill its disk.) The node answers only authentic commands, one result each, signed with the key that signed the
- * command. A long answer (a listing) goes only to a fresh command, once; a captured command
- * replayed from a spoofed address draws a short 'replay' or 'stale'. No oracle, and no
- * amplification for anyone without a key.
- *
- * Source addresses are not authenticated (UDP): the rate limit is per claimed address, so a
- * sender spoofing the administrator's address can use up the administrator's budget. Keys, not
- * addresses, decide what is allowed; the limit only bounds the work and the answers.
- *
- * Two clocks. `now` is the node's Instant: it paces the rate limiter and stamps the writes (the
- * balancer's time). `stampUs` is the clock message timestamps are read against and results are
- * stamped with: the same as `now` in the simulator (the default), wall-clock µs in real mode,
- * where the node's Instant counts from process start but senders stamp wall-clock time. SGctrld
- * keeps the highest `stampUs` it was given as its clock, so a wall clock stepped backwards
- * (NTP) makes the window stricter for a while and never reopens replays.
- *
- * Replay cache: per key id, the timestamps accepted within the window. A timestamp older than
- * clock - window is stale anyway, so it is forgotten as time passes: the window bounds the cache.
- * A key that sends more than `replayCacheMax` commands within it gets 'rate-limited' (data
- * 'replay cache full') until old entries age out: the cache rejects rather than forget, since
- * forgetting an entry still inside the window would let its message be replayed. Caches of keys
- * removed by `setKeys` are kept until they empty, so removing and re-adding a key within the
- * window does not reopen replays.
- *
- * Order: per signing key, a high-water mark per property of each entity (cluster, group or
- * server, and property name): the timestamp of the newest `set` of it that key had applied. A
- * `set` with an older timestamp (a datagram delayed past a newer one, or a copy resent late) is
- * refused with a signed 'superseded' and applies nothing, so the newer command wins whatever the
- * arrival order. Unrelated commands are not refused (another property, another entity, another
- * key), nor reads. Marks are per key because timestamps from different senders' clocks are not
- * comparable: two admins that must not overrule each other out of order share no key, or
- * agree on one sender. Only applied sets move a mark (a refused one does not). A mark older than
- * clock - window can go (anything older is 'stale' anyway); they are swept when a key's table
- * doubles, so a key holds at most about 2 x replayCacheMax marks.
- *
- * Admin hold: an admin's `set` of a server's state to dead or pending, or of its counter, holds
- * the server (its `held` property becomes true): while held, the server's own key may not set
- * its state or counter ('forbidden'), and its heartbeats are recorded but not taken by the health
- * monitor as recoveries (SgNodeTarget, src/engine/ctl-target.ts). So a server cannot undo an admin's decision (come back
- * alive, report counter 0 and take every new link). An admin lifts the hold with state alive or
- * `held false`, and may set `held true` to freeze a server's state and counter as they are. The
- * implied `held` write moves the `held` mark too, so an older `held false` arriving late does not
- * lift a newer hold. The health monitor's own detectors (port tests) are not held: in a group with
- * health checks an admin's dead lasts until they see the server recover (slide 35: the latest
- * event wins).
- *
- * Roles: an admin key may do everything. A server key (role { group, server }) may
- * only name its own server (class 'server', that group and server): read any of its properties,
- * list it, and set its 'state' (a request, slide 33: drain itself with 'dead', come back with
- * 'alive' after recovery), 'counter' (slide 28) and 'heartbeat' (slide 41). Anything else it
- * tries is 'forbidden', checked before names are resolved, so a server key learns nothing about
- * groups and servers other than its own.
- *
- * Operations: get (any property), set (a writable one; 'forbidden' for a read-only one), list
- * ('groups' at cluster class, 'servers' at group class, every property as `name=value` lines at
- * server class). add and delete are 'not-supported': groups and servers are fixed by the config
- * for now (adding servers at run time comes later). An answer's data longer than the protocol's
- * 1024 bytes is cut at a line boundary and ends with a line '+N more'.
- *
- * Key rotation: `setKeys` replaces the key table at any time; during a rotation both the old
- * and the new key ids are in it, so senders can switch at their own pace without one rejected
- * message, and the old id is removed once they have.
+ * Two clocks: `now`, the node's Instant, paces the rate limiter and stamps the writes; `stampUs`
+ * is what message timestamps are read against (the same in the simulator, wall-clock µs in real
+ * mode). The highest `stampUs` seen is the clock, so a wall clock stepped back never reopens
+ * replays.
  */
 
 import type { Instant } from '../time.ts';
@@ -222,7 +153,15 @@ export interface CtldOptions {
 
 // ---- the replay cache ------------------------------------------------------------------------
 
-/** The timestamps accepted for one key: a set for lookups and a min-heap for ageing out. */
+/**
+ * The timestamps accepted for one key within the window: a set for lookups and a min-heap for
+ * ageing out. Every message that passes the time gate is recorded, whatever it comes to. A
+ * timestamp older than clock - window is stale anyway, so it is forgotten as time passes: the
+ * window bounds the cache. A key that sends more than `replayCacheMax` commands within it gets
+ * 'rate-limited' (data 'replay cache full') until old entries age out: the cache rejects rather
+ * than forget, since forgetting an entry still inside the window would let its message be
+ * replayed.
+ */
 class ReplayCache {
   readonly #seen = new Set<number>();
   readonly #heap: number[] = [];
@@ -289,9 +228,12 @@ export class Ctld {
   readonly counters: CtldCounters = { status: statusCounts(), rateDropped: 0, replayCacheFull: 0, replies: 0, applied: 0 };
   #keys = new Map<number, CtlKey>();
   readonly #caches = new Map<number, ReplayCache>();
-  /** Per key id: the timestamp of the newest applied set per entity property (see Order). */
+  /** Per key id: the timestamp of the newest applied set per entity property (see Marks). */
   readonly #marks = new Map<number, Marks>();
-  /** Key ids removed from the table whose caches still hold timestamps inside the window. */
+  /**
+   * Key ids removed from the table whose caches still hold timestamps inside the window: kept
+   * until they empty, so removing and re-adding a key within the window does not reopen replays.
+   */
   readonly #retired = new Set<number>();
   #now = 0;
   /** The highest message clock seen (µs): the base of the window and of result timestamps. */
@@ -452,6 +394,18 @@ export class Ctld {
 
   // ---- the command itself ----------------------------------------------------------------------
 
+  /**
+   * Roles: an admin key may do everything. A server key (role { group, server }) may only name
+   * its own server: read any of its properties, list it, and set its 'state' (a request, slide
+   * 33: drain itself with 'dead', come back with 'alive'), 'counter' (slide 28) and 'heartbeat'
+   * (slide 41). Anything else is 'forbidden', checked before names are resolved, so a server key
+   * learns nothing about other groups and servers.
+   *
+   * Operations: get (any property), set (a writable one), list ('groups' at cluster class,
+   * 'servers' at group class, every property as `name=value` lines at server class). add and
+   * delete are 'not-supported': groups and servers are fixed by the config. An answer's data
+   * longer than the protocol's 1024 bytes is cut at a line boundary (`fitData`).
+   */
   #execute(now: Instant, cmd: CtlCommand, key: CtlKey): Exec {
     const role = key.role;
     // Defensive: a command built in memory may not have come through the codec.
@@ -520,6 +474,19 @@ export class Ctld {
     return { status: 'ok', data: this.#read(cmd.cls, cmd.property, group, server) };
   }
 
+  /**
+   * Order (see Marks): a `set` older than the newest one its key had applied to that property
+   * is 'superseded' and applies nothing.
+   *
+   * Admin hold: an admin's `set` of a server's state to dead or pending, or of its counter,
+   * holds the server (`held` becomes true): while held, the server's own key may not set its
+   * state or counter ('forbidden'), and its heartbeats are recorded but not taken as recoveries
+   * (SgNodeTarget, src/engine/ctl-target.ts), so a server cannot undo an admin's decision. An
+   * admin lifts the hold with state alive or `held false`, and may set `held true` to freeze a
+   * server as it is. The implied `held` write moves the `held` mark too, so an older `held
+   * false` arriving late does not lift a newer hold. The health monitor's own detectors are not
+   * held: an admin's dead lasts until they see the server recover (slide 35).
+   */
   #set(now: Instant, cmd: CtlCommand, key: CtlKey, group: number, server: number): Exec {
     const spec = propSpec(cmd.cls, cmd.property);
     if (spec === undefined) return noSuchProperty(cmd);
@@ -565,7 +532,16 @@ export class Ctld {
   }
 }
 
-/** A key's high-water marks: entity property -> timestamp of the newest applied set. */
+/**
+ * A key's high-water marks: entity property (cluster, group or server, and property name) ->
+ * timestamp of the newest `set` of it that key had applied. A set with an older timestamp (a
+ * datagram delayed past a newer one, or a copy resent late) is refused, so the newer command wins
+ * whatever the arrival order; other properties, entities, keys and reads are not affected. Marks
+ * are per key because different senders' clocks are not comparable: two admins that must not
+ * overrule each other out of order share no key, or agree on one sender. Only applied sets move
+ * a mark. A mark below clock - window can go (anything older is 'stale'); they are swept when
+ * the table doubles, so a key holds at most about 2 x replayCacheMax marks.
+ */
 interface Marks {
   readonly byTarget: Map<string, number>;
   /** Sweep out marks below the window when the table reaches this size. */

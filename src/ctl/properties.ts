@@ -1,7 +1,7 @@
 /**
  * The property model of the feedback protocol (slide 27): what a command may read and change,
- * per class (cluster, group, server), as one `as const` table (STYLE.md 6) that SGctrld
- * (src/ctl/ctld.ts), `sg cmd` and the docs all read.
+ * per class (cluster, group, server), as one `as const` table, PROPERTIES (STYLE.md 6), that
+ * SGctrld (src/ctl/ctld.ts), `sg cmd` and the docs all read.
  *
  * Each property has a type, a range or its allowed values, and who may write it:
  *   'admin' - an admin key;
@@ -11,30 +11,8 @@
  *
  * Values travel as text (`CtlCommand.data`, `CtlResult.data`): `parseValue` turns text into a
  * typed value or a 'bad-value' message, `formatValue` does the reverse. Lists are one item per
- * line.
- *
- *   class    property      type    range / values                     write
- *   cluster  links         int     links in the table now             -
- *            links-max     int     the table's bound                  -
- *            read-only     bool    slide 45's read-only mode          admin
- *            groups        list    group names                        -
- *   group    policy        enum    round-robin connections packets counter   admin
- *            weighted      bool                                       admin
- *            read-only     bool    slide 45, for this group           admin
- *            servers       list    server names                       -
- *            vip           string  dotted quad                        -
- *            port          string  a port number or 'all'             -
- *   server   state         enum    alive pending dead                 admin, self (a request)
- *            held          bool    an admin's decision holds state and counter   admin
- *            weight        int     0..1000 (0 drains)                 admin
- *            counter       number  0..2^53-1 (slide 28's external counter)   admin, self
- *            heartbeat     int     0..2^32-1 (slide 41's heartbeat count)    admin, self
- *            heartbeat-at  int     µs (node clock) of the last heartbeat     -
- *            links         int     open links to the server now       -
- *            addr          string  address, ':port' when it has its own      -
- *
- * A value that is not known yet (no counter reported since the server joined, no heartbeat)
- * reads as the empty text.
+ * line. A value that is not known yet (no counter reported since the server joined, no
+ * heartbeat) reads as the empty text.
  */
 
 import { WEIGHT_MAX } from '../balance/balancer.ts';

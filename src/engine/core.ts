@@ -93,7 +93,7 @@ export class NodeCore {
   healthDirty = false;
   /** Run in order when a link's state changed (new or not): the stateful-failover stream attaches here. */
   readonly linkChanged: ((id: LinkId) => void)[] = [];
-  /** Run in order when a link ends, after its balancer was told: sync's 'link-gone', and later the guard and write sets. */
+  /** Run in order when a link ends, after its balancer was told: sync's 'link-gone', and any part that must hear of it. */
   readonly linkClosed: ((gone: LinkGone) => void)[] = [];
   readonly #dropTrace = new DropSampler();
   /** The transmit queue: slots [head, tail) hold frames not yet polled. */

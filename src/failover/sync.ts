@@ -9,22 +9,19 @@
  *   a snapshot. Records are numbered; the master keeps the last `logMax` of them (slide 10's
  *   "msg log") to resend what a slave missed.
  * - **Batching.** Records are sent `flushDelay` after the first unsent one (LVS batches the same
- *   way), at most SYNC_RECORDS_MAX per datagram. A master crash loses at most the records of the
- *   last `flushDelay`: links opened in that window are not known to the new master.
+ *   way), at most SYNC_RECORDS_MAX per datagram, so a master crash loses at most that window.
  * - **Acknowledgement.** A slave acknowledges the highest record it applied in order, at most
  *   once per `flushDelay`. The master resends from the lowest acknowledgement of the slaves it has
  *   heard within `peerTimeout` every `retransmit` while one lags. A slave that sees a gap asks for
  *   the missing records (`request`); when the log no longer holds them ("log full!", slide 10)
  *   the master sends a snapshot instead.
  * - **Snapshot.** `parts` datagrams of the whole state as of record `base`; the slave resets its
- *   table at part 0 and applies the parts in order; a missing part restarts the transfer by
- *   request. At most `snapshotBurst` parts leave per `snapshotInterval`, so a million-link transfer
- *   does not flood the transmit queue.
+ *   table at part 0 and applies the parts in order; a missing part restarts the transfer. At most
+ *   `snapshotBurst` parts leave per `snapshotInterval`, so a million-link transfer does not flood
+ *   the transmit queue.
  * - **Readiness.** `ready` is false from the moment a slave hears a master stream until it holds
- *   a consistent copy (snapshot done, or in-order records from sequence 1). The engine bids at
- *   the lowest price while not ready (slide 11: a recovering node gets the state before it may
- *   bid), so a synced node always wins, but a lone unsynced node still takes over rather than
- *   leaving the VIP dark.
+ *   a consistent copy (snapshot done, or in-order records from sequence 1); meanwhile the engine
+ *   bids at price 0 (the README's design decisions say why).
  */
 
 import type { Duration, Instant } from '../time.ts';

@@ -1,66 +1,21 @@
 /**
- * Health monitor for one server group (slides 33-45): four detectors feed the Alive / Pending /
- * Dead machine of slide 34 (`machine.ts`). Sans-IO: the engine reports what it saw and sends the
- * probes this module asks for; every call takes `now`; time must not go backwards.
+ * Health monitor for one server group (slides 33-45): four detectors (packet snoop, port test,
+ * heartbeat, write mismatch) and the administrator feed the Alive / Pending / Dead machine of
+ * slide 34 (`machine.ts`). Sans-IO: the engine reports what it saw and sends the probes this
+ * module asks for; every call takes `now`; time must not go backwards.
  *
  * Calling convention (STYLE.md 3): after every call drain `pollChange()` and apply each change to
  * the balancer (and the trace); after `handleTimeout` drain `pollProbe()` and send each probe (its
- * timeout runs from the `handleTimeout` that issued it); re-arm the engine timer from `pollTimeout()` after every call.
+ * timeout runs from the `handleTimeout` that issued it); re-arm the engine timer from
+ * `pollTimeout()` after every call.
  *
- * Rules
- *
- * - Status: each detector's latest event decides that detector's own verdict (its level: 0 fine,
- *   1 Pending, 2 Dead), and the server's state is the worst verdict still standing (slide 35's
- *   "latest event decides", applied per detector). A fault at level 1 makes the server at least
- *   Pending, at level 2 Dead, and never improves a state (a level-1 fault on a Dead server leaves
- *   it Dead). A recovery clears only the recovering detector's verdict; the server becomes Alive
- *   only when no other verdict stands, so a port test that passes on a hung process does not
- *   clear the heartbeat detector's fault. Exception: a port-test or heartbeat recovery also clears
- *   packet snoop's verdict, since snoop cannot see a recovery (a server that is not Alive gets no
- *   new links). Hysteresis: a recovery counts only after `cfg.rise` consecutive good results of
- *   the recovering detector since the server's latest fault (rise 1: none).
- *   Detectors are edge-triggered: each reports a fault when its own level rises (0 -> 1 -> 2).
- *   Entering Alive, by any detector or admin, restarts every detector for that server (snoop
- *   counters, port-test errors, mismatch count to zero, the heartbeat clock to now), so a fault
- *   that persists is reported again after a full threshold. Initial state: Alive. A StateChange
- *   is emitted only on an actual change.
- * - Packet snoop (slides 36-37), per (server, keyport): packet_delta_in counts client packets
- *   forwarded since the last response. The keyport is dead at level 1 when delta > P and the time
- *   since its first unanswered packet > T; level 2 when delta > 2P and time > 2T. (The clock starts
- *   at the first packet after the last response, not at the response itself, so a server that was
- *   idle for an hour is not judged dead by the first burst that reaches it.) The server is faulty
- *   when any keyport is dead; a response resets its keyport, and a response that leaves every
- *   keyport alive is a good result. A TCP RST is not a response (slide 37). Ports not in
- *   `cfg.keyports` are ignored. Snoop cannot see recovery without traffic (slide 37) and a Dead
- *   server gets no new links, so recovery must come from port tests, heartbeats or admin.
- * - Port test (slides 38-40): each server is tested every `interval`, each gap scaled by a
- *   deterministic factor in [1 - jitter, 1 + jitter] from the seed (one PRNG per server, split from
- *   the seed), and the first test falls at a uniform offset in [0, interval) so tests to many
- *   servers do not synchronise. A test probes every keyport: 0 is 'icmp', keyports listed in
- *   `cfg.udpKeyports` are 'udp', others 'tcp'. A probe without a result after `timeout` is a
- *   'timeout'. 'alive' is good; 'refused', 'unreachable' and 'timeout' are bad, except that a
- *   timed-out UDP probe is ambiguous (slide 38) and is followed by a 'tcp-closed' probe to port
- *   `CLOSED_PROBE_PORT`: 'refused' (RST) or 'alive' means the host is up, so the UDP service
- *   silently accepted the datagram (alive); 'timeout' or 'unreachable' means down. The test is OK
- *   when every keyport is alive: it is a good result and resets the error count. Each failed test
- *   increments the count: > E is level 1, > 2E level 2. A test starts only when the previous
- *   one has finished. Late or unknown probe results are ignored (counted).
- * - Heartbeat (slides 41-42): after the first heartbeat, none for > H is level 1, > 2H level 2;
- *   each heartbeat is a good result. A server that never sent one is not judged by this detector.
- * - Write mismatch (slide 43): > M mismatches is level 1, > 2M level 2. No recovery from this
- *   detector (it cannot know when the server's recovery is complete); the count restarts only when
- *   the server enters Alive through another detector or admin.
- * - Admin (feedback protocol, user recovery, slide 33): sets the state directly, as the latest
- *   event; it may move Dead to Pending.
- * - A disabled detector (its config absent) ignores its inputs.
- * - Slow start: when a server enters Alive from Pending or Dead, `rampFactor` rises linearly from
- *   `RAMP_START` (0.1) to 1 over `cfg.slowStart`; 1 otherwise, including at start-up (every
- *   server starts together, so ramping them all would change no share) and for non-Alive servers.
- * - Panic: `panic()` is true when the Dead servers are more than `cfg.panicThreshold` of the
- *   group; never when the threshold is undefined.
- * - Bounds: `SERVERS_MAX` servers, `KEYPORTS_MAX` keyports, at most one outstanding probe per
- *   (server, keyport) (`probesMax`), and `changesMax` undrained state changes (overflow is a
- *   caller bug and fails an assertion).
+ * Status (the README's "Health detection" says why): each detector's latest event decides its
+ * own verdict (level 0 fine, 1 Pending, 2 Dead), and the server is the worst verdict still
+ * standing, so a port test that passes on a hung process does not clear the heartbeat detector's
+ * fault. Detectors are edge-triggered (a fault when their own level rises), and entering Alive
+ * restarts every detector for that server, so a fault that persists is reported again after a
+ * full threshold. Each detector's rules are at its section below; a disabled detector (its
+ * config absent) ignores its inputs. Initial state: Alive.
  */
 
 import type { ServerState } from '../balance/types.ts';
@@ -70,6 +25,8 @@ import { assert, assertNever } from '../assert.ts';
 import { inputOf, transition } from './machine.ts';
 import type { HealthConfig, HealthEvent, ProbeOutcome, ProbeRequest, StateChange } from './types.ts';
 
+// Bounds: SERVERS_MAX servers, KEYPORTS_MAX keyports, at most one outstanding probe per (server,
+// keyport) (`probesMax`), and `changesMax` undrained state changes (overflow is a caller bug).
 export const SERVERS_MAX = 1_024;
 export const KEYPORTS_MAX = 16;
 /** Largest count threshold (snoop P packets, porttest E errors, mcast M mismatches): a u32. */
@@ -238,6 +195,13 @@ export class HealthMonitor {
   }
 
   // ---- packet snoop (slides 36-37) ------------------------------------------------------------
+  // Per (server, keyport): packet_delta_in counts client packets forwarded since the last
+  // response. The keyport is dead at level 1 when delta > P and the time since its first
+  // unanswered packet > T; level 2 when delta > 2P and time > 2T. The clock starts at the first
+  // packet after the last response, not at the response, so a server idle for an hour is not
+  // judged dead by the first burst that reaches it. The server is faulty when any keyport is
+  // dead; a response resets its keyport, and one that leaves every keyport alive is a good
+  // result. A TCP RST is not a response (slide 37). Ports not in `cfg.keyports` are ignored.
 
   /** A client packet forwarded to `server` on `keyport` (call on the NAT path, any port). */
   toServer(server: number, keyport: number, now: Instant): void {
@@ -305,6 +269,17 @@ export class HealthMonitor {
   }
 
   // ---- port test (slides 38-40) ---------------------------------------------------------------
+  // Each server is tested every `interval`, each gap scaled by a factor in [1 - jitter,
+  // 1 + jitter] from its own generator (split from the seed), and the first test falls at a
+  // uniform offset in [0, interval), so tests to many servers do not synchronise. A test probes
+  // every keyport: 0 is 'icmp', those in `cfg.udpKeyports` 'udp', others 'tcp'. A probe without a
+  // result after `timeout` is a 'timeout'. 'alive' is good; 'refused', 'unreachable' and
+  // 'timeout' are bad, except that a timed-out UDP probe is ambiguous (slide 38) and is followed
+  // by a 'tcp-closed' probe to CLOSED_PROBE_PORT: 'refused' (RST) or 'alive' means the host is up
+  // and the UDP service took the datagram silently (alive); 'timeout' or 'unreachable' means
+  // down. A test with every keyport alive is a good result and resets the error count; each
+  // failed test adds one: > E is level 1, > 2E level 2. A test starts only when the previous one
+  // has finished. Late or unknown probe results are ignored (counted).
 
   /** The next probe to send now; call until undefined after every `handleTimeout` (probes are issued only there). */
   pollProbe(_now: Instant): ProbeRequest | undefined {
@@ -406,6 +381,10 @@ export class HealthMonitor {
   }
 
   // ---- heartbeat (slides 41-42) and write mismatch (slide 43) --------------------------------
+  // Heartbeat: after the first one, none for > H is level 1, > 2H level 2; each is a good result.
+  // A server that never sent one is not judged by this detector. Write mismatch: > M is level 1,
+  // > 2M level 2, with no recovery from this detector (it cannot know when the server's data is
+  // whole again); the count restarts only when the server enters Alive another way.
 
   /** A heartbeat from `server` (feedback protocol, SGhb). */
   heartbeat(server: number, now: Instant): void {
@@ -430,7 +409,10 @@ export class HealthMonitor {
 
   // ---- admin ---------------------------------------------------------------------------------
 
-  /** Set the state directly (user recovery, or a state requested through the feedback protocol). */
+  /**
+   * Set the state directly (user recovery, or a state requested through the feedback protocol,
+   * slide 33), as the latest event; it may move Dead to Pending.
+   */
   admin(server: number, state: ServerState, now: Instant): void {
     const s = this.#server(server);
     this.#tick(now);
@@ -501,7 +483,11 @@ export class HealthMonitor {
     return this.#server(server).state;
   }
 
-  /** Slow start: weight multiplier in (0, 1] for a server that recently became Alive (1 when cfg.slowStart is 0 or elapsed). */
+  /**
+   * Slow start: weight multiplier in (0, 1] for a server that entered Alive from Pending or Dead,
+   * rising linearly from RAMP_START to 1 over `cfg.slowStart`; 1 otherwise, including at start-up
+   * (every server starts together, so ramping them all would change no share).
+   */
   rampFactor(server: number, now: Instant): number {
     const s = this.#server(server);
     const ramp = this.cfg.slowStart;
@@ -511,7 +497,7 @@ export class HealthMonitor {
     return RAMP_START + ((1 - RAMP_START) * Math.max(0, elapsed)) / ramp;
   }
 
-  /** Panic mode: true when more than cfg.panicThreshold of the servers are Dead. */
+  /** Panic mode: true when more than cfg.panicThreshold of the servers are Dead (never without one). */
   panic(): boolean {
     const t = this.cfg.panicThreshold;
     if (t === undefined || this.servers === 0) return false;
@@ -520,6 +506,10 @@ export class HealthMonitor {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+  // A fault never improves a state (a level-1 fault on a Dead server leaves it Dead). A recovery
+  // clears only its own detector's verdict and counts only after `cfg.rise` consecutive good
+  // results of that detector since the server's latest fault (rise 1: none). A StateChange is
+  // emitted only on an actual change.
 
   #server(server: number): ServerHealth {
     const s = this.#s[server];
@@ -569,7 +559,10 @@ export class HealthMonitor {
     this.#changes.push({ t: now, server, from, to, event });
   }
 
-  /** Entering Alive restarts every detector for the server (see the module doc). */
+  /**
+   * Entering Alive, by any detector or admin, restarts every detector for the server (snoop
+   * counters, port-test errors, mismatch count to zero, the heartbeat clock to now).
+   */
   #restart(s: ServerHealth, now: Instant): void {
     s.aliveSince = now;
     Object.assign(s.level, levels());

@@ -9,7 +9,7 @@
  *
  * Actions: `sync` streams the link's new state to the slaves (the core's `linkChanged` hooks);
  * `remap` picks another server for it; `close` runs the core's `linkClosed` hooks (its balancer
- * forgets it, the stream says 'link-gone', later the guard and the write sets); `count-expired`
+ * forgets it, the stream says 'link-gone'); `count-expired`
  * counts it in `linksExpired`.
  */
 

@@ -1,27 +1,13 @@
 /**
  * `sg run FILE --real`: the scenario in the namespace lab instead of the simulator. The lab is
  * built (`lab.ts`), the SG nodes run as `sg daemon`s, each workload runs as a real client in its
- * host's namespace (`client.ts`), and the faults are applied with real means at their times
- * (`REAL_FAULTS` in faults.ts):
+ * host's namespace (`client.ts`), the scenario's `control:` timeline is sent from its hosts'
+ * namespaces (`control.ts`), and the faults are applied with real means at their times
+ * (`REAL_FAULTS` in faults.ts, each entry saying how; the README's "Real mode" has the table).
  *
- *   crash / restart      SG node: SIGKILL its daemon / start a fresh one (empty state, as after a
- *                        crash). Host: SIGKILL its services and take its links down / links up
- *                        and services started again.
- *   kill / hang / start  SIGKILL / SIGSTOP / start again (SIGCONT first if it was stopped)
- *   link-down / link-up  `ip link set` on the host's interface (its carrier, as a cable pull)
- *   partition / heal     nftables rules on the lab's bridges dropping frames between the sides
- *   signal, watched-*    SIGHUP, SIGUSR1 / SIGUSR2 to the daemon
- *   clock stall          SIGSTOP, SIGCONT after the stall (a frozen process)
- *   counter              `set server G/S counter V` from the server's host (control.ts)
- *   server-state         `set server G/S state X` from the server's host, its own key first (control.ts)
- *   loss, delay, clock rate: not available here (netem is not in this kernel; a host's clock
- *                        rate cannot be changed): traced as not applied
- *
- * The scenario's `control:` timeline is sent from its hosts' namespaces (control.ts).
- *
- * Whatever of the scenario does not run here (those faults, link latency, service times, ...:
- * `notRunInLab` in gaps.ts) is printed at the start and returned as `notRun`, which `sg run
- * --real` prints beside the results.
+ * Whatever of the scenario does not run here (loss, delay and clock-rate faults, link latency,
+ * service times, ...: `notRunInLab` in gaps.ts) is printed at the start and returned as `notRun`,
+ * which `sg run --real` prints beside the results.
  *
  * The daemons' traces, the clients' request events and the faults are merged in time order (one
  * clock: CLOCK_MONOTONIC since the lab's t0) into the simulator's trace format, the same

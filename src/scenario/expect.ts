@@ -3,14 +3,17 @@
  * (so a run of any length needs no stored trace) and, at the end, reports pass or fail with the
  * measured value beside the bound. The same evaluator reads simulator and real-mode traces.
  *
- * Vocabulary (later parts add kinds):
+ * Vocabulary:
  * - success: the fraction of a workload's requests, started in a window, that succeeded >= min;
  * - latency: the p-th percentile latency of a workload's successful requests <= max;
  * - count: events matching a filter, in a window, within [min, max] (a drop summary counts as
  *   its `count` drops);
  * - value: the last `metric` sample at or before T within [min, max];
  * - never: no event matches the filter, over the whole run (safety);
- * - within: every event matching `after` is followed by one matching `then` within D (liveness).
+ * - within: every event matching `after` is followed by one matching `then` within D (liveness);
+ * - share: the fraction of a group's new links that went to one server, in a window;
+ * - safety-no-link-to-dead, safety-one-master: the built-in checks the loader adds to every
+ *   scenario with a cluster (with failover, for the second).
  */
 
 import { formatDuration, type Duration, type Instant } from '../time.ts';

@@ -3,8 +3,8 @@
  * address over UDP to elect one master per server group with a bid model. Slide 9 gives two
  * messages, heartbeat 0xff01 (group, id, price) and bid 0xff02 (group, price, id); we keep its
  * type numbers, put the fields of every message in one order, and add:
- * - resign 0xff03 (our addition): a master stepping down on SIGHUP/SIGINT tells the others at
- *   once, so they bid now instead of waiting out the master timeout;
+ * - resign 0xff03: a master stepping down on SIGHUP/SIGINT tells the others at once, so they bid
+ *   now instead of waiting out the master timeout;
  * - an epoch (a term counter), so a stale master's heartbeat can be told from the current one's;
  * - in a heartbeat, the size of the master's link table (informational);
  * - an auth trailer: key id, the sender's incarnation (random, drawn at every process start), a
@@ -13,7 +13,32 @@
  *   because its sequence is not above the last one seen, and in an unknown one because the
  *   receiver believes a new incarnation only after a challenge-response (`fresh.ts`).
  *
- * Every message is one UDP datagram, big-endian:
+ * The byte layout is at BIDD_OFF; the parser's rules at `parseBidd`. The parser never throws
+ * (STYLE.md 2). The encoder asserts its input fits (`biddProblem` says why a value does not): a
+ * value that does not fit reaching the encoder is the caller's bug.
+ */
+
+import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
+import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
+import { emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
+
+const LAYER = 'bidd';
+
+export const BIDD_MAGIC = 0x5342; // 'S' 'B'
+export const BIDD_VERSION = 2;
+/** Message types: slide 9's numbers, plus resign (our addition). */
+export const BIDD_TYPE = { heartbeat: 0xff01, bid: 0xff02, resign: 0xff03 } as const;
+export type BiddKind = keyof typeof BIDD_TYPE;
+
+export const BIDD_HEADER_LEN = 5;
+/** Key id, sequence and HMAC. */
+export const BIDD_AUTH_LEN = 2 + 8 + HMAC_SHA256_BYTES;
+
+/**
+ * Offsets of the fixed fields from the start of the message. Every message is one UDP datagram,
+ * big-endian:
  *
  *   Header (5 bytes)
  *     0   magic    2 bytes  0x53 0x42 ('S' 'B')
@@ -35,40 +60,7 @@
  *     T+10  HMAC-SHA256  32 bytes, keyed with the key's secret, over bytes [0, T+10)
  *
  *   Sizes: bid and resign are 63 bytes (BIDD_BID_LEN), heartbeat 67 (BIDD_HEARTBEAT_LEN).
- *
- * Choices, each a rule of the parser:
- * - An unknown type fails with 'unsupported' (a closed enum: a node cannot act on a message it
- *   does not know).
- * - A datagram is exact: fewer bytes than its type's length fail with 'truncated', more with
- *   'bad-length'. With the bounded sequence, every accepted message has exactly one encoding.
- * - Incarnation 0 fails with 'unsupported' (no sender uses it).
- * - The parser checks structure only and needs no key: the receiver looks the secret up by the
- *   parsed key id and calls `verifyBidd` (timing-safe). The replay check (a sequence not above
- *   the last seen from that node id is dropped) is the receiver's, not the codec's.
- *
- * The parser never throws (STYLE.md 2). The encoder asserts its input fits (`biddProblem` says
- * why a value does not): a value that does not fit reaching the encoder is the caller's bug.
  */
-
-import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
-import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
-import { emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
-import { assert, assertNever } from '../assert.ts';
-import { fail, ok, type Parsed } from './result.ts';
-
-const LAYER = 'bidd';
-
-export const BIDD_MAGIC = 0x5342; // 'S' 'B'
-export const BIDD_VERSION = 2;
-/** Message types: slide 9's numbers, plus resign (our addition). */
-export const BIDD_TYPE = { heartbeat: 0xff01, bid: 0xff02, resign: 0xff03 } as const;
-export type BiddKind = keyof typeof BIDD_TYPE;
-
-export const BIDD_HEADER_LEN = 5;
-/** Key id, sequence and HMAC. */
-export const BIDD_AUTH_LEN = 2 + 8 + HMAC_SHA256_BYTES;
-
-/** Offsets of the fixed fields from the start of the message. */
 export const BIDD_OFF = { magic: 0, version: 2, type: 3, group: 5, node: 9, price: 13, epoch: 17, links: 21 } as const;
 /** Offsets within the auth trailer. */
 export const BIDD_AUTH_OFF = { keyId: 0, incarnation: 2, sequence: 6, mac: 10 } as const;
@@ -190,8 +182,14 @@ export function encodeBidd(v: BiddMessage, secret: Uint8Array): Uint8Array {
 /**
  * Parse one datagram's structure: header, body, key id, sequence, and where the HMAC and the
  * bytes it covers are. Does not authenticate: look the secret up by `message.keyId`, then call
- * `verifyBidd`; then hand it to the receiver's freshness gate (`src/failover/fresh.ts`).
- * The frame's `signed` and `mac` are views into `b`.
+ * `verifyBidd` (timing-safe); then hand it to the receiver's freshness gate
+ * (`src/failover/fresh.ts`), whose is the replay check. The frame's `signed` and `mac` are views
+ * into `b`. Its rules:
+ * - An unknown type fails with 'unsupported' (a closed enum: a node cannot act on a message it
+ *   does not know).
+ * - A datagram is exact: fewer bytes than its type's length fail with 'truncated', more with
+ *   'bad-length'. With the bounded sequence, every accepted message has exactly one encoding.
+ * - Incarnation 0 fails with 'unsupported' (no sender uses it).
  */
 export function parseBidd(b: Uint8Array): Parsed<BiddFrame> {
   if (b.length > BIDD_MESSAGE_MAX) return fail(LAYER, 'bad-length', `${b.length} bytes, more than ${BIDD_MESSAGE_MAX}`);

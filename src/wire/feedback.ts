@@ -3,60 +3,18 @@
  * library and a node's SGctrld: the messages' values and their byte layout. Keys and roles are
  * SGctrld's (src/ctl/types.ts); the codec imports nothing of the engine.
  *
- * Every message is one UDP datagram, big-endian, with a 4-byte header, a body, and an auth
- * trailer whose HMAC-SHA256 covers every byte before it (the header too, so a command can never
- * be passed off as a result or as another version).
+ * Every message is one UDP datagram, big-endian: a 4-byte header ('SG', version, type), a command
+ * or result body, and a 42-byte auth trailer (key id, timestamp in µs, HMAC-SHA256) whose HMAC
+ * covers every byte before it, the header too, so a command can never be passed off as a result
+ * or as another version. The byte layout is in the README ("The control plane"); the offsets are
+ * FEEDBACK_OFF and FEEDBACK_AUTH_OFF. Any message fits one unfragmented datagram on a 1500-byte
+ * MTU (FEEDBACK_MESSAGE_MAX = 1277).
  *
- *   Header (4 bytes)
- *     0   magic    2 bytes  0x53 0x47 ('S' 'G')
- *     2   version  u8       1
- *     3   type     u8       1 command, 2 result
- *
- *   Command body (from offset 4)
- *     4   id       u32      chosen by the sender, echoed in the result
- *     8   handle   u32      opaque session value, echoed; 0 when unused
- *     12  class    u8       1 cluster, 2 group, 3 server
- *     13  op       u8       1 get, 2 set, 3 add, 4 delete, 5 list
- *     14  group    u8 length, then that many bytes of UTF-8 (0-64)
- *         server   u8 length, then that many bytes of UTF-8 (0-64)
- *         property u8 length, then that many bytes of UTF-8 (0-64)
- *         data     u16 length, then that many bytes of UTF-8 (0-1024)
- *
- *   Result body (from offset 4; slide 27 lists status last, here it comes before the data so
- *   every fixed field precedes the variable one)
- *     4   id       u32      the command's id
- *     8   status   u16      CTL_STATUS: 0 ok, 1 bad-message, ... 12 superseded
- *     10  data     u16 length, then that many bytes of UTF-8 (0-1024)
- *
- *   Auth trailer (42 bytes, at offset T = the end of the body)
- *     T+0   key id        u16   which key signed it
- *     T+2   timestamp hi  u32   sender's clock in µs = hi * 2^32 + lo; hi <= 0x1fffff,
- *     T+6   timestamp lo  u32   so the value is at most 2^53 - 1 (a safe integer)
- *     T+10  HMAC-SHA256   32 bytes, keyed with the key's secret, over bytes [0, T+10)
- *
- *   Sizes: a command is 61 to 1277 bytes, a result 54 to 1078 (FEEDBACK_MESSAGE_MAX = 1277), so
- *   any message fits one unfragmented datagram on a 1500-byte MTU (1472 bytes of UDP payload).
- *
- * Choices, each a rule of the parser:
- * - Unknown type, class, op or status numbers fail with 'unsupported'. They are closed protocol
- *   enums (CtlCommand types them as closed unions), not extensible values: a node cannot act on
- *   an operation it does not know. So a status added to CTL_STATUS needs clients updated before
- *   nodes send it: an older client refuses such a result as 'unsupported'.
- * - A datagram longer than FEEDBACK_MESSAGE_MAX fails with 'bad-length' before it is read.
- * - A datagram is exact: bytes after the HMAC fail with 'bad-length'. Together with fatal UTF-8
- *   decoding and the bounded timestamp, every accepted message has exactly one encoding, and
- *   encoding what was parsed gives back the same bytes; trailing bytes, which the HMAC would not
- *   cover, cannot ride along on a genuine message.
- * - Strings must be well-formed UTF-8 (overlong forms, surrogates and cut sequences refused) and
- *   within their bound; otherwise 'bad-length'. A BOM is kept as a character, not stripped.
- * - A timestamp above 2^53 - 1 fails with 'unsupported' (about the year 2255 in µs since 1970).
- * - The parser checks structure only and needs no key: the receiver takes the key id from the
- *   parsed message, looks its secret up and calls `verifyFeedback` (timing-safe). The time
- *   window and replay checks on the timestamp are SGctrld's (CTL_STATUS stale, replay).
- *
- * The parser never throws (STYLE.md 2). The encoder asserts its input fits (`feedbackProblem`
- * says why a value does not, so callers can check user input first): a value that does not fit
- * reaching the encoder is the caller's bug.
+ * The parser checks structure only and needs no key (see `parseFeedback` for its rules): the
+ * receiver looks the key id's secret up and calls `verifyFeedback` (timing-safe); the time window
+ * and replay checks are SGctrld's. The parser never throws (STYLE.md 2). The encoder asserts its
+ * input fits (`feedbackProblem` says why a value does not, so callers can check user input
+ * first): a value that does not fit reaching the encoder is the caller's bug.
  */
 
 import { HMAC_SHA256_BYTES, hmacSha256, timingSafeEqual } from '../crypto/hmac.ts';
@@ -350,7 +308,17 @@ function readString(b: Uint8Array, c: Cursor, lenBytes: 1 | 2, max: number, what
 /**
  * Parse one datagram's structure: header, body, key id, timestamp, and where the HMAC and the
  * bytes it covers are. Does not authenticate: look the key up by `message.keyId`, then call
- * `verifyFeedback`. The frame's `signed` and `mac` are views into `b`.
+ * `verifyFeedback`. The frame's `signed` and `mac` are views into `b`. Its rules:
+ * - Unknown type, class, op or status numbers fail with 'unsupported'. They are closed protocol
+ *   enums, not extensible values: a node cannot act on an operation it does not know. So a status
+ *   added to CTL_STATUS needs clients updated before nodes send it.
+ * - A datagram longer than FEEDBACK_MESSAGE_MAX fails with 'bad-length' before it is read, and
+ *   bytes after the HMAC fail with 'bad-length'. With fatal UTF-8 decoding and the bounded
+ *   timestamp, every accepted message has exactly one encoding (encoding what was parsed gives
+ *   back the same bytes), and trailing bytes the HMAC would not cover cannot ride along.
+ * - Strings must be well-formed UTF-8 (overlong forms, surrogates and cut sequences refused) and
+ *   within their bound, else 'bad-length'. A BOM is kept as a character, not stripped.
+ * - A timestamp above 2^53 - 1 fails with 'unsupported' (about the year 2255 in µs since 1970).
  */
 export function parseFeedback(b: Uint8Array): Parsed<FeedbackFrame> {
   if (b.length > FEEDBACK_MESSAGE_MAX) return fail(LAYER, 'bad-length', `${b.length} bytes, more than ${FEEDBACK_MESSAGE_MAX}`);

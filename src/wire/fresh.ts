@@ -6,30 +6,12 @@
  * recording) does not act on it: it sends a challenge with a nonce it never used before, and the
  * peer answers with its current incarnation and the last sequence it sent on that stream, signed
  * together with the nonce. Only that answer makes the receiver adopt the incarnation; from then on
- * a sequence must rise. A recording, however old, cannot answer a fresh nonce, so replays are
- * refused across the restart of either side, without a shared clock and without state on disk.
- * (IKE's SPIs and WireGuard's handshake solve the same problem the same way; keepalived's VRRP
- * AH sequence is per process and so has neither property.)
+ * a sequence must rise. A recording, however old, cannot answer a fresh nonce (the README's
+ * design decisions say why this and not a clock or a boot counter).
  *
- * Every message is one UDP datagram on the bidd port, to the group, big-endian:
- *
- *     0   magic    2 bytes  0x53 0x46 ('S' 'F')
- *     2   version  u8       1
- *     3   type     u8       1 challenge, 2 response
- *     4   stream   u8       1 bidd, 2 sync: which of the sender's sequences is meant
- *     5   reserved u8       0
- *     6   group    u32      the failover group's id (as in bidd)
- *     10  node     u32      the sender's node id
- *     14  peer     u32      the node id the message is for
- *     18  nonce    8 bytes  challenge: the challenger's fresh nonce; response: the nonce answered
- *     26  inc      u32      the sender's incarnation (non-zero)
- *     30  seq      u32      response: the last sequence the sender used on `stream` in `inc`
- *                           (0: none yet); challenge: 0
- *     34  key id   u16
- *     36  HMAC-SHA256 over bytes [0, 36), 32 bytes
- *
- *   68 bytes (FRESH_LEN). The parser checks structure (length exact, enums, reserved byte and a
- *   challenge's seq 0, incarnation non-zero) and never throws; `verifyFresh` checks the HMAC.
+ * The byte layout is at FRESH_OFF: 68 bytes (FRESH_LEN). The parser checks structure (length
+ * exact, enums, reserved byte and a challenge's seq 0, incarnation non-zero) and never throws;
+ * `verifyFresh` checks the HMAC.
  */
 
 import { HMAC_SHA256_BYTES, hmacSha256 } from '../crypto/hmac.ts';
@@ -48,6 +30,25 @@ export type FreshKind = keyof typeof FRESH_TYPE;
 export const FRESH_STREAM = { bidd: 1, sync: 2 } as const;
 export type FreshStream = keyof typeof FRESH_STREAM;
 
+/**
+ * Offsets of the fields. Every message is one UDP datagram on the bidd port, to the group,
+ * big-endian:
+ *
+ *     0   magic    2 bytes  0x53 0x46 ('S' 'F')
+ *     2   version  u8       1
+ *     3   type     u8       1 challenge, 2 response
+ *     4   stream   u8       1 bidd, 2 sync: which of the sender's sequences is meant
+ *     5   reserved u8       0
+ *     6   group    u32      the failover group's id (as in bidd)
+ *     10  node     u32      the sender's node id
+ *     14  peer     u32      the node id the message is for
+ *     18  nonce    8 bytes  challenge: the challenger's fresh nonce; response: the nonce answered
+ *     26  inc      u32      the sender's incarnation (non-zero)
+ *     30  seq      u32      response: the last sequence the sender used on `stream` in `inc`
+ *                           (0: none yet); challenge: 0
+ *     34  key id   u16
+ *     36  HMAC-SHA256 over bytes [0, 36), 32 bytes
+ */
 export const FRESH_OFF = { magic: 0, version: 2, type: 3, stream: 4, reserved: 5, group: 6, node: 10, peer: 14, nonceHi: 18, nonceLo: 22, inc: 26, seq: 30, keyId: 34, mac: 36 } as const;
 export const FRESH_LEN = FRESH_OFF.mac + HMAC_SHA256_BYTES; // 68
 

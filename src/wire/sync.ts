@@ -3,9 +3,26 @@
  * to the slaves, which acknowledge them; a recovering node asks for a full state transfer. Like
  * LVS's sync daemon it rides UDP multicast (the bidd group, on the bidd port + 1), but unlike it
  * every record is sequenced and acknowledged, a gap is asked for again, and every datagram is
- * signed with the same auth trailer as bidd (key id, incarnation, sequence, HMAC-SHA256).
+ * signed with the same auth trailer as bidd (key id, incarnation, sequence, HMAC-SHA256). Every
+ * message names the stream's master (`leader`), so that after a partition heals two masters do
+ * not answer each other's slaves.
  *
- * Every message is one UDP datagram, big-endian:
+ * The byte layout is at SYNC_MAGIC below. At most SYNC_RECORDS_MAX (48) records per datagram:
+ * 20 + 10 + 48 * 28 + 42 = 1416 bytes, under a 1500-byte MTU with IP and UDP headers. The parser
+ * never throws; it checks lengths exactly, every enum and every reserved byte (0), and does not
+ * authenticate (`verifySync` does).
+ */
+
+import { HMAC_SHA256_BYTES } from '../crypto/hmac.ts';
+import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
+import { AUTH_TRAILER_LEN, emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
+import { assert, assertNever } from '../assert.ts';
+import { fail, ok, type Parsed } from './result.ts';
+
+const LAYER = 'sync';
+
+/**
+ * The byte layout. Every message is one UDP datagram, big-endian:
  *
  *   Header (20 bytes)
  *     0   magic    2 bytes  0x53 0x59 ('S' 'Y')
@@ -32,23 +49,11 @@
  *   A link record carries the whole link (created, remapped or changed state; state 0 new,
  *   1 active, 2 closing); link-gone carries the link's key only (proto, client addr and port,
  *   vip, vip port), every other byte 0; a server record has flags in byte 1 (bit 0: held by an
- *   admin; other bits 0) and carries group,
- *   server and the state (0 alive, 1 pending, 2 dead), the other fields 0.
+ *   admin; other bits 0) and carries group, server and the state (0 alive, 1 pending, 2 dead),
+ *   the other fields 0.
  *
  *   Auth trailer (42 bytes, `auth.ts`'s session trailer: key id, incarnation, sequence, HMAC).
- *
- * At most SYNC_RECORDS_MAX (48) records per datagram: 20 + 10 + 48 * 28 + 42 = 1416 bytes, under
- * a 1500-byte MTU with IP and UDP headers. The parser never throws; it checks lengths exactly,
- * every enum and every reserved byte (0), and does not authenticate (`verifySync` does).
  */
-
-import { HMAC_SHA256_BYTES } from '../crypto/hmac.ts';
-import { readU16, readU32, writeU16, writeU32 } from './addr.ts';
-import { AUTH_TRAILER_LEN, emitSessionTrailer, readSessionTrailer, sessionProblem, verifyAuth } from './auth.ts';
-import { assert, assertNever } from '../assert.ts';
-import { fail, ok, type Parsed } from './result.ts';
-
-const LAYER = 'sync';
 export const SYNC_MAGIC = 0x5359;
 export const SYNC_VERSION = 2;
 export const SYNC_TYPE = { updates: 1, snapshot: 2, ack: 3, request: 4 } as const;

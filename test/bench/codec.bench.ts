@@ -1,5 +1,5 @@
 /**
- * Codec benchmarks (issue 2): parse a TCP frame, rewrite destination address and port with the
+ * Codec benchmarks: parse a TCP frame, rewrite destination address and port with the
  * incremental checksum, emit. Two paths are measured:
  * - view: the NAT fast path. Structural checks, in-place rewrite through Ipv4View/TcpView, the
  *   same buffer goes out (emit is the identity on the bytes).

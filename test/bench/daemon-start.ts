@@ -1,5 +1,5 @@
 /**
- * Restart-to-serving time of `sg daemon` (issue 15): from spawning the process to its sockets
+ * Restart-to-serving time of `sg daemon`: from spawning the process to its sockets
  * bound and to its engine running, with the daemon run from the compiled dist/ (bin/dist.mjs,
  * built first if stale) and through tsx (SG_NO_DIST=1), alternately, RUNS times each.
  *

@@ -11,7 +11,7 @@ export interface Bench {
   readonly unit: string;
   /** Process `n` items; return something derived from the work so it is not optimised away. */
   run(n: number): unknown;
-  /** Goal in items per second, if the issue sets one. */
+  /** Goal in items per second, if the benchmark has one. */
   readonly goalPerSec?: number;
 }
 

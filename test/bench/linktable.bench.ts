@@ -1,5 +1,5 @@
 /**
- * Link table benchmarks (issue 5). The NAT path's goal is 2M frames/s on one core, so a lookup
+ * Link table benchmarks. The NAT path's goal is 2M frames/s on one core, so a lookup
  * must take well under 100 ns even when the table is big: 2^20 links, keys hit at random, so
  * nearly every lookup misses the cache on its index bucket and again on the link's record (the
  * worst case; real traffic comes in bursts per flow and hits warm lines).

@@ -1,5 +1,5 @@
 /**
- * The multicast stall in the lab against the simulator (issue 15, slides 21-22): for each
+ * The multicast stall in the lab against the simulator (slides 21-22): for each
  * multicast scenario, the gap in the stream at the members around its crash (the last datagram
  * received at or before the crash to the next one after it, as `failover.figures.ts` measures
  * it), in the simulator at seed 1 and at seeds 1..RUNS, and in the namespace lab (`sg run --real`:

@@ -1,5 +1,5 @@
 /**
- * The NAT path alone (issue 5): an SG node engine handed Ethernet frames of established TCP links
+ * The NAT path alone: an SG node engine handed Ethernet frames of established TCP links
  * (frame in, link lookup, rewrite with incremental checksums, frame out through pollTransmit), on
  * one core, both directions alternating, with 10,000 links in the table. Each item copies a 66-byte
  * template into the frame buffer first (the engine rewrites frames in place), which the figure

@@ -1,5 +1,5 @@
 /**
- * SG against its peers in one lab (issue 9): new TCP connections per second through the SG node
+ * SG against its peers in one lab: new TCP connections per second through the SG node
  * (NAT) and through haproxy (mode tcp, Debian's), and takeover time after SIGKILL of the master
  * for SG (bidd, 100 ms heartbeats) and keepalived (VRRPv3, 100 ms adverts; its VRRP child is
  * killed, not the parent, to simulate a crash). Needs root and Debian's haproxy, keepalived, wrk.

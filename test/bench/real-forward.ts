@@ -1,5 +1,5 @@
 /**
- * Real-mode forwarding rate (issue 9): UDP frames through `sg daemon` (NAT to the one real
+ * Real-mode forwarding rate: UDP frames through `sg daemon` (NAT to the one real
  * server) against a bare AF_PACKET forwarder on the same veth path, three namespaces in a line:
  *
  *   gen (eth0) --veth-- (eth0) mid (eth1) --veth-- (eth0) sink

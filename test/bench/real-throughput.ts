@@ -1,5 +1,5 @@
 /**
- * Real-mode throughput through the SG node against a direct download (issue 9; the seed measured
+ * Real-mode throughput through the SG node against a direct download (the seed measured
  * 83.89% for FTP through its SG). A lab (`sg lab up`) with the client's switch port shaped to
  * 100 Mbit/s by `tc tbf`; the client downloads nginx's 64 MiB /bulk with curl, once from rs1
  * through the VIP (sg daemon, NAT) and once from rs0, a server on the client's own segment (no SG

@@ -1,5 +1,5 @@
 /**
- * Simulated time against wall time for a 100 Mbit/s bulk TCP transfer (issue 3): a client
+ * Simulated time against wall time for a 100 Mbit/s bulk TCP transfer: a client
  * downloads 50 MB files back to back from a server on the same switch over 100 Mbit/s links with
  * 0.1 ms latency, full host stacks on both sides, tracing and capture off. One item is one
  * simulated millisecond, so `items/s / 1000` is the simulated-to-wall-time ratio.

@@ -1,5 +1,5 @@
 /**
- * The cluster's safety property under random fault schedules (issue 7): `sg fuzz` on the fuzzing
+ * The cluster's safety property under random fault schedules: `sg fuzz` on the fuzzing
  * target finds no schedule where a new link goes to a Dead server while an Alive one exists, and
  * none that makes the engine or simulator throw.
  */

@@ -1,5 +1,5 @@
 /**
- * Sim-vs-real agreement (issue 9): every scenario marked `real: true` runs in the simulator and in
+ * Sim-vs-real agreement: every scenario marked `real: true` runs in the simulator and in
  * the namespace lab (`sg run --real`); its expectations hold in both, and the decisions agree
  * (`sg diff`: the order of masters, server state transitions, each node's link targets under the
  * deterministic policy). The daemons start together once all are ready (however slow the

@@ -1,5 +1,5 @@
 /**
- * An SG node crashed and restarted in the simulator is rebuilt at its own clock's time (issue:
+ * An SG node crashed and restarted in the simulator is rebuilt at its own clock's time (before,
  * a node on a slowed clock was rebuilt at world time, in its own future, and its health monitor
  * asserted that time went backwards). The rebuilt engine must behave as a freshly booted one on
  * that clock: its first port tests and its detection of a crashed server come after the same
