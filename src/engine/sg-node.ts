@@ -52,6 +52,7 @@ import { encodeFrame, ipv4Header } from '../wire/frame.ts';
 import { IGMP_ALL_ROUTERS, IGMP_ALL_SYSTEMS, parseIgmp, type IgmpMessage } from '../wire/igmp.ts';
 import { IgmpHost } from './igmp-host.ts';
 import { Rng } from '../rng.ts';
+import { nodeStreams } from './streams.ts';
 import { DropSampler } from './drop-trace.ts';
 import type { ScriptCall, SgIfaceConfig, SgNodeConfig } from './config.ts';
 
@@ -162,9 +163,11 @@ export class SgNode implements Endpoint {
   /**
    * `incarnation` draws this process's incarnation on the group (a non-zero random u32; real mode
    * passes a cryptographic source, the simulator a generator split per boot); by default it comes
-   * from the config's seed.
+   * from the config's seed. `hashSeed` overrides the link table's hash seed (real mode passes a
+   * random one); every other random stream is a named split of the config's seed (`streams.ts`).
    */
-  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number } = {}) {
+  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number; hashSeed?: number } = {}) {
+    const streams = nodeStreams(cfg);
     this.cfg = cfg;
     this.#trace = opts.trace;
     this.#wallClockUs = opts.wallClockUs;
@@ -173,7 +176,7 @@ export class SgNode implements Endpoint {
     const mask = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
     this.#pub = { cfg: cfg.public, mask: mask(cfg.public.prefixLen), slot: 0 };
     this.#priv = { cfg: cfg.private, mask: mask(cfg.private.prefixLen), slot: 1 };
-    this.links = new LinkTable({ linksMax: cfg.linksMax });
+    this.links = new LinkTable({ linksMax: cfg.linksMax, hashSeed: opts.hashSeed ?? streams.hashSeed });
     const affinity = affinityTables(cfg.groups); // keep-same-server scopes share a table
     this.balancers = cfg.groups.map((g, gi) => new GroupBalancer(g, { affinity: affinity[gi]! }));
     this.#countPackets = cfg.groups.map((g) => g.policy === 'packets');
@@ -197,14 +200,13 @@ export class SgNode implements Endpoint {
     }
     this.monitors = cfg.groups.map((g, gi) => {
       const h = cfg.health?.[gi];
-      return h === undefined ? undefined : new HealthMonitor(h, g.servers.length, { now: this.#now as Instant, seed: (cfg.seed ?? 1) + gi * 7919 });
+      return h === undefined ? undefined : new HealthMonitor(h, g.servers.length, { now: this.#now as Instant, seed: streams.health[gi]! });
     });
     this.#garpLeft = cfg.garpCount;
     const fo = cfg.failover;
     this.#mcast = new Set(cfg.multicast ?? []);
-    this.igmp = this.#makeIgmp(Rng.fromSeed(cfg.seed ?? 1).split('igmp'));
-    const incRng = Rng.fromSeed(cfg.seed ?? 1).split('incarnation');
-    this.#freshOut = new FreshSender(opts.incarnation ?? (() => incRng.u32()));
+    this.igmp = this.#makeIgmp(streams.igmp);
+    this.#freshOut = new FreshSender(opts.incarnation ?? (() => streams.incarnation.u32()));
     const nonces = new NonceSource(() => this.#freshOut.incarnation);
     this.#biddGate = new FreshGate('bidd', nonces);
     this.#syncGate = new FreshGate('sync', nonces);
