@@ -7,14 +7,15 @@ import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
 
 export const DAEMON_USAGE = `usage: sg daemon --config FILE --node NAME [--public IFACE] [--private IFACE] [--trace FILE] [--t0 US]
-       [--watch-process NAME | --watch-pidfile FILE] [--no-watch]
+       [--watch-process NAME | --watch-pidfile FILE] [--no-watch] [--hash-seed N]
 
 Run the SG node NAME of the cluster in FILE (a scenario file; only its cluster: section, seed and
 segments are used) on real interfaces, through AF_PACKET raw sockets. A FILE holding secrets
 (cluster.keys, cluster.failover.key) must be mode 600, as key files are. The node owns its
 addresses itself: give the interfaces no IP addresses (the kernel would answer ARP for them too).
 Its port tests' schedule (first offsets, jitter) comes from FILE's seed and NAME, as the simulator's
-node's does, so both probe at the same instants. Needs CAP_NET_RAW (root).
+node's does, so both probe at the same instants; its link table's hash seed and its incarnations
+are drawn from node:crypto at each start. Needs CAP_NET_RAW (root).
   --public IFACE    the public interface (default eth0)
   --private IFACE   the private interface, towards the real servers (default eth1)
   --trace FILE      write the JSON Lines trace (the simulator's format) to FILE
@@ -35,6 +36,9 @@ node's does, so both probe at the same instants. Needs CAP_NET_RAW (root).
                     overrides the file's watch, interval included (150 ms)
   --no-watch        do not watch the process of FILE's cluster.nodes.NAME.watch (the lab's
                     daemons; a --watch-* flag still watches); SIGUSR1/SIGUSR2 still work
+  --hash-seed N     pin the link table's hash seed to N (0..4294967295) instead of a random one,
+                    e.g. so that two runs hash alike; a client who knows it can aim its flows at
+                    one bucket
 signals: SIGHUP steps down gracefully (the others take over at once) and stays out;
          SIGINT/SIGTERM step down and exit; SIGUSR1/SIGUSR2: the watched process died / runs again.
 exit status: 0 stopped by a signal, 1 the data plane failed, 2 bad usage or configuration`;
@@ -52,6 +56,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
     'watch-process': { type: 'string' },
     'watch-pidfile': { type: 'string' },
     'no-watch': { type: 'boolean' },
+    'hash-seed': { type: 'string' },
   }, DAEMON_USAGE, io);
   if (typeof args === 'number') return args;
   const v = args.values;
@@ -65,6 +70,8 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
   if (v['watch-process'] !== undefined && v['watch-pidfile'] !== undefined) return usage('give --watch-process or --watch-pidfile, not both');
   if (v['watch-process'] === '') return usage('--watch-process needs a process name');
   if (v['watch-pidfile'] === '') return usage('--watch-pidfile needs a file');
+  const hashSeed = v['hash-seed'] !== undefined ? Number(v['hash-seed']) : undefined;
+  if (hashSeed !== undefined && !(/^\d{1,10}$/.test(v['hash-seed']!) && hashSeed <= 0xffffffff)) return usage('--hash-seed must be an integer 0..4294967295');
   const watch: WatchTarget | undefined =
     v['watch-process'] !== undefined ? { kind: 'name', name: v['watch-process'] } : v['watch-pidfile'] !== undefined ? { kind: 'pidfile', file: v['watch-pidfile'] } : undefined;
   let d: ReturnType<typeof runDaemon>;
@@ -80,6 +87,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
       ...(v.status !== undefined ? { status: v.status } : {}),
       ...(watch !== undefined ? { watch } : {}),
       ...(v['no-watch'] === true ? { noWatch: true } : {}),
+      ...(hashSeed !== undefined ? { hashSeed } : {}),
       log: (l) => io.err(`${l}\n`),
     });
   } catch (e) {

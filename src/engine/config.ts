@@ -51,7 +51,7 @@ export interface SgNodeConfig {
   readonly garpInterval: Duration;
   /** Health monitoring per group (index as `groups`); undefined: the group's states change only by admin. */
   readonly health?: readonly (HealthConfig | undefined)[];
-  /** Seed for probe jitter (deterministic per node). */
+  /** The node's generator: its random streams (port-test jitter, IGMP delays, hash seed) are named splits of it (`streams.ts`). */
   readonly seed?: number;
   /**
    * Symmetric failover (bidd, slides 6-11): nodes with the same configuration elect a master by

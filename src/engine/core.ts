@@ -20,6 +20,7 @@ import { assert } from '../assert.ts';
 import type { SgIfaceConfig, SgNodeConfig } from './config.ts';
 import { DropSampler } from './drop-trace.ts';
 import { DropCounter } from './drops.ts';
+import type { NodeStreams } from './streams.ts';
 
 export const ETH = 14;
 
@@ -101,14 +102,15 @@ export class NodeCore {
   #txHead = 0;
   #txTail = 0;
 
-  constructor(cfg: SgNodeConfig, trace: TraceSink | undefined, now: Instant) {
+  /** `streams`: the node's random streams (streams.ts); `hashSeed` overrides the link table's. */
+  constructor(cfg: SgNodeConfig, trace: TraceSink | undefined, now: Instant, streams: NodeStreams, hashSeed?: number) {
     this.cfg = cfg;
     this.name = cfg.name;
     this.trace = trace;
     this.now = now;
     this.pub = { cfg: cfg.public, mask: maskOf(cfg.public.prefixLen), slot: 0 };
     this.priv = { cfg: cfg.private, mask: maskOf(cfg.private.prefixLen), slot: 1 };
-    this.links = new LinkTable({ linksMax: cfg.linksMax });
+    this.links = new LinkTable({ linksMax: cfg.linksMax, hashSeed: hashSeed ?? streams.hashSeed });
     const affinity = affinityTables(cfg.groups); // keep-same-server scopes share a table
     this.groups = cfg.groups.map((g, gi) => {
       const h = cfg.health?.[gi];
@@ -116,7 +118,7 @@ export class NodeCore {
         index: gi,
         cfg: g,
         balancer: new GroupBalancer(g, { affinity: affinity[gi]! }),
-        monitor: h === undefined ? undefined : new HealthMonitor(h, g.servers.length, { now, seed: (cfg.seed ?? 1) + gi * 7919 }),
+        monitor: h === undefined ? undefined : new HealthMonitor(h, g.servers.length, { now, seed: streams.health[gi]! }),
         countPackets: g.policy === 'packets',
       };
     });

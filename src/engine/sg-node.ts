@@ -16,7 +16,6 @@ import type { StateSync } from '../failover/sync.ts';
 import type { HealthMonitor } from '../health/monitor.ts';
 import type { LinkTable } from '../nat/linktable.ts';
 import type { Endpoint, IfaceName, TxFrame } from '../port.ts';
-import { Rng } from '../rng.ts';
 import type { Duration, Instant } from '../time.ts';
 import type { TraceSink } from '../trace.ts';
 import { IP_PROTO } from '../wire/ipv4.ts';
@@ -32,6 +31,7 @@ import { Ingress } from './ingress.ts';
 import { Local } from './local.ts';
 import { Multicast } from './multicast.ts';
 import { NatPath } from './nat.ts';
+import { nodeStreams } from './streams.ts';
 
 export { SYNC_SNAPSHOT_BURST } from './failover.ts';
 export { PROBES_PENDING_MAX } from './health.ts';
@@ -62,11 +62,13 @@ export class SgNode implements Endpoint {
   /**
    * `incarnation` draws this process's incarnation on the group (a non-zero random u32; real mode
    * passes a cryptographic source, the simulator a generator split per boot); by default it comes
-   * from the config's seed.
+   * from the config's seed. `hashSeed` overrides the link table's hash seed (real mode passes a
+   * random one); every other random stream is a named split of the config's seed (`streams.ts`).
    */
-  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number } = {}) {
+  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number; hashSeed?: number } = {}) {
     this.cfg = cfg;
-    const core = (this.#core = new NodeCore(cfg, opts.trace, opts.now ?? (0 as Instant)));
+    const streams = nodeStreams(cfg);
+    const core = (this.#core = new NodeCore(cfg, opts.trace, opts.now ?? (0 as Instant), streams, opts.hashSeed));
     this.balancers = core.groups.map((g) => g.balancer);
     this.monitors = core.groups.map((g) => g.monitor);
     if (cfg.ctl !== undefined) {
@@ -77,13 +79,12 @@ export class SgNode implements Endpoint {
       this.ctld = undefined;
     }
     const egress = (this.#egress = new Egress(core));
-    const multicast = (this.#multicast = new Multicast(core, egress, Rng.fromSeed(cfg.seed ?? 1).split('igmp')));
+    const multicast = (this.#multicast = new Multicast(core, egress, streams.igmp));
     const nat = (this.#nat = new NatPath(core, egress));
-    const incRng = Rng.fromSeed(cfg.seed ?? 1).split('incarnation');
     const failover = (this.#failover = new Failover(
       core,
       { egress, multicast, nat, ctlTarget: this.ctlTarget, setServerState: (g, s, st, now) => this.setServerState(g, s, st, now), onScript: opts.onScript },
-      opts.incarnation ?? (() => incRng.u32()),
+      opts.incarnation ?? (() => streams.incarnation.u32()),
     ));
     const health = (this.#health = new Health(core, egress, (g, s) => failover.syncServer(g, s)));
     this.#local = new Local(core, egress, opts.wallClockUs);

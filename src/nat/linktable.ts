@@ -62,7 +62,7 @@ export interface LinkTableOptions {
   readonly linksMax: number;
   /** Records allocated up front (default min(1024, linksMax)); the table doubles up to linksMax. */
   readonly initialCapacity?: number;
-  /** Hash seed (any 32-bit integer; default 0). */
+  /** Hash seed (any 32-bit integer; default 0). The SG node's comes from its generator (src/engine/streams.ts). */
   readonly hashSeed?: number;
 }
 
@@ -143,6 +143,14 @@ function finish(h: number): number {
 
 function hashClient(seed: number, proto: number, clientAddr: number, clientPorts: number, vip: number): number {
   return finish(mixBlock(mixBlock(mixBlock(mixBlock(seed, clientAddr), vip), clientPorts), proto));
+}
+
+/**
+ * The hash of a client-side key, whose low bits pick its home bucket in the client index. Exported
+ * for tests that play a client who knows the seed and aims its flows at one bucket.
+ */
+export function clientKeyHash(seed: number, proto: NatProto, clientAddr: Ipv4Addr, clientPort: number, vip: Ipv4Addr, vport: number): number {
+  return hashClient(seed | 0, proto, clientAddr | 0, (clientPort << 16) | vport, vip | 0);
 }
 
 function hashServer(seed: number, proto: number, serverAddr: number, ports: number, clientAddr: number): number {
@@ -258,6 +266,33 @@ export class LinkTable {
   /** Records allocated now (grows by doubling up to linksMax). */
   get capacity(): number {
     return this.cap;
+  }
+
+  /** The hash seed, as a u32. */
+  get hashSeed(): number {
+    return this.seed >>> 0;
+  }
+
+  /** Buckets in each index (a power of two, at least twice the capacity). */
+  get buckets(): number {
+    return this.mask + 1;
+  }
+
+  /**
+   * The longest probe in either index: 1 + the distance from a link's home bucket to its entry,
+   * the most a lookup of a live link reads (0 when empty; n when n keys share one home). O(buckets),
+   * for tests and diagnostics: flows aimed at one bucket show here.
+   */
+  probeLengthMax(): number {
+    let max = 0;
+    for (const side of [SIDE_CLIENT, SIDE_SERVER] as const) {
+      const tab = side === SIDE_CLIENT ? this.cix : this.six;
+      for (let b = 0; b <= this.mask; b++) {
+        const e = tab[b]!;
+        if (e !== 0) max = Math.max(max, ((b - this.hashOf(side, (e & ID_MASK) - 1)) & this.mask) + 1);
+      }
+    }
+    return max;
   }
 
   /** Bytes held by the records and both indexes. */

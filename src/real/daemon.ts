@@ -54,6 +54,11 @@ export interface DaemonOptions {
   readonly watchIntervalMs?: number;
   /** Ignore the node's `watch:` in the configuration (the lab's daemons: `sg daemon --no-watch`); `watch` still applies. */
   readonly noWatch?: boolean;
+  /**
+   * Pin the link table's hash seed (a u32; `--hash-seed`), e.g. so that two runs hash alike;
+   * without it each start draws one from node:crypto (engine-worker.ts `realRandomness`).
+   */
+  readonly hashSeed?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -144,7 +149,7 @@ export function daemonSetup(opts: DaemonOptions): { cfg: SgNodeConfig; node: Clu
   }
   const pubIface = opts.publicIface ?? 'eth0';
   const privIface = opts.privateIface ?? 'eth1';
-  // The simulator's seed for this node (its port-test schedule); incarnations stay random (engine-worker.ts).
+  // The simulator's seed for this node (its port-test schedule); incarnations and the hash seed stay random (engine-worker.ts).
   const seed = sgNodeSeed(Rng.fromSeed(sc.seed), opts.node);
   return { cfg: sgNodeConfig(c, index, sc.segments, { pubMac: interfaceMac(pubIface), privMac: interfaceMac(privIface), seed, pubIface, privIface }), node: c.nodes[index]! };
 }
@@ -177,7 +182,7 @@ export function runDaemon(opts: DaemonOptions): { done: Promise<number>; stop: (
     },
   });
   const { port1, port2 } = new MessageChannel();
-  const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined, ...(opts.startFile !== undefined ? { startFile: opts.startFile } : {}) };
+  const init: WorkerInit = { cfg, t0, port: port2, trace: out !== undefined, ...(opts.startFile !== undefined ? { startFile: opts.startFile } : {}), ...(opts.hashSeed !== undefined ? { hashSeed: opts.hashSeed } : {}) };
   const worker = new Worker(workerEntry(new URL('./engine-worker.ts', import.meta.url)), { workerData: init, transferList: [port2] });
   const send = (m: ToWorker) => port1.postMessage(m);
   let exiting = false;

@@ -34,6 +34,8 @@ export interface WorkerInit {
   readonly port: MessagePort;
   /** Send trace events to the main thread (only when it writes a trace). */
   readonly trace: boolean;
+  /** Pins the link table's hash seed (`sg daemon --hash-seed`); else `realRandomness` draws one. */
+  readonly hashSeed?: number;
 }
 
 /** Main -> worker. */
@@ -72,6 +74,15 @@ const START_POLL_MS = 2;
 const START_WAIT_MAX_MS = 600_000;
 /** At most this often the worst timer lateness goes to the main thread (when it grew). */
 const TIMING_REPORT_MS = 250;
+
+/**
+ * What the engine draws at random in real mode, from node:crypto: its incarnations and its link
+ * table's hash seed (the configuration's seed, which a client may have read, sets neither), unless
+ * `pinnedHashSeed` is given. Every daemon start draws a new hash seed.
+ */
+export function realRandomness(pinnedHashSeed?: number): { readonly incarnation: () => number; readonly hashSeed: number } {
+  return { incarnation: () => randomInt(1, 2 ** 32), hashSeed: pinnedHashSeed ?? randomInt(0, 2 ** 32) };
+}
 
 export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
@@ -142,7 +153,7 @@ function run(init: WorkerInit): void {
       }
     : undefined;
   const names: IfaceName[] = [ifaceName(cfg.public.name), ifaceName(cfg.private.name)];
-  const node = new SgNode(cfg, { ...(trace ? { trace } : {}), now: now(), onScript: (call) => post({ kind: 'script', call }), wallClockUs: () => Date.now() * 1000, incarnation: () => randomInt(1, 2 ** 32) });
+  const node = new SgNode(cfg, { ...(trace ? { trace } : {}), now: now(), onScript: (call) => post({ kind: 'script', call }), wallClockUs: () => Date.now() * 1000, ...realRandomness(init.hashSeed) });
   const transmit = () => {
     for (let tx = node.pollTransmit(); tx !== undefined; tx = node.pollTransmit()) (tx.iface === names[0] ? pub : priv).send(tx.frame);
     pub.flush();

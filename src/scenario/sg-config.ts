@@ -38,11 +38,12 @@ export interface SgConfigOptions {
 /**
  * The engine seed of SG node `name` in a run whose root generator is `root` (the simulator's
  * world generator, `Rng.fromSeed` of the scenario's seed): the health monitor's
- * port-test schedule (first-test offsets and jitter) and the IGMP report delays come from it.
- * The simulator and `sg daemon` both use it, so the lab probes each server at the simulator's
- * instants (a daemon drawing its own random seed probed at other phases of the interval, and
- * its Pending/Dead times differed from the simulator's by up to an interval). Incarnations do
- * not come from it (the daemon draws them from crypto, the simulator per boot).
+ * port-test schedule (first-test offsets and jitter) and the IGMP report delays come from it
+ * (`src/engine/streams.ts`). The simulator and `sg daemon` both use it, so the lab probes each
+ * server at the simulator's instants (a daemon drawing its own random seed probed at other phases
+ * of the interval, and its Pending/Dead times differed from the simulator's by up to an interval).
+ * Incarnations and, in the daemon, the link table's hash seed do not come from it: the daemon
+ * draws both from crypto (a scenario's seed is no secret), the simulator incarnations per boot.
  */
 export function sgNodeSeed(root: Rng, name: string): number {
   return root.split(`sg:${name}`).u32();

@@ -31,6 +31,17 @@ describe('real-mode and timeline commands: bad input', () => {
     expect(await run(...base, '--watch-pidfile', '')).toMatchObject({ code: 2, err: expect.stringContaining('--watch-pidfile needs a file') });
   });
 
+  it('sg daemon: --hash-seed is a u32', async () => {
+    const base = ['daemon', '--config', 'scenarios/lab-basic.yaml', '--node', 'sg1'];
+    for (const bad of ['', '+1', '1.5', '0x10', '4294967296', 'random']) {
+      expect(await run(...base, '--hash-seed', bad), bad).toMatchObject({ code: 2, err: expect.stringContaining('--hash-seed must be an integer 0..4294967295') });
+    }
+    // A good one passes the flags and stops at the configuration (lab-basic holds a key: mode 600).
+    const ok = await run(...base, '--hash-seed', '4294967295');
+    expect(ok).toMatchObject({ code: 2, err: expect.stringContaining('chmod 600') });
+    expect(ok.err).not.toContain('--hash-seed');
+  });
+
   it('sg daemon: a configuration holding secrets must be mode 600, as key files are for sg cmd and sg hb', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-daemon-'));
     const config = join(dir, 'lab.yaml');

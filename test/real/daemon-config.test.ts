@@ -3,7 +3,8 @@
  * simulator's instants: its seed, which sets the port tests' first offsets and jitter, is the one
  * the simulator gives the same node. With a seed of its own (randomInt, before), the lab's
  * health-udp probed rs2/rs4 at other phases of the 1 s interval and its Pending came up to 0.6 s
- * after the simulator's (test/real/agreement.test.ts). Reads /sys/class/net/lo; needs no lab.
+ * after the simulator's (test/real/agreement.test.ts). Its link table's hash seed does not come from
+ * that seed, which a client may know: each start draws one. Reads /sys/class/net/lo; needs no lab.
  */
 import { copyFileSync, chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../sim/scenario.ts';
 import { SgNode } from '../../src/engine/sg-node.ts';
+import { nodeStreams } from '../../src/engine/streams.ts';
 import { daemonConfig } from '../../src/real/daemon.ts';
+import { realRandomness } from '../../src/real/engine-worker.ts';
 import { loadScenario } from '../../src/scenario/load.ts';
 import type { Duration, Instant } from '../../src/time.ts';
 import { JsonlTrace } from '../../src/trace.ts';
@@ -62,16 +65,39 @@ function daemonFirstArps(config: string, node: string, servers: readonly string[
   }
 }
 
+/** FILE copied to a fresh directory at mode 600 (it holds the failover key: src/real/secrets.ts). */
+function privateCopy(): string {
+  const config = join(mkdtempSync(join(tmpdir(), 'sg-daemon-config-')), 'health-udp.yaml');
+  copyFileSync(FILE, config);
+  chmodSync(config, 0o600);
+  return config;
+}
+
 describe('sg daemon configuration', () => {
+  it("hashes with a random seed of its own, not the simulator's, unless pinned", () => {
+    const cfg = daemonConfig({ config: privateCopy(), node: 'sg1', publicIface: 'lo', privateIface: 'lo' });
+    const derived = nodeStreams(cfg).hashSeed;
+    // The engine worker's options (engine-worker.ts run). Each check below fails by chance with
+    // odds 2^-32: two draws of node:crypto's randomInt(0, 2^32) that agree.
+    const daemon = () => new SgNode(cfg, { now: 0 as Instant, ...realRandomness() });
+    const a = daemon().links.hashSeed;
+    const b = daemon().links.hashSeed;
+    expect(a).not.toBe(b);
+    expect(a).not.toBe(derived);
+    expect(b).not.toBe(derived);
+    // --hash-seed N pins it.
+    expect(new SgNode(cfg, { now: 0 as Instant, ...realRandomness(4_000_000_000) }).links.hashSeed).toBe(4_000_000_000);
+    // Incarnations come from crypto too: non-zero u32s.
+    const inc = realRandomness().incarnation();
+    expect(Number.isInteger(inc) && inc >= 1 && inc < 2 ** 32).toBe(true);
+  });
+
   it("probes each server at the simulator's instants (same per-node seed): health-udp's first port tests", () => {
     const loaded = loadScenario(readFileSync(FILE, 'utf8'), FILE);
     if (!loaded.ok) throw new Error('load');
     const servers = loaded.scenario.cluster!.groups[0]!.servers.map((s) => formatIpv4(s.addr));
     const sim = simFirstArps(servers);
-    // The configuration holds the failover key: sg daemon wants it 0600 (src/real/secrets.ts).
-    const config = join(mkdtempSync(join(tmpdir(), 'sg-daemon-config-')), 'health-udp.yaml');
-    copyFileSync(FILE, config);
-    chmodSync(config, 0o600);
+    const config = privateCopy();
     const real: FirstArps = new Map();
     for (const n of loaded.scenario.cluster!.nodes) daemonFirstArps(config, n.name, servers, real);
     for (const n of loaded.scenario.cluster!.nodes) {
