@@ -416,7 +416,7 @@ export class Ctld {
       if (cmd.op !== 'get' && cmd.op !== 'set' && cmd.op !== 'list') return { status: 'forbidden', data: `a server key may not ${cmd.op}` };
     }
     if (cmd.op === 'add' || cmd.op === 'delete') {
-      return { status: 'not-supported', data: `${cmd.op} ${cmd.cls}: groups and servers are fixed by the config (adding servers at run time comes later)` };
+      return { status: 'not-supported', data: `${cmd.op} ${cmd.cls}: groups and servers are fixed by the config (restart with a new config to change them)` };
     }
     // Names: cluster commands name no group or server, group commands no server.
     if (cmd.cls === 'cluster' && (cmd.group !== '' || cmd.server !== '')) return { status: 'bad-message', data: 'a cluster command names no group or server' };

@@ -281,7 +281,7 @@ describe('server properties', () => {
     expect(b.get(ADMIN, 'server', 'web/rs1', 'constructor').status).toBe('no-such-property');
   });
 
-  it('answers add and delete with not-supported (servers are fixed by the config for now)', () => {
+  it('answers add and delete with not-supported (groups and servers are fixed by the config)', () => {
     const b = new Bench();
     expect(b.ask(ADMIN, { cls: 'server', op: 'add', group: 'web', server: 'rs4' }).status).toBe('not-supported');
     expect(b.ask(ADMIN, { cls: 'group', op: 'delete', group: 'web' }).status).toBe('not-supported');
