@@ -5,6 +5,7 @@
  *  8 ttl | 9 protocol | 10 header checksum | 12 src | 16 dst | 20 options (ihl*4 - 20 bytes)
  */
 
+import { HeaderView } from './view.ts';
 import { readIpv4, readU16, writeIpv4, writeU16, type Ipv4Addr } from './addr.ts';
 import { internetChecksum, updateChecksum16, updateChecksum32 } from './checksum.ts';
 import { assert } from '../assert.ts';
@@ -277,19 +278,7 @@ export function findWriteStatus(h: Ipv4Header): SgWriteStatus | undefined {
  * setters keep the header checksum right with RFC 1624 incremental updates. Construct it only
  * over bytes a parser has accepted.
  */
-export class Ipv4View {
-  constructor(
-    public buf: Uint8Array,
-    public off: number,
-  ) {}
-
-  /** Point the view at another header: the NAT path reuses one view per frame, no allocation. */
-  at(buf: Uint8Array, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
-
+export class Ipv4View extends HeaderView {
   get headerLength(): number {
     return (this.buf[this.off]! & 15) * 4;
   }

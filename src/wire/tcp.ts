@@ -6,6 +6,7 @@
  *  16 checksum | 18 urgent pointer | 20 options (data offset*4 - 20) | payload
  */
 
+import { HeaderView } from './view.ts';
 import { readU16, readU32, writeU16, writeU32, type Ipv4Addr } from './addr.ts';
 import { internetChecksum, pseudoHeaderSum, updateChecksum16, updateChecksum32 } from './checksum.ts';
 import { IP_PROTO } from './ipv4.ts';
@@ -239,18 +240,7 @@ export function tcpFlagNames(flags: number): string {
 }
 
 /** In-place view for the NAT path; setters keep the checksum right incrementally. */
-export class TcpView {
-  constructor(
-    public buf: Uint8Array,
-    public off: number,
-  ) {}
-
-  /** Point the view at another header: the NAT path reuses one view per frame, no allocation. */
-  at(buf: Uint8Array, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class TcpView extends HeaderView {
   get srcPort(): number {
     return readU16(this.buf, this.off);
   }

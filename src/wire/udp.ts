@@ -5,6 +5,7 @@
  *  0 src port | 2 dst port | 4 length | 6 checksum | 8 payload
  */
 
+import { HeaderView } from './view.ts';
 import { readU16, writeU16, type Ipv4Addr } from './addr.ts';
 import { internetChecksum, pseudoHeaderSum, updateUdpChecksum16, updateUdpChecksum32 } from './checksum.ts';
 import { IP_PROTO } from './ipv4.ts';
@@ -67,18 +68,7 @@ export function encodeUdp(v: UdpDatagram, pseudo: PseudoHeader): Uint8Array {
 }
 
 /** In-place view for the NAT path; setters keep the checksum right incrementally. */
-export class UdpView {
-  constructor(
-    public buf: Uint8Array,
-    public off: number,
-  ) {}
-
-  /** Point the view at another header: the NAT path reuses one view per frame, no allocation. */
-  at(buf: Uint8Array, off: number): this {
-    this.buf = buf;
-    this.off = off;
-    return this;
-  }
+export class UdpView extends HeaderView {
   get srcPort(): number {
     return readU16(this.buf, this.off);
   }
