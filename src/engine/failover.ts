@@ -204,10 +204,7 @@ export class Failover {
     const b = this.bidd;
     if (b === undefined) return;
     const due = this.#core.timers.get('bidd');
-    if (due !== undefined && now - due > b.cfg.stallBound && b.checkStall(now)) {
-      this.#core.now = now;
-      this.biddRun(now);
-    }
+    if (due !== undefined && now - due > b.cfg.stallBound && b.checkStall(now)) this.biddRun(now);
   }
 
   /** The bidd timer. */

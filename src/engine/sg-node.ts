@@ -132,8 +132,8 @@ export class SgNode implements Endpoint {
 
   handleFrame(now: Instant, iface: IfaceName, f: Uint8Array): void {
     const core = this.#core;
-    this.#failover.checkStall(now);
     core.advance(now);
+    this.#failover.checkStall(now);
     core.counters.framesIn++;
     this.#frame(iface, f);
     if (core.healthDirty) this.#health.run(now);
