@@ -25,6 +25,7 @@ const ENGINE_PARTS: readonly string[] = [
   'src/balance/',
   'src/health/',
   'src/failover/',
+  'src/rw/',
   'src/ctl/',
   'src/port.ts',
   'src/time.ts',
