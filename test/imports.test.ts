@@ -27,6 +27,7 @@ const ENGINE_PARTS: readonly string[] = [
   'src/failover/',
   'src/rw/',
   'src/ctl/',
+  'src/rw/',
   'src/port.ts',
   'src/time.ts',
   'src/timers.ts',

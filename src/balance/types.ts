@@ -6,6 +6,7 @@
 
 import type { Duration, Instant } from '../time.ts';
 import type { Ipv4Addr } from '../wire/addr.ts';
+import type { GroupModel } from '../rw/models.ts';
 
 export const SERVER_STATES = ['alive', 'pending', 'dead'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
@@ -55,6 +56,12 @@ export interface GroupConfig {
   /** Use totals instead of recent change (to show the bombing problem side by side). */
   readonly loadFromTotals: boolean;
   readonly servers: readonly ServerConfig[];
+  /**
+   * The read/write model (slide 13, `src/rw/models.ts`); absent: read-any. A write model makes
+   * the group a UDP request/reply service on `port`. The engine runs read-any only so far: the
+   * loader refuses the others (`MODELS_BUILT`) and `sgNodeConfig` asserts it.
+   */
+  readonly model?: GroupModel;
 }
 
 /**

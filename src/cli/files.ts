@@ -1,6 +1,6 @@
 /** File helpers for the command line: buffered synchronous writers and scenario loading. */
 
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { loadScenario, formatScenarioError, type Scenario } from '../scenario/load.ts';
 
 /** Bytes buffered before a write(2); large enough that tracing costs little. */
@@ -68,7 +68,7 @@ export function readScenario(path: string): ScenarioFile {
     const code = (e as NodeJS.ErrnoException).code;
     return { ok: false, message: `${path}: cannot read: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}` };
   }
-  const r = loadScenario(text, path);
+  const r = loadScenario(text, path, { fileExists: existsSync });
   if (!r.ok) return { ok: false, message: r.errors.map(formatScenarioError).join('\n') };
   return { ok: true, scenario: r.scenario };
 }

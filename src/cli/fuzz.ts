@@ -11,7 +11,7 @@
  * usage or a bad scenario file.
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
@@ -188,7 +188,7 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
     io.err(`${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}\n`);
     return EXIT.usage;
   }
-  const loaded = loadScenario(text, file);
+  const loaded = loadScenario(text, file, { fileExists: existsSync });
   if (!loaded.ok) {
     io.err(loaded.errors.map(formatScenarioError).join('\n') + '\n');
     return EXIT.usage;

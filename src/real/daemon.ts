@@ -18,7 +18,7 @@
  * addresses through the same raw sockets.
  */
 
-import { createWriteStream, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { SgNodeConfig } from '../engine/config.ts';
 import { Rng } from '../rng.ts';
@@ -134,7 +134,7 @@ export function daemonWatch(opts: DaemonOptions, node: ClusterNodeModel): Daemon
 /** The engine configuration and the node's scenario model. */
 export function daemonSetup(opts: DaemonOptions): { cfg: SgNodeConfig; node: ClusterNodeModel } {
   const text = readFileSync(opts.config, 'utf8');
-  const loaded = loadScenario(text, opts.config);
+  const loaded = loadScenario(text, opts.config, { fileExists: existsSync });
   if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
   const sc = loaded.scenario;
   const c = sc.cluster;

@@ -157,7 +157,7 @@ export function labPrefixes(): string[] {
 }
 
 function loadFile(file: string): Scenario {
-  const loaded = loadScenario(readFileSync(file, 'utf8'), file);
+  const loaded = loadScenario(readFileSync(file, 'utf8'), file, { fileExists: existsSync });
   if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
   return loaded.scenario;
 }

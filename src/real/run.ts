@@ -15,7 +15,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { RunResult, WorkloadSummary } from '../scenario/result.ts';
 import { Evaluator } from '../scenario/expect.ts';
 import { faultTarget, faultWhat } from '../scenario/faults.ts';
@@ -130,7 +130,7 @@ function spawnLines(ns: string, args: string[], onLine: (line: string) => void):
 
 export async function runReal(file: string, opts: RealRunOptions = {}): Promise<RealRunResult> {
   const log = opts.log ?? (() => {});
-  const loaded = loadScenario(readFileSync(file, 'utf8'), file);
+  const loaded = loadScenario(readFileSync(file, 'utf8'), file, { fileExists: existsSync });
   if (!loaded.ok) throw new Error(loaded.errors.map(formatScenarioError).join('\n'));
   const sc = loaded.scenario;
   // Every program the run will start, before anything is built (--pcap: dumpcap too).

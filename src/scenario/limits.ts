@@ -26,6 +26,7 @@ export { UDP_PAYLOAD_MAX } from '../../sim/host/udp.ts';
 export { ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, PING_SIZE_MAX } from '../../sim/host/host.ts';
 export { ROUTES_MAX } from '../../sim/host/route.ts';
 export { SWITCH_PORTS_MAX } from '../../sim/net/switch.ts';
+export { REPLIES_HELD_MAX, WRITE_TIMEOUT_MAX_US, WRITE_TIMEOUT_MIN_US, WRITES_PENDING_MAX } from '../rw/models.ts';
 
 /**
  * Longest scenario (`duration:`, and `sg run --until`): 24 hours of simulated time. The run is

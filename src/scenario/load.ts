@@ -15,6 +15,10 @@ import { formatDuration, type Duration } from '../time.ts';
 import type { HealthConfig } from '../health/types.ts';
 import { sameRule } from '../balance/affinity.ts';
 import type { KeepSameServer } from '../balance/types.ts';
+import {
+  MODELS_BUILT, READ_ANY, REPLIES_HELD_DEFAULT, RW_ANALYZER_MODULE_EXTS, RW_ANALYZER_NAMES, WRITE_TIMEOUT_DEFAULT_US, WRITE_TIMEOUT_MAX_US, WRITE_TIMEOUT_MIN_US, WRITES_PENDING_DEFAULT,
+  type AnalyzerRef, type GroupModel, type GroupModelKind, type RwAnalyzerName, type WriteFanout,
+} from '../rw/models.ts';
 import { CTL_PORT_DEFAULT, type CtlClass, type CtlKey, type CtlOp } from '../ctl/types.ts';
 import { Scenario as ScenarioSchema, type ClusterDoc, type ControlDoc, type ExpectationDoc, type FaultDoc, type HostDoc, type LinkDoc, type MatchDoc, type ScenarioDoc, type ServiceDoc, type WorkloadDoc } from './schema.ts';
 import { matchProblems } from './match.ts';
@@ -149,6 +153,8 @@ export interface ClusterGroupModel {
   readonly loadFromTotals: boolean;
   readonly servers: readonly ClusterServerModel[];
   readonly health?: HealthConfig;
+  /** `model:` and its write settings (slide 13); read-any when not given. */
+  readonly model: GroupModel;
 }
 
 export interface ClusterKeyModel {
@@ -256,6 +262,18 @@ export interface Scenario {
   readonly expectations: readonly ExpectationEntry[];
   /** The document as parsed (before resolution), for shrinking and re-emitting. */
   readonly doc: ScenarioDoc;
+}
+
+/**
+ * What the loader may look at beyond the text. `fileExists` checks that a user analyzer module
+ * (`analyzer: ./a.ts`) is there; the commands that read a file pass `existsSync`. Without it
+ * (a text loaded from code) the path's form is checked and the module's presence is not.
+ * `modelsBuilt`: the group models a file may use (default `MODELS_BUILT`, what the engine runs);
+ * tests pass every model to see the configuration a write model resolves to.
+ */
+export interface LoadOptions {
+  readonly fileExists?: (path: string) => boolean;
+  readonly modelsBuilt?: readonly GroupModelKind[];
 }
 
 export type LoadResult = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly errors: readonly ScenarioError[] };
@@ -409,6 +427,8 @@ class Resolver {
   constructor(
     readonly rep: Reporter,
     readonly doc: ScenarioDoc,
+    readonly file: string = '<scenario>',
+    readonly opts: LoadOptions = {},
   ) {}
 
   /** A duration, at most `max` µs (DURATION_MAX_US unless the engine's limit is tighter). */
@@ -756,6 +776,7 @@ class Resolver {
         })(),
         loadFromTotals: g['load-from-totals'] ?? false,
         servers,
+        model: this.groupModel(g, base, servers, hosts, c),
       };
     });
     const keyNames = new Set<string>();
@@ -835,6 +856,88 @@ class Resolver {
       linksMax: c['links-max'] ?? 1_000_000,
       idle: { tcp: d(idle.tcp, 900_000_000, 'tcp'), udp: d(idle.udp, 30_000_000, 'udp'), icmp: d(idle.icmp, 10_000_000, 'icmp'), closing: d(idle.closing, 10_000_000, 'closing'), unanswered: d(idle.unanswered, 10_000_000, 'unanswered') },
     };
+  }
+
+  /** A group's `model:` and its write settings (slide 13), each problem at its line. */
+  groupModel(g: ClusterDoc['groups'][number], base: PathSeg[], servers: readonly ClusterServerModel[], hosts: Map<string, HostModel>, c: ClusterDoc): GroupModel {
+    const kind = g.model ?? 'read-any';
+    const writeKeys = ['analyzer', 'write-fanout', 'write-group', 'writes-pending', 'write-timeout', 'replies-held'] as const;
+    if (kind === 'read-any') {
+      for (const k of writeKeys) if (g[k] !== undefined) this.rep.at([...base, k], `${k}: has no effect on a read-any group (it is a setting of model: read-one-write-all or read-first-write-all)`, true);
+      return READ_ANY;
+    }
+    const mp: PathSeg[] = [...base, 'model'];
+    const notUdp = this.notUdpService(g, servers, hosts);
+    if (notUdp !== undefined) this.rep.at(mp, `${kind} needs a UDP request/reply service (slide 13); ${notUdp}`);
+    let analyzer: AnalyzerRef = { kind: 'builtin', name: 'rpc' };
+    if (g.analyzer === undefined) this.rep.at(mp, `${kind} needs analyzer: (the packet analyzer that tells a write from a read and a reply's request, slide 25): one of ${RW_ANALYZER_NAMES.join(', ')}, or a module path ending in ${RW_ANALYZER_MODULE_EXTS.join(', ')}`);
+    else analyzer = this.analyzer(g.analyzer, [...base, 'analyzer']) ?? analyzer;
+    let fanout: WriteFanout = { kind: 'unicast' };
+    const wg = g['write-group'];
+    if ((g['write-fanout'] ?? 'multicast') === 'multicast') {
+      if (wg === undefined) this.rep.at(mp, `write-fanout multicast (the default) needs write-group: the multicast address on the private segment the servers join (slides 15, 21), e.g. 239.1.1.1; or write-fanout: unicast`);
+      else {
+        const a = this.addr(wg, [...base, 'write-group']);
+        fanout = { kind: 'multicast', group: a };
+        if ((a >>> 28) !== 0xe || (a >>> 8) === 0xe00000) this.rep.at([...base, 'write-group'], `${wg} is not a routable multicast address (224.0.1.0 to 239.255.255.255; 224.0.0.x is link-local control)`);
+        else if (c.failover !== undefined && wg === c.failover.group) this.rep.at([...base, 'write-group'], `${wg} is also cluster.failover.group (the nodes' bidding group)`);
+        else for (const s of servers) {
+          const port = s.port ?? g.port;
+          const svc = hosts.get(s.host)?.services.find((x) => x.kind === 'rpc' && x.port === port);
+          if (svc?.kind === 'rpc' && svc.group !== a) this.rep.at([...base, 'write-group'], `${s.host}/${svc.name} joins ${svc.group !== undefined ? formatIpv4(svc.group) : 'no multicast group'} (its group:), so it would not hear the writes sent to ${wg}`);
+        }
+      }
+    } else if (wg !== undefined) this.rep.at([...base, 'write-group'], 'write-group: has no effect with write-fanout: unicast (each server gets its own copy)', true);
+    const timeout = this.dur(g['write-timeout'], [...base, 'write-timeout'], WRITE_TIMEOUT_MAX_US);
+    if (timeout !== undefined && timeout < WRITE_TIMEOUT_MIN_US) this.rep.at([...base, 'write-timeout'], `${JSON.stringify(g['write-timeout'])} is shorter than the minimum ${formatDuration(WRITE_TIMEOUT_MIN_US as Duration)}`);
+    const repliesHeldMax = g['replies-held'] ?? REPLIES_HELD_DEFAULT;
+    if (repliesHeldMax < servers.length) this.rep.at([...base, 'replies-held'], `replies-held ${repliesHeldMax} is fewer than the group's ${servers.length} servers: no write could collect every reply`);
+    if (!(this.opts.modelsBuilt ?? MODELS_BUILT).includes(kind)) {
+      this.rep.at(mp, `model ${kind} is not built in the engine yet (issue 17): sg does not run this file rather than balance the group as read-any; the model's settings are checked`);
+    }
+    const writeAll = { analyzer, fanout, writesPendingMax: g['writes-pending'] ?? WRITES_PENDING_DEFAULT, writeTimeout: (timeout ?? WRITE_TIMEOUT_DEFAULT_US) as Duration, repliesHeldMax };
+    return { kind, writeAll };
+  }
+
+  /** `analyzer:`: a built-in name, or a module path (relative to the scenario file) that exists. */
+  analyzer(text: string, path: PathSeg[]): AnalyzerRef | undefined {
+    if (RW_ANALYZER_MODULE_EXTS.some((e) => text.endsWith(e))) {
+      const slash = this.file.lastIndexOf('/');
+      const resolved = text.startsWith('/') ? text : slash < 0 ? text : `${this.file.slice(0, slash + 1)}${text.replace(/^(\.\/)+/, '')}`;
+      if (this.opts.fileExists !== undefined && !this.opts.fileExists(resolved)) {
+        this.rep.at(path, `analyzer module ${JSON.stringify(text)} not found (looked for ${resolved}, relative to the scenario file)`);
+        return undefined;
+      }
+      return { kind: 'module', path: text, resolved };
+    }
+    if ((RW_ANALYZER_NAMES as readonly string[]).includes(text)) return { kind: 'builtin', name: text as RwAnalyzerName };
+    this.rep.at(path, `unknown analyzer '${text}' (built in: ${RW_ANALYZER_NAMES.join(', ')}; or a module path ending in ${RW_ANALYZER_MODULE_EXTS.join(', ')})`);
+    return undefined;
+  }
+
+  /**
+   * Why group `g` is not a UDP request/reply service, if the file says so: its port is all or 0
+   * (ICMP), a server runs a TCP service on the port, its health probes the port as TCP, or a
+   * workload sends TCP or ping to it.
+   */
+  notUdpService(g: ClusterDoc['groups'][number], servers: readonly ClusterServerModel[], hosts: Map<string, HostModel>): string | undefined {
+    if (g.port === 'all') return "this group's port is all (every port, TCP and ICMP too): give the service's UDP port";
+    if (g.port === 0) return "this group's port is 0, ICMP echo";
+    const tcpKinds = new Set(['http', 'bulk', 'tcp-echo']);
+    for (const s of servers) {
+      const port = s.port ?? g.port;
+      const svc = hosts.get(s.host)?.services.find((x) => x.port === port && tcpKinds.has(x.kind));
+      if (svc !== undefined) return `this group's port ${g.port} is served by ${s.host}/${svc.name}, a TCP service (${svc.kind}) on port ${port}`;
+    }
+    const h = g.health;
+    if (h !== undefined && h.keyports.includes(g.port) && !(h['udp-keyports'] ?? []).includes(g.port)) return `this group's health probes port ${g.port} as TCP (it is in keyports, not in udp-keyports)`;
+    for (const w of this.doc.workload ?? []) {
+      const [a, p] = w.to.split(':');
+      if (a !== g.vip || p === undefined || Number(p) !== g.port) continue;
+      if (w.request.kind === 'rpc' || w.request.kind === 'udp-echo' || w.request.kind === 'multicast') continue; // UDP
+      return `workload ${w.name} sends ${w.request.kind} (${w.request.kind === 'ping' ? 'ICMP' : 'TCP'}) to ${w.to}`;
+    }
+    return undefined;
   }
 
   control(c: ControlDoc, k: number, hosts: Map<string, HostModel>, count: number): ControlModel {
@@ -997,7 +1100,7 @@ function oneLine(v: unknown): string {
 }
 
 /** Load a scenario from YAML text. `file` names it in errors. */
-export function loadScenario(text: string, file = '<scenario>'): LoadResult {
+export function loadScenario(text: string, file = '<scenario>', opts: LoadOptions = {}): LoadResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const rep = new Reporter(file, doc, lines);
@@ -1021,7 +1124,7 @@ export function loadScenario(text: string, file = '<scenario>'): LoadResult {
   validateInto(rep, ScenarioSchema, value, []);
   if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
   const sdoc = value as ScenarioDoc;
-  const r = new Resolver(rep, sdoc);
+  const r = new Resolver(rep, sdoc, file, opts);
   const durationUs = r.positive(sdoc.duration, ['duration'], SCENARIO_DURATION_MAX_US) ?? (0 as Duration);
   const segments = r.segments();
   const hosts = r.hosts(segments);

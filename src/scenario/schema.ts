@@ -9,8 +9,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, ROUTES_MAX, COUNTER_MAX, HEALTH_COUNT_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, KEYPORTS_MAX, KEYS_MAX, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT,
-  RPC_KEYS_MAX, SERVERS_MAX, SYNC_LOG_MAX, SYNC_RECORDS_MAX, TCP_BACKLOG_MAX_DEFAULT, WEIGHT_MAX, WORKLOAD_USERS_MAX,
+  REPLIES_HELD_MAX, RPC_KEYS_MAX, SERVERS_MAX, SYNC_LOG_MAX, SYNC_RECORDS_MAX, TCP_BACKLOG_MAX_DEFAULT, WEIGHT_MAX, WORKLOAD_USERS_MAX, WRITES_PENDING_MAX,
 } from './limits.ts';
+import { GROUP_MODELS, RW_ANALYZER_NAMES, REPLIES_HELD_DEFAULT, WRITES_PENDING_DEFAULT } from '../rw/models.ts';
 import { BANDWIDTH_PATTERN, DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN, SIZE_PATTERN } from './units.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -197,6 +198,13 @@ export const ClusterGroup = Type.Object(
     'load-window': Type.Optional(Duration),
     'load-from-totals': Type.Optional(Type.Boolean({ description: 'Balance on totals, not recent change (shows the bombing problem of slide 30)' })),
     servers: Type.Array(Type.Object({ host: Name, port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), weight: Type.Optional(Type.Integer({ minimum: 0, maximum: WEIGHT_MAX })), state: Type.Optional(ServerState) }, strict), { minItems: 1, maxItems: SERVERS_MAX }),
+    model: Type.Optional(Type.Union(GROUP_MODELS.map((m) => Type.Literal(m)), { description: 'Read/write model (slide 13): read-any (default: every link to one server), read-one-write-all or read-first-write-all (a UDP request/reply service: writes go to every server and are voted on). The write models are not built in the engine yet: a file using one does not run' })),
+    analyzer: Type.Optional(Type.String({ minLength: 1, description: `A write model's packet analyzer (slide 25): ${RW_ANALYZER_NAMES.join(', ')}, or a module path ending in .ts, .js or .mjs, relative to the scenario file` })),
+    'write-fanout': Type.Optional(Type.Union([Type.Literal('multicast'), Type.Literal('unicast')], { description: 'How a write reaches every server: multicast (default) to write-group, or a unicast copy to each' })),
+    'write-group': Type.Optional(Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$', description: 'The multicast address writes are sent to on the private segment (the servers join it); 224.0.1.0 to 239.255.255.255' })),
+    'writes-pending': Type.Optional(Type.Integer({ minimum: 1, maximum: WRITES_PENDING_MAX, description: `Writes collected at once (default ${WRITES_PENDING_DEFAULT}); one more is dropped and counted` })),
+    'write-timeout': Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'How long a write waits for each server\'s reply (default 200ms, 1ms to 60s); a server later than that counts as a write mismatch' })),
+    'replies-held': Type.Optional(Type.Integer({ minimum: 1, maximum: REPLIES_HELD_MAX, description: `Replies held for votes in progress, all writes together (default ${REPLIES_HELD_DEFAULT}); one more is dropped and counted` })),
   },
   strict,
 );

@@ -5,14 +5,22 @@
  * interfaces' MAC addresses (and names) and the seed.
  */
 
+import { assert } from '../assert.ts';
 import type { GroupConfig } from '../balance/types.ts';
+import { MODELS_BUILT } from '../rw/models.ts';
 import { SG_DEFAULTS, type SgNodeConfig } from '../engine/config.ts';
 import { ifaceName } from '../port.ts';
 import type { Rng } from '../rng.ts';
 import type { MacAddr } from '../wire/addr.ts';
 import type { ClusterModel, SegmentModel } from './load.ts';
 
+/**
+ * The engine's groups. A group's model is carried only when it is not read-any (the engine's
+ * default); one the engine does not run yet fails an assertion here, so no caller that skipped
+ * the loader's check can run a write-model group as read-any.
+ */
 export function groupConfigs(c: ClusterModel): GroupConfig[] {
+  for (const g of c.groups) assert(MODELS_BUILT.includes(g.model.kind), `group ${g.name}: model ${g.model.kind} is not built in the engine yet (the loader refuses it)`);
   return c.groups.map((g) => ({
     name: g.name,
     vip: g.vip,
@@ -23,6 +31,7 @@ export function groupConfigs(c: ClusterModel): GroupConfig[] {
     loadWindow: g.loadWindow,
     loadFromTotals: g.loadFromTotals,
     servers: g.servers.map((s) => ({ name: s.host, addr: s.addr, weight: s.weight, ...(s.port !== undefined ? { port: s.port } : {}) })),
+    ...(g.model.kind !== 'read-any' ? { model: g.model } : {}),
   }));
 }
 

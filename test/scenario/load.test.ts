@@ -3,10 +3,18 @@
  * line, column, path inside the document and what is wrong, and nothing throws.
  */
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { matchProblems } from '../../src/scenario/match.ts';
-import { formatScenarioError, loadScenario } from '../../src/scenario/load.ts';
+import { formatScenarioError, loadScenario, type LoadOptions } from '../../src/scenario/load.ts';
+import { main } from '../../src/cli/main.ts';
+import { memoryIo } from '../../src/cli/io.ts';
+import { groupConfigs } from '../../src/scenario/sg-config.ts';
+import {
+  GROUP_MODELS, MODELS_BUILT, READ_ANY, REPLIES_HELD_DEFAULT, REPLIES_HELD_MAX, RW_ANALYZER_NAMES, WRITE_TIMEOUT_DEFAULT_US, WRITE_TIMEOUT_MAX_US, WRITE_TIMEOUT_MIN_US, WRITES_PENDING_DEFAULT, WRITES_PENDING_MAX,
+} from '../../src/rw/models.ts';
 import { scenarioJsonSchema } from '../../src/scenario/schema.ts';
 import { bandwidth, duration, fraction, rate, size } from '../../src/scenario/units.ts';
 import { ip } from '../../src/wire/addr.ts';
@@ -280,5 +288,161 @@ describe('cluster.nodes.NAME.watch (real mode: the process sg daemon watches, sl
     expect(at('{ process: nginx, interval: fast }')).toEqual([expect.stringMatching(/^L: cluster\.nodes\.sg1\.watch\.interval: /)]);
     expect(at('{ process: nginx, every: 1s }')).toEqual([expect.stringMatching(/^L: cluster\.nodes\.sg1\.watch\.every: unknown key/)]);
     expect(at('{ process: 7 }')).toEqual([expect.stringMatching(/^L: cluster\.nodes\.sg1\.watch\.process: /)]);
+  });
+});
+
+describe('a group\'s model (slide 13): read-any, read-one-write-all, read-first-write-all', () => {
+  // Three RPC servers joining 239.1.1.1 (UDP 2049), one web server (TCP 80).
+  const RW = `name: rw
+duration: 5s
+topology:
+  segments:
+    public: { subnet: 10.0.1.0/24 }
+    pool: { subnet: 10.0.2.0/24 }
+  hosts:
+    rs1: { ifaces: [{ segment: pool, ip: 10.0.2.1 }], gateway: 10.0.2.254, services: [{ kind: rpc, port: 2049, group: 239.1.1.1 }] }
+    rs2: { ifaces: [{ segment: pool, ip: 10.0.2.2 }], gateway: 10.0.2.254, services: [{ kind: rpc, port: 2049, group: 239.1.1.1 }] }
+    rs3: { ifaces: [{ segment: pool, ip: 10.0.2.3 }], gateway: 10.0.2.254, services: [{ kind: rpc, port: 2049, group: 239.1.1.1 }, { kind: http, port: 80 }] }
+    c: { ifaces: [{ segment: public, ip: 10.0.1.100 }] }
+cluster:
+  nodes:
+    sg1: { public: { segment: public, ip: 10.0.1.11 }, private: { segment: pool, ip: 10.0.2.254 } }
+  groups:
+    - { name: store, vip: 10.0.1.50, port: 2049, GROUP, servers: [{ host: rs1 }, { host: rs2 }, { host: rs3 }] }
+workload:
+  - { name: rpc, from: c, to: 10.0.1.50:2049, request: { kind: rpc, write-ratio: 20% }, rate: 10/s }
+`;
+  const LINE = RW.split('\n').findIndex((l) => l.includes('GROUP')) + 1;
+  const ALL_MODELS = { modelsBuilt: GROUP_MODELS };
+  const withGroup = (g: string, text = RW) => text.replace('GROUP', g);
+  const groupOf = (g: string, opts: LoadOptions = ALL_MODELS) => {
+    const r = loadScenario(withGroup(g), 'dir/rw.yaml', opts);
+    if (!r.ok) throw new Error(r.errors.map(formatScenarioError).join('\n'));
+    return r.scenario.cluster!.groups[0]!;
+  };
+  /** Errors with every model allowed, the group's line as L. */
+  const errs = (g: string, opts: LoadOptions = ALL_MODELS, text = RW) => {
+    const r = loadScenario(withGroup(g, text), 'f.yaml', opts);
+    return r.ok ? [] : r.errors.map((e) => formatScenarioError(e).replace(/^f\.yaml:(\d+):\d+: /, (_, l) => `${Number(l) === LINE ? 'L' : l}: `));
+  };
+  const P = 'L: cluster.groups[0]';
+
+  it('defaults to read-any, which the engine config leaves out (today\'s behaviour, goldens unchanged)', () => {
+    const g = groupOf('policy: round-robin');
+    expect(g.model).toEqual({ kind: 'read-any' });
+    expect(groupOf('model: read-any').model).toEqual({ kind: 'read-any' });
+    const r = loadScenario(withGroup('policy: round-robin'), 'f.yaml');
+    expect(r.ok && 'model' in groupConfigs(r.scenario.cluster!)[0]!).toBe(false);
+  });
+
+  it('a write model resolves its analyzer, fan-out and bounds, with the documented defaults', () => {
+    expect(groupOf('model: read-one-write-all, analyzer: rpc, write-group: 239.1.1.1').model).toEqual({
+      kind: 'read-one-write-all',
+      writeAll: { analyzer: { kind: 'builtin', name: 'rpc' }, fanout: { kind: 'multicast', group: ip('239.1.1.1') }, writesPendingMax: WRITES_PENDING_DEFAULT, writeTimeout: WRITE_TIMEOUT_DEFAULT_US, repliesHeldMax: REPLIES_HELD_DEFAULT },
+    });
+    expect([WRITES_PENDING_DEFAULT, WRITE_TIMEOUT_DEFAULT_US, REPLIES_HELD_DEFAULT]).toEqual([4096, 200_000, 8192]);
+    expect(groupOf('model: read-first-write-all, analyzer: oncrpc, write-fanout: unicast, writes-pending: 16, write-timeout: 50ms, replies-held: 48').model).toEqual({
+      kind: 'read-first-write-all',
+      writeAll: { analyzer: { kind: 'builtin', name: 'oncrpc' }, fanout: { kind: 'unicast' }, writesPendingMax: 16, writeTimeout: 50_000, repliesHeldMax: 48 },
+    });
+    for (const name of RW_ANALYZER_NAMES) expect(groupOf(`model: read-one-write-all, analyzer: ${name}, write-fanout: unicast`).model).toMatchObject({ writeAll: { analyzer: { kind: 'builtin', name } } });
+  });
+
+  it('a user analyzer is a module path relative to the scenario file, which must exist', () => {
+    const seen: string[] = [];
+    const exists = (p: string) => (seen.push(p), p === 'dir/an/my.ts' || p === '/abs/a.mjs');
+    const g = groupOf('model: read-one-write-all, analyzer: an/my.ts, write-fanout: unicast', { ...ALL_MODELS, fileExists: exists });
+    expect(g.model).toMatchObject({ writeAll: { analyzer: { kind: 'module', path: 'an/my.ts', resolved: 'dir/an/my.ts' } } });
+    expect(groupOf('model: read-one-write-all, analyzer: /abs/a.mjs, write-fanout: unicast', { ...ALL_MODELS, fileExists: exists }).model).toMatchObject({ writeAll: { analyzer: { kind: 'module', resolved: '/abs/a.mjs' } } });
+    expect(errs('model: read-one-write-all, analyzer: ./gone.js, write-fanout: unicast', { ...ALL_MODELS, fileExists: () => false })).toEqual([`${P}.analyzer: analyzer module "./gone.js" not found (looked for ./gone.js, relative to the scenario file)`]);
+    expect(groupOf('model: read-one-write-all, analyzer: ./an/my.ts, write-fanout: unicast', { ...ALL_MODELS, fileExists: exists }).model).toMatchObject({ writeAll: { analyzer: { kind: 'module', path: './an/my.ts', resolved: 'dir/an/my.ts' } } });
+    expect(seen).toEqual(['dir/an/my.ts', '/abs/a.mjs', 'dir/an/my.ts']);
+  });
+
+  it('is carried into the engine\'s GroupConfig as the same closed union', () => {
+    const r = loadScenario(withGroup('model: read-one-write-all, analyzer: dns, write-fanout: unicast'), 'f.yaml', ALL_MODELS);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    // The engine runs read-any only: building its config for a write model is refused (an assertion: the loader refuses it first).
+    expect(() => groupConfigs(r.scenario.cluster!)).toThrow(/group store: model read-one-write-all is not built in the engine yet/);
+    const built = { ...r.scenario.cluster!, groups: r.scenario.cluster!.groups.map((g) => ({ ...g, model: READ_ANY })) };
+    expect(groupConfigs(built)[0]).not.toHaveProperty('model');
+  });
+
+  it('a write model is refused at load time until the engine runs it: the run fails loudly, never as read-any', () => {
+    expect(MODELS_BUILT).toEqual(['read-any']);
+    for (const m of ['read-one-write-all', 'read-first-write-all']) {
+      expect(errs(`model: ${m}, analyzer: rpc, write-group: 239.1.1.1`, {})).toEqual([`${P}.model: model ${m} is not built in the engine yet (issue 17): sg does not run this file rather than balance the group as read-any; the model's settings are checked`]);
+    }
+  });
+
+  it('sg run and sg fuzz exit 2 with the not-built error at the group\'s line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-model-'));
+    try {
+      const file = join(dir, 'rw.yaml');
+      writeFileSync(file, withGroup('model: read-one-write-all, analyzer: rpc, write-group: 239.1.1.1'));
+      for (const cmd of ['run', 'fuzz']) {
+        const io = memoryIo();
+        expect(await main([cmd, file], io)).toBe(2);
+        expect(io.stderr).toContain(`${file}:${LINE}:`);
+        expect(io.stderr).toContain('cluster.groups[0].model: model read-one-write-all is not built in the engine yet (issue 17)');
+        expect(io.stdout).toBe('');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a write model needs a UDP request/reply service: port all, ICMP, a TCP server, TCP health or a TCP workload is an error', () => {
+    const w = 'model: read-one-write-all, analyzer: rpc, write-fanout: unicast';
+    const why = (rest: string) => `${P}.model: read-one-write-all needs a UDP request/reply service (slide 13); ${rest}`;
+    expect(errs(w.replace('model:', 'health: { keyports: [2049], udp-keyports: [2049] }, model:'))).toEqual([]);
+    expect(errs(w, ALL_MODELS, RW.replace('port: 2049, GROUP', 'port: all, GROUP'))).toEqual([why("this group's port is all (every port, TCP and ICMP too): give the service's UDP port")]);
+    expect(errs(w, ALL_MODELS, RW.replace('port: 2049, GROUP', 'port: 0, GROUP').replace(/workload:\n.*\n$/, ''))).toEqual([why("this group's port is 0, ICMP echo")]);
+    expect(errs(w, ALL_MODELS, RW.replace('port: 2049, GROUP', 'port: 80, GROUP').replace(/workload:\n.*\n$/, ''))).toEqual([why("this group's port 80 is served by rs3/http:80, a TCP service (http) on port 80")]);
+    expect(errs(w.replace('model:', 'health: { keyports: [2049] }, model:'))).toEqual([why("this group's health probes port 2049 as TCP (it is in keyports, not in udp-keyports)")]);
+    expect(errs(w, ALL_MODELS, `${RW}  - { name: web, from: c, to: 10.0.1.50:2049, request: { kind: http, size: 1 }, rate: 1/s }\n`)).toEqual([why('workload web sends http (TCP) to 10.0.1.50:2049')]);
+  });
+
+  it('the analyzer: missing, unknown (the known ones listed), or on a read-any group', () => {
+    expect(errs('model: read-one-write-all, write-fanout: unicast')).toEqual([`${P}.model: read-one-write-all needs analyzer: (the packet analyzer that tells a write from a read and a reply's request, slide 25): one of rpc, oncrpc, nfs3, dns, or a module path ending in .ts, .js, .mjs`]);
+    expect(errs('model: read-first-write-all, analyzer: nfs, write-fanout: unicast')).toEqual([`${P}.analyzer: unknown analyzer 'nfs' (built in: rpc, oncrpc, nfs3, dns; or a module path ending in .ts, .js, .mjs)`]);
+    expect(errs('analyzer: rpc')).toEqual([`${P}.analyzer: analyzer: has no effect on a read-any group (it is a setting of model: read-one-write-all or read-first-write-all)`]);
+    expect(errs('model: read-any, write-timeout: 1s, write-group: 239.1.1.1')).toEqual([
+      `${P}.write-group: write-group: has no effect on a read-any group (it is a setting of model: read-one-write-all or read-first-write-all)`,
+      `${P}.write-timeout: write-timeout: has no effect on a read-any group (it is a setting of model: read-one-write-all or read-first-write-all)`,
+    ]);
+    expect(errs('model: read-all')[0]).toMatch(/^L: cluster\.groups\[0\]\.model: "read-all" is not valid \(Read\/write model \(slide 13\)/);
+  });
+
+  it('the fan-out: multicast (the default) needs a routable write-group the servers join; unicast takes none', () => {
+    const w = 'model: read-one-write-all, analyzer: rpc';
+    expect(errs(w)).toEqual([`${P}.model: write-fanout multicast (the default) needs write-group: the multicast address on the private segment the servers join (slides 15, 21), e.g. 239.1.1.1; or write-fanout: unicast`]);
+    expect(errs(`${w}, write-fanout: multicast`)).toHaveLength(1);
+    const notMc = (a: string) => `${P}.write-group: ${a} is not a routable multicast address (224.0.1.0 to 239.255.255.255; 224.0.0.x is link-local control)`;
+    expect(errs(`${w}, write-group: 10.0.2.9`)).toEqual([notMc('10.0.2.9')]);
+    expect(errs(`${w}, write-group: 224.0.0.5`)).toEqual([notMc('224.0.0.5')]);
+    expect(errs(`${w}, write-group: 240.0.0.1`)).toEqual([notMc('240.0.0.1')]);
+    expect(errs(`${w}, write-group: 239.9.9.9`)).toEqual([
+      `${P}.write-group: rs1/rpc:2049 joins 239.1.1.1 (its group:), so it would not hear the writes sent to 239.9.9.9`,
+      `${P}.write-group: rs2/rpc:2049 joins 239.1.1.1 (its group:), so it would not hear the writes sent to 239.9.9.9`,
+      `${P}.write-group: rs3/rpc:2049 joins 239.1.1.1 (its group:), so it would not hear the writes sent to 239.9.9.9`,
+    ]);
+    expect(errs(`${w}, write-fanout: unicast, write-group: 239.1.1.1`)).toEqual([`${P}.write-group: write-group: has no effect with write-fanout: unicast (each server gets its own copy)`]);
+    expect(errs(`${w}, write-fanout: broadcast`)[0]).toMatch(/^L: cluster\.groups\[0\]\.write-fanout: "broadcast" is not valid/);
+  });
+
+  it('the bounds: writes-pending, write-timeout and replies-held within the limits of limits.ts', () => {
+    const w = 'model: read-one-write-all, analyzer: rpc, write-fanout: unicast';
+    expect(errs(`${w}, writes-pending: 0`)).toEqual([`${P}.writes-pending: expected integer to be greater or equal to 1 (Writes collected at once (default 4096); one more is dropped and counted)`]);
+    expect(errs(`${w}, writes-pending: ${WRITES_PENDING_MAX + 1}`)[0]).toMatch(/writes-pending: expected integer to be less or equal to 65536/);
+    expect(errs(`${w}, writes-pending: ${WRITES_PENDING_MAX}, replies-held: ${REPLIES_HELD_MAX}`)).toEqual([]);
+    expect(errs(`${w}, replies-held: ${REPLIES_HELD_MAX + 1}`)[0]).toMatch(/replies-held: expected integer to be less or equal to 1048576/);
+    expect(errs(`${w}, replies-held: 2`)).toEqual([`${P}.replies-held: replies-held 2 is fewer than the group's 3 servers: no write could collect every reply`]);
+    expect(errs(`${w}, write-timeout: 500us`)).toEqual([`${P}.write-timeout: "500us" is shorter than the minimum 1ms`]);
+    expect(errs(`${w}, write-timeout: 0s`)).toEqual([`${P}.write-timeout: "0s" is shorter than the minimum 1ms`]);
+    expect(errs(`${w}, write-timeout: 61s`)).toEqual([`${P}.write-timeout: "61s" is longer than the maximum 60s`]);
+    expect(errs(`${w}, write-timeout: soon`)[0]).toMatch(/^L: cluster\.groups\[0\]\.write-timeout: "soon" is not valid/);
+    expect([WRITE_TIMEOUT_MIN_US, WRITE_TIMEOUT_MAX_US]).toEqual([1_000, 60_000_000]);
   });
 });
