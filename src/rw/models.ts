@@ -8,7 +8,7 @@
  * - `read-first-write-all` (slides 18-20): the same writes; a read goes to every member and the
  *   client gets the earliest reply.
  *
- * The configuration side only: the engine does not run the write models yet (issue 17), so the
+ * The configuration side only: the engine does not run the write models, so the
  * loader refuses a file that uses one (`MODELS_BUILT`) rather than run it as read-any.
  */
 

@@ -893,7 +893,7 @@ class Resolver {
     const repliesHeldMax = g['replies-held'] ?? REPLIES_HELD_DEFAULT;
     if (repliesHeldMax < servers.length) this.rep.at([...base, 'replies-held'], `replies-held ${repliesHeldMax} is fewer than the group's ${servers.length} servers: no write could collect every reply`);
     if (!(this.opts.modelsBuilt ?? MODELS_BUILT).includes(kind)) {
-      this.rep.at(mp, `model ${kind} is not built in the engine yet (issue 17): sg does not run this file rather than balance the group as read-any; the model's settings are checked`);
+      this.rep.at(mp, `model ${kind} is not built in the engine: sg does not run this file rather than balance the group as read-any; the model's settings are checked`);
     }
     const writeAll = { analyzer, fanout, writesPendingMax: g['writes-pending'] ?? WRITES_PENDING_DEFAULT, writeTimeout: (timeout ?? WRITE_TIMEOUT_DEFAULT_US) as Duration, repliesHeldMax };
     return { kind, writeAll };

@@ -372,7 +372,7 @@ workload:
   it('a write model is refused at load time until the engine runs it: the run fails loudly, never as read-any', () => {
     expect(MODELS_BUILT).toEqual(['read-any']);
     for (const m of ['read-one-write-all', 'read-first-write-all']) {
-      expect(errs(`model: ${m}, analyzer: rpc, write-group: 239.1.1.1`, {})).toEqual([`${P}.model: model ${m} is not built in the engine yet (issue 17): sg does not run this file rather than balance the group as read-any; the model's settings are checked`]);
+      expect(errs(`model: ${m}, analyzer: rpc, write-group: 239.1.1.1`, {})).toEqual([`${P}.model: model ${m} is not built in the engine: sg does not run this file rather than balance the group as read-any; the model's settings are checked`]);
     }
   });
 
@@ -385,7 +385,7 @@ workload:
         const io = memoryIo();
         expect(await main([cmd, file], io)).toBe(2);
         expect(io.stderr).toContain(`${file}:${LINE}:`);
-        expect(io.stderr).toContain('cluster.groups[0].model: model read-one-write-all is not built in the engine yet (issue 17)');
+        expect(io.stderr).toContain('cluster.groups[0].model: model read-one-write-all is not built in the engine: sg does not run');
         expect(io.stdout).toBe('');
       }
     } finally {
