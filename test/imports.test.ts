@@ -26,6 +26,7 @@ const ENGINE_PARTS: readonly string[] = [
   'src/health/',
   'src/failover/',
   'src/ctl/',
+  'src/rw/',
   'src/port.ts',
   'src/time.ts',
   'src/timers.ts',
