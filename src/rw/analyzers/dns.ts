@@ -1,6 +1,6 @@
 /**
  * The DNS analyzer (RFC 1035 over UDP), with dynamic update (RFC 2136) as the write, so an
- * unmodified DNS server can be a WriteAll member with no IP option at all (issue 17; slide 1's
+ * unmodified DNS server can be a WriteAll member with no IP option at all (slide 1's
  * "little or no modification"): the RCODE of its reply is the write's status.
  *
  *   Header (12 bytes)
