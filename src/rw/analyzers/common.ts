@@ -1,6 +1,6 @@
 /** What the built-in analyzers share: the checks of `init`'s config. */
 
-import type { AnalyzerConfig } from '../analyzer.ts';
+import type { AnalyzerConfig, AnalyzerInit } from '../analyzer.ts';
 
 /** Why the group's ports are unusable, or undefined. */
 export function checkPorts(config: AnalyzerConfig): string | undefined {
@@ -13,4 +13,20 @@ export function checkPorts(config: AnalyzerConfig): string | undefined {
 export function noOptions(config: AnalyzerConfig): string | undefined {
   const keys = Object.keys(config.options);
   return keys.length === 0 ? undefined : `group ${config.group}: this analyzer takes no options (got ${keys.join(', ')})`;
+}
+
+/** The `init` and `isMine` of an analyzer that takes no options and serves the group's ports. */
+export class OnGroupPorts {
+  #ports: ReadonlySet<number> = new Set();
+
+  init(config: AnalyzerConfig): AnalyzerInit {
+    const bad = checkPorts(config) ?? noOptions(config);
+    if (bad !== undefined) return { ok: false, error: bad };
+    this.#ports = new Set(config.ports);
+    return { ok: true };
+  }
+
+  isMine(port: number): boolean {
+    return this.#ports.has(port);
+  }
 }

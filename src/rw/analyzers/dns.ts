@@ -38,8 +38,8 @@
  */
 
 import { readU16 } from '../../wire/addr.ts';
-import type { Analyzer, AnalyzerConfig, AnalyzerInit, AnalyzerReason, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
-import { checkPorts, noOptions } from './common.ts';
+import type { Analyzer, AnalyzerReason, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
+import { OnGroupPorts } from './common.ts';
 
 export const DNS_HEADER_LEN = 12;
 export const DNS_OFF = { id: 0, flags: 2, qdcount: 4, ancount: 6, nscount: 8, arcount: 10 } as const;
@@ -112,22 +112,10 @@ function skipRecords(b: Uint8Array, off: number, n: number, opt?: { ext: number 
   return p;
 }
 
-export class DnsAnalyzer implements Analyzer {
+export class DnsAnalyzer extends OnGroupPorts implements Analyzer {
   readonly name = 'dns';
-  #ports: ReadonlySet<number> = new Set();
   /** Scratch for the OPT record's extended RCODE (no allocation per reply). */
   readonly #opt = { ext: 0 };
-
-  init(config: AnalyzerConfig): AnalyzerInit {
-    const bad = checkPorts(config) ?? noOptions(config);
-    if (bad !== undefined) return { ok: false, error: bad };
-    this.#ports = new Set(config.ports);
-    return { ok: true };
-  }
-
-  isMine(port: number): boolean {
-    return this.#ports.has(port);
-  }
 
   checkRequest(b: Uint8Array, _port: number, out: RequestFacts): RequestVerdict {
     if (b.length < DNS_HEADER_LEN) return 'truncated';

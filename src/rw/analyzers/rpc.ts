@@ -18,23 +18,11 @@
 
 import { readU32 } from '../../wire/addr.ts';
 import { RPC_OP, RPC_STATUS, RPC_REPLY_LEN, RPC_REPLY_OFF, RPC_REQUEST_LEN, RPC_REQUEST_OFF } from '../../wire/rpc.ts';
-import type { Analyzer, AnalyzerConfig, AnalyzerInit, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
-import { checkPorts, noOptions } from './common.ts';
+import type { Analyzer, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
+import { OnGroupPorts } from './common.ts';
 
-export class RpcAnalyzer implements Analyzer {
+export class RpcAnalyzer extends OnGroupPorts implements Analyzer {
   readonly name = 'rpc';
-  #ports: ReadonlySet<number> = new Set();
-
-  init(config: AnalyzerConfig): AnalyzerInit {
-    const bad = checkPorts(config) ?? noOptions(config);
-    if (bad !== undefined) return { ok: false, error: bad };
-    this.#ports = new Set(config.ports);
-    return { ok: true };
-  }
-
-  isMine(port: number): boolean {
-    return this.#ports.has(port);
-  }
 
   checkRequest(payload: Uint8Array, _port: number, out: RequestFacts): RequestVerdict {
     if (payload.length < RPC_REQUEST_LEN) return 'truncated';
