@@ -398,8 +398,9 @@ export class Ctld {
    * Roles: an admin key may do everything. A server key (role { group, server }) may only name
    * its own server: read any of its properties, list it, and set its 'state' (a request, slide
    * 33: drain itself with 'dead', come back with 'alive'), 'counter' (slide 28) and 'heartbeat'
-   * (slide 41). Anything else is 'forbidden', checked before names are resolved, so a server key
-   * learns nothing about other groups and servers.
+   * (slide 41), and it may get its own group's `members` (slide 20). Anything else is
+   * 'forbidden', checked before names are resolved, so a server key learns nothing about other
+   * groups and servers.
    *
    * Operations: get (any property), set (a writable one), list ('groups' at cluster class,
    * 'servers' at group class, every property as `name=value` lines at server class). add and
@@ -412,7 +413,9 @@ export class Ctld {
     if (!Object.hasOwn(CTL_CLASS, cmd.cls) || !Object.hasOwn(CTL_OP, cmd.op)) return { status: 'bad-message', data: 'unknown class or op' };
     if (role.kind === 'server') {
       const own = cmd.cls === 'server' && cmd.group === role.group && cmd.server === role.server;
-      if (!own) return { status: 'forbidden', data: `a server key may only name its own server ${role.group}/${role.server}` };
+      // A ReadFirst service divides its data by the members in service (slide 20): it may read its own group's.
+      const membership = cmd.cls === 'group' && cmd.op === 'get' && cmd.group === role.group && cmd.property === 'members';
+      if (!own && !membership) return { status: 'forbidden', data: `a server key may only name its own server ${role.group}/${role.server}` };
       if (cmd.op !== 'get' && cmd.op !== 'set' && cmd.op !== 'list') return { status: 'forbidden', data: `a server key may not ${cmd.op}` };
     }
     if (cmd.op === 'add' || cmd.op === 'delete') {

@@ -115,6 +115,10 @@ export class SgNodeTarget implements CtlTarget {
             return this.#groupReadOnly[ref.group] === true;
           case 'servers':
             return g.servers.map((s) => s.name);
+          case 'members': {
+            const b = node.balancers[ref.group]!;
+            return g.servers.filter((_, si) => b.state(si) === 'alive').map((s) => s.name);
+          }
           case 'vip':
             return formatIpv4(g.vip);
           case 'port':

@@ -185,6 +185,19 @@ describe('group properties', () => {
     expect(b.ask(ADMIN, { cls: 'group', op: 'list', group: 'dns' })).toEqual(ok('rs1\nrs2'));
   });
 
+  it('members: the servers in service now, in the config order; read-only', () => {
+    const b = new Bench();
+    expect(b.get(ADMIN, 'group', 'web', 'members')).toEqual(ok('rs1\nrs2\nrs3'));
+    expect(b.set(ADMIN, 'server', 'web/rs2', 'state', 'dead').status).toBe('ok');
+    expect(b.get(RS1, 'group', 'web', 'members')).toEqual(ok('rs1\nrs3')); // a server may read it (slide 20)
+    expect(b.set(ADMIN, 'server', 'web/rs1', 'state', 'pending').status).toBe('ok');
+    expect(b.get(ADMIN, 'group', 'web', 'members')).toEqual(ok('rs3'));
+    expect(b.set(ADMIN, 'group', 'web', 'members', 'rs1').status).toBe('forbidden');
+    // A server key reads its own group's members and nothing else of the group.
+    expect(b.get(RS1, 'group', 'dns', 'members').status).toBe('forbidden');
+    expect(b.get(RS1, 'group', 'web', 'servers').status).toBe('forbidden');
+  });
+
   it('sets read-only for one group', () => {
     const b = new Bench();
     expect(b.set(ADMIN, 'group', 'dns', 'read-only', 'true')).toEqual(ok('true'));

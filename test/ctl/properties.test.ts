@@ -31,7 +31,7 @@ const parse = (cls: 'cluster' | 'group' | 'server', p: string, text: string) => 
 describe('the table', () => {
   it('lists the properties of each class', () => {
     expect(propNames('cluster')).toEqual(['links', 'links-max', 'read-only', 'groups']);
-    expect(propNames('group')).toEqual(['policy', 'weighted', 'read-only', 'servers', 'vip', 'port']);
+    expect(propNames('group')).toEqual(['policy', 'weighted', 'read-only', 'servers', 'members', 'vip', 'port']);
     expect(propNames('server')).toEqual(['state', 'held', 'weight', 'counter', 'heartbeat', 'heartbeat-at', 'links', 'addr']);
   });
 
