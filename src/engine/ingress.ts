@@ -74,11 +74,6 @@ export class Ingress {
     this.#servers = new Set(core.cfg.groups.flatMap((g) => g.servers.map((s) => s.addr)));
   }
 
-  /** Whether `addr` is a real server's (of any group). */
-  isServer(addr: number): boolean {
-    return this.#servers.has(addr);
-  }
-
   classify(iface: IfaceName, f: Uint8Array): FrameKind {
     const core = this.#core;
     const pub = this.#pub;

@@ -20,7 +20,7 @@ import { AssertionError } from '../assert.ts';
 import type { SgNode } from './sg-node.ts';
 
 /** What the check reads of a node (all of it public on SgNode). */
-export type CheckedNode = Pick<SgNode, 'cfg' | 'links' | 'balancers' | 'counters'> & Partial<Pick<SgNode, 'checkBounds'>>;
+export type CheckedNode = Pick<SgNode, 'cfg' | 'links' | 'balancers' | 'counters' | 'checkBounds'>;
 
 /** Throws an AssertionError on the first broken invariant of `node`. */
 export function checkNodeInvariants(node: CheckedNode): void {
@@ -55,7 +55,7 @@ export function checkNodeInvariants(node: CheckedNode): void {
 
   checkCounts(node.counters, 'counters', breach);
   try {
-    node.checkBounds?.();
+    node.checkBounds();
   } catch (e) {
     if (e instanceof AssertionError) breach(e.message);
     throw e;

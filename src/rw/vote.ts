@@ -131,7 +131,8 @@ export class WriteVotes<R> {
   }
 
   #expire(now: Instant): void {
-    for (const w of [...this.#writes.values()]) {
+    // Deleting the entry being visited is safe in a Map's iteration: no copy per call.
+    for (const w of this.#writes.values()) {
       if (!w.done && w.deadline <= now) this.#close(now, w, true);
       if (w.done && w.keepUntil <= now) this.#writes.delete(w.key);
     }
