@@ -26,6 +26,7 @@
 
 import type { Instant } from './time.ts';
 import { assert, assertNever } from './assert.ts';
+import { ANALYZER_REASONS } from './rw/analyzer.ts';
 import { CTL_STATUS, type CtlStatus } from './wire/feedback.ts';
 import { fail, ok, PARSE_REASONS, type ParseLayer, type Parsed, type ParseReason } from './wire/result.ts';
 
@@ -138,6 +139,17 @@ export const DECISION_DETAILS = {
   'ctl-reply': { index: opt(num), fault: opt(num), verified: opt(bool), bytes: opt(num), status: opt(str), data: opt(str), reason: opt(str) },
   /** A simulated host saw its own address claimed by another MAC. */
   'arp-address-conflict': { iface: str, addr: str, mac: str, action: oneOf(['disable', 'ignore']) },
+  /**
+   * The read/write models (slides 15-20): a write sent to `members` servers; its answer (the
+   * largest group of equal replies had `copies`; 'failure': every reply failed; 'none': nobody
+   * answered); a server turned off for replying failure; a server outside the answer ('value')
+   * or silent ('timeout'); a write refused while the group is read-only (slide 45).
+   */
+  'write-begin': { group: str, client: str, id: str, members: num },
+  'write-answer': { group: str, client: str, id: str, copies: num, members: num, status: oneOf(['ok', 'failure', 'none']) },
+  'write-turn-off': { group: str, server: str, client: str, id: str },
+  'write-mismatch': { group: str, server: str, client: str, id: str, why: oneOf(['value', 'timeout']) },
+  'write-refused': { group: str, client: str, id: str, reason: oneOf(['read-only']), replied: bool },
   /** A simulated host gave up resolving a next hop. */
   'arp-failed': { iface: str, target: str, queued: num },
 } as const satisfies Readonly<Record<string, Readonly<Record<string, DetailField>>>>;
@@ -187,6 +199,14 @@ export const DROP_REASONS = {
   local: ['unsupported'],
   /** Multicast writes (slide 21). */
   mcast: ['standby', 'not-udp'],
+  /**
+   * The read/write models: what the group's analyzer refused, and the engine's own: a port the
+   * analyzer does not serve, no server in service, a bound reached (writes pending, reads
+   * pending, replies held), a write refused read-only with no reply to give, a retransmission
+   * of a write still collecting (not written twice), a reply after its race or vote ended, a
+   * reply to no request, a write no member answered.
+   */
+  rw: [...ANALYZER_REASONS, 'not-mine', 'no-member', 'writes-full', 'reads-full', 'replies-full', 'read-only', 'retransmit', 'late-reply', 'unknown-reply', 'unanswered'],
   /** The node's transmit queue. */
   tx: ['queue-full'],
   /** The control port (SGctrld). */

@@ -407,6 +407,20 @@ export class HealthMonitor {
     if (level > s.level.mcast) this.#fault(server, 'mcast', level, `${s.mismatches} write results differed`, now);
   }
 
+  /**
+   * A write this server replied failure to (slide 15: "any one replying failure is turned off
+   * immediately"): the write-mismatch detector at its Dead level at once, with or without a
+   * threshold M configured. Like a mismatch, only an admin or the server's own state request
+   * clears it (its data missed a write).
+   */
+  writeFailed(server: number, now: Instant): void {
+    const s = this.#server(server);
+    this.#tick(now);
+    s.mismatches++;
+    s.goods.mcast = 0;
+    this.#fault(server, 'mcast', 2, 'replied failure to a write', now);
+  }
+
   // ---- admin ---------------------------------------------------------------------------------
 
   /**

@@ -1,7 +1,8 @@
 /**
  * ReadFirst's race (slides 18-20): a read goes to every member and the client gets the earliest
- * reply; the later replies are dropped and counted. A retransmission of a read still racing is
- * not sent again. Bounded: `readsPending` races at most (a read beyond is refused, counted), each
+ * reply; the later replies are dropped and counted. A retransmission of a read (same key) starts
+ * its race again: the node sends it again, since the request or the reply may have been lost, and
+ * reads can be repeated. Bounded: `readsPending` races at most (a read beyond is refused, counted), each
  * forgotten `readTimeout` after it began.
  */
 
@@ -13,7 +14,8 @@ export interface RaceConfig {
   readonly readTimeout: Duration;
 }
 
-export type RaceBegin = 'started' | 'racing' | 'full';
+/** 'restarted': a race with this key was running or answered; it starts again with these members. */
+export type RaceBegin = 'started' | 'restarted' | 'full';
 /** 'first': forward this reply; 'late': drop it (another member won); 'unknown': no race for it. */
 export type RaceReply = 'first' | 'late' | 'unknown';
 
@@ -43,11 +45,11 @@ export class ReadRaces {
 
   begin(now: Instant, key: string, members: readonly number[]): RaceBegin {
     this.#expire(now);
-    if (this.#races.has(key)) return 'racing';
-    if (this.#races.size >= this.cfg.readsPending) return 'full';
+    const again = this.#races.delete(key);
+    if (!again && this.#races.size >= this.cfg.readsPending) return 'full';
     assert(members.length > 0, 'a read needs at least one member');
     this.#races.set(key, { deadline: now + this.cfg.readTimeout, members: [...members], answered: false, heard: new Set() });
-    return 'started';
+    return again ? 'restarted' : 'started';
   }
 
   reply(now: Instant, key: string, member: number): RaceReply {

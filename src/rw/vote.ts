@@ -27,7 +27,12 @@ export interface VoteConfig {
   readonly writesPending: number;
   /** From the write to its end: members that have not replied by then time out. */
   readonly writeTimeout: Duration;
+  /** Replies held over all open collections, at most (one beyond is refused, 'full'). Default: unbounded. */
+  readonly repliesHeld?: number;
 }
+
+/** `reply`'s answer: 'taken'; 'unexpected' (late, unknown, a second reply, a member outside the write); 'full' (`repliesHeld`). */
+export type ReplyResult = 'taken' | 'unexpected' | 'full';
 
 /** One member's reply: `value` is what is compared (the analyzer's reading of the return value). */
 export interface MemberReply<R> {
@@ -70,16 +75,24 @@ export class WriteVotes<R> {
   /** By key, in start order (a Map keeps it): the oldest deadline first. */
   readonly #writes = new Map<string, Collection<R>>();
   readonly #actions: VoteAction<R>[] = [];
+  /** Replies held by open collections (a closed one lets its replies go, keeping only the answer). */
+  #held = 0;
 
   constructor(cfg: VoteConfig) {
     assert(Number.isSafeInteger(cfg.writesPending) && cfg.writesPending >= 1, `writesPending must be a positive integer, got ${cfg.writesPending}`);
     assert(Number.isSafeInteger(cfg.writeTimeout) && cfg.writeTimeout > 0, `writeTimeout must be a positive duration, got ${cfg.writeTimeout}`);
+    assert(cfg.repliesHeld === undefined || (Number.isSafeInteger(cfg.repliesHeld) && cfg.repliesHeld >= 1), `repliesHeld must be a positive integer, got ${cfg.repliesHeld}`);
     this.cfg = cfg;
   }
 
   /** Writes held (collecting, or answered and kept). */
   get size(): number {
     return this.#writes.size;
+  }
+
+  /** Replies held by the collections still open. */
+  get held(): number {
+    return this.#held;
   }
 
   /** A write request with this key arrived, to go to `members` (the members in service now). */
@@ -97,19 +110,21 @@ export class WriteVotes<R> {
     return { kind: 'started' };
   }
 
-  /** A member's reply to a write. False when no collection expects it (late, unknown, or a second reply). */
-  reply(now: Instant, key: string, r: MemberReply<R>): boolean {
+  /** A member's reply to a write. */
+  reply(now: Instant, key: string, r: MemberReply<R>): ReplyResult {
     this.#expire(now);
     const w = this.#writes.get(key);
-    if (w === undefined || w.done || !w.members.includes(r.member) || w.replies.has(r.member)) return false;
+    if (w === undefined || w.done || !w.members.includes(r.member) || w.replies.has(r.member)) return 'unexpected';
+    if (this.#held >= (this.cfg.repliesHeld ?? Infinity)) return 'full';
     w.replies.set(r.member, r);
+    this.#held++;
     if (!r.ok) this.#actions.push({ kind: 'turn-off', key, member: r.member });
     if (!w.answered) {
       const lead = largest(w);
       if (lead !== undefined && lead.copies * 2 > w.members.length) this.#answer(w, lead.first.reply, lead.copies);
     }
     if (w.replies.size === w.members.length) this.#close(now, w, false);
-    return true;
+    return 'taken';
   }
 
   /** The earliest deadline of a collection still open, or of a kept answer. */
@@ -165,6 +180,8 @@ export class WriteVotes<R> {
       } else if (r.ok && lead !== undefined && r.value !== lead.value) this.#actions.push({ kind: 'mismatch', key: w.key, member: m, why: 'value' });
     }
     w.done = true;
+    this.#held -= w.replies.size;
+    w.replies.clear(); // only the answer is kept
     // Kept for retransmissions only when there is an answer to send again; else the next copy is a new write.
     w.keepUntil = w.answer === undefined ? now : Math.max(now, w.deadline) + this.cfg.writeTimeout;
   }

@@ -18,14 +18,17 @@ describe('ReadRaces', () => {
     expect(r.size).toBe(0); // all heard: the race is over
   });
 
-  it('a retransmission while racing is not sent again; a full table refuses; a race ends at its timeout', () => {
+  it('a retransmission restarts its race; a full table refuses; a race ends at its timeout', () => {
     const r = new ReadRaces(cfg);
     r.begin(T(0), 'a', [0, 1]);
-    expect(r.begin(T(1), 'a', [0, 1])).toBe('racing');
+    expect(r.reply(T(1), 'a', 0)).toBe('first');
+    expect(r.begin(T(1), 'a', [0, 1])).toBe('restarted'); // the answer may have been lost: race again
+    expect(r.reply(T(1), 'a', 1)).toBe('first');
+    expect(r.begin(T(1), 'a', [0, 1])).toBe('restarted');
     r.begin(T(2), 'b', [0]);
     expect(r.begin(T(3), 'c', [0])).toBe('full');
-    expect(r.pollTimeout()).toBe(100_000);
-    r.handleTimeout(T(100_000));
+    expect(r.pollTimeout()).toBe(100_001);
+    r.handleTimeout(T(100_001));
     expect(r.size).toBe(1);
     expect(r.reply(T(100_001), 'a', 0)).toBe('unknown');
     expect(r.begin(T(100_003), 'c', [0])).toBe('started');

@@ -55,7 +55,7 @@ describe('WriteVotes', () => {
       { kind: 'mismatch', key: 'k', member: 2, why: 'timeout' },
       { kind: 'mismatch', key: 'k', member: 3, why: 'timeout' },
     ]);
-    expect(v.reply(T(200_001), 'k', ok(2, 'x'))).toBe(false); // too late
+    expect(v.reply(T(200_001), 'k', ok(2, 'x'))).toBe('unexpected'); // too late
   });
 
   it('a retransmission is not written twice: collecting, then the same answer again, then a new write', () => {
@@ -69,6 +69,19 @@ describe('WriteVotes', () => {
     expect(v.begin(T(400_001), 'k', [0, 1])).toEqual({ kind: 'started' }); // kept one timeout past its deadline
   });
 
+  it('holds at most repliesHeld replies over open writes, and lets them go when a write closes', () => {
+    const v = new WriteVotes<string>({ ...cfg, repliesHeld: 2 });
+    v.begin(T(0), 'a', [0, 1, 2]);
+    v.begin(T(0), 'b', [0, 1]);
+    expect(v.reply(T(1), 'a', ok(0, 'x'))).toBe('taken');
+    expect(v.reply(T(1), 'b', ok(0, 'y'))).toBe('taken');
+    expect(v.reply(T(2), 'a', ok(1, 'x'))).toBe('full'); // refused: member 1 of 'a' will time out
+    expect(v.held).toBe(2);
+    v.handleTimeout(T(200_000));
+    expect(v.held).toBe(0);
+    expect(drain(v).filter((x) => x.kind === 'mismatch').map((x) => x.key)).toEqual(['a', 'a', 'b']);
+  });
+
   it('with no reply at all the client gets nothing, and its retransmission is a new write', () => {
     const v = new WriteVotes<string>(cfg);
     v.begin(T(0), 'k', [0]);
@@ -80,7 +93,7 @@ describe('WriteVotes', () => {
   it('only failures: the client gets the first failure; members outside the write are not heard', () => {
     const v = new WriteVotes<string>(cfg);
     v.begin(T(0), 'k', [0, 1]);
-    expect(v.reply(T(1), 'k', ok(5, 'z'))).toBe(false);
+    expect(v.reply(T(1), 'k', ok(5, 'z'))).toBe('unexpected');
     v.reply(T(1), 'k', failure(0));
     v.reply(T(2), 'k', failure(1));
     expect(drain(v)).toEqual([{ kind: 'turn-off', key: 'k', member: 0 }, { kind: 'turn-off', key: 'k', member: 1 }, { kind: 'answer', key: 'k', reply: '0:fail', copies: 0 }]);
@@ -102,7 +115,7 @@ describe('WriteVotes', () => {
         const heard = new Map<number, { ok: boolean; value: string }>();
         for (const r of [...replies].sort((a, b) => a.at - b.at)) {
           if (r.at >= 200_000) break;
-          if (v.reply(T(r.at), 'k', { member: r.member, ok: r.ok, value: r.value, reply: r.value })) heard.set(r.member, r);
+          if (v.reply(T(r.at), 'k', { member: r.member, ok: r.ok, value: r.value, reply: r.value }) === 'taken') heard.set(r.member, r);
         }
         v.handleTimeout(T(200_000));
         const acts = drain(v);
