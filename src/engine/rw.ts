@@ -19,9 +19,12 @@
  *   it is turned off at once (the health monitor's write detector at Dead, which only an admin
  *   or the server's own state request clears, slide 43). A member outside the answer's group or
  *   silent until the timeout is a write mismatch (slide 34's M and 2M).
- * - Such a member also missed a write the others made, so it is *behind*: it gets no reads
- *   until it enters Alive anew (after the state transfer of slide 45), though it still gets
- *   writes and its mismatches are counted.
+ * - Such a member missed a write the others made, and so did a server out of service (not
+ *   Alive) when a write came: it is *behind*. It still gets writes and its mismatches are
+ *   counted, but no reads until it says it is whole again: its own `state alive` through the
+ *   feedback protocol after its state transfer (slide 45), or an admin's. Health detectors
+ *   bringing it back to Alive do not end it (slide 43: "there is no way for SG to know if the
+ *   recovery process on a mcast server is complete").
  * - ReadOne's preferred server (slide 15: "if other write is processing, change to read
  *   preferred"): while a write of the group is in progress, every read goes to the first member,
  *   in the config's order, that is not behind and has replied to every write in progress, else
@@ -73,8 +76,8 @@ interface RwGroup {
   readonly reads: ReadRaces;
   /** Per server: writes sent to it that it has not answered yet (nor timed out). */
   readonly owed: Int32Array;
-  /** Per server: the balancer's join count when it fell behind (-1: not behind). */
-  readonly behindAt: Int32Array;
+  /** Per server: 1 while it is behind (it missed a write, or was out of service when one came). */
+  readonly behind: Uint8Array;
   /** Per server: its service port. */
   readonly ports: readonly number[];
   /** Write keys in progress -> how many members they went to, and those not heard yet (for `owed`). */
@@ -129,7 +132,7 @@ export class Rw {
         votes: new WriteVotes<HeldReply>({ writesPending: w.writesPendingMax, writeTimeout: w.writeTimeout, repliesHeld: w.repliesHeldMax }),
         reads: new ReadRaces({ readsPending: w.writesPendingMax, readTimeout: w.writeTimeout }),
         owed: new Int32Array(n),
-        behindAt: new Int32Array(n).fill(-1),
+        behind: new Uint8Array(n),
         ports,
         sentTo: new Map(),
       };
@@ -190,7 +193,8 @@ export class Rw {
     const members = rg.first ? this.#members(rg, true) : this.#readOne(rg, client, sport, now);
     if (members.length === 0) return core.drop('rw', 'no-member');
     if (rg.reads.begin(now, key, members) === 'full') return core.drop('rw', 'reads-full');
-    this.#fanOut(rg, f, l4, end, vip, vport, members, rg.first);
+    // A ReadFirst read is not snooped: a member not responsible for it stays silent on purpose (slide 20).
+    this.#fanOut(rg, f, l4, end, vip, vport, members, rg.first, !rg.first);
     this.#arm(now);
   }
 
@@ -214,7 +218,7 @@ export class Rw {
     rg.sentTo.set(key, { members: members.length, left: new Set(members) });
     for (const k of members) rg.owed[k]!++;
     core.emit({ kind: 'decision', t: now, node: core.name, what: 'write-begin', detail: { group: g.cfg.name, client: formatIpv4(client), id: idOf(key), members: members.length } });
-    this.#fanOut(rg, f, l4, end, vip, vport, members, true);
+    this.#fanOut(rg, f, l4, end, vip, vport, members, true, true);
     this.#arm(now);
   }
 
@@ -226,8 +230,18 @@ export class Rw {
   #members(rg: RwGroup, forRead: boolean): number[] {
     const bal = rg.g.balancer;
     const out: number[] = [];
-    for (let k = 0; k < rg.owed.length; k++) if (bal.state(k) === 'alive' && !(forRead && this.#isBehind(rg, k))) out.push(k);
+    for (let k = 0; k < rg.owed.length; k++) {
+      if (bal.state(k) !== 'alive') {
+        if (!forRead) rg.behind[k] = 1; // out of service as a write goes by: it misses it
+      } else if (!(forRead && rg.behind[k] === 1)) out.push(k);
+    }
     return out;
+  }
+
+  /** Server `k` of group `gi` says its data is whole again (its own or an admin's `state alive`). */
+  caughtUp(gi: number, k: number): void {
+    const rg = this.#groups[gi];
+    if (rg !== undefined && k >= 0 && k < rg.behind.length) rg.behind[k] = 0;
   }
 
   /** ReadOne's one server: the preferred one while a write is in progress, else the policy's pick. */
@@ -255,22 +269,16 @@ export class Rw {
   }
 
   #isBehind(rg: RwGroup, k: number): boolean {
-    const at = rg.behindAt[k]!;
-    if (at < 0) return false;
-    if (rg.g.balancer.joins(k) !== at) {
-      rg.behindAt[k] = -1; // it entered Alive anew since: its data is whole again (slide 45)
-      return false;
-    }
-    return true;
+    return rg.behind[k] === 1;
   }
 
   /** Send the client's datagram to `members`: one multicast datagram (`multi` and the group has one), else a copy each. */
-  #fanOut(rg: RwGroup, f: Uint8Array, l4: number, end: number, vip: Ipv4Addr, vport: number, members: readonly number[], multi: boolean): void {
+  #fanOut(rg: RwGroup, f: Uint8Array, l4: number, end: number, vip: Ipv4Addr, vport: number, members: readonly number[], multi: boolean, snoop: boolean): void {
     const core = this.#core;
     const g = rg.g;
     const mon = g.monitor;
     const fan = rg.cfg.fanout;
-    if (mon !== undefined) {
+    if (mon !== undefined && snoop) {
       for (const k of members) mon.toServer(k, rg.ports[k]!, core.now);
       core.healthDirty = true;
     }
@@ -421,7 +429,7 @@ export class Rw {
   }
 
   #fallBehind(rg: RwGroup, k: number): void {
-    if (rg.behindAt[k]! < 0) rg.behindAt[k] = rg.g.balancer.joins(k);
+    rg.behind[k] = 1;
   }
 
   /** Send a held reply (a copy: it may be sent again) to the client. */

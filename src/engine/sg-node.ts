@@ -305,6 +305,8 @@ export class SgNode implements Endpoint {
     const t = core.catchUp(now);
     const g = core.groups[group];
     if (g === undefined || server < 0 || server >= g.cfg.servers.length) return;
+    // 'alive' from the server itself or an admin also says its data is whole (a read/write group's recovery, slide 45).
+    if (state === 'alive') this.#rw.caughtUp(group, server);
     const from = g.balancer.state(server);
     if (from === state) return;
     if (g.monitor !== undefined) {

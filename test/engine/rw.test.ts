@@ -163,7 +163,7 @@ describe('ReadOne (slide 15)', () => {
     expect(new Set([5, 6, 7].map((x) => dsts(r.rx(PUB, request(x, RPC_OP.read, 1)))[0])).size).toBe(3);
   });
 
-  it('a server behind (it missed a write) gets no reads until it is Alive anew', () => {
+  it('a server behind (it missed a write) gets no reads until it says it is whole (state alive)', () => {
     const r = rig(model('read-one-write-all'));
     r.rx(PUB, request(100, RPC_OP.write, 1, 5));
     r.rx(PRIV, reply(0, 100, RPC_STATUS.ok, 5));
@@ -171,9 +171,21 @@ describe('ReadOne (slide 15)', () => {
     r.advance(r.now + WRITE_TIMEOUT_DEFAULT_US + 1); // rs3 silent
     const seen = new Set([1, 2, 3, 4, 5, 6].map((x) => dsts(r.rx(PUB, request(x, RPC_OP.read, 1)))[0]));
     expect(seen).toEqual(new Set([String(SERVERS[0]), String(SERVERS[1])]));
-    r.node.setServerState(0, 2, 'dead', r.now);
-    r.node.setServerState(0, 2, 'alive', r.now); // its recovery (slide 45) ends with it Alive again
+    r.node.setServerState(0, 2, 'alive', r.now); // its recovery (slide 45) ends with its own state alive
     expect(r.node.rw.behind(0, 2)).toBe(false);
+  });
+
+  it('a server out of service while a write goes by is behind, even once its health is Alive again', () => {
+    const r = rig(model('read-one-write-all'), HEALTH);
+    const mon = r.node.monitors[0]!;
+    r.node.setServerState(0, 2, 'dead', r.now);
+    expect(r.node.balancers[0]!.state(2)).toBe('dead');
+    expect(r.rx(PUB, request(100, RPC_OP.write, 1, 5))).toHaveLength(2);
+    mon.admin(2, 'alive', r.now); // the monitor says it is back (as a port test would): its data may still lack the write
+    r.node.heartbeat(0, 2, r.now); // (any call that applies the monitor's changes)
+    expect(r.node.balancers[0]!.state(2)).toBe('alive');
+    expect(r.node.rw.behind(0, 2)).toBe(true);
+    expect(r.rx(PUB, request(101, RPC_OP.write, 1, 6))).toHaveLength(3); // writes reach it again
   });
 });
 
