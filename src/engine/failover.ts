@@ -39,6 +39,9 @@ export interface FailoverEnv {
   readonly ctlTarget: SgNodeTarget | undefined;
   /** A server state the master streamed (applied as an admin call would be). */
   setServerState(group: number, server: number, state: ServerState, now: Instant): void;
+  /** Whether a read/write group's server is behind (src/engine/rw.ts), and setting it from the master's stream. */
+  behind(group: number, server: number): boolean;
+  setBehind(group: number, server: number, behind: boolean): void;
   /** Where failover scripts go (real mode runs them; undefined: only traced). */
   readonly onScript: ((call: ScriptCall) => void) | undefined;
 }
@@ -314,7 +317,8 @@ export class Failover {
   syncServer(group: number, server: number): void {
     const b = this.#core.groups[group]?.balancer;
     if (this.sync?.isMaster !== true || b === undefined) return;
-    this.sync.record(this.#core.now, { op: 'server', group, server, state: b.state(server), held: this.#env.ctlTarget?.held(group, server) ?? false });
+    const behind = this.#env.behind(group, server);
+    this.sync.record(this.#core.now, { op: 'server', group, server, state: b.state(server), held: this.#env.ctlTarget?.held(group, server) ?? false, ...(behind ? { behind } : {}) });
     this.#syncArm();
   }
 
@@ -337,6 +341,7 @@ export class Failover {
           if (r.group < core.cfg.groups.length && r.server < core.cfg.groups[r.group]!.servers.length) {
             this.#env.setServerState(r.group, r.server, r.state, now);
             this.#env.ctlTarget?.setHeld(r.group, r.server, r.held);
+            this.#env.setBehind(r.group, r.server, r.behind === true);
           } else core.drop('sync', 'unknown-server');
           return;
         }

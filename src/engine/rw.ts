@@ -40,7 +40,8 @@
  * Every bound is the group's: writes pending (and, as many again, reads pending), replies held,
  * the write timeout (also a read's). Anything refused is a counted drop of layer `rw`.
  *
- * Nothing here is synced to the slaves: after a takeover the new master knows no write, and a
+ * Of all this only which servers are behind is streamed to the slaves (with the servers'
+ * states, failover.ts): after a takeover the new master knows no write in progress, and a
  * client's retransmission (same id) is a new write to every member (see the README).
  */
 
@@ -92,6 +93,8 @@ export interface RwEnv {
   turnOff(gi: number, server: number): void;
   /** A write mismatch of a member (value or timeout). */
   mismatch(gi: number, server: number): void;
+  /** A server fell behind or caught up: the master streams it to the slaves (failover.ts). */
+  behindChanged(gi: number, server: number): void;
 }
 
 export class Rw {
@@ -232,7 +235,7 @@ export class Rw {
     const out: number[] = [];
     for (let k = 0; k < rg.owed.length; k++) {
       if (bal.state(k) !== 'alive') {
-        if (!forRead) rg.behind[k] = 1; // out of service as a write goes by: it misses it
+        if (!forRead) this.#fallBehind(rg, k); // out of service as a write goes by: it misses it
       } else if (!(forRead && rg.behind[k] === 1)) out.push(k);
     }
     return out;
@@ -240,8 +243,17 @@ export class Rw {
 
   /** Server `k` of group `gi` says its data is whole again (its own or an admin's `state alive`). */
   caughtUp(gi: number, k: number): void {
+    this.setBehind(gi, k, false);
+  }
+
+  /** Set whether server `k` of group `gi` is behind (a slave applies its master's word with this). */
+  setBehind(gi: number, k: number, behind: boolean): void {
     const rg = this.#groups[gi];
-    if (rg !== undefined && k >= 0 && k < rg.behind.length) rg.behind[k] = 0;
+    if (rg === undefined || k < 0 || k >= rg.behind.length) return;
+    const v = behind ? 1 : 0;
+    if (rg.behind[k] === v) return;
+    rg.behind[k] = v;
+    this.#env.behindChanged(gi, k);
   }
 
   /** ReadOne's one server: the preferred one while a write is in progress, else the policy's pick. */
@@ -429,7 +441,7 @@ export class Rw {
   }
 
   #fallBehind(rg: RwGroup, k: number): void {
-    rg.behind[k] = 1;
+    this.setBehind(rg.g.index, k, true);
   }
 
   /** Send a held reply (a copy: it may be sent again) to the client. */

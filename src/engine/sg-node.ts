@@ -98,6 +98,7 @@ export class SgNode implements Endpoint {
       {
         readOnly: (gi) => this.ctlTarget?.readOnly(gi) ?? false,
         turnOff: (gi, k) => this.#writeFailed(gi, k),
+        behindChanged: (gi, k) => this.syncServer(gi, k),
         mismatch: (gi, k) => {
           const mon = core.groups[gi]!.monitor;
           if (mon === undefined) return;
@@ -110,7 +111,11 @@ export class SgNode implements Endpoint {
     const nat = (this.#nat = new NatPath(core, egress, rw));
     const failover = (this.#failover = new Failover(
       core,
-      { egress, multicast, nat, ctlTarget: this.ctlTarget, setServerState: (g, s, st, now) => this.setServerState(g, s, st, now), onScript: opts.onScript },
+      {
+        egress, multicast, nat, ctlTarget: this.ctlTarget, setServerState: (g, s, st, now) => this.setServerState(g, s, st, now), onScript: opts.onScript,
+        behind: (g, s) => rw.behind(g, s),
+        setBehind: (g, s, b) => rw.setBehind(g, s, b),
+      },
       opts.incarnation ?? (() => streams.incarnation.u32()),
     ));
     const health = (this.#health = new Health(core, egress, (g, s) => failover.syncServer(g, s)));

@@ -49,7 +49,8 @@ const LAYER = 'sync';
  *   A link record carries the whole link (created, remapped or changed state; state 0 new,
  *   1 active, 2 closing); link-gone carries the link's key only (proto, client addr and port,
  *   vip, vip port), every other byte 0; a server record has flags in byte 1 (bit 0: held by an
- *   admin; other bits 0) and carries group, server and the state (0 alive, 1 pending, 2 dead),
+ *   admin; bit 1: behind, a read/write group's server that missed a write, src/engine/rw.ts;
+ *   other bits 0) and carries group, server and the state (0 alive, 1 pending, 2 dead),
  *   the other fields 0.
  *
  *   Auth trailer (42 bytes, `auth.ts`'s session trailer: key id, incarnation, sequence, HMAC).
@@ -82,7 +83,7 @@ export type SyncRecord =
     }
   | { readonly op: 'link-gone'; readonly proto: 6 | 17 | 1; readonly clientAddr: number; readonly clientPort: number; readonly vip: number; readonly vport: number }
   /** `held`: an admin holds the server (its own key may not change its state or counter). */
-  | { readonly op: 'server'; readonly group: number; readonly server: number; readonly state: (typeof SYNC_SERVER_STATES)[number]; readonly held: boolean };
+  | { readonly op: 'server'; readonly group: number; readonly server: number; readonly state: (typeof SYNC_SERVER_STATES)[number]; readonly held: boolean; readonly behind?: true };
 
 interface SyncHead {
   readonly group: number;
@@ -176,7 +177,7 @@ function emitRecord(b: Uint8Array, o: number, r: SyncRecord): void {
   b[o] = SYNC_OP[r.op];
   switch (r.op) {
     case 'server':
-      b[o + 1] = r.held ? 1 : 0;
+      b[o + 1] = (r.held ? 1 : 0) | (r.behind === true ? 2 : 0);
       b[o + 2] = SYNC_SERVER_STATES.indexOf(r.state);
       writeU16(b, o + 4, r.group);
       writeU16(b, o + 6, r.server);
@@ -253,9 +254,10 @@ function parseRecord(b: Uint8Array, o: number): Parsed<SyncRecord> {
   if (op === SYNC_OP.server) {
     const state = SYNC_SERVER_STATES[b[o + 2]!];
     if (state === undefined) return fail(LAYER, 'bad-value', `server state ${b[o + 2]}`);
-    if (b[o + 1]! > 1) return fail(LAYER, 'bad-value', `server flags ${b[o + 1]}`);
+    const flags = b[o + 1]!;
+    if (flags > 3) return fail(LAYER, 'bad-value', `server flags ${flags}`);
     for (let i = o + 8; i < o + SYNC_RECORD_LEN; i++) if (b[i] !== 0) return fail(LAYER, 'bad-value', 'server record carries link fields');
-    return ok({ op: 'server', group, server, state, held: b[o + 1] === 1 });
+    return ok({ op: 'server', group, server, state, held: (flags & 1) === 1, ...((flags & 2) === 2 ? { behind: true as const } : {}) });
   }
   const proto = b[o + 1]!;
   if (!PROTOS.has(proto)) return fail(LAYER, 'bad-value', `proto ${proto}`);

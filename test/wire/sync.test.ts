@@ -93,14 +93,17 @@ describe('sync codec', () => {
     expect(syncProblem({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: Array(SYNC_RECORDS_MAX + 1).fill(r), keyId: 1, inc: 1, seq: 1 })).toMatch(/records/);
   });
 
-  it('a server record carries its held flag in byte 1; any other flag bit is bad-value', () => {
+  it('a server record carries its held (bit 0) and behind (bit 1) flags in byte 1; any other flag bit is bad-value', () => {
     const rec: SyncRecord = { op: 'server', group: 0, server: 2, state: 'dead', held: true };
     const b = encodeSync({ kind: 'updates', group: 1, node: 1, epoch: 1, leader: 1, first: 1, records: [rec], keyId: 1, inc: 1, seq: 1 }, KEY);
     const at = SYNC_HEADER_LEN + 6;
     expect(b[at + 1]).toBe(1);
     const p = parseSync(b);
     expect(p.ok && p.value.message.kind === 'updates' && p.value.message.records).toEqual([rec]);
-    b[at + 1] = 2;
+    b[at + 1] = 3;
+    const both = parseSync(b);
+    expect(both.ok && both.value.message.kind === 'updates' && both.value.message.records).toEqual([{ ...rec, behind: true }]);
+    b[at + 1] = 4;
     expect(parseSync(b)).toMatchObject({ ok: false, error: { reason: 'bad-value' } });
   });
 
