@@ -198,7 +198,7 @@ export class Rw {
     if (rg.reads.begin(now, key, members) === 'full') return core.drop('rw', 'reads-full');
     // A ReadFirst read is not snooped: a member not responsible for it stays silent on purpose (slide 20).
     this.#fanOut(rg, f, l4, end, vip, vport, members, rg.first, !rg.first);
-    this.#arm(now);
+    this.#armBy((now + rg.cfg.writeTimeout) as Instant);
   }
 
   #write(rg: RwGroup, f: Uint8Array, l4: number, end: number, payload: Uint8Array, key: string, client: Ipv4Addr, sport: number, vip: Ipv4Addr, vport: number, now: Instant): void {
@@ -222,7 +222,7 @@ export class Rw {
     for (const k of members) rg.owed[k]!++;
     core.emit({ kind: 'decision', t: now, node: core.name, what: 'write-begin', detail: { group: g.cfg.name, client: formatIpv4(client), id: idOf(key), members: members.length } });
     this.#fanOut(rg, f, l4, end, vip, vport, members, true, true);
-    this.#arm(now);
+    this.#armBy((now + rg.cfg.writeTimeout) as Instant);
   }
 
   /**
@@ -382,7 +382,6 @@ export class Rw {
       if (res === 'unexpected') return core.drop('rw', 'late-reply'), true;
       this.#actions(rg, client);
       this.#heard(rg, key, k);
-      this.#arm(now);
       return true;
     }
     switch (rg.reads.reply(now, key, k)) {
@@ -480,6 +479,17 @@ export class Rw {
 
   // ---- time ----
 
+  /**
+   * A vote or race began that ends by `at`: wake by then. O(1) per request; a reply changes no
+   * deadline to an earlier one, so it needs none; the timer's run recomputes the exact next one.
+   */
+  #armBy(at: Instant): void {
+    const timers = this.#core.timers;
+    const cur = timers.get('rw');
+    if (cur === undefined || at < cur) timers.set('rw', at);
+  }
+
+  /** The exact next deadline of every group's votes and races. */
   #arm(now: Instant): void {
     let next: number | undefined;
     for (const rg of this.#groups) {
