@@ -19,8 +19,10 @@
 import { millis, type Duration } from '../src/time.ts';
 import { assert } from '../src/assert.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
-import { encodeRpc, parseRpc, RPC_OP, RPC_STATUS } from '../src/wire/rpc.ts';
-import { SG_WRITE_STATUS, sgWriteStatus } from '../src/wire/sgopt.ts';
+import { encodeRpc, parseRpc } from '../src/wire/rpc.ts';
+import { RPC_KEYS_MAX, RpcServer } from '../src/rw/rpc-server.ts';
+import { McastSupport } from '../src/rw/support.ts';
+import { simMcastSocket } from './mcast-socket.ts';
 import { parseStamp } from '../src/wire/stamp.ts';
 import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
@@ -386,23 +388,34 @@ export interface RpcServiceOptions {
   readonly group?: Ipv4Addr;
   /** Mark write replies with the SG write-status IP option (default true). */
   readonly writeStatusOption?: boolean;
+  /** Answer every write with failure (src/rw/rpc-server.ts). */
+  readonly failWrites?: boolean;
+  /** Store value + 1 on every write: a divergent replica (src/rw/rpc-server.ts). */
+  readonly diverge?: boolean;
   readonly autostart?: boolean;
 }
 
-/** Keys the RPC store holds at most. */
-export const RPC_KEYS_MAX = 65536;
+export { RPC_KEYS_MAX };
 
+/**
+ * The RPC key-value service: src/rw/rpc-server.ts's store behind a UDP socket, its replies sent
+ * through the service support routines (src/rw/support.ts), as a real service does (src/real/rpc.ts).
+ */
 export class RpcService extends Service {
   readonly opts: RpcServiceOptions;
+  readonly #server: RpcServer;
   /** The service's data: key -> value. Kept across hang, lost on kill (no persistence). */
-  readonly store = new Map<number, number>();
+  readonly store: Map<number, number>;
   readonly #rng: Rng;
   #sock: UdpSocket | undefined;
+  #support: McastSupport | undefined;
   readonly #timers = new Set<Cancel>();
 
   constructor(host: Host, readonly port: number, opts: RpcServiceOptions = {}) {
     super(host, opts.name ?? `rpc:${port}`, opts.autostart ?? true);
     this.opts = opts;
+    this.#server = new RpcServer({ ...(opts.failWrites !== undefined ? { failWrites: opts.failWrites } : {}), ...(opts.diverge !== undefined ? { diverge: opts.diverge } : {}) });
+    this.store = this.#server.store;
     this.#rng = host.world.rngFor(`service:${host.name}:${this.name}`);
   }
 
@@ -412,8 +425,13 @@ export class RpcService extends Service {
       reuseAddr: true,
       onMessage: (payload, from) => this.#request(payload, from.addr, from.port),
     });
-    if (this.opts.group !== undefined) sock.joinGroup(this.opts.group);
+    const support = new McastSupport(simMcastSocket(sock));
+    if (this.opts.group !== undefined) {
+      const e = support.joinGroup(this.opts.group);
+      assert(e === undefined, `${this.name}: join: ${e}`);
+    }
     this.#sock = sock;
+    this.#support = support;
   }
 
   #request(payload: Uint8Array, addr: Ipv4Addr, port: number): void {
@@ -424,21 +442,9 @@ export class RpcService extends Service {
     if (!this.running) return;
     const cancel = this.host.timer(drawServiceTime(this.opts.serviceTime ?? { kind: 'fixed', d: millis(1) }, this.#rng), () => {
       this.#timers.delete(cancel);
-      if (!this.running || this.#sock === undefined) return;
-      let status: number = RPC_STATUS.ok;
-      let value = this.store.get(req.key) ?? 0;
-      if (req.op === RPC_OP.write) {
-        if (this.store.size >= RPC_KEYS_MAX && !this.store.has(req.key)) status = RPC_STATUS.error;
-        else {
-          this.store.set(req.key, req.value);
-          value = req.value;
-        }
-      } else if (req.op !== RPC_OP.read) status = RPC_STATUS.error;
-      const ipOptions =
-        req.op === RPC_OP.write && this.opts.writeStatusOption !== false
-          ? [sgWriteStatus(status === RPC_STATUS.ok ? SG_WRITE_STATUS.success : SG_WRITE_STATUS.failure, value)]
-          : [];
-      this.#sock.sendTo(addr, port, encodeRpc({ kind: 'reply', xid: req.xid, status, value }), { ipOptions });
+      if (!this.running || this.#support === undefined) return;
+      const { reply, writeStatus } = this.#server.handle(req);
+      this.#support.reply(encodeRpc(reply), { addr, port }, this.opts.writeStatusOption !== false ? writeStatus : undefined);
       this.counters.replies++;
     });
     this.#timers.add(cancel);
@@ -451,6 +457,7 @@ export class RpcService extends Service {
 
   protected forget(): void {
     this.#sock = undefined;
+    this.#support = undefined;
     for (const c of this.#timers) c();
     this.#timers.clear();
   }

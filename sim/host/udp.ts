@@ -11,12 +11,16 @@
  *
  * ICMP errors about a datagram a socket sent (port unreachable, host unreachable, ...) reach its
  * `onError`, like the ECONNREFUSED a connected UDP socket reports on its next call.
+ *
+ * IP options are set two ways, as on Linux: on the socket (`setIpOptions`, setsockopt
+ * IP_OPTIONS), for every datagram it sends until they are changed or cleared, or per datagram
+ * (`UdpSendOptions.ipOptions`, like an IP_RETOPTS control message), which wins over the socket's.
  */
 
 import type { IfaceName } from '../../src/port.ts';
 import type { Rng } from '../../src/rng.ts';
-import { IPV4_ANY, type Ipv4Addr } from '../../src/wire/addr.ts';
-import type { Ipv4Option } from '../../src/wire/ipv4.ts';
+import { IPV4_ANY, isMulticastIpv4, type Ipv4Addr } from '../../src/wire/addr.ts';
+import { ipv4OptionsLength, type Ipv4Option } from '../../src/wire/ipv4.ts';
 
 /** Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
 export const UDP_EPHEMERAL_PORT_MIN = 32768;
@@ -28,6 +32,8 @@ export const UDP_PAYLOAD_MAX = 65507;
 /** BSD defaults: unicast TTL 64; multicast TTL 1 (IP_MULTICAST_TTL), so it stays on the link. */
 export const UDP_DEFAULT_TTL = 64;
 export const UDP_DEFAULT_MULTICAST_TTL = 1;
+/** Room for options in an IPv4 header (60 - 20 bytes): more is EINVAL, as in Linux's ip_options_get. */
+export const UDP_IP_OPTIONS_MAX_LEN = 40;
 
 export interface UdpPeer {
   readonly addr: Ipv4Addr;
@@ -85,7 +91,10 @@ export interface UdpBindOptions {
 }
 
 export interface UdpSendOptions {
-  /** IP options for this datagram, e.g. `[sgWriteStatus(0, 42)]` on a write reply (slide 26). */
+  /**
+   * IP options for this datagram, e.g. `[sgWriteStatus(0, 42)]` on a write reply (slide 26),
+   * instead of the socket's (`setIpOptions`); `[]` sends this one without options.
+   */
   readonly ipOptions?: readonly Ipv4Option[];
   /** Override the socket's TTL for this datagram. */
   readonly ttl?: number;
@@ -118,6 +127,8 @@ export class UdpSocket {
   readonly groups: { readonly iface: IfaceName; readonly group: Ipv4Addr }[] = [];
   #closed = false;
   readonly #owner: UdpSocketOwner;
+  #ipOptions: readonly Ipv4Option[] = [];
+  #multicastTtl: number | undefined;
 
   constructor(owner: UdpSocketOwner, port: number, options: UdpBindOptions) {
     this.#owner = owner;
@@ -136,7 +147,32 @@ export class UdpSocket {
 
   sendTo(dst: Ipv4Addr, port: number, payload: Uint8Array, opts: UdpSendOptions = {}): UdpSendResult {
     if (this.#closed) return 'closed';
-    return this.#owner.sendTo(this, dst, port, payload, opts);
+    let o = opts;
+    if (o.ipOptions === undefined && this.#ipOptions.length > 0) o = { ...o, ipOptions: this.#ipOptions };
+    if (o.ttl === undefined && this.#multicastTtl !== undefined && isMulticastIpv4(dst)) o = { ...o, ttl: this.#multicastTtl };
+    return this.#owner.sendTo(this, dst, port, payload, o);
+  }
+
+  /** The options every datagram from this socket carries (`[]`: none). */
+  get ipOptions(): readonly Ipv4Option[] {
+    return this.#ipOptions;
+  }
+
+  /**
+   * setsockopt(IP_OPTIONS): every datagram this socket sends from now on carries `options`,
+   * until the next call; `[]` clears them. More than 40 bytes of options is EINVAL (thrown: the
+   * caller's bug).
+   */
+  setIpOptions(options: readonly Ipv4Option[]): void {
+    const len = ipv4OptionsLength(options);
+    if (len > UDP_IP_OPTIONS_MAX_LEN) throw new Error(`EINVAL: ${len} bytes of IP options, at most ${UDP_IP_OPTIONS_MAX_LEN}`);
+    this.#ipOptions = [...options];
+  }
+
+  /** setsockopt(IP_MULTICAST_TTL): the TTL of this socket's multicast datagrams from now on (0..255). */
+  setMulticastTtl(ttl: number): void {
+    if (!(Number.isInteger(ttl) && ttl >= 0 && ttl <= 255)) throw new Error(`EINVAL: multicast TTL ${ttl}`);
+    this.#multicastTtl = ttl;
   }
 
   /** Join a multicast group (IP_ADD_MEMBERSHIP) on `iface` or the socket's multicast interface. */

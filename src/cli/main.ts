@@ -19,6 +19,7 @@ const COMMANDS = {
   daemon: 'run an SG node on real interfaces (AF_PACKET)',
   cmd: 'send a feedback-protocol command to an SG node (sgcmd)',
   hb: 'send signed heartbeats to an SG node while a process is alive (SGhb)',
+  rpc: 'serve the RPC key-value service with the SG write-status option, or send it a read or write',
   diff: 'compare the decisions of two traces (simulator against lab)',
   viz: 'serve the browser timeline for a trace and print its URL',
   demo: `run the default demo scenario (${DEMO_SCENARIO}) with trace, capture and timeline report in out/`,
@@ -91,6 +92,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     case 'cmd': {
       const { cmdCommand } = await import('./cmd.ts');
       return cmdCommand(rest, io);
+    }
+    case 'rpc': {
+      const { rpcCommand } = await import('./rpc.ts');
+      return rpcCommand(rest, io);
     }
     default:
       io.err(`sg ${cmd}: not available yet in this build; it arrives with ${cmd === 'viz' ? 'the visualizer' : 'real mode'}.\n`);

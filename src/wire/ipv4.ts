@@ -202,25 +202,13 @@ export function parseQuotedIpv4(b: Uint8Array): Parsed<QuotedIpv4> {
 }
 
 /**
- * Write the header of `h` for a payload of `payloadLength` bytes at `off`, checksum included;
- * returns the header length. Options longer than 40 bytes are our bug and fail an assertion.
+ * Write `options` in wire order at `off`, without the end-of-list padding; returns the offset
+ * after the last option. The bytes are what `setsockopt(IP_OPTIONS)` takes once padded to
+ * `ipv4OptionsLength(options)` with zeros (end-of-list).
  */
-export function emitIpv4Header(h: Ipv4Header, payloadLength: number, buf: Uint8Array, off = 0): number {
-  const hl = ipv4HeaderLength(h);
-  assert(hl <= IPV4_MAX_HEADER_LEN, `IPv4 options too long (${hl - 20} bytes)`);
-  assert(hl + payloadLength <= IPV4_MAX_TOTAL_LEN, 'IPv4 datagram over 65535 bytes');
-  buf[off] = 0x40 | (hl >>> 2);
-  buf[off + 1] = ((h.dscp & 63) << 2) | (h.ecn & 3);
-  writeU16(buf, off + 2, hl + payloadLength);
-  writeU16(buf, off + 4, h.identification);
-  writeU16(buf, off + 6, ((h.flags & 7) << 13) | (h.fragmentOffset & 0x1fff));
-  buf[off + 8] = h.ttl;
-  buf[off + 9] = h.protocol;
-  writeU16(buf, off + 10, 0);
-  writeIpv4(buf, off + 12, h.src);
-  writeIpv4(buf, off + 16, h.dst);
-  let p = off + IPV4_MIN_HEADER_LEN;
-  for (const o of h.options) {
+export function emitIpv4Options(options: readonly Ipv4Option[], buf: Uint8Array, off = 0): number {
+  let p = off;
+  for (const o of options) {
     switch (o.kind) {
       case 'nop':
         buf[p++] = IPV4_OPT.nop;
@@ -249,6 +237,35 @@ export function emitIpv4Header(h: Ipv4Header, payloadLength: number, buf: Uint8A
         break;
     }
   }
+  return p;
+}
+
+/** `options` as the padded options area of a header: `ipv4OptionsLength(options)` bytes. */
+export function encodeIpv4Options(options: readonly Ipv4Option[]): Uint8Array {
+  const out = new Uint8Array(ipv4OptionsLength(options));
+  emitIpv4Options(options, out);
+  return out;
+}
+
+/**
+ * Write the header of `h` for a payload of `payloadLength` bytes at `off`, checksum included;
+ * returns the header length. Options longer than 40 bytes are our bug and fail an assertion.
+ */
+export function emitIpv4Header(h: Ipv4Header, payloadLength: number, buf: Uint8Array, off = 0): number {
+  const hl = ipv4HeaderLength(h);
+  assert(hl <= IPV4_MAX_HEADER_LEN, `IPv4 options too long (${hl - 20} bytes)`);
+  assert(hl + payloadLength <= IPV4_MAX_TOTAL_LEN, 'IPv4 datagram over 65535 bytes');
+  buf[off] = 0x40 | (hl >>> 2);
+  buf[off + 1] = ((h.dscp & 63) << 2) | (h.ecn & 3);
+  writeU16(buf, off + 2, hl + payloadLength);
+  writeU16(buf, off + 4, h.identification);
+  writeU16(buf, off + 6, ((h.flags & 7) << 13) | (h.fragmentOffset & 0x1fff));
+  buf[off + 8] = h.ttl;
+  buf[off + 9] = h.protocol;
+  writeU16(buf, off + 10, 0);
+  writeIpv4(buf, off + 12, h.src);
+  writeIpv4(buf, off + 16, h.dst);
+  const p = emitIpv4Options(h.options, buf, off + IPV4_MIN_HEADER_LEN);
   buf.fill(0, p, off + hl); // end-of-list and padding
   writeU16(buf, off + 10, internetChecksum(buf, off, hl));
   return hl;
