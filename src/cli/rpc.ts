@@ -24,8 +24,9 @@ serve  the simulator's RPC key-value service on UDP port P (default 2049) of eve
        value + 1 (a replica that disagrees). Runs to SIGTERM or SIGINT; a malformed request is
        ignored and counted.
 read   send a read of key K (0..65535) and print the reply;
-write  send a write of value V (an i32) to key K and print the reply. Both retransmit the same
-       request (same xid) every N ms (default ${RPC_RETRANSMIT_MS_DEFAULT}) until a reply or the timeout (default ${RPC_TIMEOUT_MS_DEFAULT} ms).
+write  send a write of value V (an i32; a negative one as --value=-V) to key K and print the
+       reply. Both retransmit the same request (same xid) every N ms (default ${RPC_RETRANSMIT_MS_DEFAULT}) until a
+       reply or the timeout (default ${RPC_TIMEOUT_MS_DEFAULT} ms).
        The reply line: reply xid=X status=ok|error value=V from=ADDR:PORT tries=N ms=T
 exit status: serve 0 stopped, 1 bind or join failed; read/write 0 status ok, 1 status error or
 no reply in time; 2 bad usage`;

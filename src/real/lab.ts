@@ -15,10 +15,12 @@
  * - SG nodes get no IP addresses at all: the engine owns them (`sg daemon` in the namespace).
  * - Services: `http` is nginx (Debian's) when installed, else the project's Node server; `bulk`
  *   (the simulator's `GET <size>` download), `tcp-echo` and `udp-echo` are the project's Node
- *   servers (`sg lab serve`). `rpc` does not run in the lab yet: its replies carry the SG
- *   write-status IP option, which a Node socket cannot set. Each answers with its host's
- *   name, so a client can see which server it reached. A `multicast-sink` joins its group on
- *   the host's first address and writes a JSON line per datagram to its log (`sg lab serve`).
+ *   servers (`sg lab serve`); each answers with its host's name, so a client can see which
+ *   server it reached. `rpc` is `sg rpc serve` (src/real/rpc.ts): its write replies carry the
+ *   SG write-status IP option, set with setsockopt(IP_OPTIONS), and it joins its `group:` on
+ *   the host's first address; a `service-time:` is not reproduced (it answers at once, and says
+ *   so in the lab's log). A `multicast-sink` joins its group on the host's first address and
+ *   writes a JSON line per datagram to its log (`sg lab serve`).
  *
  * Link bandwidth is carried over with `tc tbf` on the switch side of each cable; latency, jitter
  * and loss are not (netem is not in this kernel).
@@ -331,6 +333,15 @@ export function startService(state: LabState, host: string, service: string, sc:
     const a = h.ifaces[0]?.addrs[0]?.addr;
     if (a === undefined) throw new Error(`${h.name}/${s.name}: a multicast-sink needs an interface address to join on`);
     pid = startIn(ns, process.execPath, [SG_BIN, 'lab', 'serve', s.kind, String(s.port), '--name', h.name, '--group', formatIpv4(s.group), '--iface-addr', formatIpv4(a), '--service', s.name], logFile);
+  } else if (s.kind === 'rpc') {
+    let join: string[] = [];
+    if (s.group !== undefined) {
+      const a = h.ifaces[0]?.addrs[0]?.addr;
+      if (a === undefined) throw new Error(`${h.name}/${s.name}: an rpc service with a group needs an interface address to join on`);
+      join = ['--group', formatIpv4(s.group), '--iface-addr', formatIpv4(a)];
+    }
+    if (s.serviceTime !== undefined) log(`warning: ${h.name}/${s.name}: service-time is not reproduced in the lab; sg rpc serve answers at once`);
+    pid = startIn(ns, process.execPath, [SG_BIN, 'rpc', 'serve', '--port', String(s.port), '--name', `${h.name}/${s.name}`, ...join], logFile);
   } else {
     log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
     return undefined;
