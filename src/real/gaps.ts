@@ -12,7 +12,7 @@ import { realFaultNotApplied } from './faults.ts';
 import { formatList as list, labWatchLine } from './lab.ts';
 
 /** Service kinds the lab starts (src/real/lab.ts startService). */
-const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'multicast-sink']);
+const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'rpc', 'multicast-sink']);
 /** Request kinds the lab's clients send (src/real/client.ts). */
 const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping', 'multicast']);
 
@@ -57,8 +57,8 @@ export function notRunInLab(sc: Scenario): string[] {
   if (links.length > 0) out.push(`link latency, jitter and loss of ${list(links, 4)}: not applied (netem is not in this kernel; bandwidth is, with tbf)`);
   const svcs = sc.hosts.flatMap((h) => h.services.filter((s) => !LAB_SERVICES.has(s.kind)).map((s) => `${h.name}/${s.name} (${s.kind})`));
   if (svcs.length > 0) out.push(`service(s) ${list(svcs)}: not started (kind not available in the lab)`);
-  const timed = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'http' && (s.serviceTime !== undefined || s.concurrency !== undefined || s.queue !== undefined || s.backlog !== undefined) ? [`${h.name}/${s.name}`] : [])));
-  if (timed.length > 0) out.push(`service-time, concurrency, queue and backlog of ${list(timed)}: not modelled (nginx or the Node server answers at once)`);
+  const timed = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'http' && (s.serviceTime !== undefined || s.concurrency !== undefined || s.queue !== undefined || s.backlog !== undefined)) || (s.kind === 'rpc' && s.serviceTime !== undefined) ? [`${h.name}/${s.name}`] : []));
+  if (timed.length > 0) out.push(`service-time, concurrency, queue and backlog of ${list(timed)}: not modelled (nginx, the Node server or sg rpc serve answers at once)`);
   const reqs = sc.workloads.filter((w) => !LAB_REQUESTS.has(w.request.kind)).map((w) => `${w.name} (${w.request.kind})`);
   if (reqs.length > 0) out.push(`workload(s) ${list(reqs)}: request kind not sent by the lab's clients; each request is traced with status error`);
   const hold = sc.workloads.filter((w) => w.request.kind === 'tcp-echo' && w.request.hold !== undefined).map((w) => w.name);

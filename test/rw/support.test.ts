@@ -16,7 +16,7 @@ import { MCAST_FAILURE, MCAST_SUCCESS, McastSupport, type McastPeer, type McastS
 import { RpcServer } from '../../src/rw/rpc-server.ts';
 import { Network } from '../../sim/network.ts';
 import { simMcastSocket } from '../../sim/mcast-socket.ts';
-import { millis, seconds } from '../../src/time.ts';
+import { addDuration, millis, seconds } from '../../src/time.ts';
 
 /** A socket that records each call; sends complete when `complete()` is called (or at once with `sync`). */
 class ScriptedSocket implements McastSocket {
@@ -215,7 +215,7 @@ describe('the support routines on the simulated UDP socket', () => {
     sock.sendTo(peer.addr, peer.port, te('d'), { ipOptions: [opt(1, 0)] });
     expect(m.clearOption()).toBeUndefined();
     sock.sendTo(peer.addr, peer.port, te('e'));
-    net.run(net.now + millis(50));
+    net.run(addDuration(net.now, millis(50)));
     expect(got).toEqual([
       { p: 'a', opts: [opt(0, 42)] },
       { p: 'b', opts: [opt(0, 42)] },
@@ -236,14 +236,14 @@ describe('the support routines on the simulated UDP socket', () => {
     const divergent = net.rpc(server, { port: 2050, diverge: true, name: 'div' });
     const failing = net.rpc(server, { port: 2051, failWrites: true, name: 'fail' });
     const cli = client.host.udpBind(0, { onMessage: () => {} });
-    net.run(net.now + millis(1)); // the services start
+    net.run(addDuration(net.now, millis(1))); // the services start
     const send = (port: number, op: number, xid: number, value: number) => cli.sendTo(ip('10.0.0.1'), port, encodeRpc({ kind: 'request', xid, op, key: 7, value }));
     send(2049, RPC_OP.write, 1, 42);
     send(2049, RPC_OP.read, 2, 0);
     send(2050, RPC_OP.write, 3, 42);
     send(2051, RPC_OP.write, 4, 42);
     cli.sendTo(ip('10.0.0.1'), 2049, new Uint8Array(5)); // too short: ignored
-    net.run(net.now + seconds(1));
+    net.run(addDuration(net.now, seconds(1)));
     expect(rpc.store.get(7)).toBe(42);
     expect(divergent.store.get(7)).toBe(43);
     expect(failing.store.has(7)).toBe(false);
