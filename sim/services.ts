@@ -18,7 +18,7 @@
 
 import { millis, type Duration } from '../src/time.ts';
 import { assert } from '../src/assert.ts';
-import type { Ipv4Addr } from '../src/wire/addr.ts';
+import { formatIpv4, type Ipv4Addr } from '../src/wire/addr.ts';
 import { encodeRpc, parseRpc } from '../src/wire/rpc.ts';
 import { RPC_KEYS_MAX, RpcServer } from '../src/rw/rpc-server.ts';
 import { McastSupport } from '../src/rw/support.ts';
@@ -428,7 +428,7 @@ export class RpcService extends Service {
     const support = new McastSupport(simMcastSocket(sock));
     if (this.opts.group !== undefined) {
       const e = support.joinGroup(this.opts.group);
-      assert(e === undefined, `${this.name}: join: ${e}`);
+      if (e !== undefined) throw new Error(`${this.host.name}/${this.name}: cannot join ${formatIpv4(this.opts.group)}: ${e}`); // as sock.joinGroup throws
     }
     this.#sock = sock;
     this.#support = support;
