@@ -12,7 +12,7 @@
  * or nothing (its retransmission retries).
  *
  * A request whose key is still being collected is a retransmission: it is not sent to the
- * members again. After the vote ends the answer is kept for `writeTimeout` more, so a
+ * members again. The answer is kept until one `writeTimeout` past the vote's deadline, so a
  * retransmission of an answered write gets the same answer, not a second write. Bounded:
  * `writesPending` collections and kept answers at most (a write beyond is refused, counted).
  *
@@ -74,6 +74,12 @@ export class WriteVotes<R> {
   readonly cfg: VoteConfig;
   /** By key, in start order (a Map keeps it): the oldest deadline first. */
   readonly #writes = new Map<string, Collection<R>>();
+  /**
+   * The collections still open, by key in start order. One timeout for all, so deadlines rise
+   * along it, and so do the kept answers' ends along `#writes`: both walks stop at the first
+   * entry not due (no scan of every write per call).
+   */
+  readonly #open = new Map<string, Collection<R>>();
   readonly #actions: VoteAction<R>[] = [];
   /** Replies held by open collections (a closed one lets its replies go, keeping only the answer). */
   #held = 0;
@@ -106,7 +112,9 @@ export class WriteVotes<R> {
     }
     if (this.#writes.size >= this.cfg.writesPending) return { kind: 'full' };
     assert(members.length > 0, 'a write needs at least one member');
-    this.#writes.set(key, { key, members: [...members], deadline: (now + this.cfg.writeTimeout) as Instant, replies: new Map(), answer: undefined, answered: false, done: false, keepUntil: 0 });
+    const c: Collection<R> = { key, members: [...members], deadline: (now + this.cfg.writeTimeout) as Instant, replies: new Map(), answer: undefined, answered: false, done: false, keepUntil: 0 };
+    this.#writes.set(key, c);
+    this.#open.set(key, c);
     return { kind: 'started' };
   }
 
@@ -130,9 +138,13 @@ export class WriteVotes<R> {
   /** The earliest deadline of a collection still open, or of a kept answer. */
   pollTimeout(): Instant | undefined {
     let t: number | undefined;
+    for (const w of this.#open.values()) {
+      t = w.deadline;
+      break;
+    }
     for (const w of this.#writes.values()) {
-      const at = w.done ? w.keepUntil : w.deadline;
-      if (t === undefined || at < t) t = at;
+      if (w.done && (t === undefined || w.keepUntil < t)) t = w.keepUntil;
+      break;
     }
     return t as Instant | undefined;
   }
@@ -147,9 +159,14 @@ export class WriteVotes<R> {
 
   #expire(now: Instant): void {
     // Deleting the entry being visited is safe in a Map's iteration: no copy per call.
+    for (const w of this.#open.values()) {
+      if (w.deadline > now) break;
+      this.#close(now, w, true);
+    }
+    // A kept answer behind a write still open waits for it (at most one timeout more, bounded by writesPending).
     for (const w of this.#writes.values()) {
-      if (!w.done && w.deadline <= now) this.#close(now, w, true);
-      if (w.done && w.keepUntil <= now) this.#writes.delete(w.key);
+      if (!w.done || w.keepUntil > now) break;
+      this.#writes.delete(w.key);
     }
   }
 
@@ -180,10 +197,12 @@ export class WriteVotes<R> {
       } else if (r.ok && lead !== undefined && r.value !== lead.value) this.#actions.push({ kind: 'mismatch', key: w.key, member: m, why: 'value' });
     }
     w.done = true;
+    this.#open.delete(w.key);
     this.#held -= w.replies.size;
     w.replies.clear(); // only the answer is kept
     // Kept for retransmissions only when there is an answer to send again; else the next copy is a new write.
-    w.keepUntil = w.answer === undefined ? now : Math.max(now, w.deadline) + this.cfg.writeTimeout;
+    if (w.answer === undefined) this.#writes.delete(w.key);
+    else w.keepUntil = w.deadline + this.cfg.writeTimeout;
   }
 }
 
