@@ -11,6 +11,8 @@ import { simBenches } from './sim.bench.ts';
 import { switchBenches } from './switch.bench.ts';
 import { formatRate, measure, type Bench, type BenchResult } from './harness.ts';
 import { failoverFigures } from './failover.figures.ts';
+import { rwNatFigures } from './rw.bench.ts';
+import { rwFigures } from './rw.figures.ts';
 import { formatScale, runScale } from './scale.ts';
 
 const all: Bench[] = [...codecBenches, ...natBenches, ...linkTableBenches, ...kernelBenches, ...switchBenches, ...simBenches];
@@ -36,6 +38,9 @@ const memory = !filter || 'link table memory'.includes(filter) ? linkTableMemory
 if (memory && !json) console.log(`link table memory at 1M links: ${JSON.stringify(memory)}`);
 if (json) console.log(JSON.stringify({ results, linkTableMemory: memory }, null, 2));
 if (!json && (!filter || 'failover figures'.includes(filter))) failoverFigures();
+// The read/write models: the vote on the NAT path (rw.bench.ts), then the simulator figures (rw.figures.ts).
+if (!json && (!filter || 'rw NAT path vote'.includes(filter))) rwNatFigures();
+if (!json && (!filter || 'rw figures'.includes(filter))) rwFigures();
 // Simulator scale (about a minute of CPU): only when asked for, `npm run bench -- scale`.
 if (!json && filter !== undefined && 'simulator scale'.includes(filter)) {
   for (const n of [10_000, 100_000]) {
