@@ -335,7 +335,17 @@ export interface RequestEvent extends TraceBase {
   readonly bytes?: number;
   /** Which server answered, when known. */
   readonly server?: string;
+  /**
+   * An RPC request of a workload that records values (for the consistency check): whether it
+   * read or wrote, its key, and the value it wrote or (when answered) the value it read.
+   */
+  readonly rw?: 'read' | 'write';
+  readonly key?: number;
+  readonly value?: number;
 }
+
+/** What an RPC request did (`RequestEvent.rw`). */
+export const REQUEST_RW = ['read', 'write'] as const;
 
 export type TraceEvent = FrameEvent | StateEvent | FaultEvent | MetricEvent | DecisionEvent | DropEvent | LogEvent | RequestEvent;
 export type TraceKind = TraceEvent['kind'];
@@ -411,6 +421,9 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
     latency: { type: 'int' },
     bytes: { type: 'int', optional: true },
     server: { type: 'string', optional: true },
+    rw: { type: 'enum', values: REQUEST_RW, optional: true },
+    key: { type: 'int', optional: true },
+    value: { type: 'number', optional: true },
   },
 };
 
