@@ -215,7 +215,8 @@ export const DROP_REASONS = {
   other: ['other'],
   /** Simulated devices and hosts. */
   switch: ['port-disabled', 'truncated', 'bad-source', 'bad-igmp'],
-  service: ['host-down'],
+  /** A service's own: started on a crashed host; a partitioned RPC server's read of a key it does not hold. */
+  service: ['host-down', 'not-responsible'],
   host: ['host-down'],
 } as const satisfies Readonly<Record<ParseLayer, readonly string[]>> & Readonly<Record<string, readonly string[]>>;
 
