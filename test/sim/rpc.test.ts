@@ -146,7 +146,7 @@ describe('rpc service faults', () => {
 
 describe('partitioned rpc service: which reads a server answers', () => {
   const members = ['rs1', 'rs2', 'rs3'];
-  const owners = (key: number, replicas: number, m: readonly string[] | undefined | 'default' = 'default') => ['rs1', 'rs2', 'rs3', 'rs4'].filter((s) => rpcResponsible(m === 'default' ? members : m, s, key, replicas));
+  const owners = (key: number, replicas: number, ...m: [(readonly string[] | undefined)?]) => ['rs1', 'rs2', 'rs3', 'rs4'].filter((s) => rpcResponsible(m.length === 0 ? members : m[0], s, key, replicas));
 
   it('key k belongs to members k mod n and the next replicas - 1, in order', () => {
     expect(owners(0, 1)).toEqual(['rs1']);
