@@ -16,7 +16,7 @@ import type { Instant } from '../../src/time.ts';
 let id = 0;
 /** A recorded rpc request of workload `service`, from `start` to `end` (µs). */
 function req(service: string, rw: 'read' | 'write', key: number, value: number | undefined, start: number, end: number, status: RequestStatus = 'ok'): RequestEvent {
-  return { kind: 'request', id: ++id, t: end, service, op: 'rpc', status, start, latency: end - start, rw, key, ...(value !== undefined ? { value } : {}) };
+  return { kind: 'request', id: ++id, t: end as Instant, service, op: 'rpc', status, start, latency: end - start, rw, key, ...(value !== undefined ? { value } : {}) };
 }
 
 function judge(events: readonly RequestEvent[], workloads = ['a', 'b']) {
