@@ -7,12 +7,13 @@ import { seconds, type Duration, type Instant } from '../src/time.ts';
 import { Evaluator, EvaluatingTrace } from '../src/scenario/expect.ts';
 import type { SgNode } from '../src/engine/sg-node.ts';
 import type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
-import type { HostModel, RequestModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
+import type { HostModel, RequestModel, RpcPartitionModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
+import { CTL_PORT_DEFAULT } from '../src/ctl/types.ts';
 import type { TraceSink } from '../src/trace.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
-import { assertNever } from '../src/assert.ts';
+import { assert, assertNever } from '../src/assert.ts';
 import { Network } from './network.ts';
-import type { ServiceTime } from './services.ts';
+import type { RpcPartition, ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
 import { buildCluster } from './cluster.ts';
@@ -69,7 +70,7 @@ function requestSpec(r: RequestModel): RequestSpec {
     case 'tcp-echo':
       return r.hold !== undefined ? { kind: 'tcp-echo', size: r.size, hold: r.hold } : { kind: 'tcp-echo', size: r.size };
     case 'rpc':
-      return { kind: 'rpc', writeRatio: r.writeRatio, keys: r.keys };
+      return { kind: 'rpc', writeRatio: r.writeRatio, keys: r.keys, ...(r.retry !== undefined ? { retry: r.retry } : {}), ...(r.recordValues === true ? { recordValues: true } : {}) };
     case 'ping':
       return { kind: 'ping', size: r.size };
     default:
@@ -94,9 +95,9 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
       ...(s.querier !== undefined ? { querier: { source: s.querier } } : {}),
     }));
   }
-  for (const h of sc.hosts) buildHost(net, h, switches);
+  for (const h of sc.hosts) buildHost(net, h, switches, sc);
   if (sc.cluster !== undefined) buildCluster(net, sc.cluster, sc.segments, switches, opts.checkEngine, opts.analyzers);
-  for (const w of sc.workloads) {
+  for (const [index, w] of sc.workloads.entries()) {
     const from = net.getHost(w.from);
     const think = w.arrival.kind === 'closed' ? serviceTime(w.arrival.think) : undefined;
     net.workload({
@@ -108,6 +109,7 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
       ...(w.start !== undefined ? { start: w.start } : {}),
       ...(w.stop !== undefined ? { stop: w.stop } : {}),
       ...(w.timeout !== undefined ? { timeout: w.timeout } : {}),
+      ...(w.request.kind === 'rpc' && w.request.recordValues === true ? { valueTag: { index, of: sc.workloads.length } } : {}),
     });
   }
   for (const f of sc.faults) net.fault(f.at, f.action);
@@ -115,7 +117,15 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
   return { net, evaluator };
 }
 
-function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>): void {
+/** A partitioned rpc service's membership source: its key, and the node it asks (the loader checked both exist). */
+function rpcPartition(p: RpcPartitionModel, h: HostModel, sc: Scenario): RpcPartition {
+  const key = sc.cluster?.keys.find((k) => k.name === p.keyName)?.key;
+  const node = p.node ?? h.gateway;
+  assert(key !== undefined && node !== undefined, `rpc partition on ${h.name}: key ${p.keyName} or node missing`);
+  return { replicas: p.replicas, key, node, port: sc.cluster?.controlPort ?? CTL_PORT_DEFAULT, refresh: p.refresh };
+}
+
+function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>, sc: Scenario): void {
   const ifaces = h.ifaces.map((i) => ({
     name: i.name,
     ip: i.addrs.map((a) => `${fmt(a.addr)}/${a.prefixLen}`),
@@ -151,7 +161,11 @@ function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>): v
         net.udpEcho(sh, { port: s.port, name: s.name });
         break;
       case 'rpc':
-        net.rpc(sh, { port: s.port, name: s.name, ...(s.serviceTime ? { serviceTime: s.serviceTime } : {}), ...(s.group !== undefined ? { group: s.group } : {}) });
+        net.rpc(sh, {
+          port: s.port, name: s.name, ...(s.serviceTime ? { serviceTime: s.serviceTime } : {}), ...(s.group !== undefined ? { group: s.group } : {}),
+          ...(s.failWrites === true ? { failWrites: true } : {}), ...(s.diverge === true ? { diverge: true } : {}),
+          ...(s.partition !== undefined ? { partition: rpcPartition(s.partition, h, sc) } : {}),
+        });
         break;
       case 'multicast-sink':
         net.multicastSink(sh, { port: s.port, group: s.group, name: s.name });

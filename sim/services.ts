@@ -19,11 +19,13 @@
 import { millis, type Duration } from '../src/time.ts';
 import { assert } from '../src/assert.ts';
 import { formatIpv4, type Ipv4Addr } from '../src/wire/addr.ts';
-import { encodeRpc, parseRpc } from '../src/wire/rpc.ts';
+import { encodeRpc, parseRpc, RPC_OP } from '../src/wire/rpc.ts';
 import { RPC_KEYS_MAX, RpcServer } from '../src/rw/rpc-server.ts';
 import { McastSupport } from '../src/rw/support.ts';
 import { simMcastSocket } from './mcast-socket.ts';
 import { parseStamp } from '../src/wire/stamp.ts';
+import { CtlSession, readResult } from '../src/ctl/client.ts';
+import type { CtlKey } from '../src/ctl/types.ts';
 import type { Rng } from '../src/rng.ts';
 import type { Cancel, Host } from './host/host.ts';
 import type { TcpConnection, TcpHandlers, TcpListener, TcpStack } from './host/tcp.ts';
@@ -393,9 +395,63 @@ export interface RpcServiceOptions {
   /** Store value + 1 on every write: a divergent replica (src/rw/rpc-server.ts). */
   readonly diverge?: boolean;
   readonly autostart?: boolean;
+  /** Partitioned data (ReadFirst, slide 20): answer a read only for the keys this server holds. */
+  readonly partition?: RpcPartition;
+}
+
+/**
+ * How a partitioned RPC service learns which keys it answers reads for: it asks the SG node for
+ * its group's `members` (the servers in service, in the configuration's order) over the feedback
+ * protocol, with its own server key, at start and every `refresh`.
+ */
+export interface RpcPartition {
+  /** Servers that answer a read of each key (1 or more). */
+  readonly replicas: number;
+  /** A server key: its role names the group and this server (the name `members` lists). */
+  readonly key: CtlKey;
+  /** The SG node's control address and port. */
+  readonly node: Ipv4Addr;
+  readonly port: number;
+  readonly refresh: Duration;
+}
+
+/** A partitioned service's conversation with the node: its socket, session, timer, the command awaited. */
+interface MembershipPoll {
+  readonly sock: UdpSocket;
+  readonly session: CtlSession;
+  poll: Cancel | undefined;
+  waiting: number | undefined;
 }
 
 export { RPC_KEYS_MAX };
+/** Bounds of a partitioned service's membership `refresh`. */
+export const RPC_REFRESH_MIN_US = 10_000;
+export const RPC_REFRESH_MAX_US = 60_000_000;
+/** Servers a `members` answer may list (more is read as an unknown membership). */
+export const RPC_MEMBERS_MAX = 4096;
+
+/**
+ * Whether `self` answers reads of `key` when the group's members are `members` (in order): with
+ * n members, key k belongs to members (k mod n), (k+1 mod n), ... `replicas` of them (all of them
+ * when replicas >= n). Unknown membership (undefined or no members) answers every read, so a
+ * service that has not heard from the node yet (or whose group has nobody in service) still works.
+ */
+export function rpcResponsible(members: readonly string[] | undefined, self: string, key: number, replicas: number): boolean {
+  if (members === undefined || members.length === 0) return true;
+  const n = members.length;
+  const i = members.indexOf(self);
+  if (i < 0) return false;
+  if (replicas >= n) return true;
+  return (((i - key) % n) + n) % n < replicas;
+}
+
+/** A `members` answer: one server name per line; undefined when it is not a list of names. */
+export function parseMembers(data: string): string[] | undefined {
+  if (data === '') return [];
+  const names = data.split('\n');
+  if (names.length > RPC_MEMBERS_MAX || names.some((x) => x === '')) return undefined;
+  return names;
+}
 
 /**
  * The RPC key-value service: src/rw/rpc-server.ts's store behind a UDP socket, its replies sent
@@ -410,6 +466,11 @@ export class RpcService extends Service {
   #sock: UdpSocket | undefined;
   #support: McastSupport | undefined;
   readonly #timers = new Set<Cancel>();
+  /** Partitioned: the group's members as last heard (undefined: not heard since start). */
+  #members: string[] | undefined;
+  /** Partitioned: reads of keys this server does not hold, dropped unanswered. */
+  readsNotMine = 0;
+  #ctl: MembershipPoll | undefined;
 
   constructor(host: Host, readonly port: number, opts: RpcServiceOptions = {}) {
     super(host, opts.name ?? `rpc:${port}`, opts.autostart ?? true);
@@ -417,6 +478,17 @@ export class RpcService extends Service {
     this.#server = new RpcServer({ ...(opts.failWrites !== undefined ? { failWrites: opts.failWrites } : {}), ...(opts.diverge !== undefined ? { diverge: opts.diverge } : {}) });
     this.store = this.#server.store;
     this.#rng = host.world.rngFor(`service:${host.name}:${this.name}`);
+    const p = opts.partition;
+    if (p !== undefined) {
+      assert(p.key.role.kind === 'server', `rpc ${this.name}: a partition needs a server key`);
+      assert(Number.isSafeInteger(p.replicas) && p.replicas >= 1, `rpc ${this.name}: replicas must be at least 1`);
+      assert(p.refresh >= RPC_REFRESH_MIN_US && p.refresh <= RPC_REFRESH_MAX_US, `rpc ${this.name}: refresh out of range`);
+    }
+  }
+
+  /** Partitioned: the group's members as last heard from the node (undefined: not yet). */
+  get members(): readonly string[] | undefined {
+    return this.#members;
   }
 
   protected open(): void {
@@ -432,6 +504,43 @@ export class RpcService extends Service {
     }
     this.#sock = sock;
     this.#support = support;
+    this.#members = undefined;
+    if (this.opts.partition !== undefined) this.#openCtl(this.opts.partition);
+  }
+
+  #openCtl(p: RpcPartition): void {
+    const role = p.key.role;
+    assert(role.kind === 'server', 'partition key');
+    const sock = this.host.udpBind(0, { onMessage: (payload) => this.#ctlReply(p, payload) });
+    const ctl: MembershipPoll = { sock, session: new CtlSession(p.key), poll: undefined, waiting: undefined };
+    this.#ctl = ctl;
+    const ask = (): void => {
+      ctl.poll = undefined;
+      if (this.#ctl !== ctl) return;
+      // A hung process asks nothing; it asks again when it runs (a restart opens a new session).
+      if (this.running) {
+        const { bytes, command } = ctl.session.command({ cls: 'group', op: 'get', group: role.group, property: 'members' }, this.host.now());
+        ctl.waiting = command.id;
+        sock.sendTo(p.node, p.port, bytes);
+      }
+      ctl.poll = this.host.timer(p.refresh, ask);
+    };
+    ask();
+  }
+
+  #ctlReply(p: RpcPartition, payload: Uint8Array): void {
+    const ctl = this.#ctl;
+    if (ctl === undefined || ctl.waiting === undefined) return;
+    const r = readResult(payload, p.key, ctl.waiting);
+    if (!r.ok || r.result.status !== 'ok') return; // not ours, or refused: keep what we knew
+    ctl.waiting = undefined;
+    const members = parseMembers(r.result.data);
+    if (members === undefined) return;
+    const before = this.#members;
+    this.#members = members;
+    if (before !== undefined && before.join('\n') === members.join('\n')) return;
+    const w = this.host.world;
+    w.emit({ kind: 'log', t: w.now, node: this.host.name, level: 'info', msg: `${this.name}: members ${members.join(', ') || '(none)'}; reads answered for keys k with (k mod ${members.length || 1}) among this server's ${Math.min(p.replicas, Math.max(1, members.length))} slot(s)` });
   }
 
   #request(payload: Uint8Array, addr: Ipv4Addr, port: number): void {
@@ -440,9 +549,19 @@ export class RpcService extends Service {
     const req = parsed.value;
     this.counters.requests++;
     if (!this.running) return;
+    const part = this.opts.partition;
+    if (part !== undefined && req.op === RPC_OP.read && part.key.role.kind === 'server' && !rpcResponsible(this.#members, part.key.role.server, req.key, part.replicas)) {
+      // Another server holds this key: it answers (slide 20); this one stays silent.
+      this.readsNotMine++;
+      const w = this.host.world;
+      w.emit({ kind: 'drop', t: w.now, node: this.host.name, layer: 'service', reason: 'not-responsible', detail: `${this.name} key ${req.key}` });
+      return;
+    }
     const cancel = this.host.timer(drawServiceTime(this.opts.serviceTime ?? { kind: 'fixed', d: millis(1) }, this.#rng), () => {
       this.#timers.delete(cancel);
       if (!this.running || this.#support === undefined) return;
+      // A write every server stores, partitioned or not: a server not responsible for a key just
+      // returns ok (slide 20), with the same value, so the replies agree.
       const { reply, writeStatus } = this.#server.handle(req);
       this.#support.reply(encodeRpc(reply), { addr, port }, this.opts.writeStatusOption !== false ? writeStatus : undefined);
       this.counters.replies++;
@@ -452,6 +571,7 @@ export class RpcService extends Service {
 
   protected stop(): void {
     this.#sock?.close();
+    this.#ctl?.sock.close();
     this.forget();
   }
 
@@ -460,6 +580,8 @@ export class RpcService extends Service {
     this.#support = undefined;
     for (const c of this.#timers) c();
     this.#timers.clear();
+    this.#ctl?.poll?.();
+    this.#ctl = undefined;
   }
 }
 

@@ -22,8 +22,14 @@ export type RequestSpec =
   | { readonly kind: 'http'; readonly size: number; readonly path?: string }
   /** The bulk download service: `size` bytes. */
   | { readonly kind: 'bulk'; readonly size: number }
-  /** RPC over UDP; `writeRatio` of requests are writes; keys uniform in [0, keys). */
-  | { readonly kind: 'rpc'; readonly writeRatio?: number; readonly keys?: number }
+  /**
+   * RPC over UDP; `writeRatio` of requests are writes; keys uniform in [0, keys). With `retry` a
+   * request is resent unchanged (same xid) every `retry` until a reply or the workload's timeout,
+   * as NFS over UDP does. With `recordValues` every write stores a value no other write of the
+   * run stores (see `rpcWriteValue`) and each request event carries `rw`, `key` and `value`, so
+   * the consistency check can tell which write a read saw.
+   */
+  | { readonly kind: 'rpc'; readonly writeRatio?: number; readonly keys?: number; readonly retry?: Duration; readonly recordValues?: boolean }
   /** ICMP echo of `size` data bytes. */
   | { readonly kind: 'ping'; readonly size?: number }
   /** A UDP datagram of `size` bytes to an echo service. */
@@ -60,6 +66,37 @@ export interface WorkloadOptions {
   readonly stop?: Instant | Duration;
   /** Requests in flight at most (open loop); arrivals beyond it count as 'error' (default 10000). */
   readonly outstandingMax?: number;
+  /**
+   * This workload's position among the run's workloads (`index` of `of`), which makes the values
+   * its recorded RPC writes store unique across the run (default: 0 of 1).
+   */
+  readonly valueTag?: { readonly index: number; readonly of: number };
+}
+
+/** Shortest RPC retransmission interval. */
+export const RPC_RETRY_MIN_US = 1_000;
+
+/**
+ * Values a recording RPC workload writes, all workloads together: value 2(n·of + index + 1) for
+ * its n-th write, even and positive, so every value names one write of the run, 0 (a key never
+ * written) names none, and a value plus one (a diverging server's) names none either. Kept in an
+ * i32, the RPC value's type.
+ */
+export const RPC_WRITE_VALUES_MAX = 0x3fffffff;
+
+/** The value of a recording workload's `n`-th write (n from 0). */
+export function rpcWriteValue(n: number, tag: { readonly index: number; readonly of: number }): number {
+  const slot = n * tag.of + tag.index + 1;
+  assert(Number.isSafeInteger(slot) && slot >= 1 && slot <= RPC_WRITE_VALUES_MAX, `rpc write value: write ${n} of workload ${tag.index}/${tag.of} is beyond ${RPC_WRITE_VALUES_MAX} unique values`);
+  return 2 * slot;
+}
+
+/** What a recorded RPC request did, for its request event. */
+interface RpcRecord {
+  readonly rw: 'read' | 'write';
+  readonly key: number;
+  /** Written, or read (set when the reply arrives). */
+  value: number | undefined;
 }
 
 export interface Outcome {
@@ -123,14 +160,18 @@ const DEFAULT_PORT: Record<RequestSpec['kind'], number> = { http: 80, bulk: 21, 
 export class Workload {
   readonly opts: WorkloadOptions;
   readonly log = new OutcomeLog();
+  /** Request datagrams sent again (rpc `retry`). */
+  retransmissions = 0;
   readonly #rng: Rng;
   readonly #timeout: Duration;
   #running = false;
   #outstanding = 0;
   #arrivalCancel: Cancel | undefined;
   #udp: UdpSocket | undefined;
-  readonly #pendingUdp = new Map<number, (payload: Uint8Array | undefined, status: RequestStatus) => void>();
+  readonly #pendingUdp = new Map<number, PendingUdp>();
   #xid = 1;
+  /** Recorded RPC writes issued so far (the `n` of `rpcWriteValue`). */
+  #writes = 0;
   #payload: Uint8Array | undefined;
   #pingSeq = 0;
   readonly #pingId: number;
@@ -141,6 +182,9 @@ export class Workload {
     this.#timeout = opts.timeout ?? seconds(10);
     this.#pingId = this.#rng.int(1, 0xffff);
     const k = opts.request.kind;
+    const tag = opts.valueTag;
+    assert(tag === undefined || (Number.isSafeInteger(tag.of) && tag.of >= 1 && Number.isSafeInteger(tag.index) && tag.index >= 0 && tag.index < tag.of), `workload ${opts.name}: bad value tag`);
+    if (opts.request.kind === 'rpc' && opts.request.retry !== undefined) assert(opts.request.retry >= RPC_RETRY_MIN_US, `workload ${opts.name}: retry must be at least ${RPC_RETRY_MIN_US}us`);
     assert(!(k === 'http' || k === 'bulk' || k === 'tcp-echo') || opts.tcp !== undefined, `workload ${opts.name}: ${k} needs the host's TCP`);
     const a = opts.arrival;
     if (a.kind === 'poisson') assert(a.rate >= WORKLOAD_RATE_MIN_PER_S && a.rate <= WORKLOAD_RATE_MAX_PER_S, `workload ${opts.name}: rate must be in [${WORKLOAD_RATE_MIN_PER_S}, ${WORKLOAD_RATE_MAX_PER_S}]/s, got ${a.rate}`);
@@ -204,11 +248,11 @@ export class Workload {
   readonly #settler: Settler = {
     settled: (req, status, bytes) => {
       this.#outstanding--;
-      this.#record(status, req.start, bytes);
+      this.#record(status, req.start, bytes, req.rpc);
     },
   };
 
-  #record(status: RequestStatus, start: Instant, bytes: number | undefined): void {
+  #record(status: RequestStatus, start: Instant, bytes: number | undefined, rpc?: RpcRecord): void {
     const host = this.opts.host;
     const end = host.now();
     const op = this.#opName();
@@ -224,6 +268,7 @@ export class Workload {
       start,
       latency: end - start,
       ...(bytes !== undefined ? { bytes } : {}),
+      ...(rpc !== undefined ? { rw: rpc.rw, key: rpc.key, ...(rpc.value !== undefined ? { value: rpc.value } : {}) } : {}),
     });
   }
 
@@ -263,11 +308,17 @@ export class Workload {
         const write = this.#rng.float() < (r.writeRatio ?? 0);
         const key = this.#rng.int(0, (r.keys ?? 100) - 1);
         const xid = this.#xid++ >>> 0;
-        const payload = encodeRpc({ kind: 'request', xid, op: write ? RPC_OP.write : RPC_OP.read, key, value: write ? this.#rng.int(0, 1_000_000) : 0 });
-        return this.#udpRequest(xid, port, payload, (reply, status) => {
+        // A workload that does not record keeps its random values (and its random sequence).
+        const value = !write ? 0 : r.recordValues === true ? rpcWriteValue(this.#writes++, this.opts.valueTag ?? { index: 0, of: 1 }) : this.#rng.int(0, 1_000_000);
+        const rec: RpcRecord | undefined = r.recordValues === true ? { rw: write ? 'write' : 'read', key, value: write ? value : undefined } : undefined;
+        if (rec !== undefined) req.rpc = rec;
+        const payload = encodeRpc({ kind: 'request', xid, op: write ? RPC_OP.write : RPC_OP.read, key, value });
+        return this.#udpRequest(xid, port, payload, r.retry, (reply, status) => {
           if (reply === undefined) return finish(status);
           const rep = parseRpc(reply, 'reply');
-          finish(rep.ok && rep.value.status === RPC_STATUS.ok ? 'ok' : 'error', reply.length);
+          const ok = rep.ok && rep.value.status === RPC_STATUS.ok;
+          if (rec !== undefined && rec.rw === 'read' && ok) rec.value = rep.value.value;
+          finish(ok ? 'ok' : 'error', reply.length);
         });
       }
       case 'multicast': {
@@ -279,7 +330,7 @@ export class Workload {
       case 'udp-echo': {
         const xid = this.#xid++ >>> 0;
         const payload = encodeStamp({ kind: 'xid', xid, size: stampSize('xid', r.size) });
-        return this.#udpRequest(xid, port, payload, (reply, status) => finish(reply === undefined ? status : 'ok', reply?.length));
+        return this.#udpRequest(xid, port, payload, undefined, (reply, status) => finish(reply === undefined ? status : 'ok', reply?.length));
       }
     }
   }
@@ -311,16 +362,41 @@ export class Workload {
     return () => conn.abort();
   }
 
-  #udpRequest(xid: number, port: number, payload: Uint8Array, done: (reply: Uint8Array | undefined, status: RequestStatus) => void): () => void {
+  /**
+   * Send one request datagram and wait for the reply with its xid; with `retry`, send the same
+   * bytes again every `retry` until then (the request's timeout aborts it). Only the first send
+   * failing locally fails the request: a retransmission that cannot leave (no route for now) is
+   * simply tried again at the next interval.
+   */
+  #udpRequest(xid: number, port: number, payload: Uint8Array, retry: Duration | undefined, done: (reply: Uint8Array | undefined, status: RequestStatus) => void): () => void {
     const sock = this.#socket();
-    this.#pendingUdp.set(xid, done);
+    const p = new PendingUdp(done);
+    this.#pendingUdp.set(xid, p);
     const res = sock.sendTo(this.opts.target.addr, port, payload);
     if (res !== 'sent' && res !== 'queued') {
       this.#pendingUdp.delete(xid);
       done(undefined, res === 'no-route' ? 'unreachable' : 'error');
+      return () => {};
     }
-    return () => this.#pendingUdp.delete(xid);
+    if (retry !== undefined) {
+      const host = this.opts.host;
+      const again = (): void => {
+        p.retry = host.timer(retry, () => {
+          p.retry = undefined;
+          if (this.#pendingUdp.get(xid) !== p) return;
+          this.retransmissions++;
+          sock.sendTo(this.opts.target.addr, port, payload);
+          again();
+        });
+      };
+      again();
+    }
+    return () => {
+      if (this.#pendingUdp.get(xid) === p) this.#pendingUdp.delete(xid);
+      p.cancel();
+    };
   }
+
 
   #socket(): UdpSocket {
     if (this.#udp !== undefined) return this.#udp;
@@ -330,17 +406,21 @@ export class Workload {
         // Every reply this socket waits for (an RPC reply, an echoed xid stamp) starts with the xid.
         const xid = stampXid(payload);
         if (xid === undefined) return;
-        const done = this.#pendingUdp.get(xid);
-        if (done === undefined) return; // late or duplicate reply
+        const p = this.#pendingUdp.get(xid);
+        if (p === undefined) return; // late or duplicate reply
         this.#pendingUdp.delete(xid);
-        done(payload, 'ok');
+        p.cancel();
+        p.done(payload, 'ok');
       },
       onError: (err) => {
         // A connectionless socket cannot tell which request failed: fail them all (as ECONNREFUSED would).
         const status: RequestStatus = err.kind === 'port-unreachable' ? 'refused' : 'unreachable';
         const all = [...this.#pendingUdp.values()];
         this.#pendingUdp.clear();
-        for (const d of all) d(undefined, status);
+        for (const p of all) {
+          p.cancel();
+          p.done(undefined, status);
+        }
       },
     });
     return this.#udp;
@@ -348,6 +428,16 @@ export class Workload {
 }
 
 const NOTHING = (): void => {};
+
+/** A UDP request waiting for its reply, and its retransmission timer. */
+class PendingUdp {
+  retry: Cancel | undefined;
+  constructor(readonly done: (payload: Uint8Array | undefined, status: RequestStatus) => void) {}
+  cancel(): void {
+    this.retry?.();
+    this.retry = undefined;
+  }
+}
 
 /** Where an `InFlight` reports its outcome. */
 interface Settler {
@@ -365,6 +455,8 @@ class InFlight {
   abort: (() => void) | undefined;
   /** `then` waits for the held connection to close (see `release`). */
   deferThen = false;
+  /** A recorded RPC request's read/write, key and value. */
+  rpc: RpcRecord | undefined;
 
   constructor(
     readonly settler: Settler,

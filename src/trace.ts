@@ -215,7 +215,8 @@ export const DROP_REASONS = {
   other: ['other'],
   /** Simulated devices and hosts. */
   switch: ['port-disabled', 'truncated', 'bad-source', 'bad-igmp'],
-  service: ['host-down'],
+  /** A service's own: started on a crashed host; a partitioned RPC server's read of a key it does not hold. */
+  service: ['host-down', 'not-responsible'],
   host: ['host-down'],
 } as const satisfies Readonly<Record<ParseLayer, readonly string[]>> & Readonly<Record<string, readonly string[]>>;
 
@@ -335,7 +336,17 @@ export interface RequestEvent extends TraceBase {
   readonly bytes?: number;
   /** Which server answered, when known. */
   readonly server?: string;
+  /**
+   * An RPC request of a workload that records values (for the consistency check): whether it
+   * read or wrote, its key, and the value it wrote or (when answered) the value it read.
+   */
+  readonly rw?: 'read' | 'write';
+  readonly key?: number;
+  readonly value?: number;
 }
+
+/** What an RPC request did (`RequestEvent.rw`). */
+export const REQUEST_RW = ['read', 'write'] as const;
 
 export type TraceEvent = FrameEvent | StateEvent | FaultEvent | MetricEvent | DecisionEvent | DropEvent | LogEvent | RequestEvent;
 export type TraceKind = TraceEvent['kind'];
@@ -411,6 +422,9 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
     latency: { type: 'int' },
     bytes: { type: 'int', optional: true },
     server: { type: 'string', optional: true },
+    rw: { type: 'enum', values: REQUEST_RW, optional: true },
+    key: { type: 'int', optional: true },
+    value: { type: 'number', optional: true },
   },
 };
 

@@ -12,6 +12,8 @@
  * - never: no event matches the filter, over the whole run (safety);
  * - within: every event matching `after` is followed by one matching `then` within D (liveness);
  * - share: the fraction of a group's new links that went to one server, in a window;
+ * - consistent: over the rpc requests of some workloads, per key, no read returns a value older
+ *   than a write acknowledged before the read started (register-check.ts says how);
  * - safety-no-link-to-dead, safety-one-master: the built-in checks the loader adds to every
  *   scenario with a cluster (with failover, for the second).
  */
@@ -19,6 +21,7 @@
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../trace.ts';
 import type { ExpectationEntry, ExpectationModel, Match } from './load.ts';
+import { checkRegisters, type HistoryOp, type Violation } from './register-check.ts';
 
 export interface ExpectationResult {
   readonly path: string;
@@ -70,6 +73,28 @@ function matchText(m: Match): string {
 export const LATENCY_SAMPLES_MAX = 5_000_000;
 /** `within` obligations open at once at most (each `after` event opens one). */
 export const WITHIN_PENDING_MAX = 1_000_000;
+/** Reads and writes a `consistent` expectation keeps at most; a longer history fails it, unjudged. */
+export const CONSISTENT_OPS_MAX = 2_000_000;
+/** Violations a `consistent` result spells out. */
+export const CONSISTENT_REPORTED = 3;
+
+function span(o: HistoryOp): string {
+  return `[${formatDuration(o.start as Duration)}, ${formatDuration(o.end as Duration)}]`;
+}
+
+/** One violation, in words: who read what when, and the write it should have seen at least. */
+export function violationText(v: Violation, writeOf: (key: string, value: string) => HistoryOp | undefined): string {
+  const r = v.read;
+  const head = `${r.client ?? 'a client'} read key ${r.key} in ${span(r)} and got ${r.value}`;
+  if (v.kind === 'unknown') return `${head}, a value no write stored`;
+  const seen = writeOf(r.key, r.value);
+  const from = seen === undefined ? ' (the initial value)' : ` (written by ${seen.client ?? 'a client'} in ${span(seen)}${seen.acked ? '' : ', unacknowledged'})`;
+  const n = v.newer!;
+  return `${head}${from}, but ${n.client ?? 'a client'} had written ${n.value} in ${span(n)}, acknowledged before the read started`;
+}
+
+/** Keys' value before any write: the simulated RPC service answers 0 for a key never written. */
+export const RPC_INITIAL_VALUE = '0';
 
 interface Check {
   observe(ev: TraceEvent): void;
@@ -297,6 +322,58 @@ function check(m: ExpectationModel): Check {
             measured: worst === 0 ? 'never two masters beyond convergence' : `two masters for ${formatDuration(worst as Duration)}`,
             bound: `one master (overlaps up to ${formatDuration(m.graceUs as Duration)} allowed)`,
             ...(first ? { detail: first } : {}),
+          };
+        },
+      };
+    }
+    case 'consistent': {
+      const names = new Set(m.workloads);
+      const ops: HistoryOp[] = [];
+      let over = false;
+      let reads = 0;
+      let writes = 0;
+      let maybe = 0;
+      let unanswered = 0;
+      return {
+        observe(ev) {
+          if (ev.kind !== 'request' || !names.has(ev.service) || ev.rw === undefined || ev.key === undefined) return;
+          if (ev.rw === 'read' && (ev.status !== 'ok' || ev.value === undefined)) {
+            unanswered++; // a read with no answer saw nothing
+            return;
+          }
+          if (ev.value === undefined) return;
+          if (ops.length >= CONSISTENT_OPS_MAX) {
+            over = true;
+            return;
+          }
+          const acked = ev.rw === 'write' && ev.status === 'ok';
+          if (ev.rw === 'read') reads++;
+          else if (acked) writes++;
+          else maybe++;
+          ops.push({ op: ev.rw, key: String(ev.key), value: String(ev.value), start: ev.start, end: ev.start + ev.latency, acked, client: ev.service });
+        },
+        finish() {
+          const bound = 'per key, no read older than a write acknowledged before it started';
+          if (over) return { pass: false, measured: `more than ${CONSISTENT_OPS_MAX} reads and writes: not judged`, bound };
+          if (reads === 0) return { pass: false, measured: `no answered rpc reads recorded for ${m.workloads.join(', ')}`, bound };
+          const initial = new Map<string, string>();
+          const written = new Map<string, HistoryOp>();
+          for (const o of ops) {
+            initial.set(o.key, RPC_INITIAL_VALUE);
+            if (o.op === 'write') written.set(`${o.key}=${o.value}`, o);
+          }
+          const v = checkRegisters(ops, initial);
+          const stale = v.filter((x) => x.kind === 'stale').length;
+          const keys = initial.size;
+          const counts = `${reads} reads, ${writes} acknowledged writes, ${maybe} maybe applied (failed or timed out), ${unanswered} unanswered reads, over ${keys} keys`;
+          if (v.length === 0) return { pass: true, measured: `consistent: ${counts}`, bound };
+          // The earliest reads first.
+          const first = [...v].sort((a, b) => a.read.start - b.read.start || a.read.end - b.read.end).slice(0, CONSISTENT_REPORTED);
+          return {
+            pass: false,
+            measured: `${stale} stale and ${v.length - stale} unknown-value reads of ${counts}`,
+            bound,
+            detail: first.map((x) => violationText(x, (key, value) => written.get(`${key}=${value}`))).join('; '),
           };
         },
       };

@@ -25,7 +25,7 @@ import { matchProblems } from './match.ts';
 import type { FaultAction } from './faults.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
 import {
-  DURATION_MAX_US, HTTP_BODY_MAX, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
+  DURATION_MAX_US, HTTP_BODY_MAX, RPC_REFRESH_MAX_US, RPC_REFRESH_MIN_US, RPC_RETRY_MIN_US, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
   WORKLOAD_RATE_MIN_PER_S,
 } from './limits.ts';
 
@@ -73,8 +73,26 @@ export type ServiceTimeModel = { readonly kind: 'fixed'; readonly d: Duration } 
 export type ServiceModel =
   | { readonly kind: 'http'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly concurrency?: number; readonly queue?: number; readonly backlog?: number }
   | { readonly kind: 'bulk' | 'tcp-echo' | 'udp-echo'; readonly name: string; readonly port: number }
-  | { readonly kind: 'rpc'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly group?: Ipv4Addr }
+  | {
+      readonly kind: 'rpc'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly group?: Ipv4Addr;
+      readonly failWrites?: true; readonly diverge?: true; readonly partition?: RpcPartitionModel;
+    }
   | { readonly kind: 'multicast-sink'; readonly name: string; readonly port: number; readonly group: Ipv4Addr };
+
+/**
+ * `partition:` of an rpc service: `replicas` servers answer a read of each key, by their place in
+ * the group's members, which the service reads with the cluster key `keyName` (a server key of
+ * this host) from `node` (default: the host's gateway) every `refresh`.
+ */
+export interface RpcPartitionModel {
+  readonly replicas: number;
+  readonly keyName: string;
+  readonly node?: Ipv4Addr;
+  readonly refresh: Duration;
+}
+
+/** A partitioned rpc service's membership refresh when not given. */
+export const RPC_REFRESH_DEFAULT_US = 500_000;
 
 export interface HostModel {
   readonly name: string;
@@ -93,7 +111,8 @@ export type RequestModel =
   | { readonly kind: 'bulk' | 'udp-echo' | 'multicast'; readonly size: number }
   /** `hold`: the connection stays open and idle this long after the echo, then closes. */
   | { readonly kind: 'tcp-echo'; readonly size: number; readonly hold?: Duration }
-  | { readonly kind: 'rpc'; readonly writeRatio: number; readonly keys: number }
+  /** `retry`: resend every so often until answered; `recordValues`: unique values, traced (the consistency check's input). */
+  | { readonly kind: 'rpc'; readonly writeRatio: number; readonly keys: number; readonly retry?: Duration; readonly recordValues?: true }
   | { readonly kind: 'ping'; readonly size: number };
 
 export interface WorkloadModel {
@@ -224,6 +243,8 @@ export type ExpectationModel =
   | { readonly kind: 'never'; readonly match: Match }
   | { readonly kind: 'within'; readonly after: Match; readonly then: Match; readonly within: Duration }
   | { readonly kind: 'share'; readonly group: string; readonly server: string; readonly from: number; readonly to: number; readonly min?: number; readonly max?: number }
+  /** Per key, over the rpc requests of `workloads`: no read older than a write acknowledged before it started. */
+  | { readonly kind: 'consistent'; readonly workloads: readonly string[] }
   /**
    * Built in for every scenario with a cluster (the health safety property): no new link goes to a
    * Dead server while an Alive server of its group exists on that node. `initial` gives each
@@ -591,7 +612,20 @@ class Resolver {
       case 'rpc': {
         const st = this.serviceTime(s['service-time'], [...path, 'service-time']);
         const g = s.group !== undefined ? this.addr(s.group, [...path, 'group']) : undefined;
-        return { kind: 'rpc', name, port, ...(st ? { serviceTime: st } : {}), ...(g !== undefined ? { group: g } : {}) };
+        let partition: RpcPartitionModel | undefined;
+        if (s.partition !== undefined) {
+          const pp = [...path, 'partition'];
+          const x = s.partition;
+          const node = x.node !== undefined ? this.addr(x.node, [...pp, 'node']) : undefined;
+          const refresh = this.dur(x.refresh, [...pp, 'refresh']) ?? (RPC_REFRESH_DEFAULT_US as Duration);
+          if (refresh < RPC_REFRESH_MIN_US || refresh > RPC_REFRESH_MAX_US) this.rep.at([...pp, 'refresh'], `refresh ${x.refresh} is outside 10ms to 60s`);
+          partition = { replicas: x.replicas, keyName: x['control-key'], ...(node !== undefined ? { node } : {}), refresh };
+        }
+        if (s['fail-writes'] === true && s.diverge === true) this.rep.at([...path, 'diverge'], 'a service whose writes fail stores nothing, so it cannot also diverge: give fail-writes: or diverge:, not both');
+        return {
+          kind: 'rpc', name, port, ...(st ? { serviceTime: st } : {}), ...(g !== undefined ? { group: g } : {}),
+          ...(s['fail-writes'] === true ? { failWrites: true as const } : {}), ...(s.diverge === true ? { diverge: true as const } : {}), ...(partition !== undefined ? { partition } : {}),
+        };
       }
       case 'multicast-sink':
         return { kind: 'multicast-sink', name, port, group: this.addr(s.group, [...path, 'group']) };
@@ -613,9 +647,17 @@ class Resolver {
       case 'http':
         request = { kind: 'http', size: this.bytes(r.size, [...p, 'request', 'size'], HTTP_BODY_MAX), ...(r.path !== undefined ? { path: r.path } : {}) };
         break;
-      case 'rpc':
-        request = { kind: 'rpc', writeRatio: this.frac(r['write-ratio'], [...p, 'request', 'write-ratio']) ?? 0, keys: r.keys ?? 100 };
+      case 'rpc': {
+        const retry = this.dur(r.retry, [...p, 'request', 'retry']);
+        if (retry !== undefined && retry < RPC_RETRY_MIN_US) this.rep.at([...p, 'request', 'retry'], `retry ${r.retry} is shorter than 1ms`);
+        const timeoutUs = w.timeout !== undefined ? durationApproxUs(w.timeout) : 10_000_000;
+        if (retry !== undefined && timeoutUs !== undefined && retry >= timeoutUs) this.rep.at([...p, 'request', 'retry'], `retry ${r.retry} is not shorter than the timeout (${w.timeout ?? '10s'}): nothing would be resent`);
+        request = {
+          kind: 'rpc', writeRatio: this.frac(r['write-ratio'], [...p, 'request', 'write-ratio']) ?? 0, keys: r.keys ?? 100,
+          ...(retry !== undefined ? { retry } : {}), ...(r['record-values'] === true ? { recordValues: true as const } : {}),
+        };
         break;
+      }
       case 'ping':
         request = { kind: 'ping', size: r.size === undefined ? 56 : this.bytes(r.size, [...p, 'request', 'size'], PING_SIZE_MAX) };
         break;
@@ -649,6 +691,30 @@ class Resolver {
   }
 
   cluster?: ClusterModel;
+
+  /**
+   * Check each partitioned rpc service's `control-key` (a server key of its own host, which
+   * `members` names it by) and that it has a node to ask (`node:` or the host's gateway).
+   */
+  partitions(hosts: readonly HostModel[]): void {
+    for (const h of hosts) {
+      h.services.forEach((s, k) => {
+        if (s.kind !== 'rpc' || s.partition === undefined) return;
+        const pp: PathSeg[] = ['topology', 'hosts', h.name, 'services', k, 'partition'];
+        const name = s.partition.keyName;
+        const keys = this.cluster?.keys ?? [];
+        const found = keys.find((x) => x.name === name);
+        if (this.cluster === undefined) this.rep.at([...pp, 'control-key'], 'a partitioned service reads its group\'s members from an SG node: there is no cluster: section');
+        else if (found === undefined) this.rep.at([...pp, 'control-key'], `unknown key '${name}' (keys: ${keys.map((x) => x.name).join(', ') || 'none'})`);
+        else if (found.key.role.kind !== 'server') this.rep.at([...pp, 'control-key'], `key ${name} is an admin key: a partitioned service uses its own server's key (role: { group, server: ${h.name} })`);
+        else if (found.key.role.server !== h.name) this.rep.at([...pp, 'control-key'], `key ${name} is server ${found.key.role.group}/${found.key.role.server}'s, but this service runs on ${h.name} (members names servers by host)`);
+        if (s.partition.node === undefined && h.gateway === undefined) this.rep.at(pp, `give node: (the SG node's control address): host ${h.name} has no gateway to default to`);
+      });
+    }
+  }
+
+  /** Each workload's request kind (for expectations that need one kind). */
+  workloadKinds = new Map<string, string>();
 
   /** Check that a group and one of its servers exist (for faults and expectations). */
   groupServer(group: string, server: string, path: PathSeg[]): void {
@@ -1085,6 +1151,17 @@ class Resolver {
       const max = this.frac(x.max, [...p, 'share', 'max']);
       return { kind: 'share', group: x.group, server: x.server, ...window(x.between, [...p, 'share', 'between']), ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
     }
+    if ('consistent' in e) {
+      const c = e.consistent;
+      const names = c.workloads.map((name, i) => {
+        const path = [...p, 'consistent', 'workloads', i];
+        wl(name, path);
+        const kind = this.workloadKinds.get(name);
+        if (kind !== undefined && kind !== 'rpc') this.rep.at(path, `workload ${name} sends ${kind} requests: the consistency check reads rpc reads and writes`);
+        return name;
+      });
+      return { kind: 'consistent', workloads: names };
+    }
     const w = e.within;
     return { kind: 'within', after: match(w.after, [...p, 'within', 'after']), then: match(w.then, [...p, 'within', 'then']), within: this.dur(w.within, [...p, 'within', 'within']) ?? (0 as Duration) };
   }
@@ -1136,7 +1213,9 @@ export function loadScenario(text: string, file = '<scenario>', opts: LoadOption
   workloads.forEach((w, k) => {
     if (wlNames.has(w.name)) rep.at(['workload', k, 'name'], `duplicate workload name '${w.name}'`);
     wlNames.add(w.name);
+    r.workloadKinds.set(w.name, w.request.kind);
   });
+  r.partitions(hosts);
   // Every interface on a segment is a port of its switch.
   const cabled = new Map<string, number>();
   for (const seg of [...hosts.flatMap((h) => h.ifaces.map((i) => i.segment)), ...(cluster?.nodes.flatMap((n) => [n.publicSegment, n.privateSegment]) ?? [])]) cabled.set(seg, (cabled.get(seg) ?? 0) + 1);
@@ -1158,6 +1237,9 @@ export function loadScenario(text: string, file = '<scenario>', opts: LoadOption
     text: oneLine(e),
   }));
   if (rep.errors.length > 0) return { ok: false, errors: rep.errors };
+  // The workloads a consistency check reads record their values (unique writes, traced).
+  const checked = new Set(expectations.flatMap((e) => (e.model.kind === 'consistent' ? e.model.workloads : [])));
+  const resolved = workloads.map((w) => (w.request.kind === 'rpc' && checked.has(w.name) && w.request.recordValues !== true ? { ...w, request: { ...w.request, recordValues: true as const } } : w));
   if (cluster !== undefined) {
     expectations.push({
       model: { kind: 'safety-no-link-to-dead', initial: Object.fromEntries(cluster.groups.map((g) => [g.name, g.servers.map((s) => ({ server: s.host, state: s.state }))])) },
@@ -1189,7 +1271,7 @@ export function loadScenario(text: string, file = '<scenario>', opts: LoadOption
       hosts,
       ...(cluster !== undefined ? { cluster } : {}),
       control,
-      workloads,
+      workloads: resolved,
       faults,
       expectations,
       doc: sdoc,

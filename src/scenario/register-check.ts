@@ -11,7 +11,9 @@
  *   - unknown: no write of k stored that value (and it is not the initial one);
  * anything else is consistent (W may overlap V, or be still in flight: a read may see a write
  * before its acknowledgement). Writes that were never acknowledged (failed, timed out) may or may
- * not have happened, so they never make a read stale, but a read may return their value.
+ * not have happened, and if they did, at any time after they started (a delayed datagram, a
+ * retransmission, a vote the client stopped waiting for): they never make a read stale, and a
+ * read may return their value at any later time (their end counts as never).
  *
  * O(n log n) per key: the acknowledged writes sorted by end, with a running maximum of their
  * starts, answer "the latest start among writes acknowledged before t" by binary search.
@@ -73,7 +75,8 @@ export function checkRegisters(history: readonly HistoryOp[], initial: ReadonlyM
         else if (newer !== undefined) out.push({ kind: 'stale', read: r, newer }); // the initial value, after an acknowledged write
         continue;
       }
-      if (newer !== undefined && w.end < newer.start) out.push({ kind: 'stale', read: r, newer });
+      // An unacknowledged write may have taken effect at any time after it started.
+      if (newer !== undefined && w.acked && w.end < newer.start) out.push({ kind: 'stale', read: r, newer });
     }
   }
   return out;

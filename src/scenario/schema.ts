@@ -22,7 +22,8 @@ const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: SI
 const Bandwidth = Type.String({ pattern: BANDWIDTH_PATTERN, description: 'Bandwidth such as 100Mbit or 1Gbit' });
 const Fraction = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.String({ pattern: PERCENT_PATTERN })], { description: 'A fraction in [0, 1] or a percentage such as 99.9%' });
 const Name = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,62}$', description: 'A name: letters, digits, _ . - (starting with a letter)' });
-const Ipv4 = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$', description: 'An IPv4 address' });
+const IPV4_PATTERN = '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$';
+const Ipv4 = Type.String({ pattern: IPV4_PATTERN, description: 'An IPv4 address' });
 const PREFIX = '(3[0-2]|[12]?\\d)';
 const Cidr = Type.String({ pattern: `^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(/${PREFIX})?$`, description: 'An IPv4 address, optionally with /prefix (0 to 32)' });
 const Endpoint = Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}(:\\d{1,5})?$', description: 'address[:port]' });
@@ -65,7 +66,17 @@ export const Service = Type.Union([
   Type.Object({ kind: Type.Literal('bulk'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
   Type.Object({ kind: Type.Literal('tcp-echo'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
   Type.Object({ kind: Type.Literal('udp-echo'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name) }, strict),
-  Type.Object({ kind: Type.Literal('rpc'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name), 'service-time': Type.Optional(ServiceTime), group: Type.Optional(Ipv4) }, strict),
+  Type.Object({
+    kind: Type.Literal('rpc'), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })), name: Type.Optional(Name), 'service-time': Type.Optional(ServiceTime), group: Type.Optional(Ipv4),
+    'fail-writes': Type.Optional(Type.Boolean({ description: 'Answer every write with status error, storing nothing (a server whose writes fail)' })),
+    diverge: Type.Optional(Type.Boolean({ description: 'Store and return value + 1 for every write (a server whose results diverge)' })),
+    partition: Type.Optional(Type.Object({
+      replicas: Type.Integer({ minimum: 1, maximum: SERVERS_MAX, description: 'Servers that answer a read of each key' }),
+      'control-key': Type.String({ description: "This server's key in cluster.keys (role { group, server }): it reads the group's members with it" }),
+      node: Type.Optional(Type.String({ pattern: IPV4_PATTERN, description: "The SG node's control address (default: the host's gateway)" })),
+      refresh: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'How often it asks for the members (default 500ms, 10ms to 60s)' })),
+    }, { ...strict, description: 'Partitioned data (ReadFirst, slide 20): a read is answered only by the replicas servers responsible for its key, by their place in the group members; writes are stored and answered by every server' })),
+  }, strict),
   Type.Object({ kind: Type.Literal('multicast-sink'), port: Type.Integer({ minimum: 1, maximum: 65535 }), group: Ipv4, name: Type.Optional(Name) }, strict),
 ]);
 
@@ -87,7 +98,11 @@ export const Host = Type.Object(
 export const Request = Type.Union([
   Type.Object({ kind: Type.Literal('http'), size: Size, path: Type.Optional(Type.String()) }, strict),
   Type.Object({ kind: Type.Literal('bulk'), size: Size }, strict),
-  Type.Object({ kind: Type.Literal('rpc'), 'write-ratio': Type.Optional(Fraction), keys: Type.Optional(Type.Integer({ minimum: 1, maximum: RPC_KEYS_MAX })) }, strict),
+  Type.Object({
+    kind: Type.Literal('rpc'), 'write-ratio': Type.Optional(Fraction), keys: Type.Optional(Type.Integer({ minimum: 1, maximum: RPC_KEYS_MAX })),
+    retry: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'Resend the same request (same xid) this often until a reply or the timeout, as NFS over UDP (default: never; at least 1ms)' })),
+    'record-values': Type.Optional(Type.Boolean({ description: 'Write values unique across the run and trace each request\'s rw, key and value (on by itself for the workloads of a consistent: expectation)' })),
+  }, strict),
   Type.Object({ kind: Type.Literal('ping'), size: Type.Optional(Size) }, strict),
   Type.Object({ kind: Type.Literal('udp-echo'), size: Size }, strict),
   Type.Object({ kind: Type.Literal('tcp-echo'), size: Size, hold: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'Keep the connection open and idle this long after the echo came back, then close it (long-lived links)' })) }, strict),
@@ -146,6 +161,7 @@ export const Expectation = Type.Union([
   Type.Object({ never: Match }, strict),
   Type.Object({ share: Type.Object({ group: Name, server: Name, between: Type.Optional(Window), min: Type.Optional(Fraction), max: Type.Optional(Fraction) }, strict) }, { ...strict, description: 'The fraction of a group\'s new links that went to one server' }),
   Type.Object({ within: Type.Object({ after: Match, then: Match, within: Duration }, strict) }, strict),
+  Type.Object({ consistent: Type.Object({ workloads: Type.Array(Name, { minItems: 1, uniqueItems: true, description: 'rpc workloads whose requests form one history' }) }, strict) }, { ...strict, description: 'Per key, no read returns a value older than a write acknowledged before the read started' }),
 ]);
 
 const ServerState = Type.Union([Type.Literal('alive'), Type.Literal('pending'), Type.Literal('dead')]);

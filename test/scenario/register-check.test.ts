@@ -25,6 +25,13 @@ describe('checkRegisters', () => {
     expect(checkRegisters([w('a', 0, 10), w('b', 20, 30, false), r('a', 40, 45), r('b', 50, 55)])).toEqual([]);
   });
 
+  it('an unacknowledged write may take effect after a later acknowledged one: reading it is not stale', () => {
+    // b timed out at 30 but reached the store after c (acknowledged at 50): reading b at 60 is fine.
+    expect(checkRegisters([w('b', 0, 30, false), w('c', 40, 50), r('b', 60, 65)])).toEqual([]);
+    // The same history with b acknowledged at 30 is a stale read.
+    expect(checkRegisters([w('b', 0, 30), w('c', 40, 50), r('b', 60, 65)]).map((x) => x.kind)).toEqual(['stale']);
+  });
+
   it('the initial value after an acknowledged write is stale; a value nobody wrote is unknown', () => {
     const init = new Map([['k', 'zero']]);
     expect(checkRegisters([r('zero', 0, 5), w('a', 10, 20), r('zero', 30, 35)], init).map((x) => x.kind)).toEqual(['stale']);
@@ -53,7 +60,8 @@ describe('checkRegisters', () => {
         let want = 0;
         for (const rd of hist.filter((h) => h.op === 'read')) {
           const src = writes.find((x) => x.value === rd.value);
-          const srcEnd = src === undefined ? -1 : src.end; // the initial value "ended" before everything
+          // The initial value "ended" before everything; an unacknowledged write may end at any time.
+          const srcEnd = src === undefined ? -1 : src.acked ? src.end : Number.POSITIVE_INFINITY;
           if (writes.some((v) => v.acked && v.end < rd.start && srcEnd < v.start)) want++;
         }
         expect(got).toBe(want);
