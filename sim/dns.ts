@@ -295,7 +295,7 @@ export class DnsService extends Service {
   #drop(reason: DnsDropReason, from: Ipv4Addr): void {
     this.dropped[reason]++;
     const w = this.host.world;
-    w.emit({ kind: 'log', t: w.now, node: this.host.name, level: 'warn', msg: `${this.name}: dropped a datagram from ${formatIpv4(from)} (${reason})` });
+    w.emit({ kind: 'log', t: w.now, node: this.host.name, level: 'debug', msg: `${this.name}: dropped a datagram from ${formatIpv4(from)} (${reason})` });
   }
 
   #request(payload: Uint8Array, addr: Ipv4Addr, port: number): void {
