@@ -8,6 +8,7 @@ import { SgNode } from '../src/engine/sg-node.ts';
 import type { ClusterModel, SegmentModel } from '../src/scenario/load.ts';
 import { sgNodeConfig, sgNodeSeed } from '../src/scenario/sg-config.ts';
 import type { IfaceName } from '../src/port.ts';
+import type { Analyzer } from '../src/rw/analyzer.ts';
 import type { Instant } from '../src/time.ts';
 import type { TraceEventInput, TraceSink } from '../src/trace.ts';
 import type { Network } from './network.ts';
@@ -42,7 +43,14 @@ class CheckedSgNode extends SgNode {
 }
 
 /** `check`: called after every frame and timeout each node handles (see RunOptions.checkEngine). */
-export function buildCluster(net: Network, c: ClusterModel, segments: readonly SegmentModel[], switches: ReadonlyMap<string, Switch>, check?: (node: SgNode) => void): void {
+export function buildCluster(
+  net: Network,
+  c: ClusterModel,
+  segments: readonly SegmentModel[],
+  switches: ReadonlyMap<string, Switch>,
+  check?: (node: SgNode) => void,
+  analyzers?: readonly ((() => Analyzer) | undefined)[],
+): void {
   const segOf = new Map(segments.map((s) => [s.name, s]));
   for (const [index, n] of c.nodes.entries()) {
     const pubSeg = segOf.get(n.publicSegment)!;
@@ -51,7 +59,7 @@ export function buildCluster(net: Network, c: ClusterModel, segments: readonly S
     net.sgNode(n.name, switches.get(n.publicSegment)!, switches.get(n.privateSegment)!, ({ pubMac, privMac }, world, now) => {
       const cfg = sgNodeConfig(c, index, segments, { pubMac, privMac, seed: sgNodeSeed(world.rng, n.name) });
       const incarnations = world.rng.split(`sg:${n.name}:boot:${boots++}`);
-      const opts = { trace: worldTrace(world), now, incarnation: () => incarnations.u32() };
+      const opts = { trace: worldTrace(world), now, incarnation: () => incarnations.u32(), ...(analyzers !== undefined ? { analyzers: c.groups.map((_, gi) => analyzers[gi]?.()) } : {}) };
       const sg = check === undefined ? new SgNode(cfg, opts) : new CheckedSgNode(cfg, opts, check);
       c.groups.forEach((g, gi) => g.servers.forEach((s, si) => {
         if (s.state !== 'alive') sg.setServerState(gi, si, s.state);

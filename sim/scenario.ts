@@ -16,6 +16,7 @@ import type { ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
 import { buildCluster } from './cluster.ts';
+import type { Analyzer } from '../src/rw/analyzer.ts';
 import { scheduleControl } from './control.ts';
 
 export type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
@@ -41,6 +42,11 @@ export interface RunOptions {
    * node's invariants there; what it throws ends the run).
    */
   readonly checkEngine?: (node: SgNode) => void;
+  /**
+   * Per group, what makes its analyzer when the group names a module (the CLI loads modules
+   * before the run: src/real/load-analyzer.ts `loadGroupAnalyzers`); built-ins need none.
+   */
+  readonly analyzers?: readonly ((() => Analyzer) | undefined)[];
 }
 
 /** Default event budget: a scenario that needs more is almost certainly runaway. */
@@ -91,7 +97,7 @@ export function buildScenario(sc: Scenario, opts: RunOptions = {}): { net: Netwo
     }));
   }
   for (const h of sc.hosts) buildHost(net, h, switches);
-  if (sc.cluster !== undefined) buildCluster(net, sc.cluster, sc.segments, switches, opts.checkEngine);
+  if (sc.cluster !== undefined) buildCluster(net, sc.cluster, sc.segments, switches, opts.checkEngine, opts.analyzers);
   for (const w of sc.workloads) {
     const from = net.getHost(w.from);
     const think = w.arrival.kind === 'closed' ? serviceTime(w.arrival.think) : undefined;

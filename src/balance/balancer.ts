@@ -59,7 +59,6 @@ export class GroupBalancer implements LoadEvents {
 
   #now: Instant;
   readonly #state: ServerState[];
-  readonly #joins: number[];
   readonly #weight: Int32Array;
   readonly #open: Float64Array;
   /** When each server last joined (entered Alive or got a positive weight). */
@@ -97,7 +96,6 @@ export class GroupBalancer implements LoadEvents {
     this.size = n;
     this.#now = now;
     this.#state = cfg.servers.map(() => opts.initialState ?? 'alive');
-    this.#joins = cfg.servers.map(() => 0);
     this.#weight = new Int32Array(n);
     cfg.servers.forEach((s, i) => {
       checkWeight(s.weight, `group ${cfg.name} server ${s.name}`);
@@ -166,16 +164,7 @@ export class GroupBalancer implements LoadEvents {
     const prev = this.#state[server] as ServerState;
     if (prev === state) return;
     this.#state[server] = state;
-    if (state === 'alive') {
-      this.#joins[server]!++;
-      this.#join(server, now);
-    }
-  }
-
-  /** How many times the server entered Alive from another state (0 from the start): a recovery's generation. */
-  joins(server: number): number {
-    this.#checkServer(server);
-    return this.#joins[server]!;
+    if (state === 'alive') this.#join(server, now);
   }
 
   state(server: number): ServerState {

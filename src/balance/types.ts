@@ -58,8 +58,7 @@ export interface GroupConfig {
   readonly servers: readonly ServerConfig[];
   /**
    * The read/write model (slide 13, `src/rw/models.ts`); absent: read-any. A write model makes
-   * the group a UDP request/reply service on `port`. The engine runs read-any only so far: the
-   * loader refuses the others (`MODELS_BUILT`) and `sgNodeConfig` asserts it.
+   * the group a UDP request/reply service on `port`, handled by request in src/engine/rw.ts.
    */
   readonly model?: GroupModel;
 }

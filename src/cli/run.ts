@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, type RunResult } from '../../sim/scenario.ts';
+import { scenarioAnalyzers } from '../real/load-analyzer.ts';
 import { formatDuration, type Duration, type Instant } from '../time.ts';
 import { JsonlTrace } from '../trace.ts';
 import { duration } from '../scenario/units.ts';
@@ -112,12 +113,18 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   const traceFile = sinks.trace;
   const reportLines: string[] | undefined = v.report !== undefined ? [] : undefined;
   const pcapFile = sinks.pcap;
+  const modules = await scenarioAnalyzers(sc.cluster);
+  if (!modules.ok) {
+    io.err(`${file}: ${modules.error}\n`);
+    return EXIT.usage;
+  }
   const effectiveSeed = seed ?? sc.seed;
   const progress = io.isTTY && !v.json && !v.quiet ? new Progress(io) : undefined;
   let result: RunResult;
   try {
     result = runScenario(sc, {
       seed: effectiveSeed,
+      ...(modules.makers !== undefined ? { analyzers: modules.makers } : {}),
       ...(until !== undefined ? { until } : {}),
       ...(traceFile || reportLines
         ? {

@@ -398,7 +398,8 @@ export class Ctld {
    * Roles: an admin key may do everything. A server key (role { group, server }) may only name
    * its own server: read any of its properties, list it, and set its 'state' (a request, slide
    * 33: drain itself with 'dead', come back with 'alive'), 'counter' (slide 28) and 'heartbeat'
-   * (slide 41), and it may get its own group's `members` (slide 20). Anything else is
+   * (slide 41), and it may get its own group's `members` (slide 20) and get and set its own
+   * group's `read-only` (slide 45: the recovering server's state transfer). Anything else is
    * 'forbidden', checked before names are resolved, so a server key learns nothing about other
    * groups and servers.
    *
@@ -415,7 +416,9 @@ export class Ctld {
       const own = cmd.cls === 'server' && cmd.group === role.group && cmd.server === role.server;
       // A ReadFirst service divides its data by the members in service (slide 20): it may read its own group's.
       const membership = cmd.cls === 'group' && cmd.op === 'get' && cmd.group === role.group && cmd.property === 'members';
-      if (!own && !membership) return { status: 'forbidden', data: `a server key may only name its own server ${role.group}/${role.server}` };
+      // A recovering server turns its own group read-only for its state transfer and back (slide 45).
+      const readOnly = cmd.cls === 'group' && (cmd.op === 'get' || cmd.op === 'set') && cmd.group === role.group && cmd.property === 'read-only';
+      if (!own && !membership && !readOnly) return { status: 'forbidden', data: `a server key may only name its own server ${role.group}/${role.server}` };
       if (cmd.op !== 'get' && cmd.op !== 'set' && cmd.op !== 'list') return { status: 'forbidden', data: `a server key may not ${cmd.op}` };
     }
     if (cmd.op === 'add' || cmd.op === 'delete') {

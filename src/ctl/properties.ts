@@ -51,7 +51,7 @@ export const PROPERTIES = {
   group: {
     policy: { type: 'enum', values: POLICIES, read: true, write: ['admin'], doc: 'balancing policy (slide 28)' },
     weighted: { type: 'bool', read: true, write: ['admin'], doc: 'whether the policy is weighted by server weights' },
-    'read-only': { type: 'bool', read: true, write: ['admin'], doc: "the group's read-only mode (slide 45: state transfer); the rw models honour it" },
+    'read-only': { type: 'bool', read: true, write: ['admin', 'self'], doc: "the group's read-only mode (slide 45: a recovering server sets it for its state transfer, then clears it); the rw models honour it" },
     servers: { type: 'list', read: true, write: [], doc: 'server names, one per line' },
     members: { type: 'list', read: true, write: [], doc: "the servers in service now (Alive), one per line in the config's order: what a ReadFirst service divides its data by (slide 20)" },
     vip: { type: 'string', read: true, write: [], doc: 'the virtual IP address' },

@@ -24,7 +24,7 @@ import type { NodeStreams } from './streams.ts';
 
 export const ETH = 14;
 
-export const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync', 'igmp', 'drops'] as const;
+export const TIMERS = ['garp', 'arp', 'sweep', 'health', 'bidd', 'sync', 'igmp', 'drops', 'rw'] as const;
 export type TimerName = (typeof TIMERS)[number];
 
 /** Frames queued for transmission at most (a burst beyond it is dropped and counted). */

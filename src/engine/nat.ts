@@ -25,6 +25,7 @@ import { TCP_FLAG, TcpView } from '../wire/tcp.ts';
 import { UdpView } from '../wire/udp.ts';
 import { ETH, type Group, type Iface, type LinkGone, type NodeCore } from './core.ts';
 import type { Egress } from './egress.ts';
+import type { Rw } from './rw.ts';
 
 const SYN_ACK_RST = TCP_FLAG.syn | TCP_FLAG.ack | TCP_FLAG.rst;
 
@@ -33,6 +34,7 @@ export class NatPath {
   readonly #links: LinkTable;
   readonly #groups: readonly Group[];
   readonly #egress: Egress;
+  readonly #rw: Rw;
   readonly #pub: Iface;
   readonly #priv: Iface;
   /** vip -> port -> group index ('all' groups under key -1). */
@@ -42,8 +44,9 @@ export class NatPath {
   readonly #tcp = new TcpView(new Uint8Array(0), 0);
   readonly #udp = new UdpView(new Uint8Array(0), 0);
 
-  constructor(core: NodeCore, egress: Egress) {
+  constructor(core: NodeCore, egress: Egress, rw: Rw) {
     this.#core = core;
+    this.#rw = rw;
     this.#links = core.links;
     this.#groups = core.groups;
     this.#egress = egress;
@@ -87,6 +90,8 @@ export class NatPath {
     } else return false;
     if (gi < 0) return core.drop('nat', 'no-group'), true;
     const group = this.#groups[gi]!;
+    // A read/write group's UDP service is handled by request, not by link (rw.ts).
+    if (group.cfg.model !== undefined && group.cfg.model.kind !== 'read-any' && proto === IP_PROTO.udp) return this.#rw.inbound(gi, f, l4, end, client, sport, vip, vport), true;
     const bal = group.balancer;
     const nproto = proto as NatProto;
     const now = core.now;

@@ -31,7 +31,10 @@ import { Ingress } from './ingress.ts';
 import { Local } from './local.ts';
 import { Multicast } from './multicast.ts';
 import { NatPath } from './nat.ts';
+import { Rw } from './rw.ts';
 import { nodeStreams } from './streams.ts';
+import type { Analyzer } from '../rw/analyzer.ts';
+import { builtinAnalyzer } from '../rw/analyzers/index.ts';
 
 export { SYNC_SNAPSHOT_BURST } from './failover.ts';
 export { PROBES_PENDING_MAX } from './health.ts';
@@ -51,6 +54,7 @@ export class SgNode implements Endpoint {
   readonly #multicast: Multicast;
   readonly #health: Health;
   readonly #local: Local;
+  readonly #rw: Rw;
   /** SGctrld, when the config has a control port; `ctlTarget` also holds read-only flags and heartbeats. */
   readonly ctld: Ctld | undefined;
   readonly ctlTarget: SgNodeTarget | undefined;
@@ -65,7 +69,15 @@ export class SgNode implements Endpoint {
    * from the config's seed. `hashSeed` overrides the link table's hash seed (real mode passes a
    * random one); every other random stream is a named split of the config's seed (`streams.ts`).
    */
-  constructor(cfg: SgNodeConfig, opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number; hashSeed?: number } = {}) {
+  /**
+   * `analyzers[gi]`: the packet analyzer of a read/write group whose configuration names a
+   * module (the caller loads it, src/real/load-analyzer.ts); a built-in one is made here. Each
+   * is initialised here; an analyzer that refuses its group's configuration is an Error.
+   */
+  constructor(
+    cfg: SgNodeConfig,
+    opts: { trace?: TraceSink; now?: Instant; onScript?: (call: ScriptCall) => void; wallClockUs?: () => number; incarnation?: () => number; hashSeed?: number; analyzers?: readonly (Analyzer | undefined)[] } = {},
+  ) {
     this.cfg = cfg;
     const streams = nodeStreams(cfg);
     const core = (this.#core = new NodeCore(cfg, opts.trace, opts.now ?? (0 as Instant), streams, opts.hashSeed));
@@ -80,7 +92,22 @@ export class SgNode implements Endpoint {
     }
     const egress = (this.#egress = new Egress(core));
     const multicast = (this.#multicast = new Multicast(core, egress, streams.igmp));
-    const nat = (this.#nat = new NatPath(core, egress));
+    const rw = (this.#rw = new Rw(
+      core,
+      egress,
+      {
+        readOnly: (gi) => this.ctlTarget?.readOnly(gi) ?? false,
+        turnOff: (gi, k) => this.#writeFailed(gi, k),
+        mismatch: (gi, k) => {
+          const mon = core.groups[gi]!.monitor;
+          if (mon === undefined) return;
+          mon.writeMismatch(k, core.now);
+          core.healthDirty = true;
+        },
+      },
+      groupAnalyzers(cfg, opts.analyzers),
+    ));
+    const nat = (this.#nat = new NatPath(core, egress, rw));
     const failover = (this.#failover = new Failover(
       core,
       { egress, multicast, nat, ctlTarget: this.ctlTarget, setServerState: (g, s, st, now) => this.setServerState(g, s, st, now), onScript: opts.onScript },
@@ -147,7 +174,9 @@ export class SgNode implements Endpoint {
         if (!this.#nat.inbound(f, ing.ihl, ing.end, ing.proto, ing.src, ing.dst)) this.#local.ping(ing.ifc, f, ing.ihl, ing.end, ing.proto, ing.src, ing.dst);
         return;
       case 'server-reply':
-        if (!this.#nat.outbound(f, ing.ihl, ing.end, ing.proto, ing.src, ing.dst)) this.#core.drop('nat', 'no-link');
+        if (this.#nat.outbound(f, ing.ihl, ing.end, ing.proto, ing.src, ing.dst)) return;
+        // No link: a read/write group's reply (those groups keep requests, not links), or none.
+        if (!(ing.proto === IP_PROTO.udp && this.#rw.outbound(f, ing.ihl, ing.end, ing.src, ing.dst))) this.#core.drop('nat', 'no-link');
         return;
       case 'arp':
         return this.#egress.arpIn(ing.ifc, f);
@@ -205,6 +234,9 @@ export class SgNode implements Endpoint {
         case 'drops':
           core.dropSummaries(now, false);
           break;
+        case 'rw':
+          this.#rw.timeout(now);
+          break;
         default:
           assertNever(t, 'timer');
       }
@@ -241,6 +273,28 @@ export class SgNode implements Endpoint {
     this.#egress.checkBounds();
     this.#health.checkBounds();
     this.#failover.sync?.checkBounds();
+    this.#rw.checkBounds();
+  }
+
+  /** The read/write part (its pending writes and reads, which servers are behind). */
+  get rw(): Rw {
+    return this.#rw;
+  }
+
+  /** A member replied failure to a write (slide 15): turned off at once, until an admin or its own state request. */
+  #writeFailed(gi: number, k: number): void {
+    const core = this.#core;
+    const g = core.groups[gi]!;
+    if (g.monitor !== undefined) {
+      g.monitor.writeFailed(k, core.now);
+      core.healthDirty = true;
+      return;
+    }
+    const from = g.balancer.state(k);
+    if (from === 'dead') return;
+    g.balancer.setState(k, 'dead', core.now);
+    this.syncServer(gi, k);
+    core.emit({ kind: 'state', t: core.now, node: this.cfg.name, entity: `${g.cfg.name}/${g.cfg.servers[k]!.name}`, machine: 'server', from, to: 'dead', reason: 'mcast: replied failure to a write' });
   }
 
   // ---- admin calls (the control plane and scenarios use these) ----
@@ -251,6 +305,8 @@ export class SgNode implements Endpoint {
     const t = core.catchUp(now);
     const g = core.groups[group];
     if (g === undefined || server < 0 || server >= g.cfg.servers.length) return;
+    // 'alive' from the server itself or an admin also says its data is whole (a read/write group's recovery, slide 45).
+    if (state === 'alive') this.#rw.caughtUp(group, server);
     const from = g.balancer.state(server);
     if (from === state) return;
     if (g.monitor !== undefined) {
@@ -320,4 +376,20 @@ export class SgNode implements Endpoint {
   groupIndex(name: string): number {
     return this.cfg.groups.findIndex((g) => g.name === name);
   }
+}
+
+/** Each read/write group's analyzer, initialised with the group's ports (undefined for read-any groups). */
+function groupAnalyzers(cfg: SgNodeConfig, given: readonly (Analyzer | undefined)[] | undefined): (Analyzer | undefined)[] {
+  return cfg.groups.map((g, gi) => {
+    const m = g.model;
+    if (m === undefined || m.kind === 'read-any') return undefined;
+    const ref = m.writeAll.analyzer;
+    const a = given?.[gi] ?? (ref.kind === 'builtin' ? builtinAnalyzer(ref.name) : undefined);
+    if (a === undefined) throw new Error(`group ${g.name}: analyzer module ${ref.kind === 'module' ? ref.path : ref.name} was not loaded (the caller loads a module analyzer and passes it in)`);
+    if (g.port === 'all') throw new Error(`group ${g.name}: model ${m.kind} needs one UDP port, not all`);
+    const ports = [...new Set([g.port, ...g.servers.map((s) => s.port ?? (g.port as number))])];
+    const init = a.init({ group: g.name, ports, options: {} });
+    if (!init.ok) throw new Error(init.error);
+    return a;
+  });
 }

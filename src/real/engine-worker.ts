@@ -10,6 +10,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { loadGroupAnalyzers, needsAnalyzerModules, type AnalyzerMaker } from './load-analyzer.ts';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
 import type { ScriptCall, SgNodeConfig } from '../engine/config.ts';
@@ -115,7 +116,7 @@ function awaitStart(init: WorkerInit, file: string): StartFile | undefined {
   }
 }
 
-function run(init: WorkerInit): void {
+function run(init: WorkerInit, analyzers: readonly (AnalyzerMaker | undefined)[] | undefined): void {
   const post = (m: FromWorker) => init.port.postMessage(m);
   const cfg = init.cfg;
   const pub = new RawSocket(cfg.public.name);
@@ -153,7 +154,14 @@ function run(init: WorkerInit): void {
       }
     : undefined;
   const names: IfaceName[] = [ifaceName(cfg.public.name), ifaceName(cfg.private.name)];
-  const node = new SgNode(cfg, { ...(trace ? { trace } : {}), now: now(), onScript: (call) => post({ kind: 'script', call }), wallClockUs: () => Date.now() * 1000, ...realRandomness(init.hashSeed) });
+  const node = new SgNode(cfg, {
+    ...(trace ? { trace } : {}),
+    now: now(),
+    onScript: (call) => post({ kind: 'script', call }),
+    wallClockUs: () => Date.now() * 1000,
+    ...realRandomness(init.hashSeed),
+    ...(analyzers !== undefined ? { analyzers: analyzers.map((m) => m?.()) } : {}),
+  });
   const transmit = () => {
     for (let tx = node.pollTransmit(); tx !== undefined; tx = node.pollTransmit()) (tx.iface === names[0] ? pub : priv).send(tx.frame);
     pub.flush();
@@ -218,9 +226,14 @@ function run(init: WorkerInit): void {
 
 if (parentPort !== null && workerData !== undefined) {
   const init = workerData as WorkerInit;
-  try {
-    run(init);
-  } catch (e) {
-    init.port.postMessage({ kind: 'error', message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
-  }
+  void (async () => {
+    try {
+      // A group's analyzer module (its configuration names a file) is imported before the engine starts.
+      const mods = needsAnalyzerModules(init.cfg.groups) ? await loadGroupAnalyzers(init.cfg.groups) : undefined;
+      if (mods !== undefined && !mods.ok) throw new Error(mods.error);
+      run(init, mods?.makers);
+    } catch (e) {
+      init.port.postMessage({ kind: 'error', message: e instanceof Error ? e.message : String(e) } satisfies FromWorker);
+    }
+  })();
 }

@@ -15,6 +15,9 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { GroupConfig } from '../balance/types.ts';
+import type { ClusterModel } from '../scenario/load.ts';
+import { groupConfigs } from '../scenario/sg-config.ts';
 import type { Analyzer } from '../rw/analyzer.ts';
 import { GuardedAnalyzer, analyzerProblems } from '../rw/guard.ts';
 
@@ -88,4 +91,59 @@ function callFactory(factory: () => unknown, file: string): { readonly ok: true;
   } catch (e) {
     return { ok: false, error: `${file}: the analyzer factory threw: ${e instanceof Error ? e.message : String(e)}` };
   }
+}
+
+/** Makes a group's analyzer, once per engine (a simulated node's every boot makes one). */
+export type AnalyzerMaker = () => Analyzer;
+
+/**
+ * The module analyzers of `groups` (index as the groups; undefined: a built-in analyzer or a
+ * read-any group, which the engine makes itself). Each group naming a module gets a maker; a
+ * module that exports one object serves its one group on every boot (the same instance).
+ */
+export async function loadGroupAnalyzers(groups: readonly GroupConfig[]): Promise<{ readonly ok: true; readonly makers: readonly (AnalyzerMaker | undefined)[] } | { readonly ok: false; readonly error: string }> {
+  const byFile = new Map<string, LoadedAnalyzer>();
+  const makers: (AnalyzerMaker | undefined)[] = [];
+  for (const g of groups) {
+    const m = g.model;
+    if (m === undefined || m.kind === 'read-any' || m.writeAll.analyzer.kind !== 'module') {
+      makers.push(undefined);
+      continue;
+    }
+    const ref = m.writeAll.analyzer;
+    let loaded = byFile.get(ref.resolved);
+    if (loaded === undefined) {
+      const r = await loadAnalyzerModule(ref.resolved, process.cwd());
+      if (!r.ok) return { ok: false, error: `group ${g.name}: ${r.error}` };
+      loaded = r.loaded;
+      byFile.set(ref.resolved, loaded);
+    }
+    const first = loaded.create();
+    if (!first.ok) return { ok: false, error: `group ${g.name}: ${first.error}` };
+    let spare: Analyzer | undefined = first.analyzer;
+    const again = loaded;
+    makers.push(() => {
+      if (spare !== undefined) {
+        const a = spare;
+        spare = undefined;
+        return a;
+      }
+      const next = again.create();
+      return next.ok ? next.analyzer : first.analyzer; // one object: the same instance, initialised again
+    });
+  }
+  return { ok: true, makers };
+}
+
+/** Whether any group names a module analyzer (the caller then loads them before the run). */
+export function needsAnalyzerModules(groups: readonly GroupConfig[]): boolean {
+  return groups.some((g) => g.model !== undefined && g.model.kind !== 'read-any' && g.model.writeAll.analyzer.kind === 'module');
+}
+
+/** The module analyzers a scenario's cluster needs, for `runScenario`'s `analyzers` (undefined: none needed). */
+export async function scenarioAnalyzers(cluster: ClusterModel | undefined): Promise<{ readonly ok: true; readonly makers?: readonly (AnalyzerMaker | undefined)[] } | { readonly ok: false; readonly error: string }> {
+  if (cluster === undefined) return { ok: true };
+  const groups = groupConfigs(cluster);
+  if (!needsAnalyzerModules(groups)) return { ok: true };
+  return loadGroupAnalyzers(groups);
 }

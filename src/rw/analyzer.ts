@@ -121,6 +121,14 @@ export interface Analyzer {
    * `out.valueLen` its return value (within `payload`). Never throws.
    */
   checkReply(payload: Uint8Array, port: number, out: ReplyFacts): ReplyVerdict;
+  /**
+   * Optional, for the group's read-only mode (slide 45): the payload of the reply the service
+   * itself would give to refuse `request`, a write `checkRequest` accepted (the simulator's RPC:
+   * status error; DNS: RCODE REFUSED; NFSv3: NFS3ERR_ROFS). Undefined, or no such member: the
+   * node drops the write and counts it, and the client's retransmission waits for the mode to
+   * end. Called on the cold path only (it may allocate). Never throws.
+   */
+  refuse?(request: Uint8Array, port: number): Uint8Array | undefined;
 }
 
 /** Makes a fresh, un-initialised analyzer (one per group). */

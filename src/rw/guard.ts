@@ -120,6 +120,22 @@ export class GuardedAnalyzer implements Analyzer {
     return typeof v === 'string' && isAnalyzerReason(v) ? v : this.#broke();
   }
 
+  refuse(request: Uint8Array, port: number): Uint8Array | undefined {
+    const f = this.inner.refuse;
+    if (f === undefined) return undefined;
+    let r: unknown;
+    try {
+      r = f.call(this.inner, request, port);
+    } catch (e) {
+      this.#threw(e);
+      return undefined;
+    }
+    if (r === undefined) return undefined;
+    if (r instanceof Uint8Array && r.length <= 65_507) return r;
+    this.broke++;
+    return undefined;
+  }
+
   #threw(e: unknown): void {
     this.threw++;
     this.lastThrown = e;

@@ -8,8 +8,8 @@
  * - `read-first-write-all` (slides 18-20): the same writes; a read goes to every member and the
  *   client gets the earliest reply.
  *
- * The configuration side only: the engine does not run the write models, so the
- * loader refuses a file that uses one (`MODELS_BUILT`) rather than run it as read-any.
+ * The engine runs the write models in src/engine/rw.ts. `MODELS_BUILT` lists the models the
+ * engine runs; a loaded file naming another is refused rather than run as read-any.
  */
 
 import type { Duration } from '../time.ts';
@@ -19,7 +19,7 @@ export const GROUP_MODELS = ['read-any', 'read-one-write-all', 'read-first-write
 export type GroupModelKind = (typeof GROUP_MODELS)[number];
 
 /** The models the engine runs. A loaded file naming another is a load error at its line. */
-export const MODELS_BUILT: readonly GroupModelKind[] = ['read-any'];
+export const MODELS_BUILT: readonly GroupModelKind[] = ['read-any', 'read-one-write-all', 'read-first-write-all'];
 
 /** Built-in packet analyzers (slide 25), by the name a scenario gives in `analyzer:`. */
 export const RW_ANALYZER_NAMES = ['rpc', 'oncrpc', 'nfs3', 'dns'] as const;

@@ -14,13 +14,9 @@ import type { Rng } from '../rng.ts';
 import type { MacAddr } from '../wire/addr.ts';
 import type { ClusterModel, SegmentModel } from './load.ts';
 
-/**
- * The engine's groups. A group's model is carried only when it is not read-any (the engine's
- * default); one the engine does not run yet fails an assertion here, so no caller that skipped
- * the loader's check can run a write-model group as read-any.
- */
+/** The engine's groups. A group's model is carried only when it is not read-any (the engine's default). */
 export function groupConfigs(c: ClusterModel): GroupConfig[] {
-  for (const g of c.groups) assert(MODELS_BUILT.includes(g.model.kind), `group ${g.name}: model ${g.model.kind} is not built in the engine yet (the loader refuses it)`);
+  for (const g of c.groups) assert(MODELS_BUILT.includes(g.model.kind), `group ${g.name}: model ${g.model.kind} is not built in the engine (the loader refuses it)`);
   return c.groups.map((g) => ({
     name: g.name,
     vip: g.vip,

@@ -33,7 +33,7 @@ const SOURCES: readonly CtlSource[] = [
 
 /** What a server key may change on its own server (web/rs1). */
 // web.members follows the servers' states (derived, not written).
-const SELF_FIELDS = new Set(['web/rs1.state', 'web/rs1.counter', 'web/rs1.heartbeat', 'web/rs1.heartbeat-at', 'web.members']);
+const SELF_FIELDS = new Set(['web/rs1.state', 'web/rs1.counter', 'web/rs1.heartbeat', 'web/rs1.heartbeat-at', 'web.members', 'web.read-only']);
 
 const ALL_PROPERTIES = [...new Set((['cluster', 'group', 'server'] as const).flatMap((c): string[] => [...propNames(c)]))];
 
@@ -151,7 +151,7 @@ describe('SGctrld under arbitrary commands', () => {
           }
           if (key === 'rs1') {
             for (const k of diff) expect(SELF_FIELDS.has(k), k).toBe(true);
-            const own = (s.cmd.cls === 'server' && s.cmd.group === 'web' && s.cmd.server === 'rs1') || (s.cmd.cls === 'group' && s.cmd.op === 'get' && s.cmd.group === 'web' && s.cmd.property === 'members');
+            const own = (s.cmd.cls === 'server' && s.cmd.group === 'web' && s.cmd.server === 'rs1') || (s.cmd.cls === 'group' && s.cmd.op === 'get' && s.cmd.group === 'web' && s.cmd.property === 'members') || (s.cmd.cls === 'group' && (s.cmd.op === 'get' || s.cmd.op === 'set') && s.cmd.group === 'web' && s.cmd.property === 'read-only');
             if (!own && !s.replay) expect(['forbidden', 'unauthenticated', 'stale', 'replay', 'rate-limited']).toContain(out.status);
           }
           if (out.replyBytes !== undefined) {

@@ -327,11 +327,20 @@ describe('roles', () => {
     expect(b.set(RS1, 'server', 'dns/rs1', 'counter', '5', RS1_SRC)).toEqual(forbidden); // same host, other group
     expect(b.get(RS1, 'server', 'web/rs2', 'state', RS1_SRC)).toEqual(forbidden);
     expect(b.get(RS1, 'group', 'web', 'policy', RS1_SRC)).toEqual(forbidden);
-    expect(b.set(RS1, 'group', 'web', 'read-only', 'true', RS1_SRC)).toEqual(forbidden);
+    expect(b.set(RS1, 'group', 'dns', 'read-only', 'true', RS1_SRC)).toEqual(forbidden); // not its own group
+    expect(b.set(RS1, 'cluster', '', 'read-only', 'true', RS1_SRC)).toEqual(forbidden);
     expect(b.get(RS1, 'cluster', '', 'links', RS1_SRC)).toEqual(forbidden);
     expect(b.get(RS1, 'server', 'mail/rs9', 'state', RS1_SRC)).toEqual(forbidden); // no group oracle
     expect(b.snapshot()).toBe(before);
-    expect(b.ctld.counters.status.forbidden).toBe(8);
+    expect(b.ctld.counters.status.forbidden).toBe(9);
+  });
+
+  it('a recovering server sets and clears its own group\'s read-only (slide 45)', () => {
+    const b = new Bench();
+    expect(b.set(RS1, 'group', 'web', 'read-only', 'true', RS1_SRC)).toEqual(ok('true'));
+    expect(b.get(ADMIN, 'group', 'web', 'read-only')).toEqual(ok('true'));
+    expect(b.set(RS1, 'group', 'web', 'read-only', 'false', RS1_SRC)).toEqual(ok('false'));
+    expect(b.get(RS1, 'group', 'web', 'read-only', RS1_SRC)).toEqual(ok('false'));
   });
 
   it('admin may do everything', () => {

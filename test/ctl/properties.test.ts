@@ -35,10 +35,10 @@ describe('the table', () => {
     expect(propNames('server')).toEqual(['state', 'held', 'weight', 'counter', 'heartbeat', 'heartbeat-at', 'links', 'addr']);
   });
 
-  it('says who may write: admin everything writable, a server key only state, counter, heartbeat', () => {
+  it('says who may write: admin everything writable, a server key only state, counter, heartbeat and its group\'s read-only', () => {
     expect(WRITABLE).toEqual({ cluster: ['read-only'], group: ['policy', 'weighted', 'read-only'], server: ['state', 'held', 'weight', 'counter', 'heartbeat'] });
     const self = (['cluster', 'group', 'server'] as const).flatMap((c) => propNames(c).filter((p) => mayWrite(spec(c, p), 'self')).map((p) => `${c}.${p}`));
-    expect(self).toEqual(['server.state', 'server.counter', 'server.heartbeat']);
+    expect(self).toEqual(['group.read-only', 'server.state', 'server.counter', 'server.heartbeat']);
     for (const c of ['cluster', 'group', 'server'] as const) {
       for (const p of WRITABLE[c] as readonly string[]) expect(mayWrite(spec(c, p), 'admin')).toBe(true);
     }

@@ -37,7 +37,7 @@
  * Options: none (`{}`).
  */
 
-import { readU16 } from '../../wire/addr.ts';
+import { readU16, writeU16 } from '../../wire/addr.ts';
 import type { Analyzer, AnalyzerReason, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
 import { OnGroupPorts } from './common.ts';
 
@@ -152,5 +152,22 @@ export class DnsAnalyzer extends OnGroupPorts implements Analyzer {
     out.valueOff = DNS_OFF.flags;
     out.valueLen = valueEnd - DNS_OFF.flags;
     return rcode === DNS_RCODE.noError ? 'ok' : 'failure';
+  }
+
+  /**
+   * Read-only mode: REFUSED, as a server that allows no updates answers (RFC 2136 3.8): the
+   * header with QR set and RCODE 5, the question or zone section copied, no other records.
+   */
+  refuse(b: Uint8Array): Uint8Array | undefined {
+    if (b.length < DNS_HEADER_LEN) return undefined;
+    const end = skipQuestions(b, DNS_HEADER_LEN, readU16(b, DNS_OFF.qdcount));
+    if (end < 0) return undefined;
+    const out = b.slice(0, end);
+    const flags = readU16(b, DNS_OFF.flags);
+    writeU16(out, DNS_OFF.flags, (QR | (flags & 0x7900) | DNS_RCODE.refused) & 0xffff); // opcode, RD kept
+    writeU16(out, DNS_OFF.ancount, 0);
+    writeU16(out, DNS_OFF.nscount, 0);
+    writeU16(out, DNS_OFF.arcount, 0);
+    return out;
   }
 }

@@ -38,7 +38,7 @@
  * 'nfs3': `{ compare?: 'results' | 'none' }` over NFS3_PROGRAM.
  */
 
-import { readU32 } from '../../wire/addr.ts';
+import { readU32, writeU32 } from '../../wire/addr.ts';
 import type { Analyzer, AnalyzerConfig, AnalyzerInit, AnalyzerOption, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict, RwMode } from '../analyzer.ts';
 import { checkPorts } from './common.ts';
 
@@ -49,6 +49,8 @@ export const ONC_REPLY_STAT = { accepted: 0, denied: 1 } as const;
 export const ONC_ACCEPT_STAT_MAX = 5;
 /** reject_stat: 0 RPC_MISMATCH, 1 AUTH_ERROR. */
 export const ONC_REJECT_STAT_MAX = 1;
+/** The status word of a refused write in read-only mode: NFSv3's NFS3ERR_ROFS (RFC 1813). */
+export const ONC_READ_ONLY_STATUS = 30;
 /** The longest opaque_auth body (RFC 5531 section 8.2). */
 export const ONC_AUTH_BODY_MAX = 400;
 
@@ -173,6 +175,26 @@ export class OncRpcAnalyzer implements Analyzer {
     if (!t.statusWord) return this.#answer(b, out, afterVerf, 'ok');
     if (b.length - afterVerf < 8) return 'truncated';
     return this.#answer(b, out, afterVerf, readU32(b, afterVerf + 4) === 0 ? 'ok' : 'failure');
+  }
+
+  /**
+   * Read-only mode: an accepted reply with a null verifier; for a program with a status word
+   * (NFSv3) SUCCESS with status `ONC_READ_ONLY_STATUS` (NFS3ERR_ROFS, 30) and 16 zero bytes,
+   * which read as every write procedure's failure body (wcc_data is two false booleans;
+   * RENAME's two wcc_data are the longest; a decoder leaves bytes past its structure unread);
+   * else accept_stat SYSTEM_ERR.
+   */
+  refuse(b: Uint8Array): Uint8Array | undefined {
+    const t = this.#table;
+    if (t === undefined || b.length < 4) return undefined;
+    const out = new Uint8Array(t.statusWord ? 48 : 24);
+    out.set(b.subarray(0, 4), 0); // xid
+    writeU32(out, ONC_REPLY_OFF.msgType, ONC_MSG.reply);
+    writeU32(out, ONC_REPLY_OFF.replyStat, ONC_REPLY_STAT.accepted);
+    // verifier: AUTH_NONE, length 0 (bytes 12-19 stay 0)
+    if (t.statusWord) writeU32(out, 24, ONC_READ_ONLY_STATUS);
+    else writeU32(out, 20, ONC_ACCEPT_STAT_MAX); // SYSTEM_ERR
+    return out;
   }
 
   /** Fill the facts of a reply whose body after the verifier starts at `bodyOff`. */

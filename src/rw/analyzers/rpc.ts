@@ -13,11 +13,13 @@
  * It reads the fields at the codec's offsets (`RPC_REQUEST_OFF`, `RPC_REPLY_OFF`) rather than
  * through an `RpcView`, so a packet costs no allocation.
  *
+ * - Read-only mode refuses a write with the service's own error reply (status 1, value 0).
+ *
  * Options: none (`{}`).
  */
 
 import { readU32 } from '../../wire/addr.ts';
-import { RPC_OP, RPC_STATUS, RPC_REPLY_LEN, RPC_REPLY_OFF, RPC_REQUEST_LEN, RPC_REQUEST_OFF } from '../../wire/rpc.ts';
+import { encodeRpc, RPC_OP, RPC_STATUS, RPC_REPLY_LEN, RPC_REPLY_OFF, RPC_REQUEST_LEN, RPC_REQUEST_OFF } from '../../wire/rpc.ts';
 import type { Analyzer, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
 import { OnGroupPorts } from './common.ts';
 
@@ -38,5 +40,11 @@ export class RpcAnalyzer extends OnGroupPorts implements Analyzer {
     out.valueOff = RPC_REPLY_OFF.value;
     out.valueLen = RPC_REPLY_LEN - RPC_REPLY_OFF.value;
     return payload[RPC_REPLY_OFF.status] === RPC_STATUS.ok ? 'ok' : 'failure';
+  }
+
+  /** Read-only mode: the service's own error reply (status 1, value 0). */
+  refuse(payload: Uint8Array): Uint8Array | undefined {
+    if (payload.length < RPC_REQUEST_LEN) return undefined;
+    return encodeRpc({ kind: 'reply', xid: readU32(payload, RPC_REQUEST_OFF.xid), status: RPC_STATUS.error, value: 0 });
   }
 }
