@@ -220,17 +220,19 @@ describe('dns scenarios', () => {
     expect(zoneOf('ns1').serial).toBeGreaterThan(1);
   });
 
-  it('read-one-write-all: ns1 and ns2 end with the same zone, every update applied on both; ns3 saw one write', () => {
+  it('read-one-write-all: ns1, ns2 and ns3 end with the same zone, every update applied on each; ns4 saw one write', () => {
     const { zoneOf, dns } = run('scenarios/dns-write-all.yaml');
     // The same records (each server applies the writes of different names in its arrival order).
     // who.example.test. is each server's own address (which server answered), by design.
     const sorted = (h: string) => zoneOf(h).entries().filter(([n]) => n !== 'who.example.test.').map(([n, a]) => `${n} ${a}`).sort();
-    expect(sorted('ns1')).toEqual(sorted('ns2'));
-    expect(zoneOf('ns1').serial).toBe(zoneOf('ns2').serial);
-    expect(dns('ns1').seen.updates).toBe(dns('ns2').seen.updates);
+    for (const h of ['ns2', 'ns3']) {
+      expect(sorted(h), h).toEqual(sorted('ns1'));
+      expect(zoneOf(h).serial, h).toBe(zoneOf('ns1').serial);
+      expect(dns(h).seen.updates, h).toBe(dns('ns1').seen.updates);
+    }
     expect(dns('ns1').seen.updates).toBeGreaterThan(100);
-    expect(dns('ns3').seen.updates).toBe(1);
-    expect(zoneOf('ns3').entries().filter(([n]) => n.startsWith('n'))).toEqual([]);
+    expect(dns('ns4').seen.updates).toBe(1);
+    expect(zoneOf('ns4').entries().filter(([n]) => n.startsWith('n'))).toEqual([]);
   });
 });
 
