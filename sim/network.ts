@@ -27,6 +27,7 @@ import { RawNode } from './raw-node.ts';
 import { Switch, type SwitchOptions } from './net/switch.ts';
 import { BulkService, HttpService, MulticastSink, RpcService, TcpEchoService, UdpEchoService, type HttpServiceOptions, type RpcServiceOptions, type Service } from './services.ts';
 import { Workload, type WorkloadOptions } from './workload.ts';
+import { DnsService, type DnsServiceOptions } from './dns.ts';
 import { World, type Device, type WorldOptions } from './world.ts';
 import { EngineNode } from './engine-node.ts';
 import { SgNode } from '../src/engine/sg-node.ts';
@@ -221,6 +222,11 @@ export class Network {
   }
   rpc(h: SimHost, opts: RpcServiceOptions & { port?: number } = {}): RpcService {
     return this.#add(h, new RpcService(h.host, opts.port ?? 2049, opts));
+  }
+
+  /** An authoritative DNS server (sim/dns.ts), port 53 unless given. */
+  dns(h: SimHost, opts: DnsServiceOptions & { port?: number }): DnsService {
+    return this.#add(h, new DnsService(h.host, opts.port ?? 53, opts));
   }
 
   multicastSink(h: SimHost, opts: { port: number; group: Ipv4Addr; name?: string }): MulticastSink {

@@ -73,6 +73,8 @@ function requestSpec(r: RequestModel): RequestSpec {
       return { kind: 'rpc', writeRatio: r.writeRatio, keys: r.keys, ...(r.retry !== undefined ? { retry: r.retry } : {}), ...(r.recordValues === true ? { recordValues: true } : {}) };
     case 'ping':
       return { kind: 'ping', size: r.size };
+    case 'dns':
+      return { kind: 'dns', zone: r.zone, names: r.names, updateRatio: r.updateRatio, ...(r.retry !== undefined ? { retry: r.retry } : {}) };
     default:
       return assertNever(r, 'request');
   }
@@ -169,6 +171,9 @@ function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>, sc
         break;
       case 'multicast-sink':
         net.multicastSink(sh, { port: s.port, group: s.group, name: s.name });
+        break;
+      case 'dns':
+        net.dns(sh, { port: s.port, name: s.name, zone: s.zone, records: s.records, refuseUpdates: s.refuseUpdates, ...(s.group !== undefined ? { group: s.group } : {}), ...(s.serviceTime ? { serviceTime: s.serviceTime } : {}) });
         break;
       default:
         assertNever(s, 'service');

@@ -16,6 +16,7 @@ import type { UdpSocket } from './host/udp.ts';
 import { encodeRpc, parseRpc, RPC_OP, RPC_STATUS } from '../src/wire/rpc.ts';
 import { encodeStamp, stampSize, stampXid } from '../src/wire/stamp.ts';
 import { drawServiceTime, type ServiceTime } from './services.ts';
+import { DnsClient, type DnsRequestSpec } from './dns-client.ts';
 
 export type RequestSpec =
   /** The HTTP-like service: one connection per request, `size` response bytes. */
@@ -45,7 +46,9 @@ export type RequestSpec =
    * receivers (`MulticastSink`) record. The payload starts with the send time, so sinks can
    * measure latency.
    */
-  | { readonly kind: 'multicast'; readonly size: number };
+  | { readonly kind: 'multicast'; readonly size: number }
+  /** DNS queries and dynamic updates of names under a zone (sim/dns-client.ts). */
+  | DnsRequestSpec;
 
 export type Arrival =
   | { readonly kind: 'poisson'; /** requests per second */ readonly rate: number }
@@ -155,7 +158,7 @@ export class OutcomeLog {
   }
 }
 
-const DEFAULT_PORT: Record<RequestSpec['kind'], number> = { http: 80, bulk: 21, rpc: 2049, ping: 0, 'udp-echo': 7, 'tcp-echo': 7, multicast: 5000 };
+const DEFAULT_PORT: Record<RequestSpec['kind'], number> = { http: 80, bulk: 21, rpc: 2049, ping: 0, 'udp-echo': 7, 'tcp-echo': 7, multicast: 5000, dns: 53 };
 
 export class Workload {
   readonly opts: WorkloadOptions;
@@ -175,6 +178,7 @@ export class Workload {
   #payload: Uint8Array | undefined;
   #pingSeq = 0;
   readonly #pingId: number;
+  #dns: DnsClient | undefined;
 
   constructor(opts: WorkloadOptions) {
     this.opts = opts;
@@ -248,14 +252,14 @@ export class Workload {
   readonly #settler: Settler = {
     settled: (req, status, bytes) => {
       this.#outstanding--;
-      this.#record(status, req.start, bytes, req.rpc);
+      this.#record(status, req.start, bytes, req.rpc, req.op);
     },
   };
 
-  #record(status: RequestStatus, start: Instant, bytes: number | undefined, rpc?: RpcRecord): void {
+  #record(status: RequestStatus, start: Instant, bytes: number | undefined, rpc?: RpcRecord, opOf?: string): void {
     const host = this.opts.host;
     const end = host.now();
-    const op = this.#opName();
+    const op = opOf ?? this.#opName();
     const o: Outcome = { op, status, start, end, latency: end - start, ...(bytes !== undefined ? { bytes } : {}) };
     this.log.add(o);
     host.world.emit({
@@ -327,12 +331,22 @@ export class Workload {
         finish(res === 'sent' || res === 'queued' ? 'ok' : 'error');
         return () => {};
       }
+      case 'dns':
+        return this.#dnsRequest(req, r, port);
       case 'udp-echo': {
         const xid = this.#xid++ >>> 0;
         const payload = encodeStamp({ kind: 'xid', xid, size: stampSize('xid', r.size) });
         return this.#udpRequest(xid, port, payload, undefined, (reply, status) => finish(reply === undefined ? status : 'ok', reply?.length));
       }
     }
+  }
+
+  /** A DNS query or update (sim/dns-client.ts); its op ('dns-query', 'dns-update') names the request event. */
+  #dnsRequest(req: InFlight, r: DnsRequestSpec, port: number): () => void {
+    this.#dns ??= new DnsClient(this.opts.host, this.#rng, { addr: this.opts.target.addr, port }, r);
+    const plan = this.#dns.plan();
+    req.op = plan.op;
+    return this.#dns.send(plan, (status, bytes) => req.finish(status, bytes));
   }
 
   /** The request bytes, the same for every TCP request of this workload (TCP copies what it sends). */
@@ -457,6 +471,8 @@ class InFlight {
   deferThen = false;
   /** A recorded RPC request's read/write, key and value. */
   rpc: RpcRecord | undefined;
+  /** The request event's op when it is not the workload's (a dns workload's query or update). */
+  op: string | undefined;
 
   constructor(
     readonly settler: Settler,

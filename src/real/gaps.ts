@@ -12,7 +12,7 @@ import { realFaultNotApplied } from './faults.ts';
 import { formatList as list, labWatchLine } from './lab.ts';
 
 /** Service kinds the lab starts (src/real/lab.ts startService). */
-const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'rpc', 'multicast-sink']);
+const LAB_SERVICES = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'rpc', 'multicast-sink', 'dns']);
 /** Request kinds the lab's clients send (src/real/client.ts). */
 const LAB_REQUESTS = new Set(['http', 'bulk', 'tcp-echo', 'udp-echo', 'ping', 'multicast']);
 
@@ -59,6 +59,10 @@ export function notRunInLab(sc: Scenario): string[] {
   if (svcs.length > 0) out.push(`service(s) ${list(svcs)}: not started (kind not available in the lab)`);
   const timed = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'http' && (s.serviceTime !== undefined || s.concurrency !== undefined || s.queue !== undefined || s.backlog !== undefined)) || (s.kind === 'rpc' && s.serviceTime !== undefined) ? [`${h.name}/${s.name}`] : []));
   if (timed.length > 0) out.push(`service-time, concurrency, queue and backlog of ${list(timed)}: not modelled (nginx, the Node server or sg rpc serve answers at once)`);
+  const dnsTimed = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'dns' && s.serviceTime !== undefined ? [`${h.name}/${s.name}`] : [])));
+  if (dnsTimed.length > 0) out.push(`service-time of ${list(dnsTimed)}: not modelled (knotd answers at once)`);
+  const refusing = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'dns' && s.refuseUpdates ? [`${h.name}/${s.name}`] : [])));
+  if (refusing.length > 0) out.push(`refuse-updates of ${list(refusing)}: knotd answers NOTAUTH where the simulator answers REFUSED (both a failure to the dns analyzer)`);
   const reqs = sc.workloads.filter((w) => !LAB_REQUESTS.has(w.request.kind)).map((w) => `${w.name} (${w.request.kind})`);
   if (reqs.length > 0) out.push(`workload(s) ${list(reqs)}: request kind not sent by the lab's clients; each request is traced with status error`);
   const hold = sc.workloads.filter((w) => w.request.kind === 'tcp-echo' && w.request.hold !== undefined).map((w) => w.name);

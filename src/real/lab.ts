@@ -21,6 +21,9 @@
  *   the host's first address; a `service-time:` is not reproduced (it answers at once, and says
  *   so in the lab's log). A `multicast-sink` joins its group on the host's first address and
  *   writes a JSON line per datagram to its log (`sg lab serve`).
+ *   `dns` is Debian's Knot DNS, `knotd`, with a configuration and zone file written from the
+ *   service's options (src/real/knot.ts); the lab waits until it answers a query for its
+ *   zone's SOA (dig, in the host's namespace) before it goes on.
  *
  * Link bandwidth is carried over with `tc tbf` on the switch side of each cable; latency, jitter
  * and loss are not (netem is not in this kernel).
@@ -37,6 +40,7 @@ import { monotonicUs, type StartFile } from './engine-worker.ts';
 import { readDaemonStatus } from './daemon.ts';
 import { SECRET_FILE_MODE } from './secrets.ts';
 import { checkLabTools, labTools } from './tools.ts';
+import { knotConf, knotZoneFile } from './knot.ts';
 
 export const LAB_STATE_DIR = '/tmp/sg-lab';
 /**
@@ -342,6 +346,8 @@ export function startService(state: LabState, host: string, service: string, sc:
     }
     if (s.serviceTime !== undefined) log(`warning: ${h.name}/${s.name}: service-time is not reproduced in the lab; sg rpc serve answers at once`);
     pid = startIn(ns, process.execPath, [SG_BIN, 'rpc', 'serve', '--port', String(s.port), '--name', `${h.name}/${s.name}`, ...join], logFile);
+  } else if (s.kind === 'dns') {
+    pid = startKnot(state, ns, h, s, logFile);
   } else {
     log(`warning: ${h.name}/${s.name}: service kind ${s.kind} does not run in the lab yet`);
     return undefined;
@@ -350,7 +356,50 @@ export function startService(state: LabState, host: string, service: string, sc:
   state.processes.length = 0;
   state.processes.push(...rest, { name: `${h.name}/${s.name}`, ns, pid, kind: 'service' });
   saveState(state);
+  if (s.kind === 'dns') waitKnotReady(state, ns, h, s, pid, logFile);
   return pid;
+}
+
+/** How long the lab waits for a knotd to answer its first query. */
+export const KNOT_READY_TIMEOUT_MS = 30_000;
+
+type DnsServiceModel = Extract<Scenario['hosts'][number]['services'][number], { kind: 'dns' }>;
+
+/**
+ * Start knotd for `s` of host `h` in `ns` with its own directory (emptied first: every start
+ * serves the zone of the options); its PID.
+ */
+function startKnot(state: LabState, ns: string, h: Scenario['hosts'][number], s: DnsServiceModel, logFile: string): number {
+  if (s.group !== undefined) throw new Error(`${h.name}/${s.name}: knotd does not join multicast groups (group: ${formatIpv4(s.group)}); give the group write-fanout: unicast`);
+  if (!which('knotd')) throw new Error(`${h.name}/${s.name}: the dns service needs knotd: apt-get install -y knot (and dnsutils for dig)`);
+  const addrs = h.ifaces.flatMap((f) => f.addrs.map((a) => a.addr));
+  if (addrs.length === 0) throw new Error(`${h.name}/${s.name}: a dns service needs an interface address to listen on`);
+  const dir = `${state.dir}/knot-${h.name}-${s.name.replace(/[^a-z0-9.-]/gi, '_')}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/zone`, knotZoneFile(s));
+  writeFileSync(`${dir}/knot.conf`, knotConf(s, dir, addrs));
+  return startIn(ns, 'knotd', ['-c', `${dir}/knot.conf`], logFile);
+}
+
+/** Wait until knotd `pid` (service `s` of `h`) answers a query for its zone's SOA; throws with its log's end if it exits or the time is up. */
+function waitKnotReady(state: LabState, ns: string, h: Scenario['hosts'][number], s: DnsServiceModel, pid: number, logFile: string): void {
+  const addr = h.ifaces[0]!.addrs[0]!.addr;
+  const since = monotonicUs();
+  for (;;) {
+    let answer = '';
+    try {
+      answer = inNs(ns, 'dig', [`@${formatIpv4(addr)}`, '-p', String(s.port), s.zone, 'SOA', '+short', '+tries=1', '+time=1']).trim();
+    } catch {
+      // not listening yet (dig exits 9: no servers could be reached)
+    }
+    if (answer !== '') return;
+    if (!alive(pid)) throw new Error(`lab ${state.prefix}: knotd of ${h.name}/${s.name} exited before it answered:\n${tail(logFile, 10)}`);
+    if ((monotonicUs() - since) / 1000 > KNOT_READY_TIMEOUT_MS) {
+      throw new Error(`lab ${state.prefix}: knotd of ${h.name}/${s.name} (pid ${pid}) did not answer a query for ${s.zone} SOA in ${KNOT_READY_TIMEOUT_MS / 1000} s (KNOT_READY_TIMEOUT_MS):\n${tail(logFile, 10)}`);
+    }
+    sleepMs(READY_POLL_MS);
+  }
 }
 
 /**

@@ -20,6 +20,8 @@ const TC: LabTool = { tool: 'tc', pkg: 'iproute2', why: 'line rates on the switc
 const SYSCTL: LabTool = { tool: 'sysctl', pkg: 'procps', why: 'forwarding, IPv6 off, ping_group_range per namespace' };
 const ETHTOOL: LabTool = { tool: 'ethtool', pkg: 'ethtool', why: 'checksum offload off on the veths' };
 const NGINX: LabTool = { tool: 'nginx', pkg: 'nginx-light', why: 'the http services on the real servers' };
+const KNOTD: LabTool = { tool: 'knotd', pkg: 'knot', why: 'the dns services on the real servers (Knot DNS)' };
+const DIG: LabTool = { tool: 'dig', pkg: 'dnsutils', why: 'the lab asks each knotd for its zone\'s SOA until it answers (its readiness)' };
 const NFT: LabTool = { tool: 'nft', pkg: 'nftables', why: 'partition and heal faults' };
 const DUMPCAP: LabTool = { tool: 'dumpcap', pkg: 'tshark', why: '--pcap capture on the bridges' };
 
@@ -27,6 +29,7 @@ const DUMPCAP: LabTool = { tool: 'dumpcap', pkg: 'tshark', why: '--pcap capture 
 export function labTools(sc: Scenario, opts: { readonly pcap?: boolean } = {}): LabTool[] {
   const t = [IP, TC, SYSCTL, ETHTOOL];
   if (sc.hosts.some((h) => h.services.some((s) => s.kind === 'http'))) t.push(NGINX);
+  if (sc.hosts.some((h) => h.services.some((s) => s.kind === 'dns'))) t.push(KNOTD, DIG);
   if (sc.faults.some((f) => f.action.kind === 'partition' || f.action.kind === 'heal')) t.push(NFT);
   if (opts.pcap === true) t.push(DUMPCAP);
   return t;

@@ -21,6 +21,8 @@ export { SYNC_RECORDS_MAX } from '../wire/sync.ts';
 export { LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, LINK_QUEUE_FRAMES_MAX } from '../../sim/net/link.ts';
 export { HTTP_BODY_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, RPC_KEYS_MAX, RPC_REFRESH_MAX_US, RPC_REFRESH_MIN_US } from '../../sim/services.ts';
 export { RPC_RETRY_MIN_US, TCP_ECHO_SIZE_MAX, WORKLOAD_RATE_MAX_PER_S, WORKLOAD_RATE_MIN_PER_S, WORKLOAD_USERS_MAX } from '../../sim/workload.ts';
+export { DNS_ZONE_RECORDS_MAX } from '../../sim/dns.ts';
+export { DNS_NAMES_MAX } from '../../sim/dns-client.ts';
 export { TCP_BACKLOG_MAX_DEFAULT } from '../../sim/host/tcp.ts';
 export { UDP_PAYLOAD_MAX } from '../../sim/host/udp.ts';
 export { ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, PING_SIZE_MAX } from '../../sim/host/host.ts';

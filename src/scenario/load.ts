@@ -11,6 +11,7 @@ import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { formatIpv4, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.ts';
+import { DNS_NAME_MAX, dnsInZone, dnsNameProblem } from '../wire/dns.ts';
 import { formatDuration, type Duration } from '../time.ts';
 import type { HealthConfig } from '../health/types.ts';
 import { sameRule } from '../balance/affinity.ts';
@@ -25,7 +26,7 @@ import { matchProblems } from './match.ts';
 import type { FaultAction } from './faults.ts';
 import { bandwidth, duration, durationApproxUs, fraction, rate, size } from './units.ts';
 import {
-  DURATION_MAX_US, HTTP_BODY_MAX, RPC_REFRESH_MAX_US, RPC_REFRESH_MIN_US, RPC_RETRY_MIN_US, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
+  DNS_ZONE_RECORDS_MAX, DURATION_MAX_US, HTTP_BODY_MAX, RPC_REFRESH_MAX_US, RPC_REFRESH_MIN_US, RPC_RETRY_MIN_US, LINK_BANDWIDTH_MAX_BPS, LINK_DELAY_MAX_US, LINK_JITTER_MAX_US, PING_SIZE_MAX, SCENARIO_DURATION_MAX_US, SWITCH_PORTS_MAX, TCP_ECHO_SIZE_MAX, UDP_PAYLOAD_MAX, WORKLOAD_RATE_MAX_PER_S,
   WORKLOAD_RATE_MIN_PER_S,
 } from './limits.ts';
 
@@ -77,7 +78,12 @@ export type ServiceModel =
       readonly kind: 'rpc'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly group?: Ipv4Addr;
       readonly failWrites?: true; readonly diverge?: true; readonly partition?: RpcPartitionModel;
     }
-  | { readonly kind: 'multicast-sink'; readonly name: string; readonly port: number; readonly group: Ipv4Addr };
+  | { readonly kind: 'multicast-sink'; readonly name: string; readonly port: number; readonly group: Ipv4Addr }
+  /**
+   * An authoritative DNS server of `zone` (absolute, as written); `records`: its initial A
+   * records, absolute owner names, in file order.
+   */
+  | { readonly kind: 'dns'; readonly name: string; readonly port: number; readonly zone: string; readonly records: readonly (readonly [string, Ipv4Addr])[]; readonly refuseUpdates: boolean; readonly group?: Ipv4Addr; readonly serviceTime?: ServiceTimeModel };
 
 /**
  * `partition:` of an rpc service: `replicas` servers answer a read of each key, by their place in
@@ -113,7 +119,8 @@ export type RequestModel =
   | { readonly kind: 'tcp-echo'; readonly size: number; readonly hold?: Duration }
   /** `retry`: resend every so often until answered; `recordValues`: unique values, traced (the consistency check's input). */
   | { readonly kind: 'rpc'; readonly writeRatio: number; readonly keys: number; readonly retry?: Duration; readonly recordValues?: true }
-  | { readonly kind: 'ping'; readonly size: number };
+  | { readonly kind: 'ping'; readonly size: number }
+  | { readonly kind: 'dns'; readonly zone: string; readonly names: number; readonly updateRatio: number; readonly retry?: Duration };
 
 export interface WorkloadModel {
   readonly name: string;
@@ -601,7 +608,7 @@ class Resolver {
   }
 
   service(s: ServiceDoc, path: PathSeg[]): ServiceModel {
-    const defaultPort: Record<ServiceDoc['kind'], number> = { http: 80, bulk: 21, 'tcp-echo': 7, 'udp-echo': 7, rpc: 2049, 'multicast-sink': 0 };
+    const defaultPort: Record<ServiceDoc['kind'], number> = { http: 80, bulk: 21, 'tcp-echo': 7, 'udp-echo': 7, rpc: 2049, 'multicast-sink': 0, dns: 53 };
     const port = s.port ?? defaultPort[s.kind];
     const name = s.name ?? `${s.kind}:${port}`;
     switch (s.kind) {
@@ -629,6 +636,24 @@ class Resolver {
       }
       case 'multicast-sink':
         return { kind: 'multicast-sink', name, port, group: this.addr(s.group, [...path, 'group']) };
+      case 'dns': {
+        const st = this.serviceTime(s['service-time'], [...path, 'service-time']);
+        const g = s.group !== undefined ? this.addr(s.group, [...path, 'group']) : undefined;
+        const zp = dnsNameProblem(s.zone);
+        if (zp !== undefined) this.rep.at([...path, 'zone'], zp);
+        const records: [string, Ipv4Addr][] = [];
+        for (const [owner, v] of Object.entries(s.records ?? {})) {
+          const rp: PathSeg[] = [...path, 'records', owner];
+          const abs = owner === '@' ? s.zone : owner.endsWith('.') ? owner : `${owner}.${s.zone}`;
+          const problem = dnsNameProblem(abs);
+          if (problem !== undefined) this.rep.at(rp, problem);
+          else if (!dnsInZone(abs, s.zone)) this.rep.at(rp, `${owner} is not in zone ${s.zone}`);
+          const addrs = typeof v === 'string' ? [v] : v;
+          addrs.forEach((a, i) => records.push([abs, this.addr(a, typeof v === 'string' ? rp : [...rp, i])]));
+        }
+        if (records.length > DNS_ZONE_RECORDS_MAX) this.rep.at([...path, 'records'], `${records.length} records, more than the maximum ${DNS_ZONE_RECORDS_MAX}`);
+        return { kind: 'dns', name, port, zone: s.zone, records, refuseUpdates: s['refuse-updates'] ?? false, ...(g !== undefined ? { group: g } : {}), ...(st ? { serviceTime: st } : {}) };
+      }
       default:
         return { kind: s.kind, name, port };
     }
@@ -661,6 +686,14 @@ class Resolver {
       case 'ping':
         request = { kind: 'ping', size: r.size === undefined ? 56 : this.bytes(r.size, [...p, 'request', 'size'], PING_SIZE_MAX) };
         break;
+      case 'dns': {
+        const zp = dnsNameProblem(r.zone);
+        if (zp !== undefined) this.rep.at([...p, 'request', 'zone'], zp);
+        else if (dnsNameProblem(`n${(r.names ?? 10) - 1}.${r.zone}`) !== undefined) this.rep.at([...p, 'request', 'zone'], `zone ${r.zone} is too long for the names n0.${r.zone} .. (at most ${DNS_NAME_MAX} bytes)`);
+        const retry = this.positive(r.retry, [...p, 'request', 'retry']);
+        request = { kind: 'dns', zone: r.zone, names: r.names ?? 10, updateRatio: this.frac(r['update-ratio'], [...p, 'request', 'update-ratio']) ?? 0, ...(retry !== undefined ? { retry } : {}) };
+        break;
+      }
       case 'tcp-echo': {
         const hold = this.dur(r.hold, [...p, 'request', 'hold']);
         request = { kind: 'tcp-echo', size: this.bytes(r.size, [...p, 'request', 'size'], TCP_ECHO_SIZE_MAX), ...(hold !== undefined ? { hold } : {}) };
@@ -949,8 +982,8 @@ class Resolver {
         else if (c.failover !== undefined && wg === c.failover.group) this.rep.at([...base, 'write-group'], `${wg} is also cluster.failover.group (the nodes' bidding group)`);
         else for (const s of servers) {
           const port = s.port ?? g.port;
-          const svc = hosts.get(s.host)?.services.find((x) => x.kind === 'rpc' && x.port === port);
-          if (svc?.kind === 'rpc' && svc.group !== a) this.rep.at([...base, 'write-group'], `${s.host}/${svc.name} joins ${svc.group !== undefined ? formatIpv4(svc.group) : 'no multicast group'} (its group:), so it would not hear the writes sent to ${wg}`);
+          const svc = hosts.get(s.host)?.services.find((x) => (x.kind === 'rpc' || x.kind === 'dns') && x.port === port);
+          if ((svc?.kind === 'rpc' || svc?.kind === 'dns') && svc.group !== a) this.rep.at([...base, 'write-group'], `${s.host}/${svc.name} joins ${svc.group !== undefined ? formatIpv4(svc.group) : 'no multicast group'} (its group:), so it would not hear the writes sent to ${wg}`);
         }
       }
     } else if (wg !== undefined) this.rep.at([...base, 'write-group'], 'write-group: has no effect with write-fanout: unicast (each server gets its own copy)', true);
@@ -1000,7 +1033,7 @@ class Resolver {
     for (const w of this.doc.workload ?? []) {
       const [a, p] = w.to.split(':');
       if (a !== g.vip || p === undefined || Number(p) !== g.port) continue;
-      if (w.request.kind === 'rpc' || w.request.kind === 'udp-echo' || w.request.kind === 'multicast') continue; // UDP
+      if (w.request.kind === 'rpc' || w.request.kind === 'udp-echo' || w.request.kind === 'multicast' || w.request.kind === 'dns') continue; // UDP
       return `workload ${w.name} sends ${w.request.kind} (${w.request.kind === 'ping' ? 'ICMP' : 'TCP'}) to ${w.to}`;
     }
     return undefined;

@@ -8,7 +8,7 @@
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
-  ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, ROUTES_MAX, COUNTER_MAX, HEALTH_COUNT_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, KEYPORTS_MAX, KEYS_MAX, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT,
+  ADDRESSES_PER_INTERFACE_MAX, CLOCK_RATE_MAX, DNS_NAMES_MAX, DNS_ZONE_RECORDS_MAX, CLOCK_RATE_MIN, HOST_INTERFACES_MAX, ROUTES_MAX, COUNTER_MAX, HEALTH_COUNT_MAX, HTTP_CONCURRENCY_MAX, HTTP_QUEUE_MAX, KEY_ID_MAX, KEYPORTS_MAX, KEYS_MAX, LINK_QUEUE_FRAMES_MAX, LINKS_MAX_LIMIT,
   REPLIES_HELD_MAX, RPC_KEYS_MAX, SERVERS_MAX, SYNC_LOG_MAX, SYNC_RECORDS_MAX, TCP_BACKLOG_MAX_DEFAULT, WEIGHT_MAX, WORKLOAD_USERS_MAX, WRITES_PENDING_MAX,
 } from './limits.ts';
 import { GROUP_MODELS, RW_ANALYZER_NAMES, REPLIES_HELD_DEFAULT, WRITES_PENDING_DEFAULT } from '../rw/models.ts';
@@ -59,6 +59,9 @@ export const Iface = Type.Object(
   strict,
 );
 
+const DnsZoneName = Type.String({ pattern: '^([A-Za-z0-9_-]{1,63}\\.)+$', maxLength: 254, description: 'A DNS zone, absolute (ending in a dot): example.test.' });
+const DnsOwner = Type.String({ pattern: '^(@|[A-Za-z0-9_*-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?)$', maxLength: 254, description: 'An owner name: relative to the zone (www), absolute (www.example.test.), or @ for the apex' });
+
 const ServiceTime = Type.Union([Duration, Type.Object({ exponential: Duration }, strict)], { description: 'Fixed (2ms) or { exponential: 2ms }' });
 
 export const Service = Type.Union([
@@ -78,6 +81,19 @@ export const Service = Type.Union([
     }, { ...strict, description: 'Partitioned data (ReadFirst, slide 20): a read is answered only by the replicas servers responsible for its key, by their place in the group members; writes are stored and answered by every server' })),
   }, strict),
   Type.Object({ kind: Type.Literal('multicast-sink'), port: Type.Integer({ minimum: 1, maximum: 65535 }), group: Ipv4, name: Type.Optional(Name) }, strict),
+  Type.Object(
+    {
+      kind: Type.Literal('dns'),
+      port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'UDP port (default 53)' })),
+      name: Type.Optional(Name),
+      zone: DnsZoneName,
+      records: Type.Optional(Type.Record(DnsOwner, Type.Union([Ipv4, Type.Array(Ipv4, { minItems: 1 })]), { additionalProperties: false, maxProperties: DNS_ZONE_RECORDS_MAX, description: 'Initial A records: owner name -> address(es)' })),
+      'refuse-updates': Type.Optional(Type.Boolean({ description: 'Answer every UPDATE with a failure (REFUSED in the simulator; knotd in the lab answers NOTAUTH)' })),
+      group: Type.Optional(Ipv4),
+      'service-time': Type.Optional(ServiceTime),
+    },
+    { ...strict, description: 'An authoritative DNS server of one zone with dynamic update (RFC 2136): the simulator\'s own, knotd in the lab' },
+  ),
 ]);
 
 export const Host = Type.Object(
@@ -107,6 +123,16 @@ export const Request = Type.Union([
   Type.Object({ kind: Type.Literal('udp-echo'), size: Size }, strict),
   Type.Object({ kind: Type.Literal('tcp-echo'), size: Size, hold: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'Keep the connection open and idle this long after the echo came back, then close it (long-lived links)' })) }, strict),
   Type.Object({ kind: Type.Literal('multicast'), size: Size }, strict),
+  Type.Object(
+    {
+      kind: Type.Literal('dns'),
+      zone: DnsZoneName,
+      names: Type.Optional(Type.Integer({ minimum: 1, maximum: DNS_NAMES_MAX, description: 'Names n0 .. n<names-1> under the zone (default 10)' })),
+      'update-ratio': Type.Optional(Fraction),
+      retry: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'Resend an unanswered request, same ID, this often (default: never)' })),
+    },
+    { ...strict, description: 'DNS queries (A) and dynamic updates (replace a name\'s A record) of names under zone' },
+  ),
 ]);
 
 export const Workload = Type.Object(

@@ -121,7 +121,7 @@ describe('errors point at the line and path', () => {
   it('a service kind that does not exist lists the kinds', () => {
     const e = errorsOf(withLine(9, '      services: [{ kind: htp, port: 80 }]'));
     expect(e).toHaveLength(1);
-    expect(e[0]).toMatch(/^f\.yaml:9:\d+: topology\.hosts\.a\.services\[0\]: kind must be one of: http, bulk, tcp-echo, udp-echo, rpc, multicast-sink$/);
+    expect(e[0]).toMatch(/^f\.yaml:9:\d+: topology\.hosts\.a\.services\[0\]: kind must be one of: http, bulk, tcp-echo, udp-echo, rpc, multicast-sink, dns$/);
   });
 
   it('a fault on a host that does not exist', () => {

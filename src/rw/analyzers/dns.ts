@@ -41,14 +41,9 @@ import { readU16, writeU16 } from '../../wire/addr.ts';
 import type { Analyzer, AnalyzerReason, ReplyFacts, ReplyVerdict, RequestFacts, RequestVerdict } from '../analyzer.ts';
 import { OnGroupPorts } from './common.ts';
 
-export const DNS_HEADER_LEN = 12;
-export const DNS_OFF = { id: 0, flags: 2, qdcount: 4, ancount: 6, nscount: 8, arcount: 10 } as const;
-export const DNS_OPCODE = { query: 0, iquery: 1, status: 2, notify: 4, update: 5, dso: 6 } as const;
-export const DNS_RCODE = { noError: 0, formErr: 1, servFail: 2, nxDomain: 3, notImp: 4, refused: 5, notAuth: 9 } as const;
-export const DNS_TYPE = { soa: 6, opt: 41 } as const;
-/** The longest name on the wire (RFC 1035 2.3.4) and label (63). */
-export const DNS_NAME_MAX = 255;
-export const DNS_LABEL_MAX = 63;
+// The protocol's constants live with the DNS codec (src/wire/dns.ts); re-exported here.
+import { DNS_HEADER_LEN, DNS_NAME_MAX, DNS_OFF, DNS_OPCODE, DNS_RCODE, DNS_TYPE } from '../../wire/dns.ts';
+export { DNS_HEADER_LEN, DNS_LABEL_MAX, DNS_NAME_MAX, DNS_OFF, DNS_OPCODE, DNS_RCODE, DNS_TYPE } from '../../wire/dns.ts';
 
 const QR = 0x8000;
 const TC = 0x0200;
