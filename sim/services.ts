@@ -470,6 +470,8 @@ export class RpcService extends Service {
   #members: string[] | undefined;
   /** Partitioned: reads of keys this server does not hold, dropped unanswered. */
   readsNotMine = 0;
+  /** When the latest write will be applied (writes are applied in arrival order). */
+  #lastWriteAt = 0;
   #ctl: MembershipPoll | undefined;
 
   constructor(host: Host, readonly port: number, opts: RpcServiceOptions = {}) {
@@ -557,7 +559,16 @@ export class RpcService extends Service {
       w.emit({ kind: 'drop', t: w.now, node: this.host.name, layer: 'service', reason: 'not-responsible', detail: `${this.name} key ${req.key}` });
       return;
     }
-    const cancel = this.host.timer(drawServiceTime(this.opts.serviceTime ?? { kind: 'fixed', d: millis(1) }, this.#rng), () => {
+    let d: number = drawServiceTime(this.opts.serviceTime ?? { kind: 'fixed', d: millis(1) }, this.#rng);
+    if (req.op === RPC_OP.write) {
+      // Writes are applied in the order they arrive, as a single-threaded server does (reads may
+      // overtake them): replicas that get the same writes in the same order stay identical,
+      // which WriteAll needs (slide 17). Timers due at one instant run in insertion order.
+      const now = this.host.now();
+      d = Math.max(d, this.#lastWriteAt - now);
+      this.#lastWriteAt = now + d;
+    }
+    const cancel = this.host.timer(d as Duration, () => {
       this.#timers.delete(cancel);
       if (!this.running || this.#support === undefined) return;
       // A write every server stores, partitioned or not: a server not responsible for a key just

@@ -27,10 +27,11 @@
  *   recovery process on a mcast server is complete").
  * - ReadOne's preferred server (slide 15: "if other write is processing, change to read
  *   preferred"): while a write of the group is in progress, every read goes to the first member,
- *   in the config's order, that is not behind and has replied to every write in progress, else
- *   to the first member not behind. So a read that starts after a write was acknowledged is
- *   sent to a server whose reply was part of it, and reads during a write do not move between
- *   servers. With no write in progress the group's policy picks.
+ *   in the config's order, that is not behind and has replied to every write in progress; else
+ *   to the first that has replied to every write already acknowledged to its client (the one
+ *   owing the fewest, in the rare case that every member owes one). So a read that starts after
+ *   a write was acknowledged is sent to a server whose reply was part of it. With no write in
+ *   progress the group's policy picks.
  * - Read-only (slide 45, the cluster's or the group's ctl property `read-only`): writes are
  *   refused with the analyzer's refusal when it has one (`Analyzer.refuse`), else dropped and
  *   counted; reads go on.
@@ -77,12 +78,14 @@ interface RwGroup {
   readonly reads: ReadRaces;
   /** Per server: writes sent to it that it has not answered yet (nor timed out). */
   readonly owed: Int32Array;
+  /** Per server: of those, the writes already answered to their client (acknowledged). */
+  readonly owedAcked: Int32Array;
   /** Per server: 1 while it is behind (it missed a write, or was out of service when one came). */
   readonly behind: Uint8Array;
   /** Per server: its service port. */
   readonly ports: readonly number[];
   /** Write keys in progress -> how many members they went to, and those not heard yet (for `owed`). */
-  readonly sentTo: Map<string, { readonly members: number; readonly left: Set<number> }>;
+  readonly sentTo: Map<string, { readonly members: number; readonly left: Set<number>; acked: boolean }>;
 }
 
 /** What the node does for this part (sg-node.ts wires it). */
@@ -135,6 +138,7 @@ export class Rw {
         votes: new WriteVotes<HeldReply>({ writesPending: w.writesPendingMax, writeTimeout: w.writeTimeout, repliesHeld: w.repliesHeldMax }),
         reads: new ReadRaces({ readsPending: w.writesPendingMax, readTimeout: w.writeTimeout }),
         owed: new Int32Array(n),
+        owedAcked: new Int32Array(n),
         behind: new Uint8Array(n),
         ports,
         sentTo: new Map(),
@@ -173,7 +177,10 @@ export class Rw {
       assert(rg.votes.size <= rg.cfg.writesPendingMax, `${rg.g.cfg.name}: ${rg.votes.size} writes held, limit ${rg.cfg.writesPendingMax}`);
       assert(rg.reads.size <= rg.cfg.writesPendingMax, `${rg.g.cfg.name}: ${rg.reads.size} reads held, limit ${rg.cfg.writesPendingMax}`);
       assert(rg.votes.held <= rg.cfg.repliesHeldMax, `${rg.g.cfg.name}: ${rg.votes.held} replies held, limit ${rg.cfg.repliesHeldMax}`);
-      for (let k = 0; k < rg.owed.length; k++) assert(rg.owed[k]! >= 0, `${rg.g.cfg.name}: server ${k} owes ${rg.owed[k]} writes`);
+      for (let k = 0; k < rg.owed.length; k++) {
+        assert(rg.owed[k]! >= 0, `${rg.g.cfg.name}: server ${k} owes ${rg.owed[k]} writes`);
+        assert(rg.owedAcked[k]! >= 0 && rg.owedAcked[k]! <= rg.owed[k]!, `${rg.g.cfg.name}: server ${k} owes ${rg.owedAcked[k]} acknowledged writes of ${rg.owed[k]}`);
+      }
     }
   }
 
@@ -218,7 +225,7 @@ export class Rw {
       case 'started':
         break;
     }
-    rg.sentTo.set(key, { members: members.length, left: new Set(members) });
+    rg.sentTo.set(key, { members: members.length, left: new Set(members), acked: false });
     for (const k of members) rg.owed[k]!++;
     core.emit({ kind: 'decision', t: now, node: core.name, what: 'write-begin', detail: { group: g.cfg.name, client: formatIpv4(client), id: idOf(key), members: members.length } });
     this.#fanOut(rg, f, l4, end, vip, vport, members, true, true);
@@ -260,11 +267,14 @@ export class Rw {
   #readOne(rg: RwGroup, client: Ipv4Addr, sport: number, now: Instant): number[] {
     const bal = rg.g.balancer;
     if (rg.sentTo.size > 0) {
+      // First choice: a member that has replied to every write in progress; else one that has
+      // replied to every write already acknowledged (a client may have seen those); else the
+      // one that owes the fewest acknowledged writes.
       let fallback = -1;
       for (let k = 0; k < rg.owed.length; k++) {
         if (bal.state(k) !== 'alive' || bal.weight(k) <= 0 || this.#isBehind(rg, k)) continue;
         if (rg.owed[k] === 0) return [k];
-        if (fallback < 0) fallback = k;
+        if (fallback < 0 || rg.owedAcked[k]! < rg.owedAcked[fallback]!) fallback = k;
       }
       if (fallback >= 0) return [fallback];
     }
@@ -404,7 +414,12 @@ export class Rw {
       const who = client !== undefined ? formatIpv4(client) : clientOf(a.key);
       switch (a.kind) {
         case 'answer': {
-          const members = rg.sentTo.get(a.key)?.members ?? 0;
+          const sent = rg.sentTo.get(a.key);
+          const members = sent?.members ?? 0;
+          if (sent !== undefined && !sent.acked) {
+            sent.acked = true;
+            for (const k of sent.left) rg.owedAcked[k]!++;
+          }
           const status = a.copies > 0 ? 'ok' : 'failure';
           core.emit({ kind: 'decision', t: core.now, node: core.name, what: 'write-answer', detail: { group: g.cfg.name, client: who, id: idOf(a.key), copies: a.copies, members, status } });
           this.#answer(rg, a.reply, addrOf(a.key));
@@ -436,6 +451,7 @@ export class Rw {
     const w = rg.sentTo.get(key);
     if (w === undefined || !w.left.delete(k)) return;
     rg.owed[k]!--;
+    if (w.acked) rg.owedAcked[k]!--;
     if (w.left.size === 0) rg.sentTo.delete(key);
   }
 

@@ -163,6 +163,16 @@ describe('ReadOne (slide 15)', () => {
     expect(new Set([5, 6, 7].map((x) => dsts(r.rx(PUB, request(x, RPC_OP.read, 1)))[0])).size).toBe(3);
   });
 
+  it('when every member owes a write, a read goes to one that owes no acknowledged write', () => {
+    const r = rig(model('read-one-write-all'));
+    r.rx(PUB, request(200, RPC_OP.write, 1, 5)); // A
+    r.rx(PRIV, reply(1, 200, RPC_STATUS.ok, 5));
+    expect(r.rx(PRIV, reply(2, 200, RPC_STATUS.ok, 5))).toHaveLength(1); // A acknowledged; rs1 still owes it
+    r.rx(PUB, request(201, RPC_OP.write, 2, 6)); // B: nobody has replied, so every member owes a write
+    // rs1 is first in order but owes A, which its client has seen: the read goes to rs2.
+    expect(dsts(r.rx(PUB, request(1, RPC_OP.read, 1)))).toEqual([String(SERVERS[1])]);
+  });
+
   it('a server behind (it missed a write) gets no reads until it says it is whole (state alive)', () => {
     const r = rig(model('read-one-write-all'));
     r.rx(PUB, request(100, RPC_OP.write, 1, 5));
