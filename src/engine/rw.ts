@@ -51,6 +51,7 @@ import { ReadRaces } from '../rw/first.ts';
 import type { WriteAllConfig } from '../rw/models.ts';
 import { WriteVotes, type MemberReply } from '../rw/vote.ts';
 import type { Instant } from '../time.ts';
+import type { DropReason } from '../trace.ts';
 import { formatIpv4, multicastMac, readU16, readU32, writeMac, writeU16, type Ipv4Addr } from '../wire/addr.ts';
 import { internetChecksum } from '../wire/checksum.ts';
 import { encodeFrame, ipv4Header } from '../wire/frame.ts';
@@ -193,16 +194,16 @@ export class Rw {
     const payload = udpPayload(f, l4, end);
     if (payload === undefined) return core.drop('udp', 'bad-length');
     const a = rg.analyzer;
-    if (!a.isMine(vport)) return core.drop('rw', 'not-mine');
+    if (!a.isMine(vport)) return this.#drop(rg, 'not-mine');
     const req = this.#req;
     const v = a.checkRequest(payload, vport, req);
-    if (v !== 'read' && v !== 'write') return core.drop('rw', v);
+    if (v !== 'read' && v !== 'write') return this.#drop(rg, v);
     const key = `${client}.${sport}.${String(req.id)}`;
     const now = core.now;
     if (v === 'write') return this.#write(rg, f, l4, end, payload, key, client, sport, vip, vport, now);
-    const members = rg.first ? this.#members(rg, true) : this.#readOne(rg, client, sport, now);
-    if (members.length === 0) return core.drop('rw', 'no-member');
-    if (rg.reads.begin(now, key, members) === 'full') return core.drop('rw', 'reads-full');
+    const members = rg.first ? this.#readFirst(rg) : this.#readOne(rg, client, sport, now);
+    if (members.length === 0) return this.#drop(rg, 'no-member');
+    if (rg.reads.begin(now, key, members) === 'full') return this.#drop(rg, 'reads-full');
     // A ReadFirst read is not snooped: a member not responsible for it stays silent on purpose (slide 20).
     this.#fanOut(rg, f, l4, end, vip, vport, members, rg.first, !rg.first);
     this.#armBy((now + rg.cfg.writeTimeout) as Instant);
@@ -213,13 +214,13 @@ export class Rw {
     const g = rg.g;
     if (this.#env.readOnly(g.index)) return this.#refuse(rg, payload, key, client, sport, vip, vport);
     const members = this.#members(rg, false);
-    if (members.length === 0) return core.drop('rw', 'no-member');
+    if (members.length === 0) return this.#drop(rg, 'no-member');
     const b = rg.votes.begin(now, key, members);
     switch (b.kind) {
       case 'full':
-        return core.drop('rw', 'writes-full');
+        return this.#drop(rg, 'writes-full');
       case 'collecting':
-        return core.drop('rw', 'retransmit');
+        return this.#drop(rg, 'retransmit');
       case 'answered':
         return this.#answer(rg, b.reply, client);
       case 'started':
@@ -261,6 +262,19 @@ export class Rw {
     if (rg.behind[k] === v) return;
     rg.behind[k] = v;
     this.#env.behindChanged(gi, k);
+  }
+
+  /**
+   * ReadFirst's members for a read: every member not behind; while writes are in progress, only
+   * those that have replied to every write already acknowledged (else the ones owing fewest), so
+   * the earliest reply cannot come from a server that has not yet applied what a client saw.
+   */
+  #readFirst(rg: RwGroup): number[] {
+    const all = this.#members(rg, true);
+    if (rg.sentTo.size === 0 || all.length === 0) return all;
+    let least = Infinity;
+    for (const k of all) if (rg.owedAcked[k]! < least) least = rg.owedAcked[k]!;
+    return least === 0 && all.every((k) => rg.owedAcked[k] === 0) ? all : all.filter((k) => rg.owedAcked[k] === least);
   }
 
   /** ReadOne's one server: the preferred one while a write is in progress, else the policy's pick. */
@@ -341,7 +355,7 @@ export class Rw {
     const core = this.#core;
     const body = rg.analyzer.refuse?.(payload, vport);
     core.emit({ kind: 'decision', t: core.now, node: core.name, what: 'write-refused', detail: { group: rg.g.cfg.name, client: formatIpv4(client), id: idOf(key), reason: 'read-only', replied: body !== undefined } });
-    if (body === undefined) return core.drop('rw', 'read-only');
+    if (body === undefined) return this.#drop(rg, 'read-only');
     const frame = encodeFrame({
       eth: { dst: MAC_BROADCAST, src: core.pub.cfg.mac },
       net: { kind: 'ipv4', ip: ipv4Header({ src: vip, dst: client, protocol: IP_PROTO.udp }), l4: { kind: 'udp', udp: { srcPort: vport, dstPort: sport, payload: body } } },
@@ -374,10 +388,10 @@ export class Rw {
       core.healthDirty = true;
     }
     const a = rg.analyzer;
-    if (!a.isMine(sport)) return core.drop('rw', 'not-mine'), true;
+    if (!a.isMine(sport)) return this.#drop(rg, 'not-mine'), true;
     const rep = this.#rep;
     const v = a.checkReply(payload, sport, rep);
-    if (v !== 'ok' && v !== 'failure' && v !== 'unstated') return core.drop('rw', v), true;
+    if (v !== 'ok' && v !== 'failure' && v !== 'unstated') return this.#drop(rg, v), true;
     const cport = readU16(f, l4 + 2);
     const key = `${client}.${cport}.${String(rep.id)}`;
     if (rg.sentTo.has(key)) {
@@ -388,8 +402,8 @@ export class Rw {
       const held: HeldReply = { frame: f.slice(0, end), ihl, server: k };
       const r: MemberReply<HeldReply> = { member: k, ok, value, reply: held };
       const res = rg.votes.reply(now, key, r);
-      if (res === 'full') return core.drop('rw', 'replies-full'), true;
-      if (res === 'unexpected') return core.drop('rw', 'late-reply'), true;
+      if (res === 'full') return this.#drop(rg, 'replies-full'), true;
+      if (res === 'unexpected') return this.#drop(rg, 'late-reply'), true;
       this.#actions(rg, client);
       this.#heard(rg, key, k);
       return true;
@@ -399,10 +413,10 @@ export class Rw {
         this.#toClient(f, ihl, end, server, sport, rg, client);
         return true;
       case 'late':
-        return core.drop('rw', 'late-reply'), true;
+        return this.#drop(rg, 'late-reply'), true;
       case 'unknown':
         // A write's answered and kept, or nothing asked: nothing to forward.
-        return core.drop('rw', rg.votes.size > 0 ? 'late-reply' : 'unknown-reply'), true;
+        return this.#drop(rg, rg.votes.size > 0 ? 'late-reply' : 'unknown-reply'), true;
     }
   }
 
@@ -428,7 +442,7 @@ export class Rw {
         case 'unanswered': {
           const members = rg.sentTo.get(a.key)?.members ?? 0;
           core.emit({ kind: 'decision', t: core.now, node: core.name, what: 'write-answer', detail: { group: g.cfg.name, client: who, id: idOf(a.key), copies: 0, members, status: 'none' } });
-          core.drop('rw', 'unanswered');
+          this.#drop(rg, 'unanswered');
           break;
         }
         case 'turn-off':
@@ -453,6 +467,11 @@ export class Rw {
     rg.owed[k]!--;
     if (w.acked) rg.owedAcked[k]!--;
     if (w.left.size === 0) rg.sentTo.delete(key);
+  }
+
+  /** A counted drop of layer rw, traced (sampled: one by one while few, else in summaries) with its group. */
+  #drop(rg: RwGroup, reason: DropReason<'rw'>): void {
+    this.#core.emitDrop('rw', reason, rg.g.cfg.name);
   }
 
   #fallBehind(rg: RwGroup, k: number): void {
