@@ -7,13 +7,13 @@ import { seconds, type Duration, type Instant } from '../src/time.ts';
 import { Evaluator, EvaluatingTrace } from '../src/scenario/expect.ts';
 import type { SgNode } from '../src/engine/sg-node.ts';
 import type { RunResult, WorkloadSummary } from '../src/scenario/result.ts';
-import type { HostModel, RequestModel, RpcPartitionModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
+import type { HostModel, RequestModel, RpcPartitionModel, RpcRecoveryModel, Scenario, ServiceTimeModel } from '../src/scenario/load.ts';
 import { CTL_PORT_DEFAULT } from '../src/ctl/types.ts';
 import type { TraceSink } from '../src/trace.ts';
 import type { Ipv4Addr } from '../src/wire/addr.ts';
 import { assert, assertNever } from '../src/assert.ts';
 import { Network } from './network.ts';
-import type { RpcPartition, ServiceTime } from './services.ts';
+import { RpcService, type RpcPartition, type RpcRecovery, type ServiceTime } from './services.ts';
 import type { RequestSpec } from './workload.ts';
 import type { Switch } from './net/switch.ts';
 import { buildCluster } from './cluster.ts';
@@ -127,6 +127,19 @@ function rpcPartition(p: RpcPartitionModel, h: HostModel, sc: Scenario): RpcPart
   return { replicas: p.replicas, key, node, port: sc.cluster?.controlPort ?? CTL_PORT_DEFAULT, refresh: p.refresh };
 }
 
+/** A recovering rpc service's node, key, and the services of its port on the other hosts to copy from. */
+function rpcRecovery(r: RpcRecoveryModel, port: number, h: HostModel, sc: Scenario, net: Network): RpcRecovery {
+  const key = sc.cluster?.keys.find((k) => k.name === r.keyName)?.key;
+  const node = r.node ?? h.gateway;
+  assert(key !== undefined && node !== undefined, `rpc recovery on ${h.name}: key ${r.keyName} or node missing`);
+  const peer = (name: string): RpcService | undefined => {
+    if (!net.hosts.has(name)) return undefined;
+    const found = net.getHost(name).services.find((x) => x instanceof RpcService && x.port === port);
+    return found instanceof RpcService ? found : undefined;
+  };
+  return { key, node, port: sc.cluster?.controlPort ?? CTL_PORT_DEFAULT, settle: r.settle, peer };
+}
+
 function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>, sc: Scenario): void {
   const ifaces = h.ifaces.map((i) => ({
     name: i.name,
@@ -167,6 +180,7 @@ function buildHost(net: Network, h: HostModel, switches: Map<string, Switch>, sc
           port: s.port, name: s.name, ...(s.serviceTime ? { serviceTime: s.serviceTime } : {}), ...(s.group !== undefined ? { group: s.group } : {}),
           ...(s.failWrites === true ? { failWrites: true } : {}), ...(s.diverge === true ? { diverge: true } : {}),
           ...(s.partition !== undefined ? { partition: rpcPartition(s.partition, h, sc) } : {}),
+          ...(s.recover !== undefined ? { recover: rpcRecovery(s.recover, s.port, h, sc, net) } : {}),
         });
         break;
       case 'multicast-sink':

@@ -397,6 +397,8 @@ export interface RpcServiceOptions {
   readonly autostart?: boolean;
   /** Partitioned data (ReadFirst, slide 20): answer a read only for the keys this server holds. */
   readonly partition?: RpcPartition;
+  /** Slide 45's recovery on every restart (see RpcRecovery). */
+  readonly recover?: RpcRecovery;
 }
 
 /**
@@ -414,6 +416,28 @@ export interface RpcPartition {
   readonly port: number;
   readonly refresh: Duration;
 }
+
+/**
+ * Slide 45's recovery, run by a service on every start after its first (a restart after a kill
+ * or a crash, its store lost): with its own server key it sets its group read-only through the
+ * feedback protocol, waits `settle` for the writes in progress to end, copies the store of the
+ * first other server in the group's `members`, clears read-only and sets its own state alive.
+ * Until then it answers no request ("the recovering server should not respond to requests
+ * before the recovery is done").
+ */
+export interface RpcRecovery {
+  readonly key: CtlKey;
+  readonly node: Ipv4Addr;
+  readonly port: number;
+  readonly settle: Duration;
+  /** The RPC service of the same port on host `name`, to copy from. */
+  readonly peer: (name: string) => RpcService | undefined;
+}
+
+/** A recovering service's resend interval for a feedback-protocol command not yet answered. */
+export const RPC_RECOVERY_RESEND_US = 200_000;
+/** Copying costs this much per key, on top of one round trip (the state transfer's time). */
+export const RPC_RECOVERY_COPY_US_PER_KEY = 2;
 
 /** A partitioned service's conversation with the node: its socket, session, timer, the command awaited. */
 interface MembershipPoll {
@@ -470,6 +494,13 @@ export class RpcService extends Service {
   #members: string[] | undefined;
   /** Partitioned: reads of keys this server does not hold, dropped unanswered. */
   readsNotMine = 0;
+  /** Starts so far (a recovery runs on every start after the first). */
+  #starts = 0;
+  /** Recovering: requests are not answered. */
+  recovering = false;
+  /** Requests dropped while recovering. */
+  readsWhileRecovering = 0;
+  #recovery: { sock: UdpSocket; session: CtlSession; waiting: number | undefined; timer: Cancel | undefined } | undefined;
   /** When the latest write will be applied (writes are applied in arrival order). */
   #lastWriteAt = 0;
   #ctl: MembershipPoll | undefined;
@@ -508,6 +539,72 @@ export class RpcService extends Service {
     this.#support = support;
     this.#members = undefined;
     if (this.opts.partition !== undefined) this.#openCtl(this.opts.partition);
+    this.#starts++;
+    if (this.opts.recover !== undefined && this.#starts > 1) this.#recover(this.opts.recover);
+  }
+
+  #log(msg: string): void {
+    const w = this.host.world;
+    w.emit({ kind: 'log', t: w.now, node: this.host.name, level: 'info', msg: `${this.name}: ${msg}` });
+  }
+
+  /** Slide 45's state transfer, as a chain of feedback-protocol commands (each resent until answered ok). */
+  #recover(r: RpcRecovery): void {
+    const role = r.key.role;
+    assert(role.kind === 'server', 'recovery key');
+    this.recovering = true;
+    this.#log('recovering: setting the group read-only');
+    let onOk: (data: string) => void = () => {};
+    const sock = this.host.udpBind(0, {
+      onMessage: (payload) => {
+        const rec = this.#recovery;
+        if (rec === undefined || rec.waiting === undefined) return;
+        const res = readResult(payload, r.key, rec.waiting);
+        if (!res.ok || res.result.status !== 'ok') return; // not ours, or refused: the resend tries again
+        rec.waiting = undefined;
+        rec.timer?.();
+        rec.timer = undefined;
+        onOk(res.result.data);
+      },
+    });
+    const rec = { sock, session: new CtlSession(r.key), waiting: undefined as number | undefined, timer: undefined as Cancel | undefined };
+    this.#recovery = rec;
+    const send = (req: Parameters<CtlSession['command']>[0], then: (data: string) => void): void => {
+      onOk = then;
+      const go = (): void => {
+        if (this.#recovery !== rec) return;
+        const { bytes, command } = rec.session.command(req, this.host.now());
+        rec.waiting = command.id;
+        sock.sendTo(r.node, r.port, bytes);
+        rec.timer = this.host.timer(RPC_RECOVERY_RESEND_US as Duration, go);
+      };
+      go();
+    };
+    const g = role.group;
+    const me = role.server;
+    send({ cls: 'group', op: 'set', group: g, server: '', property: 'read-only', data: 'true' }, () => {
+      rec.timer = this.host.timer(r.settle, () => {
+        rec.timer = undefined;
+        send({ cls: 'group', op: 'get', group: g, server: '', property: 'members' }, (data) => {
+          const from = (parseMembers(data) ?? []).map((n) => ({ n, svc: r.peer(n) })).find((x) => x.n !== me && x.svc !== undefined && x.svc.running && !x.svc.recovering);
+          const keys = from?.svc?.store.size ?? 0;
+          rec.timer = this.host.timer((1000 + keys * RPC_RECOVERY_COPY_US_PER_KEY) as Duration, () => {
+            rec.timer = undefined;
+            this.store.clear();
+            if (from?.svc !== undefined) for (const [k, v] of from.svc.store) this.store.set(k, v);
+            this.#log(from === undefined ? 'recovering: no member to copy from' : `recovering: copied ${keys} keys from ${from.n}`);
+            send({ cls: 'group', op: 'set', group: g, server: '', property: 'read-only', data: 'false' }, () => {
+              send({ cls: 'server', op: 'set', group: g, server: me, property: 'state', data: 'alive' }, () => {
+                this.recovering = false;
+                this.#recovery = undefined;
+                sock.close();
+                this.#log('recovered: read-only cleared, state alive');
+              });
+            });
+          });
+        });
+      });
+    });
   }
 
   #openCtl(p: RpcPartition): void {
@@ -551,6 +648,10 @@ export class RpcService extends Service {
     const req = parsed.value;
     this.counters.requests++;
     if (!this.running) return;
+    if (this.recovering) {
+      this.readsWhileRecovering++;
+      return;
+    }
     const part = this.opts.partition;
     if (part !== undefined && req.op === RPC_OP.read && part.key.role.kind === 'server' && !rpcResponsible(this.#members, part.key.role.server, req.key, part.replicas)) {
       // Another server holds this key: it answers (slide 20); this one stays silent.
@@ -593,6 +694,13 @@ export class RpcService extends Service {
     this.#timers.clear();
     this.#ctl?.poll?.();
     this.#ctl = undefined;
+    const rec = this.#recovery;
+    if (rec !== undefined) {
+      rec.timer?.();
+      rec.sock.close();
+      this.#recovery = undefined;
+    }
+    this.recovering = false;
   }
 }
 

@@ -76,7 +76,7 @@ export type ServiceModel =
   | { readonly kind: 'bulk' | 'tcp-echo' | 'udp-echo'; readonly name: string; readonly port: number }
   | {
       readonly kind: 'rpc'; readonly name: string; readonly port: number; readonly serviceTime?: ServiceTimeModel; readonly group?: Ipv4Addr;
-      readonly failWrites?: true; readonly diverge?: true; readonly partition?: RpcPartitionModel;
+      readonly failWrites?: true; readonly diverge?: true; readonly partition?: RpcPartitionModel; readonly recover?: RpcRecoveryModel;
     }
   | { readonly kind: 'multicast-sink'; readonly name: string; readonly port: number; readonly group: Ipv4Addr }
   /**
@@ -96,6 +96,16 @@ export interface RpcPartitionModel {
   readonly node?: Ipv4Addr;
   readonly refresh: Duration;
 }
+
+/** `recover:` of an rpc service (slide 45): its key, the node it asks (default its gateway), the settle time. */
+export interface RpcRecoveryModel {
+  readonly keyName: string;
+  readonly node?: Ipv4Addr;
+  readonly settle: Duration;
+}
+
+/** A recovering rpc service's settle time when not given. */
+export const RPC_RECOVERY_SETTLE_DEFAULT_US = 250_000;
 
 /** A partitioned rpc service's membership refresh when not given. */
 export const RPC_REFRESH_DEFAULT_US = 500_000;
@@ -628,10 +638,19 @@ class Resolver {
           if (refresh < RPC_REFRESH_MIN_US || refresh > RPC_REFRESH_MAX_US) this.rep.at([...pp, 'refresh'], `refresh ${x.refresh} is outside 10ms to 60s`);
           partition = { replicas: x.replicas, keyName: x['control-key'], ...(node !== undefined ? { node } : {}), refresh };
         }
+        let recover: RpcRecoveryModel | undefined;
+        if (s.recover !== undefined) {
+          const rp = [...path, 'recover'];
+          const x = s.recover;
+          const node = x.node !== undefined ? this.addr(x.node, [...rp, 'node']) : undefined;
+          const settle = this.dur(x.settle, [...rp, 'settle'], 60_000_000) ?? (RPC_RECOVERY_SETTLE_DEFAULT_US as Duration);
+          recover = { keyName: x['control-key'], ...(node !== undefined ? { node } : {}), settle };
+        }
         if (s['fail-writes'] === true && s.diverge === true) this.rep.at([...path, 'diverge'], 'a service whose writes fail stores nothing, so it cannot also diverge: give fail-writes: or diverge:, not both');
         return {
           kind: 'rpc', name, port, ...(st ? { serviceTime: st } : {}), ...(g !== undefined ? { group: g } : {}),
           ...(s['fail-writes'] === true ? { failWrites: true as const } : {}), ...(s.diverge === true ? { diverge: true as const } : {}), ...(partition !== undefined ? { partition } : {}),
+          ...(recover !== undefined ? { recover } : {}),
         };
       }
       case 'multicast-sink':
@@ -732,16 +751,22 @@ class Resolver {
   partitions(hosts: readonly HostModel[]): void {
     for (const h of hosts) {
       h.services.forEach((s, k) => {
-        if (s.kind !== 'rpc' || s.partition === undefined) return;
-        const pp: PathSeg[] = ['topology', 'hosts', h.name, 'services', k, 'partition'];
-        const name = s.partition.keyName;
-        const keys = this.cluster?.keys ?? [];
-        const found = keys.find((x) => x.name === name);
-        if (this.cluster === undefined) this.rep.at([...pp, 'control-key'], 'a partitioned service reads its group\'s members from an SG node: there is no cluster: section');
-        else if (found === undefined) this.rep.at([...pp, 'control-key'], `unknown key '${name}' (keys: ${keys.map((x) => x.name).join(', ') || 'none'})`);
-        else if (found.key.role.kind !== 'server') this.rep.at([...pp, 'control-key'], `key ${name} is an admin key: a partitioned service uses its own server's key (role: { group, server: ${h.name} })`);
-        else if (found.key.role.server !== h.name) this.rep.at([...pp, 'control-key'], `key ${name} is server ${found.key.role.group}/${found.key.role.server}'s, but this service runs on ${h.name} (members names servers by host)`);
-        if (s.partition.node === undefined && h.gateway === undefined) this.rep.at(pp, `give node: (the SG node's control address): host ${h.name} has no gateway to default to`);
+        if (s.kind !== 'rpc') return;
+        const uses: [string, { readonly keyName: string; readonly node?: Ipv4Addr }][] = [];
+        if (s.partition !== undefined) uses.push(['partition', s.partition]);
+        if (s.recover !== undefined) uses.push(['recover', s.recover]);
+        for (const [what, use] of uses) {
+          const pp: PathSeg[] = ['topology', 'hosts', h.name, 'services', k, what];
+          const name = use.keyName;
+          const keys = this.cluster?.keys ?? [];
+          const found = keys.find((x) => x.name === name);
+          const who = what === 'partition' ? 'a partitioned service' : 'a recovering service';
+          if (this.cluster === undefined) this.rep.at([...pp, 'control-key'], `${who} talks to an SG node: there is no cluster: section`);
+          else if (found === undefined) this.rep.at([...pp, 'control-key'], `unknown key '${name}' (keys: ${keys.map((x) => x.name).join(', ') || 'none'})`);
+          else if (found.key.role.kind !== 'server') this.rep.at([...pp, 'control-key'], `key ${name} is an admin key: ${who} uses its own server's key (role: { group, server: ${h.name} })`);
+          else if (found.key.role.server !== h.name) this.rep.at([...pp, 'control-key'], `key ${name} is server ${found.key.role.group}/${found.key.role.server}'s, but this service runs on ${h.name} (members names servers by host)`);
+          if (use.node === undefined && h.gateway === undefined) this.rep.at(pp, `give node: (the SG node's control address): host ${h.name} has no gateway to default to`);
+        }
       });
     }
   }

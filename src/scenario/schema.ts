@@ -79,6 +79,11 @@ export const Service = Type.Union([
       node: Type.Optional(Type.String({ pattern: IPV4_PATTERN, description: "The SG node's control address (default: the host's gateway)" })),
       refresh: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'How often it asks for the members (default 500ms, 10ms to 60s)' })),
     }, { ...strict, description: 'Partitioned data (ReadFirst, slide 20): a read is answered only by the replicas servers responsible for its key, by their place in the group members; writes are stored and answered by every server' })),
+    recover: Type.Optional(Type.Object({
+      'control-key': Type.String({ description: "This server's key in cluster.keys (role { group, server })" }),
+      node: Type.Optional(Type.String({ pattern: IPV4_PATTERN, description: "The SG node's control address (default: the host's gateway)" })),
+      settle: Type.Optional(Type.String({ pattern: DURATION_PATTERN, description: 'How long it waits after setting read-only before it copies, for the writes in progress to end (default 250ms)' })),
+    }, { ...strict, description: "Slide 45's recovery on every restart: set the group read-only, copy the store of another member, clear read-only, report itself alive; no answers until done" })),
   }, strict),
   Type.Object({ kind: Type.Literal('multicast-sink'), port: Type.Integer({ minimum: 1, maximum: 65535 }), group: Ipv4, name: Type.Optional(Name) }, strict),
   Type.Object(
