@@ -204,9 +204,10 @@ export const DROP_REASONS = {
    * analyzer does not serve, no server in service, a bound reached (writes pending, reads
    * pending, replies held), a write refused read-only with no reply to give, a retransmission
    * of a write still collecting (not written twice), a reply after its race or vote ended, a
-   * reply to no request, a write no member answered.
+   * reply to no request, a write no member answered, a read no member could serve without going
+   * back in time (each owes a write already acknowledged).
    */
-  rw: [...ANALYZER_REASONS, 'not-mine', 'no-member', 'writes-full', 'reads-full', 'replies-full', 'read-only', 'retransmit', 'late-reply', 'unknown-reply', 'unanswered'],
+  rw: [...ANALYZER_REASONS, 'not-mine', 'no-member', 'writes-full', 'reads-full', 'replies-full', 'read-only', 'retransmit', 'late-reply', 'unknown-reply', 'unanswered', 'no-reader'],
   /** The node's transmit queue. */
   tx: ['queue-full'],
   /** The control port (SGctrld). */

@@ -28,9 +28,10 @@
  * - ReadOne's preferred server (slide 15: "if other write is processing, change to read
  *   preferred"): while a write of the group is in progress, every read goes to the first member,
  *   in the config's order, that is not behind and has replied to every write in progress; else
- *   to the first that has replied to every write already acknowledged to its client (the one
- *   owing the fewest, in the rare case that every member owes one). So a read that starts after
- *   a write was acknowledged is sent to a server whose reply was part of it. With no write in
+ *   to the first that has replied to every write already acknowledged to its client. When every
+ *   member owes such a write (rare: a slow one beside others behind), the read is dropped and
+ *   counted (`no-reader`) and the client's retransmission tries again. So a read that starts
+ *   after a write was acknowledged is sent to a server whose reply was part of it. With no write in
  *   progress the group's policy picks.
  * - Read-only (slide 45, the cluster's or the group's ctl property `read-only`): writes are
  *   refused with the analyzer's refusal when it has one (`Analyzer.refuse`), else dropped and
@@ -62,6 +63,9 @@ import { MAC_BROADCAST } from '../wire/addr.ts';
 import { assert } from '../assert.ts';
 import { ETH, type Group, type NodeCore } from './core.ts';
 import type { Egress } from './egress.ts';
+
+/** No member may serve a read now without it going back in time (each owes an acknowledged write). */
+const NO_READER: number[] = [];
 
 /** A member's reply as the vote keeps it: a copy of its frame, to send on if it is the answer. */
 interface HeldReply {
@@ -202,6 +206,7 @@ export class Rw {
     const now = core.now;
     if (v === 'write') return this.#write(rg, f, l4, end, payload, key, client, sport, vip, vport, now);
     const members = rg.first ? this.#readFirst(rg) : this.#readOne(rg, client, sport, now);
+    if (members === NO_READER) return this.#drop(rg, 'no-reader');
     if (members.length === 0) return this.#drop(rg, 'no-member');
     if (rg.reads.begin(now, key, members) === 'full') return this.#drop(rg, 'reads-full');
     // A ReadFirst read is not snooped: a member not responsible for it stays silent on purpose (slide 20).
@@ -272,9 +277,8 @@ export class Rw {
   #readFirst(rg: RwGroup): number[] {
     const all = this.#members(rg, true);
     if (rg.sentTo.size === 0 || all.length === 0) return all;
-    let least = Infinity;
-    for (const k of all) if (rg.owedAcked[k]! < least) least = rg.owedAcked[k]!;
-    return least === 0 && all.every((k) => rg.owedAcked[k] === 0) ? all : all.filter((k) => rg.owedAcked[k] === least);
+    const safe = all.filter((k) => rg.owedAcked[k] === 0);
+    return safe.length > 0 ? safe : NO_READER;
   }
 
   /** ReadOne's one server: the preferred one while a write is in progress, else the policy's pick. */
@@ -282,15 +286,19 @@ export class Rw {
     const bal = rg.g.balancer;
     if (rg.sentTo.size > 0) {
       // First choice: a member that has replied to every write in progress; else one that has
-      // replied to every write already acknowledged (a client may have seen those); else the
-      // one that owes the fewest acknowledged writes.
+      // replied to every write already acknowledged (a client may have seen those).
       let fallback = -1;
+      let candidates = 0;
       for (let k = 0; k < rg.owed.length; k++) {
         if (bal.state(k) !== 'alive' || bal.weight(k) <= 0 || this.#isBehind(rg, k)) continue;
+        candidates++;
         if (rg.owed[k] === 0) return [k];
-        if (fallback < 0 || rg.owedAcked[k]! < rg.owedAcked[fallback]!) fallback = k;
+        if (fallback < 0 && rg.owedAcked[k] === 0) fallback = k;
       }
       if (fallback >= 0) return [fallback];
+      // Every member in step owes a write a client has seen acknowledged: a read now could go
+      // back in time. It waits for the client's retransmission (`no-reader`).
+      if (candidates > 0) return NO_READER;
     }
     const mon = rg.g.monitor;
     if (mon !== undefined && mon.cfg.slowStart > 0) for (let k = 0; k < rg.owed.length; k++) bal.setRamp(k, mon.rampFactor(k, now));
