@@ -100,6 +100,8 @@ interface RpcRecord {
   readonly key: number;
   /** Written, or read (set when the reply arrives). */
   value: number | undefined;
+  /** When the request began in the run's time (not the client's clock). */
+  readonly since: number;
 }
 
 export interface Outcome {
@@ -272,7 +274,7 @@ export class Workload {
       start,
       latency: end - start,
       ...(bytes !== undefined ? { bytes } : {}),
-      ...(rpc !== undefined ? { rw: rpc.rw, key: rpc.key, ...(rpc.value !== undefined ? { value: rpc.value } : {}) } : {}),
+      ...(rpc !== undefined ? { rw: rpc.rw, key: rpc.key, ...(rpc.value !== undefined ? { value: rpc.value } : {}), since: rpc.since } : {}),
     });
   }
 
@@ -314,7 +316,7 @@ export class Workload {
         const xid = this.#xid++ >>> 0;
         // A workload that does not record keeps its random values (and its random sequence).
         const value = !write ? 0 : r.recordValues === true ? rpcWriteValue(this.#writes++, this.opts.valueTag ?? { index: 0, of: 1 }) : this.#rng.int(0, 1_000_000);
-        const rec: RpcRecord | undefined = r.recordValues === true ? { rw: write ? 'write' : 'read', key, value: write ? value : undefined } : undefined;
+        const rec: RpcRecord | undefined = r.recordValues === true ? { rw: write ? 'write' : 'read', key, value: write ? value : undefined, since: this.opts.host.world.now } : undefined;
         if (rec !== undefined) req.rpc = rec;
         const payload = encodeRpc({ kind: 'request', xid, op: write ? RPC_OP.write : RPC_OP.read, key, value });
         return this.#udpRequest(xid, port, payload, r.retry, (reply, status) => {

@@ -344,6 +344,12 @@ export interface RequestEvent extends TraceBase {
   readonly rw?: 'read' | 'write';
   readonly key?: number;
   readonly value?: number;
+  /**
+   * A recorded request's start in the run's time (µs), where `start` and `latency` are the
+   * client's own clock (a host's clock may run fast or slow): the consistency check compares
+   * requests of different clients, so it orders them by `since` and `t`.
+   */
+  readonly since?: number;
 }
 
 /** What an RPC request did (`RequestEvent.rw`). */
@@ -426,6 +432,7 @@ export const EVENT_FIELDS: { readonly [K in TraceKind]: KindFields<TraceEventOf<
     rw: { type: 'enum', values: REQUEST_RW, optional: true },
     key: { type: 'int', optional: true },
     value: { type: 'number', optional: true },
+    since: { type: 'int', optional: true },
   },
 };
 

@@ -25,7 +25,9 @@ import {
   FUZZ_RUNS_DEFAULT,
   FUZZ_RUNS_LIMIT,
   SEED_MAX,
+  FAULT_EPISODE_KINDS,
   fuzzTargets,
+  type FaultEpisodeKind,
   renderFailure,
   searchFaults,
   type FuzzProgress,
@@ -49,6 +51,7 @@ options:
                       repeats the same session and finds the same minimal failure
   --out FILE          where to write a failure (default <scenario>.fuzz-<seed>.yaml beside it)
   --max-faults K      injected faults per case at most, each with its recovery (default ${FUZZ_MAX_FAULTS_DEFAULT})
+  --faults KINDS      only these kinds, comma-separated (default all): ${FAULT_EPISODE_KINDS.join(', ')}
   --json              print the result as JSON instead of text
   -h, --help          this help
 
@@ -165,6 +168,7 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
     seed: { type: 'string' },
     out: { type: 'string' },
     'max-faults': { type: 'string' },
+    faults: { type: 'string' },
     json: { type: 'boolean' },
   }, FUZZ_USAGE, io);
   if (typeof args === 'number') return args;
@@ -194,7 +198,14 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
     return EXIT.usage;
   }
   const sc = loaded.scenario;
-  const targets = fuzzTargets(sc);
+  let kinds: Set<FaultEpisodeKind> | undefined;
+  if (v.faults !== undefined) {
+    const names = v.faults.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    const bad = names.filter((x) => !(FAULT_EPISODE_KINDS as readonly string[]).includes(x));
+    if (names.length === 0 || bad.length > 0) return usageError('fuzz', `--faults: ${bad.length > 0 ? `unknown kind(s) ${bad.join(', ')}` : 'no kind given'} (kinds: ${FAULT_EPISODE_KINDS.join(', ')})`, FUZZ_USAGE, io);
+    kinds = new Set(names as FaultEpisodeKind[]);
+  }
+  const targets = { ...fuzzTargets(sc), ...(kinds !== undefined ? { kinds } : {}) };
   if (targets.hosts.length === 0) {
     io.err(`${file}: the scenario has no hosts to inject faults into\n`);
     return EXIT.usage;

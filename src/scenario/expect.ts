@@ -350,7 +350,10 @@ function check(m: ExpectationModel): Check {
           if (ev.rw === 'read') reads++;
           else if (acked) writes++;
           else maybe++;
-          ops.push({ op: ev.rw, key: String(ev.key), value: String(ev.value), start: ev.start, end: ev.start + ev.latency, acked, client: ev.service });
+          // In the run's time (`since` to the event's `t`): a client's own clock may be skewed.
+          const start = ev.since ?? ev.start;
+          const end = ev.since !== undefined ? ev.t : ev.start + ev.latency;
+          ops.push({ op: ev.rw, key: String(ev.key), value: String(ev.value), start, end, acked, client: ev.service });
         },
         finish() {
           const bound = 'per key, no read older than a write acknowledged before it started';

@@ -60,7 +60,13 @@ export interface FuzzTargets {
   readonly durationTicks: number;
   /** SG nodes with failover: also stalled, signalled (SIGHUP) and their watched process killed. */
   readonly sgNodes: readonly string[];
+  /** The episode kinds to generate (undefined: every kind). */
+  readonly kinds?: ReadonlySet<FaultEpisodeKind>;
 }
+
+/** Every kind of episode the fuzzer generates, as `sg fuzz --faults` names them. */
+export const FAULT_EPISODE_KINDS = ['crash', 'kill', 'hang', 'link-down', 'partition', 'loss', 'delay', 'clock', 'stall', 'watched', 'signal'] as const;
+export type FaultEpisodeKind = (typeof FAULT_EPISODE_KINDS)[number];
 
 export function fuzzTargets(sc: Scenario): FuzzTargets {
   return {
@@ -116,7 +122,18 @@ export function faultEpisodeArb(t: FuzzTargets): fc.Arbitrary<FaultEpisode> {
     // Group one is a proper, non-empty subset (in topology order); group two is the rest.
     arbs.push(fc.record({ kind: fc.constant('partition' as const), side: fc.subarray([...t.hosts], { minLength: 1, maxLength: t.hosts.length - 1 }), at, for: len }));
   }
-  return fc.oneof(...arbs);
+  const kinds = t.kinds;
+  const chosen = kinds === undefined ? arbs : arbs.map((a) => a.filter((e) => kinds.has(e.kind)));
+  return fc.oneof(...chosen.filter((_, i) => kinds === undefined || arbKinds(t)[i]!.some((k) => kinds.has(k))));
+}
+
+/** The kinds each entry of `faultEpisodeArb`'s list can generate, in its order. */
+function arbKinds(t: FuzzTargets): FaultEpisodeKind[][] {
+  const out: FaultEpisodeKind[][] = [['crash'], ['link-down'], ['loss'], ['delay'], ['clock']];
+  if (t.services.length > 0) out.push(['kill', 'hang']);
+  if (t.sgNodes.length > 0) out.push(['stall', 'watched', 'signal']);
+  if (t.hosts.length >= 2) out.push(['partition']);
+  return out;
 }
 
 /** A case: a seed and at most `maxFaults` episodes. */

@@ -148,7 +148,7 @@ describe('errors point at the line and path', () => {
     const state = 'state events have no field';
     expect(errorsOf(withLine(18, '  - never: { kind: state, machin: bidd }'))).toEqual([`f.yaml:18:27: expect[0].never.machin: ${state} 'machin' (their fields: id, t, cause, node, entity, machine, from, to, reason)`]);
     expect(errorsOf(withLine(18, '  - count: { match: { kind: request, to: master }, max: 0 }'))).toEqual([
-      "f.yaml:18:38: expect[0].count.match.to: request events have no field 'to' (their fields: id, t, cause, node, service, op, status, start, latency, bytes, server, rw, key, value)",
+      "f.yaml:18:38: expect[0].count.match.to: request events have no field 'to' (their fields: id, t, cause, node, service, op, status, start, latency, bytes, server, rw, key, value, since)",
     ]);
     expect(errorsOf(withLine(18, '  - within: { after: { kind: fault, what: crash }, then: { kind: state, entty: a, to: dead }, within: 1s }'))).toEqual([
       expect.stringMatching(/^f\.yaml:18:\d+: expect\[0\]\.within\.then\.entty: state events have no field 'entty' \(/),
