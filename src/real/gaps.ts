@@ -59,6 +59,8 @@ export function notRunInLab(sc: Scenario): string[] {
   if (svcs.length > 0) out.push(`service(s) ${list(svcs)}: not started (kind not available in the lab)`);
   const timed = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'http' && (s.serviceTime !== undefined || s.concurrency !== undefined || s.queue !== undefined || s.backlog !== undefined)) || (s.kind === 'rpc' && s.serviceTime !== undefined) ? [`${h.name}/${s.name}`] : []));
   if (timed.length > 0) out.push(`service-time, concurrency, queue and backlog of ${list(timed)}: not modelled (nginx, the Node server or sg rpc serve answers at once)`);
+  const parted = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'rpc' && s.partition !== undefined ? [`${h.name}/${s.name}`] : [])));
+  if (parted.length > 0) out.push(`partition of ${list(parted)}: not run (sg rpc serve answers every read from its own store; it does not read the group's members)`);
   const dnsTimed = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'dns' && s.serviceTime !== undefined ? [`${h.name}/${s.name}`] : [])));
   if (dnsTimed.length > 0) out.push(`service-time of ${list(dnsTimed)}: not modelled (knotd answers at once)`);
   const refusing = sc.hosts.flatMap((h) => h.services.flatMap((s) => (s.kind === 'dns' && s.refuseUpdates ? [`${h.name}/${s.name}`] : [])));

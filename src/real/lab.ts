@@ -18,8 +18,9 @@
  *   servers (`sg lab serve`); each answers with its host's name, so a client can see which
  *   server it reached. `rpc` is `sg rpc serve` (src/real/rpc.ts): its write replies carry the
  *   SG write-status IP option, set with setsockopt(IP_OPTIONS), and it joins its `group:` on
- *   the host's first address; a `service-time:` is not reproduced (it answers at once, and says
- *   so in the lab's log). A `multicast-sink` joins its group on the host's first address and
+ *   the host's first address, with `--fail-writes` / `--diverge` as the service says; a
+ *   `service-time:` and a `partition:` are not reproduced (it answers at once, from its own
+ *   store, and says so in the lab's log). A `multicast-sink` joins its group on the host's first address and
  *   writes a JSON line per datagram to its log (`sg lab serve`).
  *   `dns` is Debian's Knot DNS, `knotd`, with a configuration and zone file written from the
  *   service's options (src/real/knot.ts); the lab waits until it answers a query for its
@@ -345,7 +346,9 @@ export function startService(state: LabState, host: string, service: string, sc:
       join = ['--group', formatIpv4(s.group), '--iface-addr', formatIpv4(a)];
     }
     if (s.serviceTime !== undefined) log(`warning: ${h.name}/${s.name}: service-time is not reproduced in the lab; sg rpc serve answers at once`);
-    pid = startIn(ns, process.execPath, [SG_BIN, 'rpc', 'serve', '--port', String(s.port), '--name', `${h.name}/${s.name}`, ...join], logFile);
+    if (s.partition !== undefined) log(`warning: ${h.name}/${s.name}: partition is not reproduced in the lab; sg rpc serve answers every read from its own store`);
+    const mode = [...(s.failWrites === true ? ['--fail-writes'] : []), ...(s.diverge === true ? ['--diverge'] : [])];
+    pid = startIn(ns, process.execPath, [SG_BIN, 'rpc', 'serve', '--port', String(s.port), '--name', `${h.name}/${s.name}`, ...join, ...mode], logFile);
   } else if (s.kind === 'dns') {
     pid = startKnot(state, ns, h, s, logFile);
   } else {

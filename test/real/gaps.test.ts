@@ -26,6 +26,17 @@ describe('what real mode does not run is printed', () => {
     expect(notRunInLab(withQ).some((l) => l.startsWith('IGMP querier of segment(s) senders: not run'))).toBe(true);
   });
 
+  it('rpc-write-all: fail-writes runs (sg rpc serve --fail-writes); a partitioned rpc service gets a line', () => {
+    const sc = load('scenarios/rpc-write-all.yaml');
+    const lines = notRunInLab(sc);
+    expect(lines.some((l) => l.includes('fail-writes') || l.startsWith('partition'))).toBe(false);
+    const parted = {
+      ...sc,
+      hosts: sc.hosts.map((h) => (h.name === 'rs1' ? { ...h, services: h.services.map((s) => ({ ...s, partition: { replicas: 2, keyName: 'rs1', refresh: 500_000 } })) } : h)),
+    } as unknown as Scenario;
+    expect(notRunInLab(parted)).toContain("partition of rs1/rpc:2049: not run (sg rpc serve answers every read from its own store; it does not read the group's members)");
+  });
+
   it('loss, delay and clock-rate faults are named with their times', () => {
     const sc = load('scenarios/lab-basic.yaml');
     const faults = [

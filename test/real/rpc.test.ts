@@ -1,9 +1,9 @@
 /**
  * The real RPC service and client (src/real/rpc.ts, `sg rpc`) without namespaces, on loopback (no
  * root needed): reads and writes answered, --fail-writes and --diverge, a malformed request
- * ignored and counted, the client's retransmission with the same xid, a timeout, the descriptor
- * of a dgram socket and IP_OPTIONS set and cleared on it, and the command's usage errors. On the
- * wire in a lab, judged by tshark: rpc-lab.test.ts.
+ * ignored and counted, the client's retransmission with the same xid, a timeout, `--count`, the
+ * descriptor of a dgram socket and IP_OPTIONS set and cleared on it, and the command's usage
+ * errors. On the wire in a lab, judged by tshark: rpc-lab.test.ts.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -115,6 +115,21 @@ describe('sg rpc read|write: the client', () => {
     expect(io2.stdout).toContain('status=error');
   });
 
+  it('--count sends that many requests in sequence and prints one summary line', async () => {
+    const ok = await serve();
+    const io = memoryIo();
+    expect(await main(['rpc', 'write', '--to', `127.0.0.1:${ok.port()}`, '--key', '5', '--value', '9', '--count', '20'], io)).toBe(0);
+    expect(io.stdout).toMatch(/^count=20 ok=20 error=0 timeout=0 values=9x20 p50=[\d.]+ms p99=[\d.]+ms max=[\d.]+ms rate=[\d.]+\/s\n$/);
+    expect(ok.server).toMatchObject({ writes: 20 });
+    const io2 = memoryIo();
+    expect(await main(['rpc', 'read', '--to', `127.0.0.1:${ok.port()}`, '--key', '5', '--count', '3'], io2)).toBe(0);
+    expect(io2.stdout).toMatch(/^count=3 ok=3 error=0 timeout=0 values=9x3 /);
+    const failing = await serve({ failWrites: true });
+    const io3 = memoryIo();
+    expect(await main(['rpc', 'write', '--to', `127.0.0.1:${failing.port()}`, '--key', '5', '--value', '1', '--count', '2'], io3)).toBe(1);
+    expect(io3.stdout).toMatch(/^count=2 ok=0 error=2 timeout=0 values=0x2 .* rate=0\.0\/s\n$/);
+  });
+
   it('bad usage is exit status 2 with a reason', async () => {
     const cases: [string[], RegExp][] = [
       [['rpc'], /missing subcommand/],
@@ -128,6 +143,8 @@ describe('sg rpc read|write: the client', () => {
       [['rpc', 'serve', '--group', '10.0.0.1'], /--group must be a multicast/],
       [['rpc', 'serve', '--iface-addr', '10.0.0.1'], /--iface-addr needs --group/],
       [['rpc', 'serve', '--port', '70000'], /--port must be an integer/],
+      [['rpc', 'read', '--to', '127.0.0.1:1', '--key', '1', '--count', '0'], /--count must be an integer 1\.\./],
+      [['rpc', 'read', '--to', '127.0.0.1:1', '--key', '1', '--count', '2', '--xid', '3'], /--xid is for one request/],
     ];
     for (const [argv, msg] of cases) {
       const io = memoryIo();

@@ -1,0 +1,184 @@
+/**
+ * The replicated RPC store in the lab: `scenarios/rpc-write-all.yaml` built as network
+ * namespaces, three `sg rpc serve` behind the VIP in read-one-write-all mode with the rpc
+ * analyzer and multicast fan-out (write-group 239.18.2.1, which the services join); rs3 runs with
+ * --fail-writes. A write through the VIP is one datagram to the group on the pool; rs1 and rs2
+ * store it (read directly from c0, a host on the pool), rs3 answers failure and is turned off at
+ * once (the daemon's trace: write-turn-off, then store/rs3 Dead), and reads through the VIP keep
+ * working and never reach rs3 again. tshark on the pool's bridge (the switch namespace) shows the
+ * servers' write replies carrying IP option 0x9e (status 0 and the value, or status 1 from rs3);
+ * on the client's interface the reply the client gets has a 20-byte header: the SG took the
+ * option off. tshark 4.0 names no fields for option 0x9e; the test reads its bytes from PDML,
+ * as rpc-lab.test.ts does.
+ *
+ * Needs root, iproute2 and tshark; skipped elsewhere with the reason printed.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alive, labUp, LAB_READY_TIMEOUT_MS, nsName, SG_BIN, type LabState } from '../../src/real/lab.ts';
+import { hasTshark } from '../support/tshark.ts';
+import { canRunLab, tearDownLab, traceSince, until } from './support.ts';
+
+const why = canRunLab() ?? (hasTshark() ? undefined : 'no tshark (apt-get install -y tshark)');
+if (why !== undefined) console.warn(`real-mode RPC write-all suite skipped: ${why}`);
+
+const FILE = 'scenarios/rpc-write-all.yaml';
+const VIP = '10.18.1.10';
+const GROUP = '239.18.2.1';
+const PORT = 2049;
+const SERVERS = { rs1: '10.18.2.1', rs2: '10.18.2.2', rs3: '10.18.2.3' } as const;
+const HEALTHY = ['rs1', 'rs2'] as const;
+/** The pool is the file's second segment: its bridge in the switch namespace. */
+const POOL_BRIDGE = 'br1';
+/** The xids of the test's requests. */
+const XID_WRITE = 7001;
+const XID_WRITE2 = 7002;
+
+/** `sg rpc ARGS` in namespace `ns`: exit status and output (never throws). */
+function rpc(ns: string, args: string[], timeoutMs = 60_000): { code: number; out: string; err: string } {
+  try {
+    const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, SG_BIN, 'rpc', ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: 0, out, err: '' };
+  } catch (e) {
+    const x = e as { status?: number | null; stdout?: string; stderr?: string };
+    return { code: x.status ?? -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+  }
+}
+
+/** One UDP datagram tshark saw: addresses, IP header length, the 0x9e option's bytes (hex) and the RPC xid. */
+interface Seen {
+  readonly src: string;
+  readonly dst: string;
+  readonly hdrLen: number;
+  readonly option: string | undefined;
+  readonly xid: number;
+}
+
+/** The UDP datagrams to or from port 2049 in `pcap`, as tshark dissects them (PDML). */
+function tsharkDatagrams(pcap: string): Seen[] {
+  // Port 2049 would be dissected as ONC RPC/NFS: decode it as plain data.
+  const pdml = execFileSync('tshark', ['-r', pcap, '-T', 'pdml', '-d', `udp.port==${PORT},data`, '-Y', `udp.port == ${PORT}`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out: Seen[] = [];
+  for (const pkt of pdml.split('<packet>').slice(1)) {
+    const ipProto = /<proto name="ip"[\s\S]*?<\/proto>/.exec(pkt)?.[0] ?? '';
+    const field = (name: string) => new RegExp(`name="${name.replace('.', '\\.')}"[^>]*show="([^"]*)"`).exec(ipProto)?.[1] ?? '';
+    // The option's own item: "Unknown (0x9e) (8 bytes)" in tshark 4.0, with the bytes as its value.
+    const option = /show="Unknown \(0x9e\) \(8 bytes\)"[^>]*value="([0-9a-f]+)"/.exec(ipProto)?.[1] ?? /name="ip.opt.type"[^>]*show="158"[\s\S]*?value="(9e08[0-9a-f]{12})"/.exec(ipProto)?.[1];
+    const data = /name="data.data"[^>]*value="([0-9a-f]+)"/.exec(pkt)?.[1] ?? '';
+    out.push({ src: field('ip.src'), dst: field('ip.dst'), hdrLen: Number(field('ip.hdr_len')), option, xid: data.length >= 8 ? Number.parseInt(data.slice(0, 8), 16) : -1 });
+  }
+  return out;
+}
+
+/** The option 0x9e, length 8, status (u16) and return value (i32), as hex. */
+function optionHex(status: number, retval: number): string {
+  const b = Buffer.alloc(8);
+  b[0] = 0x9e;
+  b[1] = 8;
+  b.writeUInt16BE(status, 2);
+  b.writeInt32BE(retval, 4);
+  return b.toString('hex');
+}
+
+/** A tshark writing `pcap` from `iface` in `ns`, with its stderr kept. */
+interface Capture {
+  readonly child: ChildProcess;
+  readonly pcap: string;
+  err: string;
+}
+
+describe.skipIf(why !== undefined)('real mode: an RPC store replicated by the SG over sg rpc serve (read-one-write-all, multicast)', () => {
+  let lab: LabState | undefined;
+  const ours: ChildProcess[] = [];
+  const captures: Capture[] = [];
+  const ns = (name: string) => nsName(lab!.prefix, name);
+
+  const capture = async (name: string, where: string, iface: string): Promise<Capture> => {
+    const pcap = `${lab!.dir}/${name}.pcapng`;
+    const child = spawn('ip', ['netns', 'exec', where, 'tshark', '-i', iface, '-f', 'udp', '-w', pcap], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ours.push(child);
+    const c: Capture = { child, pcap, err: '' };
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => (c.err += d));
+    await until(`tshark on ${where}/${iface} to capture`, () => c.err.includes('Capturing on') || child.exitCode !== null, 60_000);
+    expect(child.exitCode, c.err).toBeNull();
+    captures.push(c);
+    return c;
+  };
+  /** Stop `c` (SIGINT: tshark writes out what it has) once `done` holds of what it captured. */
+  const stop = async (c: Capture, what: string, done: (seen: Seen[]) => boolean): Promise<Seen[]> => {
+    await until(what, () => {
+      try {
+        return done(tsharkDatagrams(c.pcap));
+      } catch {
+        return false; // the file's first block is not written yet
+      }
+    }, 60_000);
+    const exited = new Promise<void>((res) => (c.child.exitCode !== null ? res() : c.child.on('exit', () => res())));
+    c.child.kill('SIGINT');
+    await exited;
+    return tsharkDatagrams(c.pcap);
+  };
+
+  beforeAll(async () => {
+    lab = labUp(FILE);
+    // Ready when every service answers c0 and a read through the VIP is answered (the services
+    // and the client run through tsx: seconds each on a busy machine).
+    for (const s of Object.values(SERVERS)) await until(`${s} to answer`, () => rpc(ns('c0'), ['read', '--to', `${s}:${PORT}`, '--key', '0', '--timeout-ms', '2000']).code === 0, LAB_READY_TIMEOUT_MS);
+    await until('a read through the VIP', () => rpc(ns('client'), ['read', '--to', `${VIP}:${PORT}`, '--key', '0', '--timeout-ms', '2000']).code === 0, LAB_READY_TIMEOUT_MS);
+  }, 3 * LAB_READY_TIMEOUT_MS);
+
+  afterAll(() => {
+    const services = lab?.processes.filter((p) => p.kind === 'service') ?? [];
+    tearDownLab(lab, ours);
+    for (const p of services) expect(alive(p.pid), `${p.name} (pid ${p.pid}) still runs`).toBe(false);
+  });
+
+  it('a write through the VIP reaches rs1 and rs2 by the group; rs3 replies failure and is turned off at once', async () => {
+    const pool = await capture('pool', ns('sw'), POOL_BRIDGE);
+    const client = await capture('client', ns('client'), 'eth0');
+
+    const w = rpc(ns('client'), ['write', '--to', `${VIP}:${PORT}`, '--key', '7', '--value', '42', '--xid', String(XID_WRITE)]);
+    expect(w.out, w.err).toMatch(new RegExp(`^reply xid=${XID_WRITE} status=ok value=42 from=${VIP.replace(/\./g, '\\.')}:${PORT} `));
+    for (const s of HEALTHY) {
+      const r = rpc(ns('c0'), ['read', '--to', `${SERVERS[s]}:${PORT}`, '--key', '7']);
+      expect(r.out, `${s}: ${r.err}`).toMatch(/status=ok value=42 /);
+    }
+    // rs3's writes fail: it stored nothing.
+    expect(rpc(ns('c0'), ['read', '--to', `${SERVERS.rs3}:${PORT}`, '--key', '7']).out).toMatch(/status=ok value=0 /);
+
+    await until('rs3 turned off in the daemon trace', () => traceSince(lab!, 'sg1', 0).some((e) => e.kind === 'state' && e.entity === 'store/rs3' && e.to === 'dead'), 10_000);
+    const ev = traceSince(lab!, 'sg1', 0);
+    expect(ev.some((e) => e.kind === 'decision' && e.what === 'write-turn-off' && e.detail?.['server'] === 'rs3' && e.detail?.['id'] === String(XID_WRITE))).toBe(true);
+    expect(ev.filter((e) => e.kind === 'decision' && e.what === 'write-answer' && e.detail?.['id'] === String(XID_WRITE)).map((e) => e.detail)).toEqual([expect.objectContaining({ copies: 2, members: 3, status: 'ok' })]);
+    expect(ev.some((e) => e.kind === 'state' && (e.entity === 'store/rs1' || e.entity === 'store/rs2'))).toBe(false);
+
+    // On the pool: one datagram to the group, the three replies with the write-status option.
+    const seen = (await stop(pool, 'tshark on the pool to see the three write replies', (xs) => xs.filter((x) => x.xid === XID_WRITE && x.dst !== GROUP).length >= 3)).filter((x) => x.xid === XID_WRITE);
+    expect(seen.filter((x) => x.dst === GROUP).map((x) => x.hdrLen), 'the write to the group, once').toEqual([20]);
+    expect(seen.filter((x) => x.dst !== VIP && Object.values(SERVERS).includes(x.dst as never)), 'no unicast copy').toEqual([]);
+    const replies = new Map(seen.filter((x) => x.dst !== GROUP).map((x) => [x.src, x]));
+    expect(replies.get(SERVERS.rs1)).toMatchObject({ hdrLen: 28, option: optionHex(0, 42) });
+    expect(replies.get(SERVERS.rs2)).toMatchObject({ hdrLen: 28, option: optionHex(0, 42) });
+    expect(replies.get(SERVERS.rs3)).toMatchObject({ hdrLen: 28, option: optionHex(1, 0) });
+    // At the client: the SG's answer, from the VIP, without the option.
+    const atClient = (await stop(client, 'tshark on the client to see the answer', (xs) => xs.some((x) => x.xid === XID_WRITE && x.src === VIP))).filter((x) => x.xid === XID_WRITE && x.src === VIP);
+    expect(atClient).toEqual([{ src: VIP, dst: '10.18.1.100', hdrLen: 20, option: undefined, xid: XID_WRITE }]);
+    for (const c of captures) expect(execFileSync('tshark', ['-r', c.pcap, '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(), c.pcap).toBe('');
+  });
+
+  it('later writes reach rs1 and rs2; reads through the VIP keep working and never reach rs3', async () => {
+    const w = rpc(ns('client'), ['write', '--to', `${VIP}:${PORT}`, '--key', '8', '--value=-5', '--xid', String(XID_WRITE2)]);
+    expect(w.out, w.err).toMatch(new RegExp(`^reply xid=${XID_WRITE2} status=ok value=-5 `));
+    for (const s of HEALTHY) expect(rpc(ns('c0'), ['read', '--to', `${SERVERS[s]}:${PORT}`, '--key', '8']).out, s).toMatch(/status=ok value=-5 /);
+    // Each read from its own source port: a new link each, round-robin over the servers in
+    // service. rs3 has neither key, so one read that reached it would answer 0.
+    const reads = rpc(ns('client'), ['read', '--to', `${VIP}:${PORT}`, '--key', '7', '--count', '20']);
+    expect(reads.out, reads.err).toMatch(/^count=20 ok=20 error=0 timeout=0 values=42x20 /);
+    const reads8 = rpc(ns('client'), ['read', '--to', `${VIP}:${PORT}`, '--key', '8', '--count', '10']);
+    expect(reads8.out, reads8.err).toMatch(/^count=10 ok=10 error=0 timeout=0 values=-5x10 /);
+    const ev = traceSince(lab!, 'sg1', 0);
+    expect(ev.filter((e) => e.kind === 'decision' && e.what === 'write-answer' && e.detail?.['id'] === String(XID_WRITE2)).map((e) => e.detail)).toEqual([expect.objectContaining({ copies: 2, status: 'ok' })]);
+    expect(ev.some((e) => e.kind === 'state' && (e.entity === 'store/rs1' || e.entity === 'store/rs2'))).toBe(false);
+  });
+});
