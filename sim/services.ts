@@ -525,7 +525,7 @@ export class RpcService extends Service {
   }
 
   protected open(): void {
-    this.store.clear();
+    this.#server.clear(); // a (re)start: the store and the duplicate request cache are lost
     const sock = this.host.udpBind(this.port, {
       reuseAddr: true,
       onMessage: (payload, from) => this.#request(payload, from.addr, from.port),
@@ -674,7 +674,7 @@ export class RpcService extends Service {
       if (!this.running || this.#support === undefined) return;
       // A write every server stores, partitioned or not: a server not responsible for a key just
       // returns ok (slide 20), with the same value, so the replies agree.
-      const { reply, writeStatus } = this.#server.handle(req);
+      const { reply, writeStatus } = this.#server.handle(req, `${addr}:${port}`);
       this.#support.reply(encodeRpc(reply), { addr, port }, this.opts.writeStatusOption !== false ? writeStatus : undefined);
       this.counters.replies++;
     });

@@ -19,8 +19,9 @@
  *   it is turned off at once (the health monitor's write detector at Dead, which only an admin
  *   or the server's own state request clears, slide 43). A member outside the answer's group or
  *   silent until the timeout is a write mismatch (slide 34's M and 2M).
- * - Such a member missed a write the others made, and so did a server out of service (not
- *   Alive) when a write came: it is *behind*. It still gets writes and its mismatches are
+ * - Such a member missed a write the others made, if that write was acknowledged to its client
+ *   (a write nobody acknowledged is maybe applied, and behind no one), and so did a server out
+ *   of service (not Alive) when an acknowledged write went by: it is *behind*. It still gets writes and its mismatches are
  *   counted, but no reads until it says it is whole again: its own `state alive` through the
  *   feedback protocol after its state transfer (slide 45), or an admin's. Health detectors
  *   bringing it back to Alive do not end it (slide 43: "there is no way for SG to know if the
@@ -66,6 +67,7 @@ import type { Egress } from './egress.ts';
 
 /** No member may serve a read now without it going back in time (each owes an acknowledged write). */
 const NO_READER: number[] = [];
+const NO_SERVERS: readonly number[] = [];
 
 /** A member's reply as the vote keeps it: a copy of its frame, to send on if it is the answer. */
 interface HeldReply {
@@ -90,7 +92,7 @@ interface RwGroup {
   /** Per server: its service port. */
   readonly ports: readonly number[];
   /** Write keys in progress -> how many members they went to, and those not heard yet (for `owed`). */
-  readonly sentTo: Map<string, { readonly members: number; readonly left: Set<number>; acked: boolean }>;
+  readonly sentTo: Map<string, { readonly members: number; readonly left: Set<number>; acked: boolean; readonly skipped: readonly number[] }>;
 }
 
 /** What the node does for this part (sg-node.ts wires it). */
@@ -221,6 +223,8 @@ export class Rw {
     const members = this.#members(rg, false);
     if (members.length === 0) return this.#drop(rg, 'no-member');
     const b = rg.votes.begin(now, key, members);
+    // The servers out of service as this write goes by: behind if it is acknowledged.
+    const skipped = b.kind === 'started' && members.length < rg.owed.length ? this.#outOfService(rg) : NO_SERVERS;
     switch (b.kind) {
       case 'full':
         return this.#drop(rg, 'writes-full');
@@ -231,7 +235,7 @@ export class Rw {
       case 'started':
         break;
     }
-    rg.sentTo.set(key, { members: members.length, left: new Set(members), acked: false });
+    rg.sentTo.set(key, { members: members.length, left: new Set(members), acked: false, skipped });
     for (const k of members) rg.owed[k]!++;
     core.emit({ kind: 'decision', t: now, node: core.name, what: 'write-begin', detail: { group: g.cfg.name, client: formatIpv4(client), id: idOf(key), members: members.length } });
     this.#fanOut(rg, f, l4, end, vip, vport, members, true, true);
@@ -246,11 +250,14 @@ export class Rw {
   #members(rg: RwGroup, forRead: boolean): number[] {
     const bal = rg.g.balancer;
     const out: number[] = [];
-    for (let k = 0; k < rg.owed.length; k++) {
-      if (bal.state(k) !== 'alive') {
-        if (!forRead) this.#fallBehind(rg, k); // out of service as a write goes by: it misses it
-      } else if (!(forRead && rg.behind[k] === 1)) out.push(k);
-    }
+    for (let k = 0; k < rg.owed.length; k++) if (bal.state(k) === 'alive' && !(forRead && rg.behind[k] === 1)) out.push(k);
+    return out;
+  }
+
+  #outOfService(rg: RwGroup): number[] {
+    const bal = rg.g.balancer;
+    const out: number[] = [];
+    for (let k = 0; k < rg.owed.length; k++) if (bal.state(k) !== 'alive') out.push(k);
     return out;
   }
 
@@ -438,9 +445,11 @@ export class Rw {
         case 'answer': {
           const sent = rg.sentTo.get(a.key);
           const members = sent?.members ?? 0;
-          if (sent !== undefined && !sent.acked) {
+          if (sent !== undefined && !sent.acked && a.copies > 0) {
+            // Acknowledged: a client may now read it. Who has not applied it owes it; who was out of service missed it.
             sent.acked = true;
             for (const k of sent.left) rg.owedAcked[k]!++;
+            for (const k of sent.skipped) this.#fallBehind(rg, k);
           }
           const status = a.copies > 0 ? 'ok' : 'failure';
           core.emit({ kind: 'decision', t: core.now, node: core.name, what: 'write-answer', detail: { group: g.cfg.name, client: who, id: idOf(a.key), copies: a.copies, members, status } });
@@ -458,12 +467,16 @@ export class Rw {
           this.#fallBehind(rg, a.member);
           this.#env.turnOff(g.index, a.member);
           break;
-        case 'mismatch':
+        case 'mismatch': {
+          // A member silent on a write nobody acknowledged is not behind anyone a client saw
+          // (the write is maybe applied); one silent on an acknowledged write, or outvoted, is.
+          const acked = a.why === 'value' || rg.sentTo.get(a.key)?.acked === true;
           if (a.why === 'timeout') this.#heard(rg, a.key, a.member);
           core.emit({ kind: 'decision', t: core.now, node: core.name, what: 'write-mismatch', detail: { group: g.cfg.name, server: g.cfg.servers[a.member]!.name, client: who, id: idOf(a.key), why: a.why } });
-          this.#fallBehind(rg, a.member);
+          if (acked) this.#fallBehind(rg, a.member);
           this.#env.mismatch(g.index, a.member);
           break;
+        }
       }
     }
   }

@@ -82,7 +82,7 @@ export function rpcServe(o: RpcServeOptions, log: (l: string) => void, onError: 
       return;
     }
     counters.requests++;
-    const { reply, writeStatus } = server.handle(parsed.value);
+    const { reply, writeStatus } = server.handle(parsed.value, `${r.address}:${r.port}`);
     support.reply(encodeRpc(reply), { addr: from, port: r.port }, writeStatus);
   });
   const ready = new Promise<void>((resolve) => {

@@ -13,6 +13,11 @@
  * - Under `diverge` a write stores value + 1 (wrapping as an i32) and answers that: a replica
  *   whose result differs, for the vote to outvote.
  * - Another op answers status error with the key's value and no write status (it is no write).
+ * - A duplicate request cache, as NFS servers keep one: a write whose (client, xid) was answered
+ *   lately is answered again from the cache and not applied twice. A client's retransmission can
+ *   reach the servers as a new write (after the SG node forgot the vote, or through a new master
+ *   after a takeover); applied again, it would undo the writes made since. `DRC_ENTRIES` writes
+ *   are remembered, the oldest forgotten first; only with a `client` given.
  */
 
 import { RPC_OP, RPC_STATUS, type RpcReply, type RpcRequest } from '../wire/rpc.ts';
@@ -20,6 +25,9 @@ import { MCAST_FAILURE, MCAST_SUCCESS, type WriteStatus } from './support.ts';
 
 /** Keys a store holds at most (every u16 key). */
 export const RPC_KEYS_MAX = 65536;
+
+/** Writes the duplicate request cache remembers. */
+export const DRC_ENTRIES = 4096;
 
 export interface RpcServerOptions {
   /** Answer every write with failure and store nothing. */
@@ -37,6 +45,8 @@ export interface RpcServerCounters {
   writeFailures: number;
   /** Requests with an op that is neither read nor write. */
   badOps: number;
+  /** Writes answered from the duplicate request cache (not applied again). */
+  duplicates: number;
 }
 
 /** A request's answer: the reply, and the write status its datagram carries (writes only). */
@@ -48,15 +58,40 @@ export interface RpcAnswer {
 export class RpcServer {
   /** key -> value. */
   readonly store = new Map<number, number>();
-  readonly counters: RpcServerCounters = { reads: 0, writes: 0, writeFailures: 0, badOps: 0 };
+  readonly counters: RpcServerCounters = { reads: 0, writes: 0, writeFailures: 0, badOps: 0, duplicates: 0 };
   readonly opts: RpcServerOptions;
+  /** `client/xid` -> the answer a write got, in answer order (a Map keeps it). */
+  readonly #drc = new Map<string, RpcAnswer>();
 
   constructor(opts: RpcServerOptions = {}) {
     this.opts = opts;
   }
 
-  /** Apply `req` to the store; its answer. */
-  handle(req: RpcRequest): RpcAnswer {
+  /** Forget everything (a restart: the store and the duplicate request cache are lost). */
+  clear(): void {
+    this.store.clear();
+    this.#drc.clear();
+  }
+
+  /**
+   * Apply `req` to the store; its answer. `client` names the request's sender (address and
+   * port): with it, a repeated write is answered from the duplicate request cache.
+   */
+  handle(req: RpcRequest, client?: string): RpcAnswer {
+    if (client === undefined || req.op !== RPC_OP.write) return this.#apply(req);
+    const k = `${client}/${req.xid}`;
+    const seen = this.#drc.get(k);
+    if (seen !== undefined) {
+      this.counters.duplicates++;
+      return seen;
+    }
+    const a = this.#apply(req);
+    if (this.#drc.size >= DRC_ENTRIES) this.#drc.delete(this.#drc.keys().next().value!);
+    this.#drc.set(k, a);
+    return a;
+  }
+
+  #apply(req: RpcRequest): RpcAnswer {
     const keysMax = this.opts.keysMax ?? RPC_KEYS_MAX;
     const current = this.store.get(req.key) ?? 0;
     const answer = (status: number, value: number, writeStatus: WriteStatus | undefined): RpcAnswer => ({

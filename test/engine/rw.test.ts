@@ -104,6 +104,15 @@ describe('WriteAll (slides 15-17)', () => {
     expect(dsts(r.rx(PUB, request(10, RPC_OP.write, 1, 6)))).toEqual([String(SERVERS[0]), String(SERVERS[2])]);
   });
 
+  it('a write nobody acknowledged leaves no member behind (it is maybe applied)', () => {
+    const r = rig(model('read-one-write-all'), HEALTH);
+    r.rx(PUB, request(3, RPC_OP.write, 1, 5));
+    r.advance(r.now + WRITE_TIMEOUT_DEFAULT_US + 1); // every member silent
+    expect(decisions(r, 'write-mismatch')).toHaveLength(3);
+    expect(decisions(r, 'write-answer')[0]!.detail['status']).toBe('none');
+    expect([0, 1, 2].map((k) => r.node.rw.behind(0, k))).toEqual([false, false, false]);
+  });
+
   it('without the option the payload decides; a member that never replies times out as a mismatch', () => {
     const r = rig(model('read-one-write-all'), HEALTH);
     r.rx(PUB, request(3, RPC_OP.write, 1, 5));
@@ -191,6 +200,10 @@ describe('ReadOne (slide 15)', () => {
     r.node.setServerState(0, 2, 'dead', r.now);
     expect(r.node.balancers[0]!.state(2)).toBe('dead');
     expect(r.rx(PUB, request(100, RPC_OP.write, 1, 5))).toHaveLength(2);
+    expect(r.node.rw.behind(0, 2)).toBe(false); // not yet: nobody has seen the write acknowledged
+    r.rx(PRIV, reply(0, 100, RPC_STATUS.ok, 5));
+    r.rx(PRIV, reply(1, 100, RPC_STATUS.ok, 5)); // acknowledged: rs3 missed it
+    expect(r.node.rw.behind(0, 2)).toBe(true);
     mon.admin(2, 'alive', r.now); // the monitor says it is back (as a port test would): its data may still lack the write
     r.node.heartbeat(0, 2, r.now); // (any call that applies the monitor's changes)
     expect(r.node.balancers[0]!.state(2)).toBe('alive');
