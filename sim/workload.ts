@@ -196,6 +196,7 @@ export class Workload {
     if (a.kind === 'poisson') assert(a.rate >= WORKLOAD_RATE_MIN_PER_S && a.rate <= WORKLOAD_RATE_MAX_PER_S, `workload ${opts.name}: rate must be in [${WORKLOAD_RATE_MIN_PER_S}, ${WORKLOAD_RATE_MAX_PER_S}]/s, got ${a.rate}`);
     else assert(Number.isSafeInteger(a.users) && a.users >= 1 && a.users <= WORKLOAD_USERS_MAX, `workload ${opts.name}: users must be 1..${WORKLOAD_USERS_MAX}, got ${a.users}`);
     const w = opts.host.world;
+    opts.host.onCrash(() => this.#hostCrashed());
     w.at((opts.start ?? w.now) as Instant, () => this.#begin());
     if (opts.stop !== undefined) w.at(opts.stop as Instant, () => this.halt());
   }
@@ -246,6 +247,7 @@ export class Workload {
     }
     this.#outstanding++;
     const req = new InFlight(this.#settler, host.now(), then);
+    this.#inFlight.add(req);
     req.timer = host.timer(this.#timeout, () => req.expire());
     req.abort = this.#start(req);
   }
@@ -254,9 +256,18 @@ export class Workload {
   readonly #settler: Settler = {
     settled: (req, status, bytes) => {
       this.#outstanding--;
+      this.#inFlight.delete(req);
       this.#record(status, req.start, bytes, req.rpc, req.op);
     },
   };
+
+  /** Requests in flight, so that a crash of the client's host records them (as errors) instead of losing them. */
+  readonly #inFlight = new Set<InFlight>();
+
+  /** The client's host crashed: its requests in flight end now, unanswered (its users end with it). */
+  #hostCrashed(): void {
+    for (const req of [...this.#inFlight]) req.lost();
+  }
 
   #record(status: RequestStatus, start: Instant, bytes: number | undefined, rpc?: RpcRecord, opOf?: string): void {
     const host = this.opts.host;
@@ -489,6 +500,14 @@ class InFlight {
     this.timer = undefined;
     this.settler.settled(this, status, bytes);
     if (!this.deferThen) this.then();
+  }
+
+  /** Its host crashed: recorded as an error now, and nothing runs after it (the host's timers are gone). */
+  lost(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.timer = undefined;
+    this.settler.settled(this, 'error', undefined);
   }
 
   /** The request timed out. */

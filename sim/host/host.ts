@@ -800,10 +800,16 @@ export class Host {
    * (configuration and observation, not state). `restart()` brings the stack back empty;
    * services rebind.
    */
+  /** Run `fn` when this host crashes (before its stack is cleared): what must not be lost silently. */
+  onCrash(fn: () => void): void {
+    this.#crashHooks.push(fn);
+  }
+
   crash(): void {
     if (!this.#up) return;
     this.#up = false;
     this.#fault('crash');
+    for (const fn of this.#crashHooks) fn();
     this.clock.clear();
     this.#cancelUnstall();
     this.clock.unstall();
@@ -817,6 +823,8 @@ export class Host {
   }
 
   /** Come back up with an empty stack. */
+  readonly #crashHooks: (() => void)[] = [];
+
   restart(): void {
     if (this.#up) return;
     this.#up = true;

@@ -24,3 +24,19 @@ describe('sg fuzz on the failover target', () => {
     expect(code).toBe(0);
   }, 180_000);
 });
+
+describe('sg fuzz on the read/write target', () => {
+  it('no read goes back in time in 15 runs of up to 6 faults (crashes, kills, hangs, cut links, loss, delay, clocks, master failover; no partition: see the README)', async () => {
+    const io = memoryIo();
+    const faults = 'crash,kill,hang,link-down,loss,delay,clock,stall,watched,signal';
+    const code = await fuzzCommand(['scenarios/rw-fuzz.yaml', '--runs', '15', '--seed', '17', '--faults', faults, '--out', '/tmp/sg-rw-fuzz-failure.yaml'], io);
+    expect(io.stdout + io.stderr).toMatch(/no failure in 15 run/);
+    expect(code).toBe(0);
+  }, 300_000);
+
+  it('--faults refuses an unknown kind', async () => {
+    const io = memoryIo();
+    expect(await fuzzCommand(['scenarios/rw-fuzz.yaml', '--faults', 'crash,meteor'], io)).toBe(2);
+    expect(io.stderr).toContain('unknown kind(s) meteor');
+  });
+});
