@@ -13,7 +13,7 @@ import { decodeFrame } from '../../src/wire/frame.ts';
 import type { Ipv4Option } from '../../src/wire/ipv4.ts';
 import { encodeRpc, parseRpc, RPC_OP, RPC_STATUS } from '../../src/wire/rpc.ts';
 import { MCAST_FAILURE, MCAST_SUCCESS, McastSupport, type McastPeer, type McastSocket } from '../../src/rw/support.ts';
-import { RpcServer } from '../../src/rw/rpc-server.ts';
+import { DRC_ENTRIES, RpcServer } from '../../src/rw/rpc-server.ts';
 import { Network } from '../../sim/network.ts';
 import { simMcastSocket } from '../../sim/mcast-socket.ts';
 import { addDuration, millis, seconds } from '../../src/time.ts';
@@ -168,7 +168,7 @@ describe('RpcServer: the store the simulator and real mode share', () => {
     expect(s.handle(req(4, 9, 7))).toEqual({ reply: { kind: 'reply', xid: 4, status: RPC_STATUS.error, value: 42 }, writeStatus: undefined });
     s.handle(req(5, RPC_OP.write, 8, 1));
     expect(s.handle(req(6, RPC_OP.write, 9, 1))).toEqual({ reply: { kind: 'reply', xid: 6, status: RPC_STATUS.error, value: 0 }, writeStatus: { status: MCAST_FAILURE, retval: 0 } });
-    expect(s.counters).toEqual({ reads: 2, writes: 3, writeFailures: 1, badOps: 1 });
+    expect(s.counters).toEqual({ reads: 2, writes: 3, writeFailures: 1, badOps: 1, duplicates: 0 });
 
     const f = new RpcServer({ failWrites: true });
     f.store.set(7, 3);
@@ -178,6 +178,27 @@ describe('RpcServer: the store the simulator and real mode share', () => {
     const d = new RpcServer({ diverge: true });
     expect(d.handle(req(1, RPC_OP.write, 7, 0x7fffffff)).writeStatus).toEqual({ status: MCAST_SUCCESS, retval: -0x80000000 });
     expect(d.handle(req(2, RPC_OP.read, 7)).reply.value).toBe(-0x80000000);
+  });
+
+  it('answers a repeated write from its duplicate request cache, without applying it again', () => {
+    const s = new RpcServer();
+    const first = s.handle(req(10, RPC_OP.write, 7, 1), '10.0.0.2:4000');
+    s.handle(req(11, RPC_OP.write, 7, 2), '10.0.0.2:4000');
+    // The first write again (a late retransmission): same answer, the newer value stays.
+    expect(s.handle(req(10, RPC_OP.write, 7, 1), '10.0.0.2:4000')).toEqual(first);
+    expect(s.store.get(7)).toBe(2);
+    expect(s.counters.duplicates).toBe(1);
+    // The same xid from another client is another write; without a client there is no cache.
+    s.handle(req(10, RPC_OP.write, 7, 3), '10.0.0.9:4000');
+    expect(s.store.get(7)).toBe(3);
+    s.handle(req(11, RPC_OP.write, 7, 2));
+    expect(s.store.get(7)).toBe(2);
+    // It remembers DRC_ENTRIES writes, the oldest forgotten first; clear() forgets all.
+    for (let x = 0; x < DRC_ENTRIES; x++) s.handle(req(1000 + x, RPC_OP.write, 8, x), '10.0.0.3:1');
+    s.handle(req(10, RPC_OP.write, 7, 1), '10.0.0.2:4000');
+    expect(s.store.get(7)).toBe(1);
+    s.clear();
+    expect(s.store.size).toBe(0);
   });
 });
 

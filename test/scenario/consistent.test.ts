@@ -161,6 +161,18 @@ describe('load errors of the new options name file:line', () => {
     expect(errorsOf(t.replace('replicas: 1, control-key: rs1', 'replicas: 0, control-key: rs1'))[0]).toMatch(/^p\.yaml:8:141: topology\.hosts\.rs1\.services\[0\]\.partition\.replicas: expected integer to be greater or equal to 1/);
   });
 
+  it('recover: unknown key, an admin key, another server\'s key', () => {
+    const t = partitioned().replace('partition: { replicas: 1, control-key: rs1 }', 'recover: { control-key: rs1 }');
+    expect(errorsOf(t)).toEqual([]);
+    expect(errorsOf(t.replace('recover: { control-key: rs1 }', 'recover: { control-key: nobody }'))).toEqual([
+      expect.stringMatching(/^p\.yaml:8:\d+: topology\.hosts\.rs1\.services\[0\]\.recover\.control-key: unknown key 'nobody' \(keys: rs1, rs2, rs3, admin\)$/),
+    ]);
+    expect(errorsOf(t.replace('recover: { control-key: rs1 }', 'recover: { control-key: admin }'))).toEqual([
+      expect.stringMatching(/recover\.control-key: key admin is an admin key: a recovering service uses its own server's key/),
+    ]);
+    expect(errorsOf(t.replace('recover: { control-key: rs1 }', 'recover: { control-key: rs2 }'))).toEqual([expect.stringMatching(/recover\.control-key: key rs2 is server store\/rs2's, but this service runs on rs1/)]);
+  });
+
   it('fail-writes with diverge; retry too short or not shorter than the timeout', () => {
     const plain = { service: '' };
     expect(errorsOf(partitioned({ service: ', fail-writes: true, diverge: true' })).slice(0, 1)).toEqual([
