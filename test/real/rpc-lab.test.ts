@@ -16,6 +16,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labUp, LAB_READY_TIMEOUT_MS, nsName, SG_BIN, type LabState } from '../../src/real/lab.ts';
 import { hasTshark } from '../support/tshark.ts';
+import { optionHex, rpc, tsharkUdp, type SeenDatagram } from './rpc-support.ts';
 import { canRunLab, tearDownLab, until } from './support.ts';
 
 const why = canRunLab() ?? (hasTshark() ? undefined : 'no tshark (apt-get install -y tshark)');
@@ -26,52 +27,11 @@ const SERVER = '10.10.8.11';
 const GROUP = '239.7.8.1';
 const FAILING_PORT = 2050;
 
-/** `sg rpc ARGS` in namespace `ns`: exit status and output (never throws). */
-function rpc(ns: string, args: string[], timeoutMs = 60_000): { code: number; out: string; err: string } {
-  try {
-    const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, SG_BIN, 'rpc', ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-    return { code: 0, out, err: '' };
-  } catch (e) {
-    const x = e as { status?: number | null; stdout?: string; stderr?: string };
-    return { code: x.status ?? -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-  }
+/** The UDP datagrams from `src` in `pcap` (2049 and the failing port decoded as data). */
+function tsharkReplies(pcap: string, src: string): SeenDatagram[] {
+  return tsharkUdp(pcap, `ip.src == ${src} && udp`, [2049, FAILING_PORT]);
 }
 
-/** One reply tshark saw: its source, IP header length, the 0x9e option's bytes (hex) and the RPC xid. */
-interface SeenReply {
-  readonly src: string;
-  readonly srcPort: number;
-  readonly hdrLen: number;
-  readonly option: string | undefined;
-  readonly xid: number;
-}
-
-/** The UDP datagrams from `src` in `pcap`, as tshark dissects them (PDML). */
-function tsharkReplies(pcap: string, src: string): SeenReply[] {
-  // Port 2049 would be dissected as ONC RPC/NFS: decode our ports as plain data.
-  const pdml = execFileSync('tshark', ['-r', pcap, '-T', 'pdml', '-d', 'udp.port==2049,data', '-d', `udp.port==${FAILING_PORT},data`, '-Y', `ip.src == ${src} && udp`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
-  const out: SeenReply[] = [];
-  for (const pkt of pdml.split('<packet>').slice(1)) {
-    const ipProto = /<proto name="ip"[\s\S]*?<\/proto>/.exec(pkt)?.[0] ?? '';
-    const hdrLen = Number(/name="ip.hdr_len"[^>]*show="(\d+)"/.exec(ipProto)?.[1]);
-    // The option's own item: "Unknown (0x9e) (8 bytes)" in tshark 4.0, with the bytes as its value.
-    const option = /show="Unknown \(0x9e\) \(8 bytes\)"[^>]*value="([0-9a-f]+)"/.exec(ipProto)?.[1] ?? /name="ip.opt.type"[^>]*show="158"[\s\S]*?value="(9e08[0-9a-f]{12})"/.exec(ipProto)?.[1];
-    const srcPort = Number(/name="udp.srcport"[^>]*show="(\d+)"/.exec(pkt)?.[1]);
-    const data = /name="data.data"[^>]*value="([0-9a-f]+)"/.exec(pkt)?.[1] ?? '';
-    out.push({ src, srcPort, hdrLen, option, xid: data.length >= 8 ? Number.parseInt(data.slice(0, 8), 16) : -1 });
-  }
-  return out;
-}
-
-/** The option 0x9e, length 8, status (u16) and return value (i32), as hex. */
-function optionHex(status: number, retval: number): string {
-  const b = Buffer.alloc(8);
-  b[0] = 0x9e;
-  b[1] = 8;
-  b.writeUInt16BE(status, 2);
-  b.writeInt32BE(retval, 4);
-  return b.toString('hex');
-}
 
 describe.skipIf(why !== undefined)('the RPC service in the lab, on the wire', () => {
   let lab: LabState | undefined;
@@ -127,10 +87,10 @@ describe.skipIf(why !== undefined)('the RPC service in the lab, on the wire', ()
 
     const seen = tsharkReplies(pcap, SERVER).filter((r) => r.xid >= 1001 && r.xid <= 1004);
     const byXid = new Map(seen.map((r) => [r.xid, r]));
-    expect(byXid.get(1001)).toEqual({ src: SERVER, srcPort: 2049, hdrLen: 28, option: optionHex(0, 42), xid: 1001 });
-    expect(byXid.get(1002)).toEqual({ src: SERVER, srcPort: 2049, hdrLen: 20, option: undefined, xid: 1002 });
-    expect(byXid.get(1003)).toEqual({ src: SERVER, srcPort: 2049, hdrLen: 28, option: optionHex(0, -5), xid: 1003 });
-    expect(byXid.get(1004)).toEqual({ src: SERVER, srcPort: FAILING_PORT, hdrLen: 28, option: optionHex(1, 0), xid: 1004 });
+    expect(byXid.get(1001)).toEqual({ src: SERVER, srcPort: 2049, dst: expect.any(String), hdrLen: 28, option: optionHex(0, 42), xid: 1001 });
+    expect(byXid.get(1002)).toEqual({ src: SERVER, srcPort: 2049, dst: expect.any(String), hdrLen: 20, option: undefined, xid: 1002 });
+    expect(byXid.get(1003)).toEqual({ src: SERVER, srcPort: 2049, dst: expect.any(String), hdrLen: 28, option: optionHex(0, -5), xid: 1003 });
+    expect(byXid.get(1004)).toEqual({ src: SERVER, srcPort: FAILING_PORT, dst: expect.any(String), hdrLen: 28, option: optionHex(1, 0), xid: 1004 });
     // And tshark finds nothing malformed in them.
     expect(execFileSync('tshark', ['-r', pcap, '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()).toBe('');
   });

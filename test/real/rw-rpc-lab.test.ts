@@ -17,6 +17,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, labUp, LAB_READY_TIMEOUT_MS, nsName, SG_BIN, type LabState } from '../../src/real/lab.ts';
 import { hasTshark } from '../support/tshark.ts';
+import { optionHex, rpc, tsharkUdp, type SeenDatagram } from './rpc-support.ts';
 import { canRunLab, tearDownLab, traceSince, until } from './support.ts';
 
 const why = canRunLab() ?? (hasTshark() ? undefined : 'no tshark (apt-get install -y tshark)');
@@ -34,51 +35,11 @@ const POOL_BRIDGE = 'br1';
 const XID_WRITE = 7001;
 const XID_WRITE2 = 7002;
 
-/** `sg rpc ARGS` in namespace `ns`: exit status and output (never throws). */
-function rpc(ns: string, args: string[], timeoutMs = 60_000): { code: number; out: string; err: string } {
-  try {
-    const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, SG_BIN, 'rpc', ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-    return { code: 0, out, err: '' };
-  } catch (e) {
-    const x = e as { status?: number | null; stdout?: string; stderr?: string };
-    return { code: x.status ?? -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-  }
+/** The UDP datagrams to or from the service port in `pcap`. */
+function tsharkDatagrams(pcap: string): SeenDatagram[] {
+  return tsharkUdp(pcap, `udp.port == ${PORT}`, [PORT]);
 }
 
-/** One UDP datagram tshark saw: addresses, IP header length, the 0x9e option's bytes (hex) and the RPC xid. */
-interface Seen {
-  readonly src: string;
-  readonly dst: string;
-  readonly hdrLen: number;
-  readonly option: string | undefined;
-  readonly xid: number;
-}
-
-/** The UDP datagrams to or from port 2049 in `pcap`, as tshark dissects them (PDML). */
-function tsharkDatagrams(pcap: string): Seen[] {
-  // Port 2049 would be dissected as ONC RPC/NFS: decode it as plain data.
-  const pdml = execFileSync('tshark', ['-r', pcap, '-T', 'pdml', '-d', `udp.port==${PORT},data`, '-Y', `udp.port == ${PORT}`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
-  const out: Seen[] = [];
-  for (const pkt of pdml.split('<packet>').slice(1)) {
-    const ipProto = /<proto name="ip"[\s\S]*?<\/proto>/.exec(pkt)?.[0] ?? '';
-    const field = (name: string) => new RegExp(`name="${name.replace('.', '\\.')}"[^>]*show="([^"]*)"`).exec(ipProto)?.[1] ?? '';
-    // The option's own item: "Unknown (0x9e) (8 bytes)" in tshark 4.0, with the bytes as its value.
-    const option = /show="Unknown \(0x9e\) \(8 bytes\)"[^>]*value="([0-9a-f]+)"/.exec(ipProto)?.[1] ?? /name="ip.opt.type"[^>]*show="158"[\s\S]*?value="(9e08[0-9a-f]{12})"/.exec(ipProto)?.[1];
-    const data = /name="data.data"[^>]*value="([0-9a-f]+)"/.exec(pkt)?.[1] ?? '';
-    out.push({ src: field('ip.src'), dst: field('ip.dst'), hdrLen: Number(field('ip.hdr_len')), option, xid: data.length >= 8 ? Number.parseInt(data.slice(0, 8), 16) : -1 });
-  }
-  return out;
-}
-
-/** The option 0x9e, length 8, status (u16) and return value (i32), as hex. */
-function optionHex(status: number, retval: number): string {
-  const b = Buffer.alloc(8);
-  b[0] = 0x9e;
-  b[1] = 8;
-  b.writeUInt16BE(status, 2);
-  b.writeInt32BE(retval, 4);
-  return b.toString('hex');
-}
 
 /** A tshark writing `pcap` from `iface` in `ns`, with its stderr kept. */
 interface Capture {
@@ -106,7 +67,7 @@ describe.skipIf(why !== undefined)('real mode: an RPC store replicated by the SG
     return c;
   };
   /** Stop `c` (SIGINT: tshark writes out what it has) once `done` holds of what it captured. */
-  const stop = async (c: Capture, what: string, done: (seen: Seen[]) => boolean): Promise<Seen[]> => {
+  const stop = async (c: Capture, what: string, done: (seen: SeenDatagram[]) => boolean): Promise<SeenDatagram[]> => {
     await until(what, () => {
       try {
         return done(tsharkDatagrams(c.pcap));
@@ -163,7 +124,7 @@ describe.skipIf(why !== undefined)('real mode: an RPC store replicated by the SG
     expect(replies.get(SERVERS.rs3)).toMatchObject({ hdrLen: 28, option: optionHex(1, 0) });
     // At the client: the SG's answer, from the VIP, without the option.
     const atClient = (await stop(client, 'tshark on the client to see the answer', (xs) => xs.some((x) => x.xid === XID_WRITE && x.src === VIP))).filter((x) => x.xid === XID_WRITE && x.src === VIP);
-    expect(atClient).toEqual([{ src: VIP, dst: '10.18.1.100', hdrLen: 20, option: undefined, xid: XID_WRITE }]);
+    expect(atClient).toEqual([{ src: VIP, srcPort: PORT, dst: '10.18.1.100', hdrLen: 20, option: undefined, xid: XID_WRITE }]);
     for (const c of captures) expect(execFileSync('tshark', ['-r', c.pcap, '-Y', '_ws.malformed || _ws.expert.severity >= error'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(), c.pcap).toBe('');
   });
 
