@@ -143,3 +143,35 @@ describe.skipIf(why !== undefined)('real mode: an RPC store replicated by the SG
     expect(ev.some((e) => e.kind === 'state' && (e.entity === 'store/rs1' || e.entity === 'store/rs2'))).toBe(false);
   });
 });
+
+describe.skipIf(why !== undefined)('real mode: ReadFirst over sg rpc serve (read-first-write-all)', () => {
+  let lab: LabState | undefined;
+  const ours: ChildProcess[] = [];
+  const ns = (name: string) => nsName(lab!.prefix, name);
+  const RF_VIP = '10.19.1.10';
+  const RF_SERVERS = ['10.19.2.1', '10.19.2.2', '10.19.2.3'];
+
+  beforeAll(async () => {
+    lab = labUp('test/fixtures/real/lab-read-first.yaml');
+    for (const s of RF_SERVERS) await until(`${s} to answer`, () => rpc(ns('c0'), ['read', '--to', `${s}:${PORT}`, '--key', '0', '--timeout-ms', '2000']).code === 0, LAB_READY_TIMEOUT_MS);
+    await until('a read through the VIP', () => rpc(ns('client'), ['read', '--to', `${RF_VIP}:${PORT}`, '--key', '0', '--timeout-ms', '2000']).code === 0, LAB_READY_TIMEOUT_MS);
+  }, 3 * LAB_READY_TIMEOUT_MS);
+
+  afterAll(() => tearDownLab(lab, ours));
+
+  it('a write reaches all three; every read gets the first of three replies, the other two dropped and counted', async () => {
+    const w = rpc(ns('client'), ['write', '--to', `${RF_VIP}:${PORT}`, '--key', '5', '--value', '77']);
+    expect(w.out, w.err).toMatch(/status=ok value=77 /);
+    for (const s of RF_SERVERS) expect(rpc(ns('c0'), ['read', '--to', `${s}:${PORT}`, '--key', '5']).out, s).toMatch(/status=ok value=77 /);
+    const reads = rpc(ns('client'), ['read', '--to', `${RF_VIP}:${PORT}`, '--key', '5', '--count', '20']);
+    expect(reads.out, reads.err).toMatch(/^count=20 ok=20 error=0 timeout=0 values=77x20 /);
+    // Each read went to all three: two late replies per read (sampled drops: summaries carry counts).
+    await until('the late replies in the daemon trace', () => lateReplies(traceSince(lab!, 'sg1', 0)) >= 2 * 20, 10_000);
+  });
+});
+
+/** The rw/late-reply drops a trace counts (one by one, or in a summary's count). */
+function lateReplies(ev: ReturnType<typeof traceSince>): number {
+  const drops = ev.filter((e) => e.kind === 'drop') as unknown as { layer: string; reason: string; count?: number }[];
+  return drops.filter((e) => e.layer === 'rw' && e.reason === 'late-reply').reduce((n, e) => n + (typeof e.count === 'number' ? e.count : 1), 0);
+}
