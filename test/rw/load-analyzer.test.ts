@@ -3,12 +3,16 @@
  * and broken ones, naming what is missing; src/rw/guard.ts turns a user analyzer's throws and
  * broken answers into counted reasons.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { memoryIo } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
+import { loadScenario } from '../../src/scenario/load.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import createLine from '../../examples/analyzers/line.ts';
-import { loadAnalyzerModule } from '../../src/real/load-analyzer.ts';
+import { loadAnalyzerModule, scenarioAnalyzers } from '../../src/real/load-analyzer.ts';
 import { classifyReply, classifyRequest, type Analyzer } from '../../src/rw/analyzer.ts';
 import { GuardedAnalyzer, analyzerProblems } from '../../src/rw/guard.ts';
 
@@ -121,5 +125,36 @@ describe('the guard around a user analyzer', () => {
     expect(guarded({ init: () => { throw new Error('nope'); } }).init(cfg)).toEqual({ ok: false, error: 'analyzer bad: init threw: nope' });
     expect(guarded({ init: () => true as never }).init(cfg)).toEqual({ ok: false, error: 'analyzer bad: init returned true, not { ok: true } or { ok: false, error }' });
     expect(guarded({ init: () => ({ ok: false, error: 'needs a port' }) }).init(cfg)).toEqual({ ok: false, error: 'analyzer bad: needs a port' });
+  });
+});
+
+describe('a module analyzer in a scenario (sg run)', () => {
+  it('is imported before the run and carries the group: writes voted, the failing server turned off', async () => {
+    const file = 'test/fixtures/scenarios/module-analyzer.yaml';
+    const r = loadScenario(readFileSync(file, 'utf8'), file, { fileExists: existsSync });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const mods = await scenarioAnalyzers(r.scenario.cluster);
+    expect(mods.ok && mods.makers?.[0]?.().name).toBe('rpc-module');
+    const io = memoryIo();
+    expect(await main(['run', file], io)).toBe(0);
+    expect(io.stdout).toContain('PASS: 5 expectation(s) held');
+  });
+
+  it('a module that throws on every request: counted drops, no crash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-analyzer-'));
+    try {
+      writeFileSync(join(dir, 'bad.mjs'), "import base from '" + pathToFileURL(resolve('test/fixtures/analyzers/rpc-module.mjs')).href + "';\nexport default () => ({ ...base(), checkRequest() { throw new Error('boom'); } });\n");
+      const text = readFileSync('test/fixtures/scenarios/module-analyzer.yaml', 'utf8')
+        .replaceAll('../analyzers/rpc-module.mjs', './bad.mjs')
+        .replace(/expect:[\s\S]*$/, 'expect:\n  - count: { match: { kind: drop, layer: rw, reason: analyzer-threw }, min: 5 }\n');
+      writeFileSync(join(dir, 's.yaml'), text);
+      const io = memoryIo();
+      const code = await main(['run', join(dir, 's.yaml')], io);
+      expect(code, io.stderr).toBe(0);
+      expect(io.stdout).toContain('PASS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
