@@ -40,7 +40,7 @@ describe('sg rpc serve on loopback', () => {
     expect(r).toMatchObject({ kind: 'reply', reply: { status: RPC_STATUS.ok, value: 42 } });
     const other = await rpcCall({ to: LOOPBACK, port: h.port(), op: 'read', key: 8 });
     expect(other).toMatchObject({ kind: 'reply', reply: { status: RPC_STATUS.ok, value: 0 } });
-    expect(h.server).toEqual({ reads: 2, writes: 1, writeFailures: 0, badOps: 0 });
+    expect(h.server).toEqual({ reads: 2, writes: 1, writeFailures: 0, badOps: 0, duplicates: 0 });
     expect(h.support).toMatchObject({ replies: 3, writeReplies: 1, optionErrors: 0 });
   });
 
