@@ -9,6 +9,7 @@
  *   npm run bench -- failover          (N = 10)
  *   FAILOVER_SEEDS=30 npm run bench -- failover
  */
+import { stat, type Stat } from './harness.ts';
 import { readFileSync } from 'node:fs';
 import { runScenario } from '../../sim/scenario.ts';
 import { loadScenario, type Scenario } from '../../src/scenario/load.ts';
@@ -52,16 +53,6 @@ const isFault = (e: TraceEventInput, what: string): boolean => e.kind === 'fault
 const toMaster = (e: TraceEventInput): boolean => e.kind === 'state' && e.machine === 'bidd' && e.to === 'master';
 const request = (e: TraceEventInput): e is Extract<TraceEventInput, { kind: 'request' }> => e.kind === 'request';
 
-interface Stat {
-  readonly min: number;
-  readonly median: number;
-  readonly max: number;
-}
-
-function stat(xs: readonly number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0] ?? NaN, median: s[Math.floor((s.length - 1) / 2)] ?? NaN, max: s[s.length - 1] ?? NaN };
-}
 
 const ms = (us: number): string => `${(us / 1000).toFixed(1)} ms`;
 const fmt = (s: Stat, f: (x: number) => string): string => `${f(s.min)} / ${f(s.median)} / ${f(s.max)}`;

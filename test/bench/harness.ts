@@ -73,3 +73,15 @@ export function formatRate(v: number): string {
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
   return v.toFixed(1);
 }
+
+/** Min, median (the lower middle for an even count) and max of a sample. */
+export interface Stat {
+  readonly min: number;
+  readonly median: number;
+  readonly max: number;
+}
+
+export function stat(xs: readonly number[]): Stat {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0] ?? NaN, median: s[Math.floor((s.length - 1) / 2)] ?? NaN, max: s[s.length - 1] ?? NaN };
+}

@@ -1,5 +1,5 @@
 /**
- * Read/write model figures (issue 17 part 11), measured in the simulator over seeds 1..N; a run
+ * Read/write model figures, measured in the simulator over seeds 1..N; a run
  * is deterministic, so the same N gives the same tables on any machine.
  *
  *   npm run bench -- rw                     (N = 5; with the vote microbenchmark, rw.bench.ts)
@@ -22,6 +22,7 @@
  * saturate and a closed loop's throughput is users / mean latency: throughput and latency ratios
  * say the same thing here, and "server-bound" means bound by the service time, not by a queue.
  */
+import { stat, type Stat } from './harness.ts';
 import { runScenario } from '../../sim/scenario.ts';
 import { loadScenario } from '../../src/scenario/load.ts';
 
@@ -114,16 +115,6 @@ function measureSetup(s: Setup, seed: number): Measured {
   return { perSec: w.ok / (STOP_S - START_S), p50: w.p50 ?? NaN, p99: w.p99 ?? NaN, failed: w.requests - w.ok };
 }
 
-interface Stat {
-  readonly min: number;
-  readonly median: number;
-  readonly max: number;
-}
-
-function stat(xs: readonly number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0] ?? NaN, median: s[Math.floor((s.length - 1) / 2)] ?? NaN, max: s[s.length - 1] ?? NaN };
-}
 
 const ms = (us: number): string => (us / 1000).toFixed(3);
 const rate = (x: number): string => x.toFixed(0);
