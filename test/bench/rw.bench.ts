@@ -1,5 +1,5 @@
 /**
- * The cost of the vote on the engine's NAT path (issue 17 part 11): one SgNode handed pre-built
+ * The cost of the vote on the engine's NAT path: one SgNode handed pre-built
  * Ethernet frames of UDP request/reply exchanges, in the style of nat.bench.ts, one core.
  *
  *   npm run bench -- 'rw NAT'          (steps 4000 and 200 us; `-- rw` adds the simulator figures)
