@@ -34,6 +34,7 @@ import {
   type ScheduledFault,
 } from '../scenario/fuzz.ts';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../trace.ts';
+import { scenarioAnalyzers } from '../real/load-analyzer.ts';
 import { readScenario } from './files.ts';
 import { parseCommand, usageError } from './args.ts';
 import { EXIT, type Io } from './io.ts';
@@ -96,7 +97,7 @@ export interface CaseVerdict {
  * invariants) after every frame and timeout each node handles, neither of which `sg run` runs.
  * Never throws for a simulator error.
  */
-export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[], checkEngine: (node: SgNode) => void = checkNodeInvariants): CaseVerdict {
+export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[], checkEngine: (node: SgNode) => void = checkNodeInvariants, analyzers?: Analyzers): CaseVerdict {
   const runs = checkers.map((c) => ({ name: c.name, run: c.start(sc) }));
   let trace: TraceSink | undefined;
   if (runs.length > 0) {
@@ -121,7 +122,8 @@ export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[], 
   let result: RunResult;
   try {
     const wantsFrames = checkers.some((c) => c.frames === true) || sc.expectations.some((e) => (e.model.kind === 'count' || e.model.kind === 'never') && e.model.match.kind === 'frame');
-    result = runScenario(sc, trace ? { trace, traceFrames: wantsFrames, checkEngine: check } : { checkEngine: check });
+    const mods = analyzers !== undefined ? { analyzers } : {};
+    result = runScenario(sc, trace ? { trace, traceFrames: wantsFrames, checkEngine: check, ...mods } : { checkEngine: check, ...mods });
   } catch (e) {
     if (breach !== undefined) return { failed: true, runFailed: false, failures: [`engine invariant: ${breach}`] };
     return { failed: true, runFailed: true, failures: [`the run threw: ${e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 3).join(' | ') : String(e)}`] };
@@ -137,14 +139,17 @@ export function judgeScenario(sc: Scenario, checkers: readonly SafetyChecker[], 
 }
 
 /** Run a case document exactly as a file holding it would run: through YAML and the loader. */
-export function judgeDoc(doc: ScenarioDoc, checkers: readonly SafetyChecker[], file = '<fuzz case>'): CaseVerdict {
+export function judgeDoc(doc: ScenarioDoc, checkers: readonly SafetyChecker[], file = '<fuzz case>', analyzers?: Analyzers): CaseVerdict {
   const loaded = loadScenario(stringify(doc), file);
   if (!loaded.ok) {
     // The generator only names what the scenario has; a case that does not load is our bug.
     throw new Error(`sg fuzz: a generated case does not load:\n${loaded.errors.map(formatScenarioError).join('\n')}`);
   }
-  return judgeScenario(loaded.scenario, checkers);
+  return judgeScenario(loaded.scenario, checkers, checkNodeInvariants, analyzers);
 }
+
+/** Per group, what makes a module analyzer (loaded once from the scenario; fuzz cases add faults only). */
+type Analyzers = NonNullable<Parameters<typeof runScenario>[1]>['analyzers'];
 
 // ---- the command ----
 
@@ -216,6 +221,12 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
   const nFaults = maxFaults as number;
   if (!v.json) io.out(`sg fuzz ${file}: ${nRuns} run(s), at most ${nFaults} injected fault(s) each; fuzz seed ${fuzzSeed} (repeat with --seed ${fuzzSeed})\n`);
 
+  const modules = await scenarioAnalyzers(sc.cluster);
+  if (!modules.ok) {
+    io.err(`${file}: ${modules.error}\n`);
+    return EXIT.usage;
+  }
+  const analyzers = modules.makers;
   const progress = io.isTTY && !v.json ? new Progress(io) : undefined;
   let outcome;
   try {
@@ -225,7 +236,7 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
       runs: nRuns,
       seed: fuzzSeed,
       maxFaults: nFaults,
-      fails: (doc) => judgeDoc(doc, checkers).failed,
+      fails: (doc) => judgeDoc(doc, checkers, undefined, analyzers).failed,
       ...(progress ? { onProgress: (p: FuzzProgress) => progress.update(p) } : {}),
     });
   } finally {
@@ -239,7 +250,7 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
   }
 
   // Judge the minimal case once more (outside fast-check, so a bug of ours surfaces as itself).
-  const verdict = judgeDoc(outcome.doc, checkers);
+  const verdict = judgeDoc(outcome.doc, checkers, undefined, analyzers);
   const generated = outcome.schedule.filter((s) => s.generated).length;
   const fileText = renderFailure(text, outcome.schedule, outcome.case.seed, {
     source: file,
@@ -260,7 +271,7 @@ export async function fuzzCommand(argv: readonly string[], io: Io, checkers: rea
   }
   // Verify: the file as written loads and fails again.
   const reread = readScenario(out);
-  const replay = reread.ok ? judgeScenario(reread.scenario, checkers) : undefined;
+  const replay = reread.ok ? judgeScenario(reread.scenario, checkers, checkNodeInvariants, analyzers) : undefined;
   const reproduced = replay !== undefined && replay.failed;
   const command = `sg run ${out}`;
 

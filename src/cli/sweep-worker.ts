@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runScenario } from '../../sim/scenario.ts';
+import { scenarioAnalyzers } from '../real/load-analyzer.ts';
 import { readScenario } from './files.ts';
 
 /** What the parent passes as `workerData`. */
@@ -66,11 +67,11 @@ function errorText(e: unknown): string {
 }
 
 /** Run one seed; never throws. */
-function runSeed(scenario: Parameters<typeof runScenario>[0], seed: number): SeedResult {
+function runSeed(scenario: Parameters<typeof runScenario>[0], seed: number, analyzers: NonNullable<Parameters<typeof runScenario>[1]>['analyzers']): SeedResult {
   const t0 = performance.now();
   const ms = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
-    const r = runScenario(scenario, { seed });
+    const r = runScenario(scenario, { seed, ...(analyzers !== undefined ? { analyzers } : {}) });
     const failures = r.expectations
       .filter((e) => !e.pass)
       .map((e): SeedFailure => ({ path: e.path, line: e.line, text: e.text, measured: e.measured, bound: e.bound, ...(e.detail !== undefined ? { detail: e.detail } : {}) }));
@@ -80,7 +81,7 @@ function runSeed(scenario: Parameters<typeof runScenario>[0], seed: number): See
   }
 }
 
-function serve(port: NonNullable<typeof parentPort>): void {
+async function serve(port: NonNullable<typeof parentPort>): Promise<void> {
   const post = (m: FromWorker): void => port.postMessage(m);
   const init = workerData as WorkerInit;
   const loaded = readScenario(init.file);
@@ -89,11 +90,17 @@ function serve(port: NonNullable<typeof parentPort>): void {
     return;
   }
   const scenario = loaded.scenario;
+  // A group's analyzer module is imported once per worker, before its first seed.
+  const modules = await scenarioAnalyzers(scenario.cluster);
+  if (!modules.ok) {
+    post({ kind: 'load-error', message: `${init.file}: ${modules.error}` });
+    return;
+  }
   port.on('message', (m: ToWorker) => {
-    if (m.kind === 'run') post(runSeed(scenario, m.seed));
+    if (m.kind === 'run') post(runSeed(scenario, m.seed, modules.makers));
   });
   post({ kind: 'ready' });
 }
 
 // Only in a worker thread: the parent imports this module's types, never its code.
-if (parentPort !== null) serve(parentPort);
+if (parentPort !== null) void serve(parentPort);

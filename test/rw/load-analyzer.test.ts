@@ -158,3 +158,14 @@ describe('a module analyzer in a scenario (sg run)', () => {
     }
   });
 });
+
+describe('a module analyzer under sg sweep and sg fuzz', () => {
+  it('each loads the module before its runs', async () => {
+    const io = memoryIo();
+    expect(await main(['sweep', 'test/fixtures/scenarios/module-analyzer.yaml', '--seeds', '1..2'], io), io.stderr).toBe(0);
+    expect(io.stdout).toMatch(/2 seeds, 2 passed/);
+    const fz = memoryIo();
+    expect(await main(['fuzz', 'test/fixtures/scenarios/module-analyzer.yaml', '--runs', '2', '--faults', 'clock'], fz), fz.stderr).toBe(0);
+    expect(fz.stdout).toMatch(/no failure in 2 run/);
+  }, 120_000);
+});
