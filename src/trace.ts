@@ -190,6 +190,7 @@ export const DROP_REASONS = {
   stamp: PARSE_REASONS,
   feedback: [...PARSE_REASONS, 'bad-message'],
   rpc: PARSE_REASONS,
+  oncrpc: PARSE_REASONS,
   pcap: PARSE_REASONS,
   pcapng: PARSE_REASONS,
   trace: PARSE_REASONS,

@@ -21,7 +21,7 @@ export type ParseReason = (typeof PARSE_REASONS)[number];
 /** The codecs that report parse errors, one name each (a drop of bad input names its codec). */
 export const PARSE_LAYERS = [
   'ethernet', 'arp', 'ipv4', 'icmp', 'igmp', 'tcp', 'udp', // src/wire/ packets
-  'bidd', 'sync', 'fresh', 'stamp', 'feedback', 'rpc', // src/wire/ messages
+  'bidd', 'sync', 'fresh', 'stamp', 'feedback', 'rpc', 'oncrpc', // src/wire/ messages
   'pcap', 'pcapng', // src/capture/
   'trace', // src/trace.ts
 ] as const;
