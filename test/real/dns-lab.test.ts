@@ -9,8 +9,9 @@
  *
  * Needs root, iproute2, knotd, dig and nsupdate; skipped elsewhere with the reason printed.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dnsLab } from './dns-support.ts';
 import { canRunLab, sh, until } from './support.ts';
 import { alive, LAB_READY_TIMEOUT_MS, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
 import { onPath } from '../../src/real/tools.ts';
@@ -36,25 +37,7 @@ describe.skipIf(why !== undefined)('real mode: knotd behind the VIP in read-any 
   /** Which server each client source port's link reaches. */
   const linkOf = new Map<number, Server>();
 
-  /** dig from the client through the VIP, from source port `port`: the +short answer ('' on failure). */
-  const digVip = (name: string, port: number): string => {
-    try {
-      return sh(nsName(lab.prefix, 'client'), 'dig', [`@${VIP}`, '-b', `${CLIENT}#${port}`, name, 'A', '+short', '+tries=1', '+time=2']).trim();
-    } catch {
-      return '';
-    }
-  };
-  /** dig against one server directly, from its own namespace. */
-  const digAt = (server: Server, name: string): string => sh(nsName(lab.prefix, server), 'dig', [`@${SERVERS[server]}`, name, 'A', '+short', '+tries=1', '+time=2']).trim();
-  /** nsupdate from the client through the VIP, from source port `port`. */
-  const nsupdate = (port: number, lines: string): { status: number | null; out: string } => {
-    const r = spawnSync('ip', ['netns', 'exec', nsName(lab.prefix, 'client'), 'nsupdate', '-t', '3', '-r', '0'], {
-      input: `server ${VIP} 53\nlocal ${CLIENT} ${port}\nzone example.test.\n${lines}send\n`,
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    return { status: r.status, out: `${r.stdout}${r.stderr}` };
-  };
+  const { digVip, digAt, nsupdate } = dnsLab(() => lab, { vip: VIP, client: CLIENT, servers: SERVERS, nsupdateArgs: ['-t', '3', '-r', '0'] });
   const serverAt = (addr: string): Server => {
     const s = (Object.keys(SERVERS) as Server[]).find((k) => SERVERS[k] === addr);
     if (s === undefined) throw new Error(`who.example.test. answered ${JSON.stringify(addr)}`);

@@ -10,10 +10,11 @@
  *
  * Needs root, iproute2, knotd, dig and nsupdate; skipped elsewhere with the reason printed.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunLab, sh, traceSince, until } from './support.ts';
-import { alive, LAB_READY_TIMEOUT_MS, labDown, labUp, nsName, type LabState } from '../../src/real/lab.ts';
+import { dnsLab } from './dns-support.ts';
+import { canRunLab, traceSince, until } from './support.ts';
+import { alive, LAB_READY_TIMEOUT_MS, labDown, labUp, type LabState } from '../../src/real/lab.ts';
 import { onPath } from '../../src/real/tools.ts';
 
 function whyNot(): string | undefined {
@@ -34,22 +35,7 @@ const ALL = Object.keys(SERVERS) as Server[];
 describe.skipIf(why !== undefined)('real mode: a DNS zone replicated by the SG over knotd (read-one-write-all)', () => {
   let lab: LabState;
 
-  const digVip = (name: string, port: number): string => {
-    try {
-      return sh(nsName(lab.prefix, 'client'), 'dig', [`@${VIP}`, '-b', `${CLIENT}#${port}`, name, 'A', '+short', '+tries=1', '+time=2']).trim();
-    } catch {
-      return '';
-    }
-  };
-  const digAt = (server: Server, name: string): string => sh(nsName(lab.prefix, server), 'dig', [`@${SERVERS[server]}`, name, 'A', '+short', '+tries=1', '+time=2']).trim();
-  const nsupdate = (port: number, lines: string): { status: number | null; out: string } => {
-    const r = spawnSync('ip', ['netns', 'exec', nsName(lab.prefix, 'client'), 'nsupdate', '-t', '8', '-u', '2', '-r', '2'], {
-      input: `server ${VIP} 53\nlocal ${CLIENT} ${port}\nzone example.test.\n${lines}send\n`,
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    return { status: r.status, out: `${r.stdout}${r.stderr}` };
-  };
+  const { digVip, digAt, nsupdate } = dnsLab(() => lab, { vip: VIP, client: CLIENT, servers: SERVERS, nsupdateArgs: ['-t', '8', '-u', '2', '-r', '2'] });
 
   beforeAll(async () => {
     lab = labUp('scenarios/dns-write-all.yaml');
